@@ -1,0 +1,112 @@
+// Reads a TOML file, fills defaults from the schema, and refuses anything the schema does not
+// allow with the key's path and what was expected.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { ConfigSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(problems.length ? `${message}\n  ${problems.join('\n  ')}` : message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** "/outputs/graphite/port" → "outputs.graphite.port", "/sources/file/0/path" → "sources.file[0].path" */
+export function keyPath(pointer: string): string {
+  let out = '';
+  for (const part of pointer.split('/').slice(1)) {
+    const name = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(name) ? `[${name}]` : out ? `.${name}` : name;
+  }
+  return out || '(top level)';
+}
+
+/** Validates a parsed document; returns the config with every default filled in. */
+export function validateConfig(document: unknown): Config {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new ConfigError('configuration must be a table of sections');
+  }
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(document));
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
+    if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+      const allowed = Object.keys((error.schema as { properties?: object }).properties ?? {});
+      const line = `${keyPath(error.path)}: unknown key (allowed here: ${allowed.join(', ')})`;
+      if (!seen.has(line)) problems.push(line), seen.add(line);
+      continue;
+    }
+    const expected = describeExpected(error.schema);
+    const line = `${keyPath(error.path)}: ${error.message}${expected ? ` (expected ${expected})` : ''}, got ${JSON.stringify(error.value)}`;
+    if (!seen.has(line)) problems.push(line), seen.add(line);
+  }
+  if (problems.length) throw new ConfigError('invalid configuration', problems);
+  return finish(withDefaults as Config);
+}
+
+function describeExpected(schema: unknown): string {
+  const s = schema as { type?: string; anyOf?: Array<{ const?: unknown }>; minimum?: number; maximum?: number; const?: unknown };
+  if (s.anyOf && s.anyOf.every((o) => o.const !== undefined)) return s.anyOf.map((o) => JSON.stringify(o.const)).join(' | ');
+  if (s.type === 'integer' || s.type === 'number') {
+    const range = s.minimum !== undefined && s.maximum !== undefined ? ` from ${s.minimum} to ${s.maximum}` : '';
+    return `${s.type === 'integer' ? 'an integer' : 'a number'}${range}`;
+  }
+  if (s.type) return `a ${s.type}`;
+  return '';
+}
+
+/** Cross-field checks and derived values the schema cannot express. */
+function finish(config: Config): Config {
+  const problems: string[] = [];
+  if (!config.general.hostname) config.general.hostname = hostname().split('.')[0] ?? 'localhost';
+  const names = new Set<string>();
+  const all = [
+    ...config.sources.file.map((s, i) => [`sources.file[${i}]`, s.name] as const),
+    ...config.sources.socket.map((s, i) => [`sources.socket[${i}]`, s.name] as const),
+  ];
+  for (const [path, name] of all) {
+    if (names.has(name)) problems.push(`${path}.name: "${name}" is used by another source (names must be unique)`);
+    names.add(name);
+  }
+  config.sources.socket.forEach((s, i) => {
+    if (!s.unix_path && !s.tcp_port) problems.push(`sources.socket[${i}]: set unix_path and/or tcp_port`);
+  });
+  const graphite = config.outputs.graphite;
+  if (graphite.reconnect_max_ms < graphite.reconnect_min_ms) {
+    problems.push('outputs.graphite.reconnect_max_ms: must not be below reconnect_min_ms');
+  }
+  if (problems.length) throw new ConfigError('invalid configuration', problems);
+  return config;
+}
+
+export function parseConfigText(text: string, origin = 'configuration'): Config {
+  let document: unknown;
+  try {
+    document = parseToml(text);
+  } catch (err) {
+    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : '';
+    const first = (err as Error).message.split('\n')[0];
+    throw new ConfigError(`${origin}: not valid TOML${where}: ${first}`);
+  }
+  try {
+    return validateConfig(document);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${origin}: ${err.message.split('\n')[0]}`, err.problems);
+    throw err;
+  }
+}
+
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  return parseConfigText(text, path);
+}

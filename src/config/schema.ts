@@ -1,0 +1,131 @@
+// The configuration schema: the single source of truth for nfwatch's settings, their defaults,
+// their validation and their documentation (README's reference and conf/nfwatch.toml are
+// generated from / checked against this file).
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const strict = { additionalProperties: false } as const;
+
+const Port = (description: string, def: number) =>
+  Type.Integer({ minimum: 1, maximum: 65535, default: def, description });
+
+const NfacctMode = Type.Union([Type.Literal('deltas'), Type.Literal('totals')], {
+  default: 'deltas',
+  description:
+    'How ulogd\'s NFACCT input reports counters: "deltas" with its default zerocounter=1 (each record ' +
+    'is the count since the previous poll), "totals" with zerocounter=0 (running totals; nfwatch takes ' +
+    'differences, treats a drop as a counter reset and never emits a negative value).',
+});
+
+export const FileSourceSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, default: 'ulogd', description: 'Name of this source; tags its events and names its state file.' }),
+    path: Type.String({ minLength: 1, default: '/var/log/ulog/ulogd.json', description: "The file ulogd's JSON plugin writes (Debian's default path). Waited for if it does not exist yet." }),
+    from: Type.Union([Type.Literal('end'), Type.Literal('beginning')], {
+      default: 'end',
+      description: 'Where to start on the very first run, when no read position was saved yet.',
+    }),
+    poll_ms: Type.Integer({ minimum: 10, maximum: 60000, default: 250, description: 'How often to look for new data, rotation and truncation when the file is idle (ms).' }),
+    nfacct: NfacctMode,
+  },
+  strict,
+);
+
+export const SocketSourceSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, default: 'ulogd-socket', description: 'Name of this source; tags its events.' }),
+    unix_path: Type.String({ default: '', description: 'Unix socket to listen on for ulogd\'s JSON plugin in mode="unix" (its `file` option). Empty: no unix socket.' }),
+    tcp_host: Type.String({ default: '127.0.0.1', description: 'Address to listen on for ulogd\'s JSON plugin in mode="tcp". Loopback unless you mean otherwise.' }),
+    tcp_port: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'TCP port for mode="tcp"; 0: no TCP listener.' }),
+    max_connections: Type.Integer({ minimum: 1, maximum: 1024, default: 16, description: 'Connections accepted at once; more are refused.' }),
+    nfacct: NfacctMode,
+  },
+  strict,
+);
+
+const VerdictRule = Type.Object(
+  {
+    prefix_contains: Type.String({ minLength: 1, description: 'Substring of the log prefix (case-sensitive).' }),
+    verdict: Type.Union([Type.Literal('allowed'), Type.Literal('blocked')], { description: 'Verdict for a matching event.' }),
+  },
+  strict,
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    general: Type.Object(
+      {
+        hostname: Type.String({ default: '', description: "Host name used in the metric prefix; empty: the machine's short host name." }),
+        state_dir: Type.String({ minLength: 1, default: '/var/lib/nfwatch', description: 'Where read positions are saved (one small JSON file per file source).' }),
+        log_level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info', description: 'Least severe log level written to stderr.' }),
+        max_line_bytes: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 65536, description: 'Longest accepted line; longer lines are skipped and counted, never buffered whole.' }),
+        error_samples_per_minute: Type.Integer({ minimum: 0, maximum: 10000, default: 10, description: 'How many undecodable lines are quoted in the log per minute (all are counted).' }),
+      },
+      { ...strict, default: {} },
+    ),
+    decode: Type.Object(
+      {
+        verdict_rules: Type.Array(VerdictRule, {
+          default: [
+            { prefix_contains: 'DROP', verdict: 'blocked' },
+            { prefix_contains: 'REJECT', verdict: 'blocked' },
+            { prefix_contains: 'ACCEPT', verdict: 'allowed' },
+          ],
+          description:
+            'Used when a line has no `action` (JSON plugin without boolean_label): the first rule whose text the log prefix contains gives the verdict.',
+        }),
+        use_raw_label: Type.Boolean({ default: true, description: 'Without `action`, a numeric `raw.label` (NFLOG numeric_label) gives the verdict: non-zero allowed, zero blocked. Checked after the prefix rules.' }),
+        naive_timestamps: Type.Union([Type.Literal('local'), Type.Literal('utc')], { default: 'local', description: 'How to read a `timestamp` without a UTC offset (ulogd 2.0.8 writes local time): in this process\'s time zone (TZ) or as UTC. Only used where `oob.time.sec` is absent (NFACCT without timestamp=1).' }),
+      },
+      { ...strict, default: {} },
+    ),
+    aggregate: Type.Object(
+      {
+        interval_seconds: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: "Length of an aggregation interval, aligned to wall-clock multiples; match carbon's finest retention." }),
+        grace_seconds: Type.Number({ minimum: 0, maximum: 600, default: 2, description: 'While live, how long after an interval ends its events may still arrive before it is written.' }),
+        lateness_seconds: Type.Number({ minimum: 0, maximum: 3600, default: 5, description: 'While catching up, how far event time may step backwards before an interval is closed.' }),
+        top_ports: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'Destination ports written per verdict and interval; the rest are summed into `other` so a port scan cannot create 65 535 series.' }),
+        max_prefixes: Type.Integer({ minimum: 1, maximum: 10000, default: 200, description: 'Distinct log prefixes counted per interval; more are summed into `other`.' }),
+        max_open_intervals: Type.Integer({ minimum: 2, maximum: 100000, default: 720, description: 'Intervals held open at once; events far in the future are counted into the newest one.' }),
+      },
+      { ...strict, default: {} },
+    ),
+    sources: Type.Object(
+      {
+        file: Type.Array(FileSourceSchema, { default: [{}], description: "Files written by ulogd's JSON plugin in mode=\"file\" (any number)." }),
+        socket: Type.Array(SocketSourceSchema, { default: [], description: "Listeners for ulogd's JSON plugin in mode=\"unix\"/\"tcp\" (any number)." }),
+      },
+      { ...strict, default: {} },
+    ),
+    outputs: Type.Object(
+      {
+        graphite: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true, description: 'Write metrics to carbon (plaintext protocol).' }),
+            host: Type.String({ minLength: 1, default: '127.0.0.1', description: "carbon-cache or carbon-relay host." }),
+            port: Port('Its plaintext line receiver port.', 2003),
+            prefix: Type.String({ minLength: 1, default: 'netfilter.{hostname}', description: 'First components of every path; `{hostname}` is replaced by general.hostname.' }),
+            tagged: Type.Boolean({ default: false, description: 'Write Graphite 1.1 tagged series (`name;tag=value`) instead of the dotted tree.' }),
+            nfacct_layout: Type.Union([Type.Literal('nfwatch'), Type.Literal('ulogd')], {
+              default: 'nfwatch',
+              description: '"nfwatch": <prefix>.nfacct.<name>.pkts|bytes. "ulogd": <prefix>.<name>.pkts|bytes, the layout of ulogd\'s own GRAPHITE output, so existing dashboards keep working.',
+            }),
+            backlog_max_lines: Type.Integer({ minimum: 1000, maximum: 100_000_000, default: 1_000_000, description: 'Metric lines held while carbon is unreachable; beyond it the oldest are dropped and counted.' }),
+            resend_intervals: Type.Integer({ minimum: 0, maximum: 1000, default: 12, description: 'After a reconnect, intervals written just before the break are written again (carbon keeps the last write for a timestamp, so this is harmless and covers lines lost in a dying connection).' }),
+            reconnect_min_ms: Type.Integer({ minimum: 10, maximum: 600000, default: 250, description: 'First reconnect delay; doubles up to reconnect_max_ms.' }),
+            reconnect_max_ms: Type.Integer({ minimum: 10, maximum: 600000, default: 10000, description: 'Longest reconnect delay.' }),
+          },
+          { ...strict, default: {} },
+        ),
+      },
+      { ...strict, default: {} },
+    ),
+  },
+  strict,
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type FileSourceConfig = Static<typeof FileSourceSchema>;
+export type SocketSourceConfig = Static<typeof SocketSourceSchema>;
+export type GraphiteConfig = Config['outputs']['graphite'];
+
+export type { TSchema };

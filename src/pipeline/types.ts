@@ -1,0 +1,225 @@
+// The event types and the small interface of each pipeline role.
+// A source yields lines, a decoder makes typed events, the aggregator buckets them by event time,
+// sinks consume interval aggregates. Every role is one interface here; implementations live in
+// sources/, decode/, aggregate/ and sinks/.
+
+export type Verdict = 'allowed' | 'blocked' | 'unknown';
+export const VERDICTS: readonly Verdict[] = ['allowed', 'blocked', 'unknown'];
+
+/** TCP flag bits as in the TCP header (RFC 9293 §3.1), so a flag set is one small integer. */
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
+export const TCP_ECE = 0x40;
+export const TCP_CWR = 0x80;
+
+/** "Absent" for numeric fields: every event has every field so the object shape stays monomorphic. */
+export const NONE = -1;
+
+/** One NFLOG packet as ulogd2 logged it. Numbers are NONE (-1) where ulogd gave no value. */
+export interface PacketEvent {
+  readonly kind: 'packet';
+  /** Index of the configured source the line came from (see Pipeline.sourceNames). */
+  source: number;
+  /** Event time, epoch milliseconds (oob.time.sec/usec, else `timestamp`/`@timestamp`). */
+  time: number;
+  /** ulogd's `dvc` (the JSON plugin's `device`). */
+  device: string;
+  /** `oob.prefix`, '' when the rule set none. */
+  prefix: string;
+  verdict: Verdict;
+  /** 4, 6, or 0 when unknown (`oob.family` 2/10, else inferred from the address). */
+  family: number;
+  /** IP protocol number (`ip.protocol`), NONE when absent. */
+  protocol: number;
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+  /** TCP flags as TCP_* bits, NONE when not TCP. */
+  tcpFlags: number;
+  tcpWindow: number;
+  tcpSeq: number;
+  ttl: number;
+  ipId: number;
+  /** 1 when the DF bit is set, 0 when clear, NONE when unknown (IPv6 or absent). */
+  df: number;
+  /** IP total length (`ip.totlen`; IPv6: payload length + 40). */
+  ipTotalLength: number;
+  /** IP header length in bytes (`ip.ihl` × 4 for IPv4, 40 for IPv6). */
+  ipHeaderLength: number;
+  icmpType: number;
+  icmpCode: number;
+  inIf: string;
+  outIf: string;
+  mac: string;
+  /** NFLOG group (`oob.group`) where ulogd gave it, else NONE. */
+  nflogGroup: number;
+}
+
+/** One NFACCT record: a named kernel counter as ulogd's NFACCT input polled it. */
+export interface CounterEvent {
+  readonly kind: 'counter';
+  source: number;
+  time: number;
+  /** `sum.name`, e.g. "ipv4.http". Its dots are hierarchy, as in ulogd's GRAPHITE output. */
+  name: string;
+  pkts: number;
+  bytes: number;
+}
+
+export type NfEvent = PacketEvent | CounterEvent;
+
+/** Why a line did not become an event. Each reason is a counter and a health metric. */
+export type DecodeErrorReason =
+  | 'not_json'
+  | 'not_object'
+  | 'no_timestamp'
+  | 'bad_timestamp'
+  | 'wrong_type'
+  | 'unknown_record';
+
+export const DECODE_ERROR_REASONS: readonly DecodeErrorReason[] = [
+  'not_json',
+  'not_object',
+  'no_timestamp',
+  'bad_timestamp',
+  'wrong_type',
+  'unknown_record',
+];
+
+export interface DecodeError {
+  readonly kind: 'error';
+  reason: DecodeErrorReason;
+  /** Human-readable detail for the sampled log line (which key, what was found). */
+  detail: string;
+}
+
+export type DecodeResult = NfEvent | DecodeError;
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+/**
+ * What a source hands its lines to. Positions are opaque per-source numbers that grow with the
+ * read order (a file source packs its file generation and byte offset into one); sources that
+ * cannot replay (sockets) pass NONE.
+ */
+export interface LineReceiver {
+  /** One complete line without its newline; `start`/`end` are the positions before and after it. */
+  line(source: number, text: string, start: number, end: number): void;
+  /** A line longer than the configured limit was skipped (never buffered whole). */
+  oversized(source: number, bytes: number): void;
+  /** The source has read all there is for now: its watermark may follow the wall clock. */
+  caughtUp(source: number, atEnd: boolean): void;
+}
+
+/** What a replaying source restores at start, and what the pipeline commits after each flush. */
+export interface Checkpoint {
+  /** Position to resume reading at (the earliest line of a not yet delivered interval). */
+  resumeAt: number;
+  /** Lines before this position whose event time is before `flushedUntil` were delivered already. */
+  skipBelow: number;
+  /** Event time (epoch ms) up to which intervals were delivered. */
+  flushedUntil: number;
+  /** Running-total NFACCT baselines as of `resumeAt`, by counter name: [pkts, bytes]. */
+  counters: Record<string, [number, number]>;
+}
+
+export interface LineSource {
+  readonly name: string;
+  readonly kind: string;
+  /** Whether positions are replayable (a committed checkpoint is honoured after a restart). */
+  readonly replayable: boolean;
+  /** Starts delivering lines; resolves with the restored checkpoint, if any, once started. */
+  start(receiver: LineReceiver, index: number): Promise<Checkpoint | undefined>;
+  /** Persist a checkpoint: only called with positions whose intervals every sink has delivered. */
+  commit(checkpoint: Checkpoint): Promise<void>;
+  /** SIGHUP: reopen files/sockets that may have been replaced, keeping state. */
+  reopen(): Promise<void>;
+  /** Stop reading; resolves when no more lines will be delivered. */
+  stop(): Promise<void>;
+  /** Source-specific health figures (connections, rotations, bytes read). */
+  stats(): Record<string, number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregates and sinks
+
+/** Counts for one verdict in one interval. Maps are bounded by the aggregator's limits. */
+export interface VerdictCounts {
+  count: number;
+  /** By IP protocol number. */
+  protocols: Map<number, number>;
+  /** By destination port; the aggregator keeps the top N at flush and folds the rest into `otherPorts`. */
+  ports: Map<number, number>;
+  otherPorts: number;
+}
+
+export interface CounterTotals {
+  pkts: number;
+  bytes: number;
+}
+
+/** Everything counted for one wall-clock-aligned interval of event time. */
+export interface IntervalAggregate {
+  /** Interval start, epoch ms (aligned to a multiple of the interval). */
+  start: number;
+  /** Interval length, ms. */
+  length: number;
+  verdicts: Record<Verdict, VerdictCounts>;
+  /** By log prefix ('' = no prefix); beyond the prefix limit folded into `otherPrefixes`. */
+  prefixes: Map<string, number>;
+  otherPrefixes: number;
+  /** By configured source name. */
+  sources: Map<string, number>;
+  /** NFACCT deltas in this interval, by counter name. */
+  counters: Map<string, CounterTotals>;
+}
+
+/** nfwatch's own health, sampled at each flush (wall-clock time). */
+export interface HealthSnapshot {
+  /** Wall-clock time of the snapshot, epoch ms. */
+  time: number;
+  /** Seconds since the previous snapshot. */
+  elapsed: number;
+  lines: number;
+  events: number;
+  eventsPerSecond: number;
+  oversizedLines: number;
+  decodeErrors: Record<DecodeErrorReason, number>;
+  lateEvents: number;
+  counterResets: number;
+  openIntervals: number;
+  sinks: Record<string, SinkHealth>;
+}
+
+export interface SinkHealth {
+  /** Items waiting to be sent. */
+  backlog: number;
+  /** Items dropped because the backlog was full (cumulative). */
+  dropped: number;
+  /** Items sent (cumulative). */
+  sent: number;
+  connected: boolean;
+}
+
+export interface Sink {
+  readonly name: string;
+  /** Takes one closed interval. Must not throw and must not block; queues internally. */
+  writeInterval(aggregate: IntervalAggregate): void;
+  /** Takes a health snapshot to export (wall-clock time). */
+  writeHealth(health: HealthSnapshot): void;
+  /**
+   * End (exclusive, epoch ms) of the newest interval such that it and every earlier one were
+   * handed to the backend; the pipeline commits read positions only up to here.
+   */
+  deliveredUntil(): number;
+  health(): SinkHealth;
+  /** Try to send everything pending; resolves when sent or when `timeoutMs` passed. */
+  flush(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
