@@ -127,6 +127,11 @@ export interface Checkpoint {
   flushedUntil: number;
   /** Running-total NFACCT baselines as of `resumeAt`, by counter name: [pkts, bytes]. */
   counters: Record<string, [number, number]>;
+  /**
+   * Start positions of late lines (older than `flushedUntil`) that were counted into a not yet
+   * delivered interval: the exception to the `skipBelow` rule. Usually empty.
+   */
+  late: number[];
 }
 
 export interface LineSource {

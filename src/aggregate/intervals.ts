@@ -1,0 +1,332 @@
+// Event-time interval aggregation with replay-safe checkpoints.
+//
+// Why it is built this way: carbon (and InfluxDB) keep the last value written for a series and
+// timestamp. If every interval is written with counts that are complete for that interval, a
+// replay after a crash rewrites the same values and nothing is double-counted. So:
+//  - events are bucketed by their own time (ulogd's), not by arrival;
+//  - an interval is closed only when every source's watermark has passed its end;
+//  - for each open interval we remember the earliest read position of each source that fed it;
+//    the checkpoint resumes there, so a replay rebuilds every undelivered interval whole;
+//  - an event older than what was already closed ("late") is counted into the oldest open
+//    interval instead of reopening a closed one; on replay the same rule puts it in the same place,
+//    and lines that were already counted into closed intervals are recognised by `skipBelow`.
+import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
+import { emptyAggregate } from './empty.js';
+
+export interface AggregatorOptions {
+  intervalMs: number;
+  graceMs: number;
+  latenessMs: number;
+  maxPrefixes: number;
+  maxOpenIntervals: number;
+}
+
+export interface AggregatorSource {
+  name: string;
+  replayable: boolean;
+  nfacct: 'deltas' | 'totals';
+}
+
+interface SourceState {
+  readonly name: string;
+  readonly replayable: boolean;
+  readonly totals: boolean;
+  atEnd: boolean;
+  maxEventTime: number;
+  /** Position after the last line handed to the aggregator. */
+  readPos: number;
+  /** Restored from a checkpoint: lines starting below this, older than skipTime, were delivered. */
+  skipBelow: number;
+  skipTime: number;
+  skipExceptions: Set<number>;
+  /** The restored checkpoint: still the right one to commit until the replay passes skipBelow. */
+  restored: Checkpoint | undefined;
+  /** Running-total mode: last totals per counter name. */
+  lastTotals: Map<string, [number, number]>;
+}
+
+/** [pkts, bytes] before the first record of a counter in an interval; null: no baseline yet. */
+type Baseline = [number, number] | null;
+
+interface OpenInterval {
+  aggregate: IntervalAggregate;
+  /** Earliest start position per source (Infinity: none). */
+  minPos: number[];
+  /** Per source, running-total baselines as of this interval's first record of each counter. */
+  baselines: Map<string, Baseline>[];
+  /** Per source, start positions of late lines counted here (see Checkpoint.late). */
+  late: number[][];
+}
+
+/** Late lines remembered per checkpoint at most; beyond it a replay may count a few twice. */
+const MAX_LATE_POSITIONS = 100_000;
+
+export interface AggregatorStats {
+  events: number;
+  lateEvents: number;
+  futureEvents: number;
+  replaySkipped: number;
+  /** Late lines beyond MAX_LATE_POSITIONS: a crash before their interval is delivered may lose them. */
+  lateUntracked: number;
+  counterResets: number;
+  openIntervals: number;
+  closedIntervals: number;
+}
+
+export class IntervalAggregator {
+  private readonly open = new Map<number, OpenInterval>();
+  /** Starts of open intervals, ascending. */
+  private starts: number[] = [];
+  private readonly sources: SourceState[];
+  /** Event time up to which intervals were closed. */
+  private closedUntil = 0;
+  private latePositions = 0;
+  readonly stats: AggregatorStats = {
+    events: 0,
+    lateEvents: 0,
+    futureEvents: 0,
+    replaySkipped: 0,
+    counterResets: 0,
+    openIntervals: 0,
+    closedIntervals: 0,
+    lateUntracked: 0,
+  };
+
+  constructor(
+    private readonly options: AggregatorOptions,
+    sources: readonly AggregatorSource[],
+    private readonly emit: (aggregate: IntervalAggregate) => void,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.sources = sources.map((s) => ({
+      name: s.name,
+      replayable: s.replayable,
+      totals: s.nfacct === 'totals',
+      atEnd: !s.replayable,
+      maxEventTime: -Infinity,
+      readPos: NONE,
+      skipBelow: NONE,
+      skipTime: -Infinity,
+      skipExceptions: new Set(),
+      restored: undefined,
+      lastTotals: new Map(),
+    }));
+  }
+
+  /** Restores what a source's committed checkpoint says (before any of its lines arrive). */
+  restore(source: number, checkpoint: Checkpoint): void {
+    const s = this.sources[source]!;
+    s.skipBelow = checkpoint.skipBelow;
+    s.skipTime = checkpoint.flushedUntil;
+    s.skipExceptions = new Set(checkpoint.late);
+    s.restored = checkpoint;
+    s.readPos = checkpoint.resumeAt;
+    s.lastTotals = new Map(Object.entries(checkpoint.counters).map(([k, v]) => [k, [v[0], v[1]]]));
+    if (checkpoint.flushedUntil > this.closedUntil) this.closedUntil = checkpoint.flushedUntil;
+  }
+
+  /** A line that produced no event still moves the read position. */
+  advance(source: number, end: number): void {
+    this.sources[source]!.readPos = end;
+  }
+
+  caughtUp(source: number, atEnd: boolean): void {
+    this.sources[source]!.atEnd = atEnd;
+  }
+
+  addPacket(event: PacketEvent, start: number, end: number): void {
+    const open = this.intervalFor(event.source, event.time, start, end);
+    if (open === undefined) return;
+    const a = open.aggregate;
+    const v = a.verdicts[event.verdict];
+    v.count++;
+    v.protocols.set(event.protocol, (v.protocols.get(event.protocol) ?? 0) + 1);
+    if (event.dstPort !== NONE) v.ports.set(event.dstPort, (v.ports.get(event.dstPort) ?? 0) + 1);
+    const prefixCount = a.prefixes.get(event.prefix);
+    if (prefixCount !== undefined) a.prefixes.set(event.prefix, prefixCount + 1);
+    else if (a.prefixes.size < this.options.maxPrefixes) a.prefixes.set(event.prefix, 1);
+    else a.otherPrefixes++;
+    const name = this.sources[event.source]!.name;
+    a.sources.set(name, (a.sources.get(name) ?? 0) + 1);
+  }
+
+  addCounter(event: CounterEvent, start: number, end: number): void {
+    const open = this.intervalFor(event.source, event.time, start, end);
+    if (open === undefined) return;
+    const s = this.sources[event.source]!;
+    let pkts = event.pkts;
+    let bytes = event.bytes;
+    if (s.totals) {
+      const previous = s.lastTotals.get(event.name);
+      const baselines = open.baselines[event.source]!;
+      if (!baselines.has(event.name)) baselines.set(event.name, previous ? [previous[0], previous[1]] : null);
+      s.lastTotals.set(event.name, [event.pkts, event.bytes]);
+      if (previous === undefined) {
+        // First sight of a running total: it only sets the baseline (its history is not ours).
+        pkts = 0;
+        bytes = 0;
+      } else if (event.pkts < previous[0] || event.bytes < previous[1]) {
+        // The counter went backwards: it was reset (nfacct flush, reboot); count from zero.
+        this.stats.counterResets++;
+      } else {
+        pkts -= previous[0];
+        bytes -= previous[1];
+      }
+    }
+    const totals = open.aggregate.counters.get(event.name);
+    if (totals) {
+      totals.pkts += pkts;
+      totals.bytes += bytes;
+    } else {
+      open.aggregate.counters.set(event.name, { pkts, bytes });
+    }
+  }
+
+  /** Finds or opens the interval for an event; undefined when the line was delivered before. */
+  private intervalFor(source: number, time: number, start: number, end: number): OpenInterval | undefined {
+    const s = this.sources[source]!;
+    s.readPos = end;
+    if (start !== NONE && start < s.skipBelow && time < s.skipTime && !s.skipExceptions.has(start)) {
+      this.stats.replaySkipped++;
+      return undefined;
+    }
+    this.stats.events++;
+    if (time > s.maxEventTime) s.maxEventTime = time;
+    let t = time;
+    const late = t < this.closedUntil;
+    if (late) {
+      this.stats.lateEvents++;
+      t = this.closedUntil;
+    }
+    const length = this.options.intervalMs;
+    let bucket = Math.floor(t / length) * length;
+    let open = this.open.get(bucket);
+    if (open === undefined) {
+      this.closeDue();
+      if (this.starts.length >= this.options.maxOpenIntervals && bucket > this.starts[this.starts.length - 1]!) {
+        // Far-future timestamps (a bad clock) must not open intervals without bound.
+        this.stats.futureEvents++;
+        bucket = this.starts[this.starts.length - 1]!;
+        open = this.open.get(bucket)!;
+      } else {
+        if (bucket < this.closedUntil) bucket = this.closedUntil; // closeDue may have moved it
+        open = this.open.get(bucket) ?? this.openInterval(bucket);
+      }
+    }
+    if (start !== NONE) {
+      if (start < open.minPos[source]!) open.minPos[source] = start;
+      if (late && s.replayable) {
+        if (this.latePositions < MAX_LATE_POSITIONS) {
+          open.late[source]!.push(start);
+          this.latePositions++;
+        } else this.stats.lateUntracked++;
+      }
+    }
+    return open;
+  }
+
+  private openInterval(start: number): OpenInterval {
+    const open: OpenInterval = {
+      aggregate: emptyAggregate(start, this.options.intervalMs),
+      minPos: this.sources.map(() => Infinity),
+      baselines: this.sources.map(() => new Map()),
+      late: this.sources.map(() => []),
+    };
+    this.open.set(start, open);
+    // Usually appended at the end; keep ascending order for the rare late/out-of-order start.
+    let i = this.starts.length;
+    while (i > 0 && this.starts[i - 1]! > start) i--;
+    this.starts.splice(i, 0, start);
+    this.stats.openIntervals = this.starts.length;
+    return open;
+  }
+
+  /** Event time that every source has passed: intervals ending at or before it are complete. */
+  watermark(now: number = this.clock()): number {
+    let mark = Infinity;
+    for (const s of this.sources) {
+      const byEvents = s.maxEventTime - this.options.latenessMs;
+      const sourceMark = s.atEnd ? Math.max(now - this.options.graceMs, byEvents) : byEvents;
+      if (sourceMark < mark) mark = sourceMark;
+    }
+    return mark === Infinity ? now - this.options.graceMs : mark;
+  }
+
+  /** Closes every interval the watermark has passed; returns how many were closed. */
+  closeDue(now: number = this.clock()): number {
+    const mark = this.watermark(now);
+    const length = this.options.intervalMs;
+    let closed = 0;
+    while (this.starts.length > 0 && this.starts[0]! + length <= mark) {
+      this.closeOldest();
+      closed++;
+    }
+    // With no open interval, what the watermark passed is closed too: late events go forward.
+    const aligned = Math.floor(mark / length) * length;
+    if (this.starts.length === 0 && Number.isFinite(aligned) && aligned > this.closedUntil) this.closedUntil = aligned;
+    return closed;
+  }
+
+  /** Closes everything (shutdown). */
+  closeAll(): number {
+    let closed = 0;
+    while (this.starts.length > 0) {
+      this.closeOldest();
+      closed++;
+    }
+    return closed;
+  }
+
+  private closeOldest(): void {
+    const start = this.starts.shift()!;
+    const open = this.open.get(start)!;
+    this.open.delete(start);
+    this.closedUntil = Math.max(this.closedUntil, start + this.options.intervalMs);
+    for (const positions of open.late) this.latePositions -= positions.length;
+    this.stats.openIntervals = this.starts.length;
+    this.stats.closedIntervals++;
+    this.emit(open.aggregate);
+  }
+
+  /** Event time up to which intervals are closed (the next checkpoint's flushedUntil). */
+  get flushedUntil(): number {
+    return this.closedUntil;
+  }
+
+  /** What a replayable source must persist now so that a restart rebuilds every open interval. */
+  checkpoint(source: number): Checkpoint {
+    const s = this.sources[source]!;
+    // Until the replay has passed the restored skip zone, the restored checkpoint stays valid
+    // (a second crash replays the same lines again) and a new one could not describe both zones.
+    if (s.restored !== undefined) {
+      if (s.readPos < s.skipBelow) return s.restored;
+      s.restored = undefined;
+      s.skipExceptions = new Set();
+    }
+    let resumeAt = Infinity;
+    const late: number[] = [];
+    for (const start of this.starts) {
+      const open = this.open.get(start)!;
+      const pos = open.minPos[source]!;
+      if (pos < resumeAt) resumeAt = pos;
+      for (const p of open.late[source]!) late.push(p);
+    }
+    if (resumeAt === Infinity) resumeAt = s.readPos;
+    const counters: Record<string, [number, number]> = {};
+    if (s.totals) {
+      for (const [name, last] of s.lastTotals) {
+        let baseline: Baseline | undefined;
+        for (const start of this.starts) {
+          const b = this.open.get(start)!.baselines[source]!;
+          if (b.has(name)) {
+            baseline = b.get(name)!;
+            break;
+          }
+        }
+        if (baseline === undefined) counters[name] = [last[0], last[1]];
+        else if (baseline !== null) counters[name] = [baseline[0], baseline[1]];
+      }
+    }
+    return { resumeAt, skipBelow: s.readPos, flushedUntil: this.closedUntil, counters, late };
+  }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Command line: argv only; the daemon itself is in main.ts.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { runDaemon } from './main.js';
+
+const USAGE = `Usage: nfwatch [--config FILE] [--check-config FILE] [--help]
+
+nfwatch reads the JSON that ulogd2 writes for NFLOG packets and NFACCT counters (from its file or
+its unix/tcp socket mode) and writes Graphite metrics aggregated by event time.
+
+Options:
+  -c, --config FILE        run the daemon with this configuration (default: /etc/nfwatch/nfwatch.toml)
+      --check-config FILE  validate FILE and exit: 0 when valid, 1 with the problems otherwise
+  -h, --help               show this help
+
+Signals: SIGTERM/SIGINT flush pending intervals and exit 0; SIGHUP reopens the source files
+and re-reads log level, verdict rules and error sampling from the configuration.
+`;
+
+function main(argv: string[]): void {
+  let values: { config?: string; 'check-config'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'check-config': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`nfwatch: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values['check-config'] !== undefined) {
+    try {
+      loadConfig(values['check-config']);
+      process.stdout.write(`${values['check-config']}: configuration is valid\n`);
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+  const path = values.config ?? '/etc/nfwatch/nfwatch.toml';
+  runDaemon(path).catch((err: unknown) => {
+    process.stderr.write(`nfwatch: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+main(process.argv.slice(2));

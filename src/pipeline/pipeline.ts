@@ -1,0 +1,251 @@
+// The running pipeline: sources hand it lines, it decodes them, the aggregator buckets them by
+// event time, closed intervals go to every sink, and read positions are committed only once
+// every sink has delivered the intervals they cover.
+import type { AggregatorOptions } from '../aggregate/intervals.js';
+import { IntervalAggregator } from '../aggregate/intervals.js';
+import { decodeLine, type DecodeOptions } from '../decode/line.js';
+import type { Logger } from '../util/log.js';
+import {
+  DECODE_ERROR_REASONS,
+  type Checkpoint,
+  type DecodeErrorReason,
+  type HealthSnapshot,
+  type IntervalAggregate,
+  type LineReceiver,
+  type LineSource,
+  type Sink,
+  type SinkHealth,
+} from './types.js';
+
+export interface PipelineOptions {
+  decode: DecodeOptions;
+  aggregate: AggregatorOptions;
+  /** Sources' NFACCT modes, by source index. */
+  nfacctModes: ReadonlyArray<'deltas' | 'totals'>;
+  errorSamplesPerMinute: number;
+  /** How often to close due intervals and commit (ms). */
+  tickMs: number;
+}
+
+interface PendingCommit {
+  flushedUntil: number;
+  checkpoints: Map<number, Checkpoint>;
+}
+
+/** Observers of closed intervals besides the sinks (the web view's counters, tests). */
+export type IntervalListener = (aggregate: IntervalAggregate) => void;
+
+export class Pipeline implements LineReceiver {
+  readonly aggregator: IntervalAggregator;
+  private readonly decodeErrors: Record<DecodeErrorReason, number>;
+  private lines = 0;
+  private oversizedLines = 0;
+  private samplesLeft: number;
+  private sampleWindowStart = 0;
+  private suppressedSamples = 0;
+  private pending: PendingCommit[] = [];
+  private lastCheckpoints = new Map<number, string>();
+  private committing: Promise<void> | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private lastHealthAt = Date.now();
+  private eventsAtLastHealth = 0;
+  private nextHealthAt = 0;
+  private readonly listeners: IntervalListener[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly options: PipelineOptions,
+    readonly sources: readonly LineSource[],
+    readonly sinks: readonly Sink[],
+    private readonly logger: Logger,
+  ) {
+    this.decodeErrors = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0])) as Record<DecodeErrorReason, number>;
+    this.samplesLeft = options.errorSamplesPerMinute;
+    this.aggregator = new IntervalAggregator(
+      options.aggregate,
+      sources.map((s, i) => ({ name: s.name, replayable: s.replayable, nfacct: options.nfacctModes[i] ?? 'deltas' })),
+      (aggregate) => this.onInterval(aggregate),
+    );
+  }
+
+  onIntervalClosed(listener: IntervalListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Replaceable at SIGHUP without losing state. */
+  updateDecodeOptions(decode: DecodeOptions, errorSamplesPerMinute: number): void {
+    this.options.decode = decode;
+    this.options.errorSamplesPerMinute = errorSamplesPerMinute;
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < this.sources.length; i++) {
+      const source = this.sources[i]!;
+      const checkpoint = await source.start(this, i);
+      if (checkpoint) {
+        this.aggregator.restore(i, checkpoint);
+        this.logger.info(`source ${source.name}: resuming from its saved position (intervals before ${new Date(checkpoint.flushedUntil).toISOString()} were delivered)`);
+      }
+    }
+    this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
+    this.tickTimer.unref();
+  }
+
+  // --- LineReceiver: the hot path ---------------------------------------------------------
+
+  line(source: number, text: string, start: number, end: number): void {
+    this.lines++;
+    const result = decodeLine(text, source, this.options.decode);
+    switch (result.kind) {
+      case 'packet':
+        this.aggregator.addPacket(result, start, end);
+        return;
+      case 'counter':
+        this.aggregator.addCounter(result, start, end);
+        return;
+      default:
+        this.aggregator.advance(source, end);
+        this.decodeErrors[result.reason]++;
+        this.sampleError(source, result.reason, result.detail, text, start);
+    }
+  }
+
+  oversized(source: number, bytes: number): void {
+    this.oversizedLines++;
+    this.sampleError(source, 'oversized', `line of ${bytes} bytes is over general.max_line_bytes, skipped`, '', -1);
+  }
+
+  caughtUp(source: number, atEnd: boolean): void {
+    this.aggregator.caughtUp(source, atEnd);
+  }
+
+  private sampleError(source: number, reason: string, detail: string, text: string, start: number): void {
+    const now = Date.now();
+    if (now - this.sampleWindowStart >= 60_000) {
+      if (this.suppressedSamples > 0) this.logger.warn(`${this.suppressedSamples} more undecodable lines in the last minute were counted but not quoted`);
+      this.sampleWindowStart = now;
+      this.samplesLeft = this.options.errorSamplesPerMinute;
+      this.suppressedSamples = 0;
+    }
+    if (this.samplesLeft <= 0) {
+      this.suppressedSamples++;
+      return;
+    }
+    this.samplesLeft--;
+    const name = this.sources[source]?.name ?? String(source);
+    const where = start >= 0 ? ` at position ${start}` : '';
+    const excerpt = text ? `: ${JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…` : text)}` : '';
+    this.logger.warn(`source ${name}${where}: ${reason}: ${detail}${excerpt}`);
+  }
+
+  // --- intervals, checkpoints, health -----------------------------------------------------
+
+  private onInterval(aggregate: IntervalAggregate): void {
+    for (const sink of this.sinks) sink.writeInterval(aggregate);
+    for (const listener of this.listeners) listener(aggregate);
+  }
+
+  /** Closes due intervals, records a checkpoint, commits what the sinks have delivered. */
+  tick(now = Date.now()): void {
+    if (this.stopped) return;
+    this.aggregator.closeDue(now);
+    this.recordCheckpoint();
+    void this.commitDelivered();
+    if (now >= this.nextHealthAt) {
+      this.writeHealth(now);
+      this.nextHealthAt = Math.floor(now / this.options.aggregate.intervalMs + 1) * this.options.aggregate.intervalMs;
+    }
+  }
+
+  private recordCheckpoint(): void {
+    const checkpoints = new Map<number, Checkpoint>();
+    let changed = false;
+    this.sources.forEach((source, i) => {
+      if (!source.replayable) return;
+      const checkpoint = this.aggregator.checkpoint(i);
+      checkpoints.set(i, checkpoint);
+      const key = `${checkpoint.resumeAt}/${checkpoint.skipBelow}/${checkpoint.flushedUntil}/${checkpoint.late.length}/${JSON.stringify(checkpoint.counters)}`;
+      if (this.lastCheckpoints.get(i) !== key) {
+        this.lastCheckpoints.set(i, key);
+        changed = true;
+      }
+    });
+    if (changed) this.pending.push({ flushedUntil: this.aggregator.flushedUntil, checkpoints });
+  }
+
+  /** Commits the newest recorded checkpoint whose intervals every sink has delivered. */
+  private commitDelivered(): Promise<void> {
+    if (this.committing) return this.committing;
+    let delivered = Infinity;
+    for (const sink of this.sinks) delivered = Math.min(delivered, sink.deliveredUntil());
+    let chosen: PendingCommit | undefined;
+    let index = -1;
+    this.pending.forEach((p, i) => {
+      if (p.flushedUntil <= delivered) {
+        chosen = p;
+        index = i;
+      }
+    });
+    if (!chosen) return Promise.resolve();
+    this.pending = this.pending.slice(index + 1);
+    const commit = chosen;
+    this.committing = (async () => {
+      for (const [i, checkpoint] of commit.checkpoints) {
+        try {
+          await this.sources[i]!.commit(checkpoint);
+        } catch (err) {
+          this.logger.error(`source ${this.sources[i]!.name}: cannot save its read position: ${(err as Error).message}`);
+        }
+      }
+    })().finally(() => {
+      this.committing = undefined;
+    });
+    return this.committing;
+  }
+
+  health(now = Date.now()): HealthSnapshot {
+    const elapsed = Math.max(0.001, (now - this.lastHealthAt) / 1000);
+    const stats = this.aggregator.stats;
+    const sinks: Record<string, SinkHealth> = {};
+    for (const sink of this.sinks) sinks[sink.name] = sink.health();
+    return {
+      time: now,
+      elapsed,
+      lines: this.lines,
+      events: stats.events,
+      eventsPerSecond: (stats.events - this.eventsAtLastHealth) / elapsed,
+      oversizedLines: this.oversizedLines,
+      decodeErrors: { ...this.decodeErrors },
+      lateEvents: stats.lateEvents,
+      counterResets: stats.counterResets,
+      openIntervals: stats.openIntervals,
+      sinks,
+    };
+  }
+
+  private writeHealth(now: number): void {
+    const snapshot = this.health(now);
+    this.lastHealthAt = now;
+    this.eventsAtLastHealth = this.aggregator.stats.events;
+    for (const sink of this.sinks) sink.writeHealth(snapshot);
+  }
+
+  async reopen(): Promise<void> {
+    for (const source of this.sources) await source.reopen();
+  }
+
+  /** Stops sources, closes every open interval, delivers what it can, commits, closes sinks. */
+  async stop(flushTimeoutMs: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    await Promise.all(this.sources.map((s) => s.stop()));
+    this.aggregator.closeAll();
+    this.recordCheckpoint();
+    this.writeHealth(Date.now());
+    await Promise.all(this.sinks.map((s) => s.flush(flushTimeoutMs)));
+    await this.committing;
+    await this.commitDelivered();
+    await Promise.all(this.sinks.map((s) => s.close()));
+  }
+}
