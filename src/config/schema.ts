@@ -55,7 +55,13 @@ export const ConfigSchema = Type.Object(
     general: Type.Object(
       {
         hostname: Type.String({ default: '', description: "Host name used in the metric prefix; empty: the machine's short host name." }),
-        state_dir: Type.String({ minLength: 1, default: '/var/lib/nfwatch', description: 'Where read positions are saved (one small JSON file per file source).' }),
+        state_dir: Type.String({
+          minLength: 1,
+          default: '/var/lib/nfwatch',
+          // The shipped example runs from a checkout without root (npm start).
+          examples: ['.state'],
+          description: 'Where read positions are saved (one small JSON file per file source). A relative path is taken from the working directory.',
+        }),
         log_level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info', description: 'Least severe log level written to stderr.' }),
         max_line_bytes: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 65536, description: 'Longest accepted line; longer lines are skipped and counted, never buffered whole.' }),
         error_samples_per_minute: Type.Integer({ minimum: 0, maximum: 10000, default: 10, description: 'How many undecodable lines are quoted in the log per minute (all are counted).' }),

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { exampleToml, spliceReference } from '../../src/config/docs.js';
+import { ConfigError, parseConfigText } from '../../src/config/load.js';
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfigText(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems.length ? (err as ConfigError).problems : [(err as Error).message];
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration schema', () => {
+  it('fills every default from the schema for an empty file', () => {
+    const config = parseConfigText('');
+    expect(config.aggregate.interval_seconds).toBe(10);
+    expect(config.outputs.graphite).toMatchObject({ enabled: true, host: '127.0.0.1', port: 2003, prefix: 'netfilter.{hostname}' });
+    expect(config.sources.file).toEqual([{ name: 'ulogd', path: '/var/log/ulog/ulogd.json', from: 'end', poll_ms: 250, nfacct: 'deltas' }]);
+    expect(config.sources.socket).toEqual([]);
+    expect(config.general.hostname).not.toBe('');
+  });
+
+  it('refuses an unknown key with its path and the keys allowed there', () => {
+    expect(problemsOf('[outputs.graphite]\nprot = 2003\n')).toEqual([
+      expect.stringMatching(/^outputs\.graphite\.prot: unknown key \(allowed here: enabled, host, port, /),
+    ]);
+    expect(problemsOf('[[sources.file]]\npath = "/x"\nfrom_start = true\n')[0]).toMatch(/^sources\.file\[0\]\.from_start: unknown key/);
+    expect(problemsOf('[grafite]\n')[0]).toMatch(/^grafite: unknown key/);
+  });
+
+  it('refuses a wrong type with what was expected', () => {
+    expect(problemsOf('[outputs.graphite]\nport = "2003"\n')[0]).toMatch(/^outputs\.graphite\.port: .*expected an integer from 1 to 65535.*got "2003"/);
+    expect(problemsOf('[[sources.file]]\nfrom = "start"\n')[0]).toMatch(/^sources\.file\[0\]\.from: .*expected "end" \| "beginning"/);
+    expect(problemsOf('[aggregate]\ninterval_seconds = 0\n')[0]).toMatch(/^aggregate\.interval_seconds: /);
+  });
+
+  it('refuses what only makes sense across keys', () => {
+    expect(problemsOf('[[sources.socket]]\nname = "s"\n')[0]).toMatch(/sources\.socket\[0\]: set unix_path and\/or tcp_port/);
+    expect(problemsOf('[[sources.file]]\nname = "a"\n[[sources.socket]]\nname = "a"\ntcp_port = 5000\n')[0]).toMatch(/"a" is used by another source/);
+  });
+
+  it('says where TOML itself is broken', () => {
+    expect(problemsOf('[general\n')[0]).toMatch(/not valid TOML at line 1/);
+  });
+
+  it('ships conf/nfwatch.toml exactly as generated from the schema, and it is valid', () => {
+    const shipped = readFileSync(new URL('../../conf/nfwatch.toml', import.meta.url), 'utf8');
+    expect(shipped).toBe(exampleToml());
+    expect(() => parseConfigText(shipped)).not.toThrow();
+  });
+
+  it("keeps README's configuration reference in step with the schema", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toBe(spliceReference(readme));
+  });
+});
