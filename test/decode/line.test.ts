@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { decodeLine, type DecodeOptions } from '../../src/decode/line.js';
+import { parseTimestamp } from '../../src/decode/time.js';
+import { NONE, TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type DecodeResult, type PacketEvent } from '../../src/pipeline/types.js';
+
+const options: DecodeOptions = {
+  verdictRules: [
+    { prefix_contains: 'DROP', verdict: 'blocked' },
+    { prefix_contains: 'ACCEPT', verdict: 'allowed' },
+  ],
+  useRawLabel: true,
+  naiveTimestamps: 'utc',
+};
+
+const base = {
+  timestamp: '2026-11-24T04:09:26.712651',
+  dvc: 'fw',
+  'oob.prefix': 'SSH Attempt',
+  'oob.time.sec': 1795500566,
+  'oob.time.usec': 712651,
+  'oob.family': 2,
+  'ip.protocol': 6,
+  'ip.ttl': 103,
+  'ip.totlen': 40,
+  'ip.ihl': 5,
+  'ip.id': 256,
+  'ip.fragoff': 0,
+  src_ip: '198.18.0.2',
+  dest_ip: '198.18.0.1',
+  src_port: 6000,
+  dest_port: 22,
+  'tcp.window': 16384,
+  'tcp.seq': 9764864,
+  'tcp.syn': 1,
+  'tcp.ack': 0,
+  action: 'allowed',
+};
+
+function decode(record: object, opts: DecodeOptions = options): DecodeResult {
+  return decodeLine(JSON.stringify(record), 3, opts);
+}
+
+function packet(record: object, opts?: DecodeOptions): PacketEvent {
+  const result = decode(record, opts);
+  if (result.kind !== 'packet') throw new Error(`expected a packet, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+describe('decoding a ulogd line', () => {
+  it('takes the event time from oob.time.sec/usec when present', () => {
+    expect(packet(base).time).toBe(1795500566 * 1000 + 712);
+  });
+
+  it('tags the event with its source', () => {
+    expect(packet(base).source).toBe(3);
+  });
+
+  it('reads the IPv4 DF bit out of ip.fragoff, which carries the flag bits', () => {
+    expect(packet({ ...base, 'ip.fragoff': 0x4000 }).df).toBe(1);
+    expect(packet({ ...base, 'ip.fragoff': 0 }).df).toBe(0);
+    expect(packet({ ...base, 'ip.fragoff': undefined }).df).toBe(NONE);
+  });
+
+  it('turns ip.ihl (32-bit words) into a header length in bytes', () => {
+    expect(packet(base).ipHeaderLength).toBe(20);
+  });
+
+  it('collects TCP flags into one bit set, ECE/CWR from tcp.res2', () => {
+    expect(packet(base).tcpFlags).toBe(TCP_SYN);
+    expect(packet({ ...base, 'tcp.ack': 1 }).tcpFlags).toBe(TCP_SYN | TCP_ACK);
+    expect(packet({ ...base, 'tcp.res2': 3 }).tcpFlags).toBe(TCP_SYN | TCP_ECE | TCP_CWR);
+  });
+
+  it('leaves absent numbers as NONE, so every event has the same shape', () => {
+    const p = packet({ ...base, 'ip.protocol': 17, 'tcp.window': undefined, 'tcp.syn': undefined, 'tcp.ack': undefined, 'tcp.seq': undefined });
+    expect(p.tcpFlags).toBe(NONE);
+    expect(p.tcpWindow).toBe(NONE);
+    expect(p.icmpType).toBe(NONE);
+    expect(Object.keys(p)).toEqual(Object.keys(packet(base)));
+  });
+
+  describe('verdict', () => {
+    it('comes from `action` when the JSON plugin has boolean_label=1', () => {
+      expect(packet({ ...base, action: 'blocked' }).verdict).toBe('blocked');
+    });
+    it('otherwise from the first prefix rule that matches', () => {
+      expect(packet({ ...base, action: undefined, 'oob.prefix': 'Input IPv4 Default DROP' }).verdict).toBe('blocked');
+      expect(packet({ ...base, action: undefined, 'oob.prefix': 'ACCEPT ssh' }).verdict).toBe('allowed');
+    });
+    it('otherwise from a numeric raw.label (numeric_label without boolean_label)', () => {
+      expect(packet({ ...base, action: undefined, 'raw.label': 1 }).verdict).toBe('allowed');
+      expect(packet({ ...base, action: undefined, 'raw.label': 0 }).verdict).toBe('blocked');
+      expect(packet({ ...base, action: undefined, 'raw.label': 0 }, { ...options, useRawLabel: false }).verdict).toBe('unknown');
+    });
+    it('is unknown when nothing says', () => {
+      expect(packet({ ...base, action: undefined }).verdict).toBe('unknown');
+    });
+  });
+
+  it('decodes NFACCT records into counters', () => {
+    const result = decode({ timestamp: '2026-11-24T06:47:11', dvc: 'Netfilter', 'sum.name': 'ipv4.http', 'sum.pkts': 7, 'sum.bytes': 420 });
+    expect(result).toEqual({ kind: 'counter', source: 3, time: Date.UTC(2026, 10, 24, 6, 47, 11), name: 'ipv4.http', pkts: 7, bytes: 420 });
+  });
+
+  describe('refuses bad lines with a reason, never an exception', () => {
+    const cases: Array<[string, string, string]> = [
+      ['garbage', 'hello world', 'not_json'],
+      ['a truncated line', JSON.stringify(base).slice(0, 300), 'not_json'],
+      ['an empty line', '', 'not_json'],
+      ['a JSON array', '[1,2,3]', 'not_object'],
+      ['a JSON string', '"x"', 'not_object'],
+      ['JSON null', 'null', 'not_object'],
+      ['an object that is neither packet nor counter', '{"timestamp":"2026-11-24T06:47:11","dvc":"x"}', 'unknown_record'],
+      ['a packet without any time', JSON.stringify({ ...base, timestamp: undefined, 'oob.time.sec': undefined }), 'no_timestamp'],
+      ['a timestamp that is not ISO 8601', JSON.stringify({ ...base, timestamp: 'yesterday', 'oob.time.sec': undefined }), 'bad_timestamp'],
+      ['a numeric timestamp', JSON.stringify({ ...base, timestamp: 12, 'oob.time.sec': undefined }), 'bad_timestamp'],
+      ['a port that is a string', JSON.stringify({ ...base, dest_port: '22' }), 'wrong_type'],
+      ['a prefix that is a number', JSON.stringify({ ...base, 'oob.prefix': 5 }), 'wrong_type'],
+      ['negative NFACCT packets', '{"timestamp":"2026-11-24T06:47:11","sum.name":"a","sum.pkts":-1,"sum.bytes":0}', 'wrong_type'],
+      ['an NFACCT name that is not a string', '{"timestamp":"2026-11-24T06:47:11","sum.name":7,"sum.pkts":1,"sum.bytes":0}', 'wrong_type'],
+    ];
+    it.each(cases)('%s', (_name, line, reason) => {
+      const result = decodeLine(line, 0, options);
+      expect(result.kind).toBe('error');
+      expect(result.kind === 'error' && result.reason).toBe(reason);
+      expect(result.kind === 'error' && result.detail.length).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe('ulogd timestamps', () => {
+  it('reads 2.0.8 local time without offset in the configured zone', () => {
+    expect(parseTimestamp('2026-11-24T04:09:26.712651', 'utc')).toBe(Date.UTC(2026, 10, 24, 4, 9, 26) + 712.651);
+    expect(parseTimestamp('2026-11-24T04:09:26', 'local')).toBe(new Date(2026, 10, 24, 4, 9, 26).getTime());
+  });
+  it('honours an offset as later ulogd versions write it (+HHMM), and Z', () => {
+    expect(parseTimestamp('2026-11-24T05:09:26+0100', 'local')).toBe(Date.UTC(2026, 10, 24, 4, 9, 26));
+    expect(parseTimestamp('2026-11-24T02:39:26-01:30', 'local')).toBe(Date.UTC(2026, 10, 24, 4, 9, 26));
+    expect(parseTimestamp('2026-11-24T04:09:26.5Z', 'local')).toBe(Date.UTC(2026, 10, 24, 4, 9, 26) + 500);
+  });
+  it('refuses what is not a time', () => {
+    for (const bad of ['', '2026-13-01T00:00:00', '2026-11-24', 'T04:09:26', '2026-11-24T25:00:00']) {
+      expect(parseTimestamp(bad, 'utc')).toBeNaN();
+    }
+  });
+});
