@@ -1,0 +1,308 @@
+// Metric naming: turns interval aggregates and health snapshots into Graphite paths and values.
+// Pure functions plus a small cache; no I/O. Every piece of text that comes from the outside (log
+// prefixes, nfacct names, source names, host names) goes through a sanitiser, because a '\n', ' ',
+// ';' or '=' in a carbon plaintext line would inject lines, values or tags.
+//
+// Dotted tree (outputs.graphite.tagged = false), <p> = prefix with {hostname} resolved:
+//   <p>.events.<allowed|blocked|unknown>.count
+//   <p>.events.<verdict>.proto.<tcp|udp|icmp|...|p<n>|unknown>
+//   <p>.events.<verdict>.dport.<port>            top N ports by count
+//   <p>.events.<verdict>.dport.other             the rest (+ ports the aggregator folded)
+//   <p>.events.prefix.<log prefix|none>          none: events without a log prefix
+//   <p>.events.prefix.other                      prefixes beyond aggregate.max_prefixes
+//   <p>.events.input.<source name>
+//   <p>.nfacct.<counter name>.pkts|bytes         nfacct_layout = "nfwatch"
+//   <p>.<counter name>.pkts|bytes                nfacct_layout = "ulogd" (ulogd's GRAPHITE plugin)
+//   <p>.nfwatch.lines|events|events_per_second|oversized_lines|late_events|counter_resets|open_intervals
+//   <p>.nfwatch.decode_errors.<reason>
+//   <p>.nfwatch.sinks.<sink>.backlog|dropped|sent|connected
+//
+// Tagged series (tagged = true, Graphite >= 1.1). <n> = prefix with its {hostname} removed (and
+// empty components dropped); when the prefix contained {hostname}, every series carries
+// host=<hostname>. Tags are sorted by name, as carbon normalises them:
+//   <n>.events.count;host=h;verdict=blocked
+//   <n>.events.proto;host=h;proto=tcp;verdict=blocked
+//   <n>.events.dport;host=h;port=22;verdict=blocked          port=other for the folded rest
+//   <n>.events.prefix;host=h;prefix=DROP_IN                  prefix=none / prefix=other
+//   <n>.events.input;host=h;source=ulogd
+//   <n>.nfacct.pkts;counter=ipv4.http;host=h                 (and .bytes; nfacct_layout is ignored)
+//   <n>.nfwatch.lines;host=h                                 (and the other health figures)
+//   <n>.nfwatch.decode_errors;host=h;reason=not_json
+//   <n>.nfwatch.sinks.backlog;host=h;sink=graphite           (and dropped, sent, connected)
+//
+// Distinct raw names can sanitise to the same path ("a b" and "a_b"); render* then add their
+// values instead of letting one overwrite the other, so totals stay exact.
+import type { GraphiteConfig } from '../config/schema.js';
+import {
+  DECODE_ERROR_REASONS,
+  VERDICTS,
+  type DecodeErrorReason,
+  type HealthSnapshot,
+  type IntervalAggregate,
+  type SinkHealth,
+  type Verdict,
+} from '../pipeline/types.js';
+
+const MAX_COMPONENT = 128;
+/** The component cache is cleared beyond this many entries (a flood of distinct prefixes must not grow it). */
+const CACHE_LIMIT = 10_000;
+
+/** One Graphite path component: only [A-Za-z0-9_-], runs of '_' collapsed, at most 128 chars. */
+export function sanitizeComponent(s: string): string {
+  return clean(s) || '_';
+}
+
+/** sanitizeComponent, but "" when nothing of the name is left. */
+function clean(s: string): string {
+  let out = trimUnderscores(s.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/_{2,}/g, '_'));
+  if (out.length > MAX_COMPONENT) out = trimUnderscores(out.slice(0, MAX_COMPONENT));
+  return out;
+}
+
+function trimUnderscores(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && s.charCodeAt(a) === 0x5f) a++;
+  while (b > a && s.charCodeAt(b - 1) === 0x5f) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** A name whose dots are hierarchy (nfacct "ipv4.http"): each component sanitised, empty ones dropped. */
+export function sanitizeDotted(s: string): string {
+  const parts: string[] = [];
+  for (const raw of s.split('.')) {
+    const part = clean(raw);
+    if (part !== '') parts.push(part);
+  }
+  return parts.length ? parts.join('.') : '_';
+}
+
+/**
+ * A Graphite tag value. Graphite forbids ';' and a leading '~'; the plaintext protocol forbids
+ * whitespace; we also keep '=' out and stay ASCII. Dots are kept ("counter=ipv4.http").
+ */
+export function sanitizeTagValue(s: string): string {
+  let out = s.replace(/[^A-Za-z0-9_.:-]+/g, '_').replace(/_{2,}/g, '_');
+  out = out.replace(/^[_.]+|[_.]+$/g, '');
+  if (out.length > MAX_COMPONENT) out = out.slice(0, MAX_COMPONENT).replace(/[_.]+$/, '');
+  return out === '' ? '_' : out;
+}
+
+const PROTOCOLS: ReadonlyMap<number, string> = new Map([
+  [1, 'icmp'],
+  [2, 'igmp'],
+  [6, 'tcp'],
+  [17, 'udp'],
+  [41, 'ipv6'],
+  [47, 'gre'],
+  [50, 'esp'],
+  [51, 'ah'],
+  [58, 'icmpv6'],
+  [132, 'sctp'],
+  [136, 'udplite'],
+]);
+
+/** IP protocol number → path component; NONE (-1) → "unknown". */
+export function protocolName(n: number): string {
+  if (n < 0 || !Number.isInteger(n)) return 'unknown';
+  return PROTOCOLS.get(n) ?? `p${n}`;
+}
+
+export type NfacctField = 'pkts' | 'bytes';
+export type SinkField = keyof SinkHealth;
+/** Health figures written as <p>.nfwatch.<name>. */
+export type HealthField =
+  | 'lines'
+  | 'events'
+  | 'events_per_second'
+  | 'oversized_lines'
+  | 'late_events'
+  | 'counter_resets'
+  | 'open_intervals';
+
+/** Builds metric paths for one configuration and host; caches sanitised components. */
+export class MetricNamer {
+  readonly tagged: boolean;
+  /** Dotted mode: "<prefix>." (or "" for an empty prefix). Tagged mode: "<name prefix>.". */
+  private readonly base: string;
+  /** Tagged mode: the host tag value, or null when the prefix had no {hostname}. */
+  private readonly host: string | null;
+  private readonly ulogdLayout: boolean;
+  private readonly cache = new Map<string, string>();
+
+  constructor(config: Pick<GraphiteConfig, 'prefix' | 'tagged' | 'nfacct_layout'>, hostname: string) {
+    this.tagged = config.tagged;
+    this.ulogdLayout = config.nfacct_layout === 'ulogd';
+    const parts: string[] = [];
+    let hadHost = false;
+    for (const raw of config.prefix.split('.')) {
+      let part = raw;
+      if (part.includes('{hostname}')) {
+        hadHost = true;
+        // Dotted: the host name is ONE component ("web1.example.com" → "web1_example_com").
+        part = part.split('{hostname}').join(this.tagged ? '' : sanitizeComponent(hostname));
+      }
+      if (part === '') continue;
+      parts.push(sanitizeComponent(part));
+    }
+    this.base = parts.length ? parts.join('.') + '.' : '';
+    this.host = this.tagged && hadHost ? sanitizeTagValue(hostname) : null;
+  }
+
+  // --- events
+
+  verdictCount(verdict: Verdict): string {
+    return this.tagged ? this.tag('events.count', 'verdict', verdict) : `${this.base}events.${verdict}.count`;
+  }
+
+  protocol(verdict: Verdict, protocol: number): string {
+    const name = protocolName(protocol);
+    return this.tagged
+      ? this.tag('events.proto', 'proto', name, 'verdict', verdict)
+      : `${this.base}events.${verdict}.proto.${name}`;
+  }
+
+  /** `port` is a port number or "other" (the folded rest). */
+  dport(verdict: Verdict, port: number | 'other'): string {
+    const p = typeof port === 'number' && Number.isInteger(port) && port >= 0 ? String(port) : this.component(String(port));
+    return this.tagged ? this.tag('events.dport', 'port', p, 'verdict', verdict) : `${this.base}events.${verdict}.dport.${p}`;
+  }
+
+  /** `prefix` is a log prefix ('' → "none") or null for the folded rest ("other"). */
+  logPrefix(prefix: string | null): string {
+    if (this.tagged) {
+      const v = prefix === null ? 'other' : prefix === '' ? 'none' : this.tagValue(prefix);
+      return this.tag('events.prefix', 'prefix', v);
+    }
+    const c = prefix === null ? 'other' : prefix === '' ? 'none' : this.component(prefix);
+    return `${this.base}events.prefix.${c}`;
+  }
+
+  input(source: string): string {
+    return this.tagged
+      ? this.tag('events.input', 'source', this.tagValue(source))
+      : `${this.base}events.input.${this.component(source)}`;
+  }
+
+  nfacct(counter: string, field: NfacctField): string {
+    if (this.tagged) return this.tag(`nfacct.${field}`, 'counter', this.tagValue(counter));
+    const name = this.dotted(counter);
+    return this.ulogdLayout ? `${this.base}${name}.${field}` : `${this.base}nfacct.${name}.${field}`;
+  }
+
+  // --- health
+
+  health(field: HealthField): string {
+    return this.tagged ? this.tag(`nfwatch.${field}`) : `${this.base}nfwatch.${field}`;
+  }
+
+  decodeErrors(reason: DecodeErrorReason): string {
+    return this.tagged ? this.tag('nfwatch.decode_errors', 'reason', reason) : `${this.base}nfwatch.decode_errors.${reason}`;
+  }
+
+  sink(sink: string, field: SinkField): string {
+    return this.tagged
+      ? this.tag(`nfwatch.sinks.${field}`, 'sink', this.tagValue(sink))
+      : `${this.base}nfwatch.sinks.${this.component(sink)}.${field}`;
+  }
+
+  // --- helpers
+
+  /** name;k=v;... with the host tag added and tags sorted by name. Values must be sanitised. */
+  private tag(name: string, ...kv: string[]): string {
+    const tags: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < kv.length; i += 2) tags.push([kv[i]!, kv[i + 1]!]);
+    if (this.host !== null) tags.push(['host', this.host]);
+    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let out = this.base + name;
+    for (const [k, v] of tags) out += `;${k}=${v}`;
+    return out;
+  }
+
+  private component(raw: string): string {
+    return this.cached('c', raw, sanitizeComponent);
+  }
+
+  private dotted(raw: string): string {
+    return this.cached('d', raw, sanitizeDotted);
+  }
+
+  private tagValue(raw: string): string {
+    return this.cached('t', raw, sanitizeTagValue);
+  }
+
+  private cached(kind: string, raw: string, fn: (s: string) => string): string {
+    const key = kind + raw;
+    let v = this.cache.get(key);
+    if (v === undefined) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      v = fn(raw);
+      this.cache.set(key, v);
+    }
+    return v;
+  }
+}
+
+function add(out: Record<string, number>, path: string, value: number): void {
+  if (!Number.isFinite(value)) return;
+  out[path] = (out[path] ?? 0) + value;
+}
+
+/**
+ * Path → value for one interval. `topPorts` destination ports per verdict are written by name;
+ * the rest, plus what the aggregator already folded (`otherPorts`), go to dport.other, so the
+ * dport.* of a verdict always sum to its events that had a destination port.
+ */
+export function renderInterval(agg: IntervalAggregate, namer: MetricNamer, topPorts: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const verdict of VERDICTS) {
+    const v = agg.verdicts[verdict];
+    // Always written, also as 0: a verdict's count series stays continuous while others are busy.
+    add(out, namer.verdictCount(verdict), v.count);
+    for (const [proto, n] of v.protocols) if (n > 0) add(out, namer.protocol(verdict, proto), n);
+
+    const ports: Array<[number, number]> = [];
+    // Negative keys would be events without a port (NONE): not part of the dport sum.
+    for (const [port, n] of v.ports) if (n > 0 && port >= 0) ports.push([port, n]);
+    let other = v.otherPorts;
+    let folded = v.otherPorts > 0;
+    if (ports.length > topPorts) {
+      ports.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+      for (let i = topPorts; i < ports.length; i++) other += ports[i]![1];
+      ports.length = Math.max(0, topPorts);
+      folded = true;
+    }
+    for (const [port, n] of ports) add(out, namer.dport(verdict, port), n);
+    if (folded || other > 0) add(out, namer.dport(verdict, 'other'), other);
+  }
+  for (const [prefix, n] of agg.prefixes) if (n > 0) add(out, namer.logPrefix(prefix), n);
+  if (agg.otherPrefixes > 0) add(out, namer.logPrefix(null), agg.otherPrefixes);
+  for (const [source, n] of agg.sources) if (n > 0) add(out, namer.input(source), n);
+  // A counter present in the aggregate was polled in this interval: written even when its delta
+  // is 0, as ulogd's own GRAPHITE output does.
+  for (const [name, t] of agg.counters) {
+    add(out, namer.nfacct(name, 'pkts'), t.pkts);
+    add(out, namer.nfacct(name, 'bytes'), t.bytes);
+  }
+  return out;
+}
+
+/** Path → value for one health snapshot (a small fixed set: zeros are written too). */
+export function renderHealth(h: HealthSnapshot, namer: MetricNamer): Record<string, number> {
+  const out: Record<string, number> = {};
+  add(out, namer.health('lines'), h.lines);
+  add(out, namer.health('events'), h.events);
+  add(out, namer.health('events_per_second'), Math.round(h.eventsPerSecond * 1000) / 1000);
+  add(out, namer.health('oversized_lines'), h.oversizedLines);
+  add(out, namer.health('late_events'), h.lateEvents);
+  add(out, namer.health('counter_resets'), h.counterResets);
+  add(out, namer.health('open_intervals'), h.openIntervals);
+  for (const reason of DECODE_ERROR_REASONS) add(out, namer.decodeErrors(reason), h.decodeErrors[reason] ?? 0);
+  for (const [sink, s] of Object.entries(h.sinks)) {
+    add(out, namer.sink(sink, 'backlog'), s.backlog);
+    add(out, namer.sink(sink, 'dropped'), s.dropped);
+    add(out, namer.sink(sink, 'sent'), s.sent);
+    add(out, namer.sink(sink, 'connected'), s.connected ? 1 : 0);
+  }
+  return out;
+}

@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import { emptyAggregate } from '../../src/aggregate/empty.js';
+import {
+  MetricNamer,
+  protocolName,
+  renderHealth,
+  renderInterval,
+  sanitizeComponent,
+  sanitizeDotted,
+  sanitizeTagValue,
+} from '../../src/metrics/names.js';
+import type { HealthSnapshot } from '../../src/pipeline/types.js';
+
+const dotted = (over: Partial<{ prefix: string; tagged: boolean; nfacct_layout: 'nfwatch' | 'ulogd' }> = {}, host = 'fw1') =>
+  new MetricNamer({ prefix: 'netfilter.{hostname}', tagged: false, nfacct_layout: 'nfwatch', ...over }, host);
+const tagged = (host = 'fw1') => new MetricNamer({ prefix: 'nfwatch.{hostname}', tagged: true, nfacct_layout: 'nfwatch' }, host);
+
+describe('sanitizeComponent: one path component, safe for the plaintext protocol', () => {
+  it('cannot inject a line, a value or a tag', () => {
+    expect(sanitizeComponent('a\nb 1 2')).toBe('a_b_1_2');
+    expect(sanitizeComponent('x\r\ny')).toBe('x_y');
+    expect(sanitizeComponent('a;host=evil')).toBe('a_host_evil');
+    expect(sanitizeComponent('~tag')).toBe('tag');
+  });
+  it('turns dots, slashes, spaces and non-ASCII into single underscores', () => {
+    expect(sanitizeComponent('DROP.IN')).toBe('DROP_IN');
+    expect(sanitizeComponent('in/out')).toBe('in_out');
+    expect(sanitizeComponent('IN DROP: ')).toBe('IN_DROP');
+    expect(sanitizeComponent('blocé—ü')).toBe('bloc');
+    expect(sanitizeComponent('a   b__c')).toBe('a_b_c');
+  });
+  it('keeps letters, digits, - and _', () => {
+    expect(sanitizeComponent('fw-1_eth0')).toBe('fw-1_eth0');
+  });
+  it('maps empty and all-junk names to "_"', () => {
+    expect(sanitizeComponent('')).toBe('_');
+    expect(sanitizeComponent(' . ')).toBe('_');
+  });
+  it('is at most 128 characters', () => {
+    expect(sanitizeComponent('x'.repeat(500))).toHaveLength(128);
+    expect(sanitizeComponent('x'.repeat(127) + ' y')).toBe('x'.repeat(127));
+  });
+});
+
+describe('sanitizeDotted: dots are hierarchy', () => {
+  it('keeps dotted names and sanitises each component', () => {
+    expect(sanitizeDotted('ipv4.http')).toBe('ipv4.http');
+    expect(sanitizeDotted('ipv4.web server.in/out')).toBe('ipv4.web_server.in_out');
+  });
+  it('drops empty components', () => {
+    expect(sanitizeDotted('.a..b.')).toBe('a.b');
+    expect(sanitizeDotted('a. .b')).toBe('a.b');
+    expect(sanitizeDotted('')).toBe('_');
+    expect(sanitizeDotted('...')).toBe('_');
+  });
+  it('cannot inject a line', () => {
+    expect(sanitizeDotted('a\nb 1 2.c')).toBe('a_b_1_2.c');
+  });
+});
+
+describe('sanitizeTagValue', () => {
+  it('keeps dots, forbids ; = ~ and whitespace', () => {
+    expect(sanitizeTagValue('ipv4.http')).toBe('ipv4.http');
+    expect(sanitizeTagValue('a;b=c')).toBe('a_b_c');
+    expect(sanitizeTagValue('~x')).toBe('x');
+    expect(sanitizeTagValue('a\nb 1 2')).toBe('a_b_1_2');
+    expect(sanitizeTagValue('')).toBe('_');
+  });
+});
+
+describe('protocolName', () => {
+  it('names the common IP protocols', () => {
+    const names = [1, 2, 6, 17, 41, 47, 50, 51, 58, 132, 136].map(protocolName);
+    expect(names).toEqual(['icmp', 'igmp', 'tcp', 'udp', 'ipv6', 'gre', 'esp', 'ah', 'icmpv6', 'sctp', 'udplite']);
+  });
+  it('numbers the others and calls NONE unknown', () => {
+    expect(protocolName(253)).toBe('p253');
+    expect(protocolName(-1)).toBe('unknown');
+  });
+});
+
+describe('MetricNamer, dotted tree', () => {
+  it('resolves {hostname} as one component', () => {
+    const n = dotted({}, 'web1.example.com');
+    expect(n.verdictCount('blocked')).toBe('netfilter.web1_example_com.events.blocked.count');
+  });
+  it('sanitises every prefix component', () => {
+    const n = dotted({ prefix: 'my net.{hostname}..x' }, 'h');
+    expect(n.verdictCount('allowed')).toBe('my_net.h.x.events.allowed.count');
+  });
+  it('names every event series', () => {
+    const n = dotted();
+    expect(n.protocol('blocked', 6)).toBe('netfilter.fw1.events.blocked.proto.tcp');
+    expect(n.protocol('unknown', -1)).toBe('netfilter.fw1.events.unknown.proto.unknown');
+    expect(n.dport('allowed', 443)).toBe('netfilter.fw1.events.allowed.dport.443');
+    expect(n.dport('allowed', 'other')).toBe('netfilter.fw1.events.allowed.dport.other');
+    expect(n.logPrefix('IN DROP.')).toBe('netfilter.fw1.events.prefix.IN_DROP');
+    expect(n.logPrefix('')).toBe('netfilter.fw1.events.prefix.none');
+    expect(n.logPrefix(null)).toBe('netfilter.fw1.events.prefix.other');
+    expect(n.input('ulogd')).toBe('netfilter.fw1.events.input.ulogd');
+  });
+  it('puts nfacct counters under .nfacct with their dots as hierarchy', () => {
+    const n = dotted();
+    expect(n.nfacct('ipv4.http', 'bytes')).toBe('netfilter.fw1.nfacct.ipv4.http.bytes');
+    expect(n.nfacct('ipv4.http', 'pkts')).toBe('netfilter.fw1.nfacct.ipv4.http.pkts');
+  });
+  it('with nfacct_layout "ulogd", writes counters where ulogd\'s GRAPHITE output does: <prefix>.<name>.pkts', () => {
+    const n = dotted({ nfacct_layout: 'ulogd' });
+    expect(n.nfacct('ipv4.http', 'pkts')).toBe('netfilter.fw1.ipv4.http.pkts');
+    expect(n.nfacct('ipv4.http', 'bytes')).toBe('netfilter.fw1.ipv4.http.bytes');
+  });
+  it('names health series', () => {
+    const n = dotted();
+    expect(n.health('events_per_second')).toBe('netfilter.fw1.nfwatch.events_per_second');
+    expect(n.decodeErrors('not_json')).toBe('netfilter.fw1.nfwatch.decode_errors.not_json');
+    expect(n.sink('graphite', 'backlog')).toBe('netfilter.fw1.nfwatch.sinks.graphite.backlog');
+  });
+  it('keeps working past its cache bound', () => {
+    const n = dotted();
+    for (let i = 0; i < 25_000; i++) expect(n.input(`s ${i}`)).toBe(`netfilter.fw1.events.input.s_${i}`);
+  });
+});
+
+describe('MetricNamer, tagged series', () => {
+  it('moves {hostname} into a host tag and sorts tags by name', () => {
+    const n = tagged('fw 1');
+    expect(n.verdictCount('blocked')).toBe('nfwatch.events.count;host=fw_1;verdict=blocked');
+    expect(n.protocol('allowed', 17)).toBe('nfwatch.events.proto;host=fw_1;proto=udp;verdict=allowed');
+    expect(n.dport('blocked', 22)).toBe('nfwatch.events.dport;host=fw_1;port=22;verdict=blocked');
+    expect(n.dport('blocked', 'other')).toBe('nfwatch.events.dport;host=fw_1;port=other;verdict=blocked');
+    expect(n.logPrefix('DROP;x=1')).toBe('nfwatch.events.prefix;host=fw_1;prefix=DROP_x_1');
+    expect(n.logPrefix('')).toBe('nfwatch.events.prefix;host=fw_1;prefix=none');
+    expect(n.input('ulogd')).toBe('nfwatch.events.input;host=fw_1;source=ulogd');
+    expect(n.nfacct('ipv4.http', 'pkts')).toBe('nfwatch.nfacct.pkts;counter=ipv4.http;host=fw_1');
+    expect(n.health('lines')).toBe('nfwatch.nfwatch.lines;host=fw_1');
+    expect(n.decodeErrors('no_timestamp')).toBe('nfwatch.nfwatch.decode_errors;host=fw_1;reason=no_timestamp');
+    expect(n.sink('graphite', 'sent')).toBe('nfwatch.nfwatch.sinks.sent;host=fw_1;sink=graphite');
+  });
+  it('adds no host tag when the prefix has no {hostname}', () => {
+    const n = new MetricNamer({ prefix: 'fw', tagged: true, nfacct_layout: 'nfwatch' }, 'h');
+    expect(n.verdictCount('allowed')).toBe('fw.events.count;verdict=allowed');
+  });
+});
+
+describe('renderInterval', () => {
+  it('always writes the three verdict counts, also as 0', () => {
+    expect(renderInterval(emptyAggregate(60_000, 10_000), dotted(), 20)).toEqual({
+      'netfilter.fw1.events.allowed.count': 0,
+      'netfilter.fw1.events.blocked.count': 0,
+      'netfilter.fw1.events.unknown.count': 0,
+    });
+  });
+
+  it('writes protocols, prefixes, inputs and nfacct counters', () => {
+    const agg = emptyAggregate(60_000, 10_000);
+    agg.verdicts.blocked.count = 5;
+    agg.verdicts.blocked.protocols.set(6, 4).set(1, 1);
+    agg.prefixes.set('IN DROP', 4).set('', 1);
+    agg.otherPrefixes = 2;
+    agg.sources.set('ulogd', 7);
+    agg.counters.set('ipv4.http', { pkts: 10, bytes: 1500 });
+    const out = renderInterval(agg, dotted(), 20);
+    expect(out).toMatchObject({
+      'netfilter.fw1.events.blocked.count': 5,
+      'netfilter.fw1.events.blocked.proto.tcp': 4,
+      'netfilter.fw1.events.blocked.proto.icmp': 1,
+      'netfilter.fw1.events.prefix.IN_DROP': 4,
+      'netfilter.fw1.events.prefix.none': 1,
+      'netfilter.fw1.events.prefix.other': 2,
+      'netfilter.fw1.events.input.ulogd': 7,
+      'netfilter.fw1.nfacct.ipv4.http.pkts': 10,
+      'netfilter.fw1.nfacct.ipv4.http.bytes': 1500,
+    });
+  });
+
+  it('writes the top N ports and folds the rest into dport.other, preserving the sum', () => {
+    const agg = emptyAggregate(60_000, 10_000);
+    const ports = agg.verdicts.blocked.ports;
+    ports.set(22, 50).set(23, 40).set(3389, 30).set(80, 5).set(8080, 3);
+    agg.verdicts.blocked.otherPorts = 7; // folded by the aggregator already
+    const out = renderInterval(agg, dotted(), 3);
+    const dport = Object.entries(out).filter(([k]) => k.includes('.blocked.dport.'));
+    expect(Object.fromEntries(dport)).toEqual({
+      'netfilter.fw1.events.blocked.dport.22': 50,
+      'netfilter.fw1.events.blocked.dport.23': 40,
+      'netfilter.fw1.events.blocked.dport.3389': 30,
+      'netfilter.fw1.events.blocked.dport.other': 5 + 3 + 7,
+    });
+    expect(dport.reduce((s, [, v]) => s + v, 0)).toBe(50 + 40 + 30 + 5 + 3 + 7);
+  });
+
+  it('writes no dport.other when nothing was folded, and everything to other with top_ports = 0', () => {
+    const agg = emptyAggregate(60_000, 10_000);
+    agg.verdicts.allowed.ports.set(443, 2).set(53, 1);
+    expect(renderInterval(agg, dotted(), 5)['netfilter.fw1.events.allowed.dport.other']).toBeUndefined();
+    const all = renderInterval(agg, dotted(), 0);
+    expect(Object.keys(all).filter((k) => k.includes('dport'))).toEqual(['netfilter.fw1.events.allowed.dport.other']);
+    expect(all['netfilter.fw1.events.allowed.dport.other']).toBe(3);
+  });
+
+  it('adds the values of names that sanitise to the same path instead of losing one', () => {
+    const agg = emptyAggregate(60_000, 10_000);
+    agg.prefixes.set('a b', 2).set('a_b', 3).set('a\nb', 4);
+    expect(renderInterval(agg, dotted(), 20)['netfilter.fw1.events.prefix.a_b']).toBe(9);
+  });
+
+  it('renders tagged series', () => {
+    const agg = emptyAggregate(60_000, 10_000);
+    agg.verdicts.blocked.count = 1;
+    agg.verdicts.blocked.ports.set(22, 1);
+    agg.counters.set('ipv4.http', { pkts: 1, bytes: 60 });
+    expect(renderInterval(agg, tagged(), 20)).toEqual({
+      'nfwatch.events.count;host=fw1;verdict=allowed': 0,
+      'nfwatch.events.count;host=fw1;verdict=blocked': 1,
+      'nfwatch.events.count;host=fw1;verdict=unknown': 0,
+      'nfwatch.events.dport;host=fw1;port=22;verdict=blocked': 1,
+      'nfwatch.nfacct.pkts;counter=ipv4.http;host=fw1': 1,
+      'nfwatch.nfacct.bytes;counter=ipv4.http;host=fw1': 60,
+    });
+  });
+});
+
+describe('renderHealth', () => {
+  it('writes every health figure, the sinks\' state and decode errors by reason', () => {
+    const h: HealthSnapshot = {
+      time: 1_700_000_000_000,
+      elapsed: 10,
+      lines: 1000,
+      events: 990,
+      eventsPerSecond: 99.0123456,
+      oversizedLines: 1,
+      decodeErrors: { not_json: 9, not_object: 0, no_timestamp: 0, bad_timestamp: 0, wrong_type: 0, unknown_record: 0 },
+      lateEvents: 2,
+      counterResets: 0,
+      openIntervals: 3,
+      sinks: { graphite: { backlog: 12, dropped: 0, sent: 3400, connected: true } },
+    };
+    const out = renderHealth(h, dotted());
+    expect(out).toEqual({
+      'netfilter.fw1.nfwatch.lines': 1000,
+      'netfilter.fw1.nfwatch.events': 990,
+      'netfilter.fw1.nfwatch.events_per_second': 99.012,
+      'netfilter.fw1.nfwatch.oversized_lines': 1,
+      'netfilter.fw1.nfwatch.late_events': 2,
+      'netfilter.fw1.nfwatch.counter_resets': 0,
+      'netfilter.fw1.nfwatch.open_intervals': 3,
+      'netfilter.fw1.nfwatch.decode_errors.not_json': 9,
+      'netfilter.fw1.nfwatch.decode_errors.not_object': 0,
+      'netfilter.fw1.nfwatch.decode_errors.no_timestamp': 0,
+      'netfilter.fw1.nfwatch.decode_errors.bad_timestamp': 0,
+      'netfilter.fw1.nfwatch.decode_errors.wrong_type': 0,
+      'netfilter.fw1.nfwatch.decode_errors.unknown_record': 0,
+      'netfilter.fw1.nfwatch.sinks.graphite.backlog': 12,
+      'netfilter.fw1.nfwatch.sinks.graphite.dropped': 0,
+      'netfilter.fw1.nfwatch.sinks.graphite.sent': 3400,
+      'netfilter.fw1.nfwatch.sinks.graphite.connected': 1,
+    });
+    for (const [k, v] of Object.entries(out)) if (!k.endsWith('events_per_second')) expect(Number.isInteger(v)).toBe(true);
+  });
+});
