@@ -139,7 +139,10 @@ export interface LineSource {
   readonly kind: string;
   /** Whether positions are replayable (a committed checkpoint is honoured after a restart). */
   readonly replayable: boolean;
-  /** Starts delivering lines; resolves with the restored checkpoint, if any, once started. */
+  /**
+   * Starts delivering lines; resolves with the restored checkpoint, if any. No line may reach the
+   * receiver before this promise settles (the pipeline restores the checkpoint first).
+   */
   start(receiver: LineReceiver, index: number): Promise<Checkpoint | undefined>;
   /** Persist a checkpoint: only called with positions whose intervals every sink has delivered. */
   commit(checkpoint: Checkpoint): Promise<void>;
