@@ -31,7 +31,12 @@ export function validateConfig(document: unknown): Config {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new ConfigError('configuration must be a table of sections');
   }
-  const withDefaults = Value.Default(ConfigSchema, structuredClone(document));
+  const input = structuredClone(document) as { sources?: { file?: unknown; socket?: unknown } };
+  // The default file source stands in only when no source is configured at all.
+  if (input.sources && typeof input.sources === 'object' && input.sources.socket !== undefined && input.sources.file === undefined) {
+    input.sources.file = [];
+  }
+  const withDefaults = Value.Default(ConfigSchema, input);
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const error of Value.Errors(ConfigSchema, withDefaults)) {

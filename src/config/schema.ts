@@ -97,7 +97,7 @@ export const ConfigSchema = Type.Object(
     ),
     sources: Type.Object(
       {
-        file: Type.Array(FileSourceSchema, { default: [{}], description: "Files written by ulogd's JSON plugin in mode=\"file\" (any number)." }),
+        file: Type.Array(FileSourceSchema, { default: [{}], description: "Files written by ulogd's JSON plugin in mode=\"file\" (any number). The default, Debian's path, applies only when no [[sources.socket]] is configured either." }),
         socket: Type.Array(SocketSourceSchema, { default: [], description: "Listeners for ulogd's JSON plugin in mode=\"unix\"/\"tcp\" (any number)." }),
       },
       { ...strict, default: {} },

@@ -216,6 +216,7 @@ export class FileSource implements LineSource {
         const text = errorText(error);
         if (text !== this.lastError) this.logger.error(`${text} (retrying every ${this.config.poll_ms} ms)`);
         this.lastError = text;
+        this.receiver?.caughtUp(this.index, true);
       }
       if (!progressed && !this.stopping) await this.sleep(this.config.poll_ms);
     }
@@ -223,7 +224,12 @@ export class FileSource implements LineSource {
 
   /** One round: open, read a batch, or look for rotation. Returns whether to go again at once. */
   private async step(): Promise<boolean> {
-    if (!this.file) return this.openInitial();
+    if (!this.file) {
+      const opened = await this.openInitial();
+      // Nothing to read (no file yet): this source must not hold back other sources' intervals.
+      if (!opened) this.receiver?.caughtUp(this.index, true);
+      return opened;
+    }
     const atEnd = await this.readBatch();
     this.receiver?.caughtUp(this.index, atEnd);
     if (!atEnd) return true;

@@ -23,6 +23,11 @@ describe('configuration schema', () => {
     expect(config.general.hostname).not.toBe('');
   });
 
+  it('adds the default file source only when no source at all is configured', () => {
+    expect(parseConfigText('[[sources.socket]]\nunix_path = "/run/nfwatch/ulogd.sock"\n').sources.file).toEqual([]);
+    expect(parseConfigText('[sources]\n').sources.file).toHaveLength(1);
+  });
+
   it('refuses an unknown key with its path and the keys allowed there', () => {
     expect(problemsOf('[outputs.graphite]\nprot = 2003\n')).toEqual([
       expect.stringMatching(/^outputs\.graphite\.prot: unknown key \(allowed here: enabled, host, port, /),

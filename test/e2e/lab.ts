@@ -852,3 +852,33 @@ export async function sendTraffic(lab: Lab, spec: TrafficSpec): Promise<TrafficR
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// NFACCT ground truth
+// ---------------------------------------------------------------------------
+
+/**
+ * Per nfacct name, what ulogd's polls have taken out of the kernel so far: the iptables rule's
+ * counter (never reset) minus the nfacct object's (reset by every zerocounter=1 poll). The
+ * difference between two readings is exactly what ulogd reported in between, independent of
+ * ulogd and nfwatch. Read it while no traffic flows.
+ */
+export async function nfacctReported(lab: Lab): Promise<Map<string, { pkts: number; bytes: number }>> {
+  const rules = new Map<string, { pkts: number; bytes: number }>();
+  for (const bin of ['iptables-nft', 'ip6tables-nft']) {
+    const r = await lab.execOk(lab.fwNs, bin, ['-L', 'INPUT', '-v', '-x', '-n']);
+    for (const line of r.stdout.split('\n')) {
+      const m = /^\s*(\d+)\s+(\d+)\s.*nfacct-name\s+"?([^"\s]+)"?/.exec(line);
+      if (!m) continue;
+      const prev = rules.get(m[3]!) ?? { pkts: 0, bytes: 0 };
+      rules.set(m[3]!, { pkts: prev.pkts + Number(m[1]), bytes: prev.bytes + Number(m[2]) });
+    }
+  }
+  const pending = await lab.nfacctList();
+  const reported = new Map<string, { pkts: number; bytes: number }>();
+  for (const [name, rule] of rules) {
+    const left = pending.get(name) ?? { pkts: 0, bytes: 0 };
+    reported.set(name, { pkts: rule.pkts - left.pkts, bytes: rule.bytes - left.bytes });
+  }
+  return reported;
+}

@@ -125,6 +125,8 @@ describe('file source', () => {
     await settle(100);
     expect(source.stats().missingFile).toBe(1);
     expect(logger.lines.filter((l) => l.includes('does not exist yet'))).toHaveLength(1);
+    // Nothing to read must not hold back the intervals of other sources.
+    expect(receiver.caughtUpCalls).toContain(true);
     await writeFile(logPath, lines('first'));
     await until(() => receiver.lines.length === 1);
     expect(receiver.lines[0]).toEqual({ text: 'first', start: packPosition(1, 0), end: packPosition(1, 6) });
