@@ -18,7 +18,8 @@ export function parseTimestamp(text: string, naive: NaiveZone): number {
   const hour = +m[4]!;
   const minute = +m[5]!;
   const second = +m[6]!;
-  const fraction = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+  // Whole milliseconds, as from oob.time.usec, so both time sources agree exactly.
+  const fraction = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
   if (month > 11 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return NaN;
   const zone = m[8];
   if (zone === undefined) {

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { Pipeline, type PipelineOptions } from '../../src/pipeline/pipeline.js';
+import { NONE, type Checkpoint, type HealthSnapshot, type IntervalAggregate, type LineReceiver, type LineSource, type Sink, type SinkHealth } from '../../src/pipeline/types.js';
+import { memoryLogger } from '../../src/util/log.js';
+
+const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
+
+class FakeSource implements LineSource {
+  readonly kind = 'fake';
+  commits: Checkpoint[] = [];
+  receiver: LineReceiver | undefined;
+  constructor(readonly name: string, readonly replayable: boolean) {}
+  async start(receiver: LineReceiver): Promise<Checkpoint | undefined> {
+    this.receiver = receiver;
+    return undefined;
+  }
+  async commit(checkpoint: Checkpoint): Promise<void> {
+    this.commits.push(checkpoint);
+  }
+  async reopen(): Promise<void> {}
+  async stop(): Promise<void> {}
+  stats(): Record<string, number> {
+    return {};
+  }
+}
+
+/** A sink whose backend acknowledges only when told to. */
+class FakeSink implements Sink {
+  readonly name = 'fake';
+  written: IntervalAggregate[] = [];
+  health_: HealthSnapshot[] = [];
+  acknowledged = 0;
+  writeInterval(a: IntervalAggregate): void {
+    this.written.push(a);
+  }
+  writeHealth(h: HealthSnapshot): void {
+    this.health_.push(h);
+  }
+  deliveredUntil(): number {
+    const pending = this.written.slice(this.acknowledged);
+    return pending.length ? pending[0]!.start : Infinity;
+  }
+  health(): SinkHealth {
+    return { backlog: this.written.length - this.acknowledged, dropped: 0, sent: this.acknowledged, connected: true };
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+const options = (): PipelineOptions => ({
+  decode: { verdictRules: [], useRawLabel: true, naiveTimestamps: 'utc' },
+  aggregate: { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 10, maxOpenIntervals: 100 },
+  nfacctModes: ['deltas'],
+  errorSamplesPerMinute: 2,
+  tickMs: 1_000_000,
+});
+
+const line = (sec: number) => JSON.stringify({ 'oob.time.sec': sec, 'oob.time.usec': 0, 'oob.prefix': 'x', src_ip: '198.18.0.2', 'ip.protocol': 6, dest_port: 22, action: 'blocked' });
+
+describe('pipeline', () => {
+  it('commits a read position only once the sink has delivered the intervals before it', async () => {
+    const source = new FakeSource('ulogd', true);
+    const sink = new FakeSink();
+    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
+    await pipeline.start();
+    const rx = source.receiver!;
+    rx.line(0, line(T0 / 1000 + 1), 0, 100);
+    rx.line(0, line(T0 / 1000 + 11), 100, 200);
+    rx.caughtUp(0, true);
+    pipeline.tick(T0 + 12_500); // closes [T0, T0+10 s)
+    expect(sink.written.map((a) => a.start)).toEqual([T0]);
+    await new Promise((r) => setImmediate(r));
+    expect(source.commits).toEqual([]); // carbon has not taken it yet
+
+    sink.acknowledged = 1;
+    pipeline.tick(T0 + 13_000);
+    await new Promise((r) => setImmediate(r));
+    expect(source.commits.at(-1)).toMatchObject({ resumeAt: 100, skipBelow: 200, flushedUntil: T0 + 10_000 });
+    await pipeline.stop(10);
+  });
+
+  it('counts undecodable lines by reason and quotes only a few per minute', async () => {
+    const source = new FakeSource('ulogd', true);
+    const logger = memoryLogger();
+    const pipeline = new Pipeline(options(), [source], [], logger);
+    await pipeline.start();
+    for (let i = 0; i < 5; i++) source.receiver!.line(0, `garbage ${i}`, i * 10, i * 10 + 10);
+    source.receiver!.line(0, '[1]', 50, 60);
+    source.receiver!.oversized(0, 1_000_000);
+    const health = pipeline.health();
+    expect(health.decodeErrors.not_json).toBe(5);
+    expect(health.decodeErrors.not_object).toBe(1);
+    expect(health.oversizedLines).toBe(1);
+    expect(health.lines).toBe(6);
+    expect(logger.lines.filter((l) => l.includes(' warn '))).toHaveLength(2);
+    expect(logger.lines[0]).toMatch(/source ulogd at position 0: not_json: .*"garbage 0"/);
+    await pipeline.stop(10);
+  });
+
+  it('on stop, closes every open interval and hands it to the sinks', async () => {
+    const source = new FakeSource('s', false);
+    const sink = new FakeSink();
+    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
+    await pipeline.start();
+    source.receiver!.line(0, line(Math.floor(Date.now() / 1000)), NONE, NONE);
+    await pipeline.stop(10);
+    expect(sink.written).toHaveLength(1);
+    expect(sink.written[0]!.verdicts.blocked.count).toBe(1);
+    expect(sink.health_.length).toBeGreaterThan(0);
+  });
+});
