@@ -58,6 +58,14 @@ interface OpenInterval {
   late: number[][];
 }
 
+/**
+ * Distinct NFACCT counter names per interval (and running totals tracked per source): nfacct
+ * objects are few, but a stream of garbage names must not grow memory. Beyond it, deltas are
+ * summed under OTHER_COUNTER so totals stay exact.
+ */
+export const MAX_COUNTER_NAMES = 10_000;
+export const OTHER_COUNTER = '_other';
+
 /** Late lines remembered per checkpoint at most; beyond it a replay may count a few twice. */
 const MAX_LATE_POSITIONS = 100_000;
 
@@ -68,6 +76,8 @@ export interface AggregatorStats {
   replaySkipped: number;
   /** Late lines beyond MAX_LATE_POSITIONS: a crash before their interval is delivered may lose them. */
   lateUntracked: number;
+  /** Running-total counters beyond MAX_COUNTER_NAMES distinct names, not counted. */
+  countersIgnored: number;
   counterResets: number;
   openIntervals: number;
   closedIntervals: number;
@@ -90,6 +100,7 @@ export class IntervalAggregator {
     openIntervals: 0,
     closedIntervals: 0,
     lateUntracked: 0,
+    countersIgnored: 0,
   };
 
   constructor(
@@ -156,6 +167,12 @@ export class IntervalAggregator {
     const s = this.sources[event.source]!;
     let pkts = event.pkts;
     let bytes = event.bytes;
+    let name = event.name;
+    if (s.totals && !s.lastTotals.has(name) && s.lastTotals.size >= MAX_COUNTER_NAMES) {
+      // No room to remember another running total: it cannot become a delta.
+      this.stats.countersIgnored++;
+      return;
+    }
     if (s.totals) {
       const previous = s.lastTotals.get(event.name);
       const baselines = open.baselines[event.source]!;
@@ -173,12 +190,14 @@ export class IntervalAggregator {
         bytes -= previous[1];
       }
     }
-    const totals = open.aggregate.counters.get(event.name);
+    const counters = open.aggregate.counters;
+    if (!counters.has(name) && counters.size >= MAX_COUNTER_NAMES - 1) name = OTHER_COUNTER;
+    const totals = counters.get(name);
     if (totals) {
       totals.pkts += pkts;
       totals.bytes += bytes;
     } else {
-      open.aggregate.counters.set(event.name, { pkts, bytes });
+      counters.set(name, { pkts, bytes });
     }
   }
 

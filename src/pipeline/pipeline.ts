@@ -132,8 +132,9 @@ export class Pipeline implements LineReceiver {
       return;
     }
     this.samplesLeft--;
-    const name = this.sources[source]?.name ?? String(source);
-    const where = start >= 0 ? ` at position ${start}` : '';
+    const from = this.sources[source];
+    const name = from?.name ?? String(source);
+    const where = start >= 0 ? ` at ${from?.describePosition?.(start) ?? `position ${start}`}` : '';
     const excerpt = text ? `: ${JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…` : text)}` : '';
     this.logger.warn(`source ${name}${where}: ${reason}: ${detail}${excerpt}`);
   }

@@ -152,6 +152,8 @@ export interface LineSource {
   stop(): Promise<void>;
   /** Source-specific health figures (connections, rotations, bytes read). */
   stats(): Record<string, number>;
+  /** A position as an admin reads it in the log ("byte 812 of /var/log/ulog/ulogd.json"). */
+  describePosition?(position: number): string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -163,6 +163,11 @@ export class FileSource implements LineSource {
     return checkpoint;
   }
 
+  describePosition(position: number): string {
+    const { generation, offset } = unpackPosition(position);
+    return `byte ${offset} of ${this.generations.get(generation)?.path ?? this.config.path}`;
+  }
+
   commit(checkpoint: Checkpoint): Promise<void> {
     // Coalesce: only the newest checkpoint matters, and writes must not overlap.
     this.pendingCheckpoint = checkpoint;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IntervalAggregator, type AggregatorOptions } from '../../src/aggregate/intervals.js';
+import { IntervalAggregator, MAX_COUNTER_NAMES, OTHER_COUNTER, type AggregatorOptions } from '../../src/aggregate/intervals.js';
 import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent, type Verdict } from '../../src/pipeline/types.js';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
@@ -116,6 +116,20 @@ describe('interval aggregator', () => {
       agg.addCounter(counter(T0 + 3_000, 'ipv4.http', 2, 200), 1, 2);
       agg.closeAll();
       expect(out.byStart.get(T0)!.counters.get('ipv4.http')).toEqual({ pkts: 5, bytes: 500 });
+    });
+
+    it('bounds distinct counter names: a flood of garbage names is summed under _other, totals exact', () => {
+      const out = new LastWriteWins();
+      const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
+      const names = MAX_COUNTER_NAMES + 500;
+      for (let i = 0; i < names; i++) agg.addCounter(counter(T0, `junk.${i}`, 1, 10), NONE, NONE);
+      agg.closeAll();
+      const counters = out.byStart.get(T0)!.counters;
+      expect(counters.size).toBe(MAX_COUNTER_NAMES);
+      expect(counters.get(OTHER_COUNTER)).toEqual({ pkts: 501, bytes: 5010 });
+      let pkts = 0;
+      for (const c of counters.values()) pkts += c.pkts;
+      expect(pkts).toBe(names);
     });
 
     it('turns running totals (zerocounter=0) into deltas, detects a reset, never goes negative', () => {
