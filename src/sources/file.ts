@@ -12,6 +12,7 @@ import type { FileSourceConfig } from '../config/schema.js';
 import { NONE, type Checkpoint, type LineReceiver, type LineSource } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
 import { LineSplitter } from './lines.js';
+import { errorCode, errorText } from '../util/errors.js';
 
 const GENERATION_FACTOR = 2 ** 40;
 /** Read size: large, so a backlog is worked through with few syscalls. */
@@ -77,14 +78,6 @@ interface OpenFile {
   dev: bigint;
   ino: bigint;
   size: number;
-}
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export class FileSource implements LineSource {

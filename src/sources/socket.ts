@@ -8,6 +8,7 @@ import type { SocketSourceConfig } from '../config/schema.js';
 import { NONE, type Checkpoint, type LineReceiver, type LineSource } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
 import { LineSplitter } from './lines.js';
+import { errorCode, errorText } from '../util/errors.js';
 
 export interface SocketSourceOptions {
   maxLineBytes: number;
@@ -17,14 +18,6 @@ export interface SocketSourceOptions {
 interface Connection {
   socket: Socket;
   splitter: LineSplitter;
-}
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Whether something accepts connections on a unix socket path (false: stale file). */

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectExactInGraphite, INTERVAL_S, nfacctExpected, nfwatchToml, send, SETTLE_MS, withInput, type Counts } from './expect.js';
+import { expectExactInGraphite, fileSource, INTERVAL_S, nfacctExpected, send, SETTLE_MS, socketSource, startDaemon, withInput, type Counts } from './expect.js';
 import {
   createLab,
   isPacketLine,
@@ -24,7 +24,7 @@ import {
   type Lab,
   type Ulogd,
 } from './lab.js';
-import { ensureStopped, requireBuild, startNfwatch, type Nfwatch } from './nfwatch.js';
+import { ensureStopped, requireBuild, type Nfwatch } from './nfwatch.js';
 
 describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
   let lab: Lab | undefined;
@@ -64,15 +64,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     const from = Math.floor(Date.now() / 1000) - 5;
     const nfacctBefore = await nfacctReported(lab);
     ulogd = await startUlogd(lab, { mode: 'file', tmpDir: join(dir, 'ulogd') });
-    nfwatch = await startNfwatch(
-      dir,
-      nfwatchToml({
-        stateDir: join(dir, 'state'),
-        carbonPort: carbon.port,
-        prefix: 'e2e.file',
-        source: `[[sources.file]]\nname = "ulogd"\npath = "${ulogd.outputPath}"\nfrom = "beginning"`,
-      }),
-    );
+    nfwatch = await startDaemon(dir, carbon, 'e2e.file', fileSource(ulogd.outputPath));
 
     const expected: Counts = new Map();
     await send(lab, expected, 'ssh6000', 40);
@@ -101,15 +93,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     const from = Math.floor(Date.now() / 1000) - 5;
     const nfacctBefore = await nfacctReported(lab);
     ulogd = await startUlogd(lab, { mode: 'file', tmpDir: join(dir, 'ulogd') });
-    const nfw = await startNfwatch(
-      dir,
-      nfwatchToml({
-        stateDir: join(dir, 'state'),
-        carbonPort: carbon.port,
-        prefix: 'e2e.chaos',
-        source: `[[sources.file]]\nname = "ulogd"\npath = "${ulogd.outputPath}"\nfrom = "beginning"`,
-      }),
-    );
+    const nfw = await startDaemon(dir, carbon, 'e2e.chaos', fileSource(ulogd.outputPath));
     nfwatch = nfw;
     const expected: Counts = new Map();
 
@@ -165,15 +149,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     const from = Math.floor(Date.now() / 1000) - 5;
     const socketPath = join(dir, 'run', 'ulogd.sock');
     // ulogd 2.0.8 refuses to start when nothing listens on the socket: nfwatch goes first.
-    const nfw = await startNfwatch(
-      dir,
-      nfwatchToml({
-        stateDir: join(dir, 'state'),
-        carbonPort: carbon.port,
-        prefix: 'e2e.socket',
-        source: `[[sources.socket]]\nname = "ulogd-socket"\nunix_path = "${socketPath}"`,
-      }),
-    );
+    const nfw = await startDaemon(dir, carbon, 'e2e.socket', socketSource('ulogd-socket', socketPath));
     nfwatch = nfw;
     const nfacctBefore = await nfacctReported(lab);
     ulogd = await startUlogd(lab, { mode: 'unix', tmpDir: join(dir, 'ulogd'), socketPath });
@@ -207,15 +183,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     const dir = mkdtempSync(join(tmp, 'socket-restart-'));
     const from = Math.floor(Date.now() / 1000) - 5;
     const socketPath = join(dir, 'ulogd.sock');
-    const nfw = await startNfwatch(
-      dir,
-      nfwatchToml({
-        stateDir: join(dir, 'state'),
-        carbonPort: carbon.port,
-        prefix: 'e2e.sockrestart',
-        source: `[[sources.socket]]\nname = "s"\nunix_path = "${socketPath}"`,
-      }),
-    );
+    const nfw = await startDaemon(dir, carbon, 'e2e.sockrestart', socketSource('s', socketPath));
     nfwatch = nfw;
     ulogd = await startUlogd(lab, { mode: 'unix', tmpDir: join(dir, 'ulogd'), socketPath });
     const expected: Counts = new Map();

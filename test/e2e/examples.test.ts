@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectExactInGraphite, INTERVAL_S, nfacctExpected, nfwatchToml, send, SETTLE_MS, withInput, type Counts } from './expect.js';
+import { expectExactInGraphite, fileSource, INTERVAL_S, nfacctExpected, send, SETTLE_MS, startDaemon, withInput, type Counts } from './expect.js';
 import { createLab, nfacctReported, requireRoot, requireTools, sleep, startCarbon, startUlogd, type Carbon, type Lab, type Ulogd } from './lab.js';
-import { ensureStopped, requireBuild, startNfwatch, type Nfwatch } from './nfwatch.js';
+import { ensureStopped, requireBuild, type Nfwatch } from './nfwatch.js';
 
 describe('iptables-examples with ulogd2 and nfwatch', () => {
   let lab: Lab | undefined;
@@ -41,15 +41,7 @@ describe('iptables-examples with ulogd2 and nfwatch', () => {
     const from = Math.floor(Date.now() / 1000) - 5;
     const before = await nfacctReported(lab);
     ulogd = await startUlogd(lab, { mode: 'file', tmpDir: join(tmp, 'ulogd') });
-    nfwatch = await startNfwatch(
-      tmp,
-      nfwatchToml({
-        stateDir: join(tmp, 'state'),
-        carbonPort: carbon.port,
-        prefix: 'e2e.iptables',
-        source: `[[sources.file]]\nname = "ulogd"\npath = "${ulogd.outputPath}"\nfrom = "beginning"`,
-      }),
-    );
+    nfwatch = await startDaemon(tmp, carbon, 'e2e.iptables', fileSource(ulogd.outputPath));
     const expected: Counts = new Map();
     await send(lab, expected, 'ssh6000', 20);
     await send(lab, expected, 'drop23', 10);

@@ -1,7 +1,9 @@
 // Traffic with known counts, and the check that Graphite holds exactly those counts: shared by the
 // end-to-end tests.
 import { expect } from 'vitest';
+import { join } from 'node:path';
 import { sendTraffic, sleep, whisperSum, type Carbon, type Lab } from './lab.js';
+import { startNfwatch, type Nfwatch } from './nfwatch.js';
 
 /** nfwatch's interval and carbon's finest retention must match (carbon keeps one value per slot). */
 export const INTERVAL_S = 2;
@@ -14,62 +16,28 @@ function add(into: Counts, path: string, n: number): void {
   into.set(path, (into.get(path) ?? 0) + n);
 }
 
-/** hping3/python send exactly the count asked for (the lab smoke test checks it against ulogd). */
-export async function send(lab: Lab, expected: Counts, what: 'ssh6000' | 'drop23' | 'dns' | 'udpDrop' | 'icmp' | 'icmp6', count: number, intervalUs = 20_000): Promise<void> {
-  switch (what) {
-    case 'ssh6000': {
-      // The classic raw-socket scanner shape: source port 6000, window 16384, TTL 103.
-      const r = await sendTraffic(lab, { kind: 'tcp', count, dport: 22, sport: 6000, window: 16384, ttl: 103, intervalUs });
-      expect(r.sent).toBe(count);
-      add(expected, 'events.allowed.count', count);
-      add(expected, 'events.allowed.proto.tcp', count);
-      add(expected, 'events.allowed.dport.22', count);
-      add(expected, 'events.prefix.SSH_Attempt', count);
-      return;
-    }
-    case 'drop23': {
-      const r = await sendTraffic(lab, { kind: 'tcp', count, dport: 23, intervalUs });
-      expect(r.sent).toBe(count);
-      add(expected, 'events.blocked.count', count);
-      add(expected, 'events.blocked.proto.tcp', count);
-      add(expected, 'events.blocked.dport.23', count);
-      add(expected, 'events.prefix.Input_Default_DROP', count);
-      return;
-    }
-    case 'dns': {
-      const r = await sendTraffic(lab, { kind: 'udp', count, dport: 53, intervalUs });
-      expect(r.sent).toBe(count);
-      add(expected, 'events.allowed.count', count);
-      add(expected, 'events.allowed.proto.udp', count);
-      add(expected, 'events.allowed.dport.53', count);
-      add(expected, 'events.prefix.DNS', count);
-      return;
-    }
-    case 'udpDrop': {
-      const r = await sendTraffic(lab, { kind: 'udp', count, dport: 5353, intervalUs });
-      expect(r.sent).toBe(count);
-      add(expected, 'events.blocked.count', count);
-      add(expected, 'events.blocked.proto.udp', count);
-      add(expected, 'events.blocked.dport.5353', count);
-      add(expected, 'events.prefix.Input_Default_DROP', count);
-      return;
-    }
-    case 'icmp': {
-      const r = await sendTraffic(lab, { kind: 'icmp', count, intervalUs });
-      expect(r.sent).toBe(count);
-      add(expected, 'events.allowed.count', count);
-      add(expected, 'events.allowed.proto.icmp', count);
-      add(expected, 'events.prefix.ICMP_Echo', count);
-      return;
-    }
-    case 'icmp6': {
-      await sendTraffic(lab, { kind: 'icmp6', count, intervalMs: Math.max(1, intervalUs / 1000) });
-      add(expected, 'events.allowed.count', count);
-      add(expected, 'events.allowed.proto.icmpv6', count);
-      add(expected, 'events.prefix.ICMP_Echo', count);
-      return;
-    }
-  }
+/** Traffic the example firewalls treat in a known way, and the metrics each packet adds to. */
+const TRAFFIC = {
+  // The classic raw-socket scanner shape: source port 6000, window 16384, TTL 103.
+  ssh6000: { spec: { kind: 'tcp', dport: 22, sport: 6000, window: 16384, ttl: 103 }, verdict: 'allowed', proto: 'tcp', port: 22, prefix: 'SSH_Attempt' },
+  drop23: { spec: { kind: 'tcp', dport: 23 }, verdict: 'blocked', proto: 'tcp', port: 23, prefix: 'Input_Default_DROP' },
+  dns: { spec: { kind: 'udp', dport: 53 }, verdict: 'allowed', proto: 'udp', port: 53, prefix: 'DNS' },
+  udpDrop: { spec: { kind: 'udp', dport: 5353 }, verdict: 'blocked', proto: 'udp', port: 5353, prefix: 'Input_Default_DROP' },
+  icmp: { spec: { kind: 'icmp' }, verdict: 'allowed', proto: 'icmp', port: undefined, prefix: 'ICMP_Echo' },
+  icmp6: { spec: { kind: 'icmp6' }, verdict: 'allowed', proto: 'icmpv6', port: undefined, prefix: 'ICMP_Echo' },
+} as const;
+
+/** Sends `count` packets and adds what they must count to `expected`. hping3 sends exactly the count. */
+export async function send(lab: Lab, expected: Counts, what: keyof typeof TRAFFIC, count: number, intervalUs = 20_000): Promise<void> {
+  const t = TRAFFIC[what];
+  const r = t.spec.kind === 'icmp6'
+    ? await sendTraffic(lab, { kind: 'icmp6', count, intervalMs: Math.max(1, intervalUs / 1000) })
+    : await sendTraffic(lab, { ...t.spec, count, intervalUs });
+  expect(r.sent).toBe(count);
+  add(expected, `events.${t.verdict}.count`, count);
+  add(expected, `events.${t.verdict}.proto.${t.proto}`, count);
+  if (t.port !== undefined) add(expected, `events.${t.verdict}.dport.${t.port}`, count);
+  add(expected, `events.prefix.${t.prefix}`, count);
 }
 
 /** Everything a packet adds is also counted by source name. */
@@ -103,7 +71,7 @@ export async function expectExactInGraphite(carbon: Carbon, prefix: string, expe
   expect(await readSums(carbon, prefix, expected.keys(), from)).toEqual(want);
 }
 
-export function nfwatchToml(opts: { stateDir: string; carbonPort: number; prefix: string; source: string }): string {
+function nfwatchToml(opts: { stateDir: string; carbonPort: number; prefix: string; source: string }): string {
   return `
 [general]
 state_dir = "${opts.stateDir}"
@@ -121,6 +89,14 @@ prefix = "${opts.prefix}"
 reconnect_min_ms = 100
 reconnect_max_ms = 1000
 `;
+}
+
+export const fileSource = (path: string): string => `[[sources.file]]\nname = "ulogd"\npath = "${path}"\nfrom = "beginning"`;
+export const socketSource = (name: string, path: string): string => `[[sources.socket]]\nname = "${name}"\nunix_path = "${path}"`;
+
+/** Starts nfwatch in `dir` with one source, writing to `carbon` under `prefix`. */
+export function startDaemon(dir: string, carbon: Carbon, prefix: string, source: string): Promise<Nfwatch> {
+  return startNfwatch(dir, nfwatchToml({ stateDir: join(dir, 'state'), carbonPort: carbon.port, prefix, source }));
 }
 
 export function nfacctExpected(before: Map<string, { pkts: number; bytes: number }>, after: Map<string, { pkts: number; bytes: number }>): Counts {

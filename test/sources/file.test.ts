@@ -3,41 +3,10 @@ import { appendFile, mkdir, mkdtemp, open, readFile, rename, rm, truncate, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSource, packPosition, parseState, stateFileName, unpackPosition, type FileSourceOptions } from '../../src/sources/file.js';
-import { NONE, type Checkpoint, type LineReceiver } from '../../src/pipeline/types.js';
+import { NONE, type Checkpoint } from '../../src/pipeline/types.js';
 import type { FileSourceConfig } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/util/log.js';
-
-interface SeenLine {
-  text: string;
-  start: number;
-  end: number;
-}
-
-class RecordingReceiver implements LineReceiver {
-  lines: SeenLine[] = [];
-  oversizedLines: number[] = [];
-  caughtUpCalls: boolean[] = [];
-  line(_source: number, text: string, start: number, end: number): void {
-    this.lines.push({ text, start, end });
-  }
-  oversized(_source: number, bytes: number): void {
-    this.oversizedLines.push(bytes);
-  }
-  caughtUp(_source: number, atEnd: boolean): void {
-    this.caughtUpCalls.push(atEnd);
-  }
-  get texts(): string[] {
-    return this.lines.map((l) => l.text);
-  }
-}
-
-async function until(predicate: () => boolean, timeoutMs = 1500, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { RecordingReceiver, until } from '../support/recording-receiver.js';
 
 /** Lets the source poll a few times (for asserting that nothing happens). */
 const settle = (ms = 100) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -102,10 +71,10 @@ describe('file source', () => {
     expect(await source.start(receiver, 0)).toBeUndefined();
     await until(() => receiver.lines.length === 2);
     expect(receiver.lines).toEqual([
-      { text: 'one', start: packPosition(1, 0), end: packPosition(1, 4) },
-      { text: 'two', start: packPosition(1, 4), end: packPosition(1, 8) },
+      { source: 0, text: 'one', start: packPosition(1, 0), end: packPosition(1, 4) },
+      { source: 0, text: 'two', start: packPosition(1, 4), end: packPosition(1, 8) },
     ]);
-    await until(() => receiver.caughtUpCalls.includes(true));
+    await until(() => receiver.everCaughtUp);
     expect(source.stats()).toMatchObject({ bytesRead: 8, linesRead: 2, generation: 1, offset: 8, missingFile: 0 });
   });
 
@@ -116,7 +85,7 @@ describe('file source', () => {
     await until(() => source.stats().offset === 10);
     await appendFile(logPath, lines('new'));
     await until(() => receiver.lines.length === 1);
-    expect(receiver.lines[0]).toEqual({ text: 'new', start: packPosition(1, 10), end: packPosition(1, 14) });
+    expect(receiver.lines[0]).toEqual({ source: 0, text: 'new', start: packPosition(1, 10), end: packPosition(1, 14) });
   });
 
   it('waits for a file that does not exist yet, logging that once, and reads it from its start', async () => {
@@ -126,10 +95,10 @@ describe('file source', () => {
     expect(source.stats().missingFile).toBe(1);
     expect(logger.lines.filter((l) => l.includes('does not exist yet'))).toHaveLength(1);
     // Nothing to read must not hold back the intervals of other sources.
-    expect(receiver.caughtUpCalls).toContain(true);
+    expect(receiver.everCaughtUp).toBe(true);
     await writeFile(logPath, lines('first'));
     await until(() => receiver.lines.length === 1);
-    expect(receiver.lines[0]).toEqual({ text: 'first', start: packPosition(1, 0), end: packPosition(1, 6) });
+    expect(receiver.lines[0]).toEqual({ source: 0, text: 'first', start: packPosition(1, 0), end: packPosition(1, 6) });
     expect(source.stats().missingFile).toBe(0);
   });
 
@@ -143,7 +112,7 @@ describe('file source', () => {
     expect(receiver.lines).toEqual([]);
     await ulogd.write('"done"}\n');
     await until(() => receiver.lines.length === 1);
-    expect(receiver.lines[0]).toEqual({ text: '{"half":"done"}', start: packPosition(1, 0), end: packPosition(1, 16) });
+    expect(receiver.lines[0]).toEqual({ source: 0, text: '{"half":"done"}', start: packPosition(1, 0), end: packPosition(1, 16) });
   });
 
   it('skips and counts a line over max_line_bytes, keeping the lines around it', async () => {
@@ -202,8 +171,8 @@ describe('file source', () => {
     await writeFile(logPath, lines('new'));
     await until(() => receiver.lines.length === 3);
     expect(receiver.lines.slice(1)).toEqual([
-      { text: '{"cut":', start: packPosition(1, 9), end: packPosition(1, 16) },
-      { text: 'new', start: packPosition(2, 0), end: packPosition(2, 4) },
+      { source: 0, text: '{"cut":', start: packPosition(1, 9), end: packPosition(1, 16) },
+      { source: 0, text: 'new', start: packPosition(2, 0), end: packPosition(2, 4) },
     ]);
   });
 
@@ -217,7 +186,7 @@ describe('file source', () => {
     await until(() => source.stats().generation === 2);
     await appendFile(logPath, lines('b'));
     await until(() => receiver.lines.length === 2);
-    expect(receiver.lines[1]).toMatchObject({ text: 'b', start: packPosition(2, 0) });
+    expect(receiver.lines[1]).toMatchObject({ source: 0, text: 'b', start: packPosition(2, 0) });
   });
 
   it('keeps reading a renamed file while no new file exists yet', async () => {
@@ -239,7 +208,7 @@ describe('file source', () => {
     await truncate(logPath, 0);
     await appendFile(logPath, lines('new'));
     await until(() => receiver.lines.length === 4);
-    expect(receiver.lines[3]).toEqual({ text: 'new', start: packPosition(2, 0), end: packPosition(2, 4) });
+    expect(receiver.lines[3]).toEqual({ source: 0, text: 'new', start: packPosition(2, 0), end: packPosition(2, 4) });
     expect(source.stats()).toMatchObject({ truncations: 1, generation: 2 });
     expect(logger.lines.some((l) => l.includes('info') && l.includes('truncated'))).toBe(true);
   });
@@ -302,8 +271,8 @@ describe('file source restart', () => {
     expect(await second.source.start(second.receiver, 0)).toEqual(checkpoint);
     await until(() => second.receiver.lines.length === 2);
     expect(second.receiver.lines).toEqual([
-      { text: 'five', start: packPosition(1, 19), end: packPosition(1, 24) },
-      { text: 'six', start: packPosition(1, 24), end: packPosition(1, 28) },
+      { source: 0, text: 'five', start: packPosition(1, 19), end: packPosition(1, 24) },
+      { source: 0, text: 'six', start: packPosition(1, 24), end: packPosition(1, 28) },
     ]);
   });
 
@@ -326,10 +295,10 @@ describe('file source restart', () => {
     await second.source.start(second.receiver, 0);
     await until(() => second.receiver.lines.length === 4);
     expect(second.receiver.lines).toEqual([
-      { text: '2', start: packPosition(1, 2), end: packPosition(1, 4) },
-      { text: '3', start: packPosition(1, 4), end: packPosition(1, 6) },
-      { text: '4', start: packPosition(1, 6), end: packPosition(1, 8) },
-      { text: '5', start: packPosition(2, 0), end: packPosition(2, 2) },
+      { source: 0, text: '2', start: packPosition(1, 2), end: packPosition(1, 4) },
+      { source: 0, text: '3', start: packPosition(1, 4), end: packPosition(1, 6) },
+      { source: 0, text: '4', start: packPosition(1, 6), end: packPosition(1, 8) },
+      { source: 0, text: '5', start: packPosition(2, 0), end: packPosition(2, 2) },
     ]);
   });
 
@@ -375,7 +344,7 @@ describe('file source restart', () => {
     const second = makeSource();
     await second.source.start(second.receiver, 0);
     await until(() => second.receiver.lines.length === 1);
-    expect(second.receiver.lines[0]).toMatchObject({ text: 'c', start: packPosition(3, 0) });
+    expect(second.receiver.lines[0]).toMatchObject({ source: 0, text: 'c', start: packPosition(3, 0) });
     expect(second.receiver.lines[0]?.start).toBeGreaterThanOrEqual(lastBefore);
   });
 
@@ -393,7 +362,7 @@ describe('file source restart', () => {
     const second = makeSource();
     await second.source.start(second.receiver, 0);
     await until(() => second.receiver.lines.length === 1);
-    expect(second.receiver.lines[0]).toMatchObject({ text: 'fresh', start: packPosition(2, 0) });
+    expect(second.receiver.lines[0]).toMatchObject({ source: 0, text: 'fresh', start: packPosition(2, 0) });
     expect(second.logger.lines.some((l) => l.includes('warn') && l.includes('4 bytes may have been missed'))).toBe(true);
   });
 
@@ -410,7 +379,7 @@ describe('file source restart', () => {
     const second = makeSource();
     await second.source.start(second.receiver, 0);
     await until(() => second.receiver.lines.length === 1);
-    expect(second.receiver.lines[0]).toMatchObject({ text: 'y', start: packPosition(2, 0) });
+    expect(second.receiver.lines[0]).toMatchObject({ source: 0, text: 'y', start: packPosition(2, 0) });
   });
 
   it('does not resume inside content that copytruncate has since replaced', async () => {
@@ -448,7 +417,7 @@ describe('file source restart', () => {
     const second = makeSource({ from: 'end' });
     await second.source.start(second.receiver, 0);
     await until(() => second.receiver.lines.length === 1);
-    expect(second.receiver.lines[0]).toMatchObject({ text: 'read but not delivered', start: packPosition(1, 13) });
+    expect(second.receiver.lines[0]).toMatchObject({ source: 0, text: 'read but not delivered', start: packPosition(1, 13) });
   });
 
   it('ignores from = "end" once a position was saved', async () => {

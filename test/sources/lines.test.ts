@@ -1,28 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../../src/sources/lines.js';
-import { NONE, type LineReceiver } from '../../src/pipeline/types.js';
-
-interface SeenLine {
-  source: number;
-  text: string;
-  start: number;
-  end: number;
-}
-
-class RecordingReceiver implements LineReceiver {
-  lines: SeenLine[] = [];
-  oversizedLines: number[] = [];
-  line(source: number, text: string, start: number, end: number): void {
-    this.lines.push({ source, text, start, end });
-  }
-  oversized(_source: number, bytes: number): void {
-    this.oversizedLines.push(bytes);
-  }
-  caughtUp(): void {}
-  get texts(): string[] {
-    return this.lines.map((l) => l.text);
-  }
-}
+import { NONE } from '../../src/pipeline/types.js';
+import { RecordingReceiver } from '../support/recording-receiver.js';
 
 function splitterFor(maxLineBytes = 1024, source = 3): { splitter: LineSplitter; receiver: RecordingReceiver } {
   const receiver = new RecordingReceiver();

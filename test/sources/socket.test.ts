@@ -5,42 +5,10 @@ import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SocketSource, type SocketSourceOptions } from '../../src/sources/socket.js';
-import { NONE, type LineReceiver } from '../../src/pipeline/types.js';
+import { NONE } from '../../src/pipeline/types.js';
 import type { SocketSourceConfig } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/util/log.js';
-
-interface SeenLine {
-  source: number;
-  text: string;
-  start: number;
-  end: number;
-}
-
-class RecordingReceiver implements LineReceiver {
-  lines: SeenLine[] = [];
-  oversizedLines: number[] = [];
-  caughtUpCalls: Array<[number, boolean]> = [];
-  line(source: number, text: string, start: number, end: number): void {
-    this.lines.push({ source, text, start, end });
-  }
-  oversized(_source: number, bytes: number): void {
-    this.oversizedLines.push(bytes);
-  }
-  caughtUp(source: number, atEnd: boolean): void {
-    this.caughtUpCalls.push([source, atEnd]);
-  }
-  get texts(): string[] {
-    return this.lines.map((l) => l.text);
-  }
-}
-
-async function until(predicate: () => boolean, timeoutMs = 1500, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { RecordingReceiver, until } from '../support/recording-receiver.js';
 
 /** A TCP port free right now (tcp_port 0 means "no listener", so the test needs a real one). */
 function freePort(): Promise<number> {
