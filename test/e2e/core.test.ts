@@ -148,7 +148,8 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     const dir = mkdtempSync(join(tmp, 'socket-'));
     const from = Math.floor(Date.now() / 1000) - 5;
     const socketPath = join(dir, 'run', 'ulogd.sock');
-    // ulogd 2.0.8 refuses to start when nothing listens on the socket: nfwatch goes first.
+    // ulogd 2.0.8 refuses to start when nothing listens on the socket (README): nfwatch goes first.
+    await expect(startUlogd(lab, { mode: 'unix', tmpDir: join(dir, 'ulogd-early'), socketPath })).rejects.toThrow(/not even a single working plugin stack/);
     const nfw = await startDaemon(dir, carbon, 'e2e.socket', socketSource('ulogd-socket', socketPath));
     nfwatch = nfw;
     const nfacctBefore = await nfacctReported(lab);
