@@ -102,6 +102,30 @@ export const ConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    fingerprint: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Fingerprint TCP SYNs and classify them into OS families and scanning tools.' }),
+        signatures: Type.String({ default: '', description: 'Signature file (TOML, see conf/signatures.toml for the format); empty: the bundled conf/signatures.toml.' }),
+      },
+      { ...strict, default: {} },
+    ),
+    geoip: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Look up the country (and city/ASN where a database gives them) of source addresses.' }),
+        country_db: Type.String({ default: '', description: 'MaxMind DB (.mmdb) with countries; empty: the bundled DB-IP Lite country database (CC BY 4.0).' }),
+        city_db: Type.String({ default: '', description: 'Optional GeoLite2/GeoIP2 City (or compatible) .mmdb; its country is used too.' }),
+        asn_db: Type.String({ default: '', description: 'Optional GeoLite2/GeoIP2 ASN (or compatible) .mmdb.' }),
+        cache_size: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 65536, description: 'Looked-up addresses kept in memory (LRU).' }),
+      },
+      { ...strict, default: {} },
+    ),
+    track: Type.Object(
+      {
+        max_sources: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Source addresses tracked at once; the least recently seen are evicted (and counted) beyond it, so a scan from a /16 cannot exhaust memory.' }),
+        window_seconds: Type.Integer({ minimum: 10, maximum: 86400, default: 300, description: 'Sliding window over which a source\'s behaviour is judged.' }),
+      },
+      { ...strict, default: {} },
+    ),
     outputs: Type.Object(
       {
         graphite: Type.Object(

@@ -163,6 +163,11 @@ export function decodePacket(
     outIf: r.str('oob.out'),
     mac: r.str('mac.str'),
     nflogGroup: r.num('oob.group'),
+    fingerprint: null,
+    os: '',
+    tool: '',
+    classification: null,
+    geo: null,
   };
   r.record = {};
   if (r.badKey !== '') {

@@ -58,6 +58,70 @@ export interface PacketEvent {
   mac: string;
   /** NFLOG group (`oob.group`) where ulogd gave it, else NONE. */
   nflogGroup: number;
+
+  // Enrichment: null/'' from the decoder, filled in place by the enrichers (no copies).
+  /** SYN fingerprint of a TCP SYN without ACK; null for every other packet. */
+  fingerprint: SynFingerprint | null;
+  /** OS family from the fingerprint: linux, windows, bsd, network-device, unknown; '' when not a SYN. */
+  os: string;
+  /** Scanning tool recognised from the packet shape (a signature id); '' when none. */
+  tool: string;
+  /** What matched and how sure it is; null when nothing was classified. */
+  classification: Classification | null;
+  /** Where the source address is; null before GeoIP or when GeoIP is off. */
+  geo: GeoInfo | null;
+}
+
+/** The fields of a TCP SYN that tell operating systems and scanning tools apart. */
+export interface SynFingerprint {
+  /** Printable, stable key users filter on, e.g. "ittl=128,win=16384,olen=0,df=0". */
+  key: string;
+  window: number;
+  ttl: number;
+  /** The initial TTL the sender most likely used: 32, 64, 128 or 255. */
+  initialTtl: number;
+  /** initialTtl − ttl. */
+  hops: number;
+  /** 1 DF set, 0 clear, NONE unknown (IPv6). */
+  df: number;
+  ipId: number;
+  /** TCP options length in bytes (header length − 20), NONE when it cannot be told. */
+  optionsLength: number;
+  srcPort: number;
+  /** TCP flags besides SYN (FIN, RST, PSH, URG, ECE, CWR): a SYN carrying them is a probe. */
+  extraFlags: number;
+  probe: boolean;
+}
+
+export interface Classification {
+  /** OS family: linux, windows, bsd, network-device, unknown. */
+  os: string;
+  /** Tool signature id ('' when only the OS is known). */
+  tool: string;
+  /** 0..1. */
+  confidence: number;
+  /** Which fields matched, for people: ["win=16384", "sport=6000", "ttl 103 → ittl 128"]. */
+  reasons: string[];
+  /** Id of the signature that matched ('' when none). */
+  signature: string;
+}
+
+export interface GeoInfo {
+  /** ISO 3166 country code; "private" or "reserved" for such ranges; '' when unknown. */
+  country: string;
+  city: string;
+  /** Autonomous system number, NONE when unknown. */
+  asn: number;
+  asOrg: string;
+}
+
+/** Adds facts to an event in place. Runs on the hot path: no I/O, no per-event closures. */
+export interface Enricher {
+  readonly name: string;
+  enrich(event: PacketEvent): void;
+  /** SIGHUP: reload data files that may have changed. */
+  reload?(): Promise<void>;
+  close?(): Promise<void>;
 }
 
 /** One NFACCT record: a named kernel counter as ulogd's NFACCT input polled it. */
