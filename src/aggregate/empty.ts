@@ -16,5 +16,13 @@ export function emptyAggregate(start: number, length: number): IntervalAggregate
     otherPrefixes: 0,
     sources: new Map(),
     counters: new Map(),
+    syns: 0,
+    synWindows: new Map(),
+    synInitialTtls: new Map(),
+    fingerprints: new Map(),
+    otherFingerprints: 0,
+    synOs: new Map(),
+    tools: new Map(),
+    countries: new Map(),
   };
 }

@@ -66,6 +66,13 @@ interface OpenInterval {
 export const MAX_COUNTER_NAMES = 10_000;
 export const OTHER_COUNTER = '_other';
 
+/** Distinct SYN fingerprint keys counted per interval; more are summed as "other". */
+const MAX_FINGERPRINTS = 1000;
+
+function increment<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
 /** Late lines remembered per checkpoint at most; beyond it a replay may count a few twice. */
 const MAX_LATE_POSITIONS = 100_000;
 
@@ -159,6 +166,19 @@ export class IntervalAggregator {
     else a.otherPrefixes++;
     const name = this.sources[event.source]!.name;
     a.sources.set(name, (a.sources.get(name) ?? 0) + 1);
+    const fp = event.fingerprint;
+    if (fp !== null) {
+      a.syns++;
+      increment(a.synWindows, fp.window);
+      increment(a.synInitialTtls, fp.initialTtl);
+      increment(a.synOs, event.os);
+      const fpCount = a.fingerprints.get(fp.key);
+      if (fpCount !== undefined) a.fingerprints.set(fp.key, fpCount + 1);
+      else if (a.fingerprints.size < MAX_FINGERPRINTS) a.fingerprints.set(fp.key, 1);
+      else a.otherFingerprints++;
+    }
+    if (event.tool !== '') increment(a.tools, event.tool);
+    if (event.geo !== null) increment(a.countries, event.geo.country);
   }
 
   addCounter(event: CounterEvent, start: number, end: number): void {

@@ -90,6 +90,7 @@ export const ConfigSchema = Type.Object(
         grace_seconds: Type.Number({ minimum: 0, maximum: 600, default: 2, description: 'While live, how long after an interval ends its events may still arrive before it is written.' }),
         lateness_seconds: Type.Number({ minimum: 0, maximum: 3600, default: 5, description: 'While catching up, how far event time may step backwards before an interval is closed.' }),
         top_ports: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'Destination ports written per verdict and interval; the rest are summed into `other` so a port scan cannot create 65 535 series.' }),
+        top_values: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'SYN window sizes, SYN fingerprints and source countries written per interval; the rest are summed into `other`.' }),
         max_prefixes: Type.Integer({ minimum: 1, maximum: 10000, default: 200, description: 'Distinct log prefixes counted per interval; more are summed into `other`.' }),
         max_open_intervals: Type.Integer({ minimum: 2, maximum: 100000, default: 720, description: 'Intervals held open at once; events far in the future are counted into the newest one.' }),
       },

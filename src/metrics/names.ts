@@ -13,6 +13,13 @@
 //   <p>.events.input.<source name>
 //   <p>.nfacct.<counter name>.pkts|bytes         nfacct_layout = "nfwatch"
 //   <p>.<counter name>.pkts|bytes                nfacct_layout = "ulogd" (ulogd's GRAPHITE plugin)
+//   <p>.syn.count                                TCP SYNs without ACK
+//   <p>.syn.window.<window>|other                top N windows (aggregate.top_values)
+//   <p>.syn.ittl.<32|64|128|255>                 by inferred initial TTL
+//   <p>.syn.fingerprint.<key>|other              top N fingerprint keys, e.g. ittl_128_win_16384_olen_0_df_0
+//   <p>.syn.os.<linux|windows|bsd|network-device|unknown>
+//   <p>.tools.<signature id>                     packets from a recognised tool
+//   <p>.geo.<country code|private|reserved|unknown>|other   top N source countries
 //   <p>.nfwatch.lines|events|events_per_second|oversized_lines|late_events|counter_resets|open_intervals
 //   <p>.nfwatch.decode_errors.<reason>
 //   <p>.nfwatch.sinks.<sink>.backlog|dropped|sent|connected
@@ -26,6 +33,13 @@
 //   <n>.events.prefix;host=h;prefix=DROP_IN                  prefix=none / prefix=other
 //   <n>.events.input;host=h;source=ulogd
 //   <n>.nfacct.pkts;counter=ipv4.http;host=h                 (and .bytes; nfacct_layout is ignored)
+//   <n>.syn.count;host=h
+//   <n>.syn.window;host=h;window=16384                       window=other for the folded rest
+//   <n>.syn.ittl;host=h;ittl=128
+//   <n>.syn.fingerprint;fingerprint=ittl_128_win_16384_olen_0_df_0;host=h
+//   <n>.syn.os;host=h;os=linux
+//   <n>.tools;host=h;tool=nmap
+//   <n>.geo;country=CN;host=h
 //   <n>.nfwatch.lines;host=h                                 (and the other health figures)
 //   <n>.nfwatch.decode_errors;host=h;reason=not_json
 //   <n>.nfwatch.sinks.backlog;host=h;sink=graphite           (and dropped, sent, connected)
@@ -190,6 +204,43 @@ export class MetricNamer {
     return this.ulogdLayout ? `${this.base}${name}.${field}` : `${this.base}nfacct.${name}.${field}`;
   }
 
+  // --- SYN fingerprints, tools, countries
+
+  synCount(): string {
+    return this.tagged ? this.tag('syn.count') : `${this.base}syn.count`;
+  }
+
+  synWindow(window: number | 'other'): string {
+    const w = String(window);
+    return this.tagged ? this.tag('syn.window', 'window', w) : `${this.base}syn.window.${w}`;
+  }
+
+  synInitialTtl(ttl: number): string {
+    const t = String(ttl);
+    return this.tagged ? this.tag('syn.ittl', 'ittl', t) : `${this.base}syn.ittl.${t}`;
+  }
+
+  /** `key` is a fingerprint key or null for the folded rest ("other"). */
+  synFingerprint(key: string | null): string {
+    if (this.tagged) return this.tag('syn.fingerprint', 'fingerprint', key === null ? 'other' : this.tagValue(key));
+    return `${this.base}syn.fingerprint.${key === null ? 'other' : this.component(key)}`;
+  }
+
+  synOs(os: string): string {
+    const o = os === '' ? 'unknown' : os;
+    return this.tagged ? this.tag('syn.os', 'os', this.tagValue(o)) : `${this.base}syn.os.${this.component(o)}`;
+  }
+
+  tool(id: string): string {
+    return this.tagged ? this.tag('tools', 'tool', this.tagValue(id)) : `${this.base}tools.${this.component(id)}`;
+  }
+
+  /** `country` is a country code ('' → "unknown") or null for the folded rest ("other"). */
+  country(country: string | null): string {
+    const c = country === null ? 'other' : country === '' ? 'unknown' : country;
+    return this.tagged ? this.tag('geo', 'country', this.tagValue(c)) : `${this.base}geo.${this.component(c)}`;
+  }
+
   // --- health
 
   health(field: HealthField): string {
@@ -248,12 +299,32 @@ function add(out: Record<string, number>, path: string, value: number): void {
   out[path] = (out[path] ?? 0) + value;
 }
 
+/** The `n` largest entries (ties: smaller key first) and the sum of the rest. */
+function splitTop<K extends number | string>(counts: Map<K, number>, n: number): { top: Array<[K, number]>; rest: number; folded: boolean } {
+  const entries: Array<[K, number]> = [];
+  // Negative keys would be events without the value (NONE): not part of the sum.
+  for (const [k, v] of counts) if (v > 0 && (typeof k !== 'number' || k >= 0)) entries.push([k, v]);
+  if (entries.length <= n) return { top: entries, rest: 0, folded: false };
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let rest = 0;
+  for (let i = n; i < entries.length; i++) rest += entries[i]![1];
+  entries.length = Math.max(0, n);
+  return { top: entries, rest, folded: true };
+}
+
+export interface TopLimits {
+  /** Destination ports per verdict (aggregate.top_ports). */
+  ports: number;
+  /** SYN windows, fingerprints and countries (aggregate.top_values). */
+  values: number;
+}
+
 /**
- * Path → value for one interval. `topPorts` destination ports per verdict are written by name;
+ * Path → value for one interval. `top.ports` destination ports per verdict are written by name;
  * the rest, plus what the aggregator already folded (`otherPorts`), go to dport.other, so the
  * dport.* of a verdict always sum to its events that had a destination port.
  */
-export function renderInterval(agg: IntervalAggregate, namer: MetricNamer, topPorts: number): Record<string, number> {
+export function renderInterval(agg: IntervalAggregate, namer: MetricNamer, top: TopLimits): Record<string, number> {
   const out: Record<string, number> = {};
   for (const verdict of VERDICTS) {
     const v = agg.verdicts[verdict];
@@ -261,18 +332,10 @@ export function renderInterval(agg: IntervalAggregate, namer: MetricNamer, topPo
     add(out, namer.verdictCount(verdict), v.count);
     for (const [proto, n] of v.protocols) if (n > 0) add(out, namer.protocol(verdict, proto), n);
 
-    const ports: Array<[number, number]> = [];
-    // Negative keys would be events without a port (NONE): not part of the dport sum.
-    for (const [port, n] of v.ports) if (n > 0 && port >= 0) ports.push([port, n]);
-    let other = v.otherPorts;
-    let folded = v.otherPorts > 0;
-    if (ports.length > topPorts) {
-      ports.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-      for (let i = topPorts; i < ports.length; i++) other += ports[i]![1];
-      ports.length = Math.max(0, topPorts);
-      folded = true;
-    }
-    for (const [port, n] of ports) add(out, namer.dport(verdict, port), n);
+    const ports = splitTop(v.ports, top.ports);
+    const other = ports.rest + v.otherPorts;
+    const folded = ports.folded || v.otherPorts > 0;
+    for (const [port, n] of ports.top) add(out, namer.dport(verdict, port), n);
     if (folded || other > 0) add(out, namer.dport(verdict, 'other'), other);
   }
   for (const [prefix, n] of agg.prefixes) if (n > 0) add(out, namer.logPrefix(prefix), n);
@@ -284,6 +347,21 @@ export function renderInterval(agg: IntervalAggregate, namer: MetricNamer, topPo
     add(out, namer.nfacct(name, 'pkts'), t.pkts);
     add(out, namer.nfacct(name, 'bytes'), t.bytes);
   }
+  if (agg.syns > 0) {
+    add(out, namer.synCount(), agg.syns);
+    const windows = splitTop(agg.synWindows, top.values);
+    for (const [w, n] of windows.top) add(out, namer.synWindow(w), n);
+    if (windows.folded) add(out, namer.synWindow('other'), windows.rest);
+    for (const [ttl, n] of agg.synInitialTtls) if (n > 0) add(out, namer.synInitialTtl(ttl), n);
+    const fingerprints = splitTop(agg.fingerprints, top.values);
+    for (const [key, n] of fingerprints.top) add(out, namer.synFingerprint(key), n);
+    if (fingerprints.folded || agg.otherFingerprints > 0) add(out, namer.synFingerprint(null), fingerprints.rest + agg.otherFingerprints);
+    for (const [os, n] of agg.synOs) if (n > 0) add(out, namer.synOs(os), n);
+  }
+  for (const [tool, n] of agg.tools) if (n > 0) add(out, namer.tool(tool), n);
+  const countries = splitTop(agg.countries, top.values);
+  for (const [cc, n] of countries.top) add(out, namer.country(cc), n);
+  if (countries.folded) add(out, namer.country(null), countries.rest);
   return out;
 }
 

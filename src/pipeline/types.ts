@@ -252,6 +252,18 @@ export interface IntervalAggregate {
   sources: Map<string, number>;
   /** NFACCT deltas in this interval, by counter name. */
   counters: Map<string, CounterTotals>;
+  /** TCP SYNs (without ACK) in this interval, and by their window, initial TTL, fingerprint key and OS. */
+  syns: number;
+  synWindows: Map<number, number>;
+  synInitialTtls: Map<number, number>;
+  /** By fingerprint key; beyond the limit folded into `otherFingerprints`. */
+  fingerprints: Map<string, number>;
+  otherFingerprints: number;
+  synOs: Map<string, number>;
+  /** Packets by recognised tool (signature id). */
+  tools: Map<string, number>;
+  /** Packets by source country ('private', 'reserved', '' unknown). */
+  countries: Map<string, number>;
 }
 
 /** nfwatch's own health, sampled at each flush (wall-clock time). */

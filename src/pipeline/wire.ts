@@ -38,7 +38,11 @@ export function buildPipeline(config: Config, logger: Logger): Pipeline {
   const graphite = config.outputs.graphite;
   if (graphite.enabled) {
     const namer = new MetricNamer(graphite, config.general.hostname);
-    sinks.push(new GraphiteSink(graphite, { namer, topPorts: config.aggregate.top_ports, logger: logger.child('graphite') }));
+    sinks.push(new GraphiteSink(graphite, {
+        namer,
+        top: { ports: config.aggregate.top_ports, values: config.aggregate.top_values },
+        logger: logger.child('graphite'),
+      }));
   }
 
   // 3. Decoding and aggregation between them.

@@ -19,7 +19,7 @@ import CarbonClient from 'graphite/lib/CarbonClient.js';
 import type { GraphiteConfig } from '../config/schema.js';
 import type { HealthSnapshot, IntervalAggregate, Sink, SinkHealth } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
-import { renderHealth, renderInterval, type MetricNamer } from '../metrics/names.js';
+import { renderHealth, renderInterval, type MetricNamer, type TopLimits } from '../metrics/names.js';
 
 /** Batches written but not yet acknowledged, at most: bounds what sits in the socket's buffer. */
 const MAX_IN_FLIGHT = 8;
@@ -176,7 +176,8 @@ interface Batch {
 
 export interface GraphiteSinkOptions {
   namer: MetricNamer;
-  topPorts: number;
+  /** How many ports/values per interval are written by name (the rest as `other`). */
+  top: TopLimits;
   logger: Logger;
   /** Clock for log rate limits; tests pass their own. */
   now?: () => number;
@@ -185,7 +186,7 @@ export interface GraphiteSinkOptions {
 export class GraphiteSink implements Sink {
   readonly name = 'graphite';
   private readonly namer: MetricNamer;
-  private readonly topPorts: number;
+  private readonly top: TopLimits;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly client: graphite;
@@ -215,7 +216,7 @@ export class GraphiteSink implements Sink {
     options: GraphiteSinkOptions,
   ) {
     this.namer = options.namer;
-    this.topPorts = options.topPorts;
+    this.top = options.top;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.conn = new CarbonConnection(config.host, config.port, config.reconnect_min_ms, Math.max(config.reconnect_min_ms, config.reconnect_max_ms), this.logger, {
@@ -228,7 +229,7 @@ export class GraphiteSink implements Sink {
 
   writeInterval(agg: IntervalAggregate): void {
     try {
-      const metrics = renderInterval(agg, this.namer, this.topPorts);
+      const metrics = renderInterval(agg, this.namer, this.top);
       this.enqueue({ kind: 'interval', start: agg.start, end: agg.start + agg.length, metrics, lines: Object.keys(metrics).length });
     } catch (err) {
       // Rendering plain data should not fail; if it does, losing one interval beats crashing.

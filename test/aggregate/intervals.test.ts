@@ -89,6 +89,29 @@ describe('interval aggregator', () => {
     expect(out.total('blocked')).toBe(2);
   });
 
+  it('counts SYNs by window, initial TTL, fingerprint and OS, and packets by tool and country', () => {
+    const out = new LastWriteWins();
+    const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
+    const syn = packet(T0);
+    syn.fingerprint = { key: 'ittl=128,win=16384,olen=0,df=0', window: 16384, ttl: 103, initialTtl: 128, hops: 25, df: 0, ipId: 256, optionsLength: 0, srcPort: 6000, extraFlags: 0, probe: false };
+    syn.os = 'windows';
+    syn.tool = 'port6000-ssh-scanner';
+    syn.geo = { country: 'CN', city: '', asn: NONE, asOrg: '' };
+    agg.addPacket(syn, NONE, NONE);
+    agg.addPacket(syn, NONE, NONE);
+    agg.addPacket(packet(T0), NONE, NONE); // not fingerprinted: counted, but not as a SYN
+    agg.closeAll();
+    const a = out.byStart.get(T0)!;
+    expect(a.syns).toBe(2);
+    expect([...a.synWindows]).toEqual([[16384, 2]]);
+    expect([...a.synInitialTtls]).toEqual([[128, 2]]);
+    expect([...a.fingerprints]).toEqual([['ittl=128,win=16384,olen=0,df=0', 2]]);
+    expect([...a.synOs]).toEqual([['windows', 2]]);
+    expect([...a.tools]).toEqual([['port6000-ssh-scanner', 2]]);
+    expect([...a.countries]).toEqual([['CN', 2]]);
+    expect(a.verdicts.blocked.count).toBe(3);
+  });
+
   it('folds log prefixes beyond the limit into "other"', () => {
     const out = new LastWriteWins();
     const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);

@@ -144,7 +144,7 @@ describe('MetricNamer, tagged series', () => {
 
 describe('renderInterval', () => {
   it('always writes the three verdict counts, also as 0', () => {
-    expect(renderInterval(emptyAggregate(60_000, 10_000), dotted(), 20)).toEqual({
+    expect(renderInterval(emptyAggregate(60_000, 10_000), dotted(), { ports: 20, values: 20 })).toEqual({
       'netfilter.fw1.events.allowed.count': 0,
       'netfilter.fw1.events.blocked.count': 0,
       'netfilter.fw1.events.unknown.count': 0,
@@ -159,7 +159,7 @@ describe('renderInterval', () => {
     agg.otherPrefixes = 2;
     agg.sources.set('ulogd', 7);
     agg.counters.set('ipv4.http', { pkts: 10, bytes: 1500 });
-    const out = renderInterval(agg, dotted(), 20);
+    const out = renderInterval(agg, dotted(), { ports: 20, values: 20 });
     expect(out).toMatchObject({
       'netfilter.fw1.events.blocked.count': 5,
       'netfilter.fw1.events.blocked.proto.tcp': 4,
@@ -178,7 +178,7 @@ describe('renderInterval', () => {
     const ports = agg.verdicts.blocked.ports;
     ports.set(22, 50).set(23, 40).set(3389, 30).set(80, 5).set(8080, 3);
     agg.verdicts.blocked.otherPorts = 7; // folded by the aggregator already
-    const out = renderInterval(agg, dotted(), 3);
+    const out = renderInterval(agg, dotted(), { ports: 3, values: 20 });
     const dport = Object.entries(out).filter(([k]) => k.includes('.blocked.dport.'));
     expect(Object.fromEntries(dport)).toEqual({
       'netfilter.fw1.events.blocked.dport.22': 50,
@@ -192,8 +192,8 @@ describe('renderInterval', () => {
   it('writes no dport.other when nothing was folded, and everything to other with top_ports = 0', () => {
     const agg = emptyAggregate(60_000, 10_000);
     agg.verdicts.allowed.ports.set(443, 2).set(53, 1);
-    expect(renderInterval(agg, dotted(), 5)['netfilter.fw1.events.allowed.dport.other']).toBeUndefined();
-    const all = renderInterval(agg, dotted(), 0);
+    expect(renderInterval(agg, dotted(), { ports: 5, values: 20 })['netfilter.fw1.events.allowed.dport.other']).toBeUndefined();
+    const all = renderInterval(agg, dotted(), { ports: 0, values: 20 });
     expect(Object.keys(all).filter((k) => k.includes('dport'))).toEqual(['netfilter.fw1.events.allowed.dport.other']);
     expect(all['netfilter.fw1.events.allowed.dport.other']).toBe(3);
   });
@@ -201,7 +201,7 @@ describe('renderInterval', () => {
   it('adds the values of names that sanitise to the same path instead of losing one', () => {
     const agg = emptyAggregate(60_000, 10_000);
     agg.prefixes.set('a b', 2).set('a_b', 3).set('a\nb', 4);
-    expect(renderInterval(agg, dotted(), 20)['netfilter.fw1.events.prefix.a_b']).toBe(9);
+    expect(renderInterval(agg, dotted(), { ports: 20, values: 20 })['netfilter.fw1.events.prefix.a_b']).toBe(9);
   });
 
   it('renders tagged series', () => {
@@ -209,7 +209,7 @@ describe('renderInterval', () => {
     agg.verdicts.blocked.count = 1;
     agg.verdicts.blocked.ports.set(22, 1);
     agg.counters.set('ipv4.http', { pkts: 1, bytes: 60 });
-    expect(renderInterval(agg, tagged(), 20)).toEqual({
+    expect(renderInterval(agg, tagged(), { ports: 20, values: 20 })).toEqual({
       'nfwatch.events.count;host=fw1;verdict=allowed': 0,
       'nfwatch.events.count;host=fw1;verdict=blocked': 1,
       'nfwatch.events.count;host=fw1;verdict=unknown': 0,
@@ -256,5 +256,65 @@ describe('renderHealth', () => {
       'netfilter.fw1.nfwatch.sinks.graphite.connected': 1,
     });
     for (const [k, v] of Object.entries(out)) if (!k.endsWith('events_per_second')) expect(Number.isInteger(v)).toBe(true);
+  });
+});
+
+describe('SYN fingerprint, tool and country metrics', () => {
+  function synAggregate() {
+    const agg = emptyAggregate(60_000, 10_000);
+    agg.syns = 46;
+    for (const [w, n] of [[16384, 30], [64240, 10], [1024, 3], [512, 2], [65535, 1]] as const) agg.synWindows.set(w, n);
+    agg.synInitialTtls.set(128, 30).set(64, 13).set(255, 3);
+    agg.fingerprints.set('ittl=128,win=16384,olen=0,df=0', 30).set('ittl=64,win=64240,olen=20,df=1', 10).set('ittl=64,win=1024,olen=4,df=0', 6);
+    agg.otherFingerprints = 0;
+    agg.synOs.set('windows', 30).set('linux', 10).set('', 6);
+    agg.tools.set('port6000-ssh-scanner', 30).set('nmap', 3);
+    agg.countries.set('CN', 30).set('US', 10).set('private', 5).set('', 1);
+    return agg;
+  }
+
+  it('writes SYN windows, initial TTLs, fingerprints, OS, tools and countries under their branches', () => {
+    const out = renderInterval(synAggregate(), dotted(), { ports: 20, values: 20 });
+    expect(out).toMatchObject({
+      'netfilter.fw1.syn.count': 46,
+      'netfilter.fw1.syn.window.16384': 30,
+      'netfilter.fw1.syn.ittl.128': 30,
+      'netfilter.fw1.syn.fingerprint.ittl_128_win_16384_olen_0_df_0': 30,
+      'netfilter.fw1.syn.os.windows': 30,
+      'netfilter.fw1.syn.os.unknown': 6,
+      'netfilter.fw1.tools.port6000-ssh-scanner': 30,
+      'netfilter.fw1.geo.CN': 30,
+      'netfilter.fw1.geo.private': 5,
+      'netfilter.fw1.geo.unknown': 1,
+    });
+  });
+
+  it('keeps the top N windows, fingerprints and countries and sums the rest into other', () => {
+    const out = renderInterval(synAggregate(), dotted(), { ports: 20, values: 2 });
+    expect(Object.keys(out).filter((k) => k.includes('.syn.window.')).sort()).toEqual([
+      'netfilter.fw1.syn.window.16384',
+      'netfilter.fw1.syn.window.64240',
+      'netfilter.fw1.syn.window.other',
+    ]);
+    expect(out['netfilter.fw1.syn.window.other']).toBe(6);
+    expect(out['netfilter.fw1.syn.fingerprint.other']).toBe(6);
+    expect(out['netfilter.fw1.geo.other']).toBe(6);
+    const windowSum = Object.entries(out).filter(([k]) => k.includes('.syn.window.')).reduce((n, [, v]) => n + v, 0);
+    expect(windowSum).toBe(46);
+  });
+
+  it('writes them as tagged series in tagged mode', () => {
+    const out = renderInterval(synAggregate(), tagged(), { ports: 20, values: 20 });
+    expect(out).toMatchObject({
+      'nfwatch.syn.window;host=fw1;window=16384': 30,
+      'nfwatch.syn.fingerprint;fingerprint=ittl_128_win_16384_olen_0_df_0;host=fw1': 30,
+      'nfwatch.tools;host=fw1;tool=port6000-ssh-scanner': 30,
+      'nfwatch.geo;country=CN;host=fw1': 30,
+    });
+  });
+
+  it('writes no SYN branch for an interval without SYNs', () => {
+    const out = renderInterval(emptyAggregate(0, 10_000), dotted(), { ports: 20, values: 20 });
+    expect(Object.keys(out).some((k) => k.includes('.syn.'))).toBe(false);
   });
 });

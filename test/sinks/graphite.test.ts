@@ -106,7 +106,7 @@ function interval(i: number, prefixes = 2): IntervalAggregate {
 function expected(aggs: IntervalAggregate[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const agg of aggs) {
-    for (const [path, v] of Object.entries(renderInterval(agg, namer, 20))) out.set(`${path} ${agg.start / 1000}`, v);
+    for (const [path, v] of Object.entries(renderInterval(agg, namer, { ports: 20, values: 20 }))) out.set(`${path} ${agg.start / 1000}`, v);
   }
   return out;
 }
@@ -118,7 +118,7 @@ afterEach(async () => {
 
 function sink(config: GraphiteConfig, now?: () => number) {
   const logger = memoryLogger('debug');
-  const s = new GraphiteSink(config, { namer, topPorts: 20, logger, ...(now ? { now } : {}) });
+  const s = new GraphiteSink(config, { namer, top: { ports: 20, values: 20 }, logger, ...(now ? { now } : {}) });
   open.push(s);
   return { s, logger };
 }
@@ -293,10 +293,10 @@ describe('GraphiteSink', () => {
     const before = handles();
     const released = () => handles().sockets <= before.sockets && handles().timers <= before.timers;
 
-    const up = new GraphiteSink(cfg(c.port), { namer, topPorts: 20, logger: memoryLogger() });
+    const up = new GraphiteSink(cfg(c.port), { namer, top: { ports: 20, values: 20 }, logger: memoryLogger() });
     up.writeInterval(interval(0));
     await up.flush(5000);
-    const down = new GraphiteSink(cfg(await freePort()), { namer, topPorts: 20, logger: memoryLogger() });
+    const down = new GraphiteSink(cfg(await freePort()), { namer, top: { ports: 20, values: 20 }, logger: memoryLogger() });
     down.writeInterval(interval(0));
     await new Promise((r) => setTimeout(r, 50)); // a reconnect timer is pending
     expect(released()).toBe(false);
