@@ -9,7 +9,9 @@ import {
   DECODE_ERROR_REASONS,
   type Checkpoint,
   type DecodeErrorReason,
+  type Enricher,
   type HealthSnapshot,
+  type PacketEvent,
   type IntervalAggregate,
   type LineReceiver,
   type LineSource,
@@ -35,6 +37,17 @@ interface PendingCommit {
 /** Observers of closed intervals besides the sinks (the web view's counters, tests). */
 export type IntervalListener = (aggregate: IntervalAggregate) => void;
 
+/** Sees every enriched packet event (the per-source tracker). Hot path, like an enricher. */
+export interface EventObserver {
+  observe(event: PacketEvent): void;
+}
+
+/** The stages between decoding and aggregation, in the order they run. */
+export interface PipelineStages {
+  enrichers: readonly Enricher[];
+  observers: readonly EventObserver[];
+}
+
 export class Pipeline implements LineReceiver {
   readonly aggregator: IntervalAggregator;
   private readonly decodeErrors: Record<DecodeErrorReason, number>;
@@ -58,6 +71,7 @@ export class Pipeline implements LineReceiver {
     readonly sources: readonly LineSource[],
     readonly sinks: readonly Sink[],
     private readonly logger: Logger,
+    readonly stages: PipelineStages = { enrichers: [], observers: [] },
   ) {
     this.decodeErrors = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0])) as Record<DecodeErrorReason, number>;
     this.samplesLeft = options.errorSamplesPerMinute;
@@ -97,9 +111,13 @@ export class Pipeline implements LineReceiver {
     this.lines++;
     const result = decodeLine(text, source, this.options.decode);
     switch (result.kind) {
-      case 'packet':
+      case 'packet': {
+        const { enrichers, observers } = this.stages;
+        for (let i = 0; i < enrichers.length; i++) enrichers[i]!.enrich(result);
+        for (let i = 0; i < observers.length; i++) observers[i]!.observe(result);
         this.aggregator.addPacket(result, start, end);
         return;
+      }
       case 'counter':
         this.aggregator.addCounter(result, start, end);
         return;
@@ -233,6 +251,13 @@ export class Pipeline implements LineReceiver {
 
   async reopen(): Promise<void> {
     for (const source of this.sources) await source.reopen();
+    for (const enricher of this.stages.enrichers) {
+      try {
+        await enricher.reload?.();
+      } catch (err) {
+        this.logger.error(`${enricher.name}: reload failed, keeping the data it had: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Stops sources, closes every open interval, delivers what it can, commits, closes sinks. */
@@ -248,5 +273,6 @@ export class Pipeline implements LineReceiver {
     await this.committing;
     await this.commitDelivered();
     await Promise.all(this.sinks.map((s) => s.close()));
+    await Promise.all(this.stages.enrichers.map((e) => e.close?.()));
   }
 }
