@@ -2,13 +2,14 @@
 // sources → decoder → aggregator → sinks.
 import type { Config } from '../config/schema.js';
 import type { DecodeOptions } from '../decode/line.js';
+import { FingerprintEnricher } from '../enrich/signatures.js';
 import { MetricNamer } from '../metrics/names.js';
 import { GraphiteSink } from '../sinks/graphite.js';
 import { FileSource } from '../sources/file.js';
 import { SocketSource } from '../sources/socket.js';
 import type { Logger } from '../util/log.js';
 import { Pipeline } from './pipeline.js';
-import type { LineSource, Sink } from './types.js';
+import type { Enricher, LineSource, Sink } from './types.js';
 
 export function decodeOptions(config: Config): DecodeOptions {
   return {
@@ -45,7 +46,11 @@ export function buildPipeline(config: Config, logger: Logger): Pipeline {
       }));
   }
 
-  // 3. Decoding and aggregation between them.
+  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification.
+  const enrichers: Enricher[] = [];
+  if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
+
+  // 4. Decoding and aggregation between them.
   const intervalMs = config.aggregate.interval_seconds * 1000;
   return new Pipeline(
     {
@@ -64,5 +69,6 @@ export function buildPipeline(config: Config, logger: Logger): Pipeline {
     sources,
     sinks,
     logger.child('pipeline'),
+    { enrichers, observers: [] },
   );
 }

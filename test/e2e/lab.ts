@@ -882,3 +882,107 @@ export async function nfacctReported(lab: Lab): Promise<Map<string, { pkts: numb
   }
   return reported;
 }
+
+// ---------------------------------------------------------------------------
+// Scanning tools, one client source address per tool (SYN fingerprint fixtures and e2e)
+// ---------------------------------------------------------------------------
+
+/**
+ * Extra client addresses, one per tool, so that each tool's packets can be told apart by source
+ * address in ulogd's output (and in nfwatch's per-source view). All inside the lab's /24.
+ */
+export const LAB_TOOL_ADDR = {
+  curl: '198.18.0.10',
+  hping3: '198.18.0.11',
+  port6000: '198.18.0.12',
+  mirai: '198.18.0.13',
+  probe: '198.18.0.14',
+  nmap: '198.18.0.20',
+  masscan: '198.18.0.30',
+  zmap: '198.18.0.40',
+} as const;
+export type LabTool = keyof typeof LAB_TOOL_ADDR;
+
+/** Add IPv4 addresses (/24, in the lab's 198.18.0.0/24) to the client veth. Idempotent. */
+export async function addClientAddresses(lab: Lab, addrs: readonly string[] = Object.values(LAB_TOOL_ADDR)): Promise<void> {
+  for (const a of addrs) {
+    if (!/^198\.18\.0\.(\d{1,3})$/.test(a) || a === LAB_ADDR.fw4) throw new Error(`not a lab client address: ${a}`);
+    const r = await run('ip', ['-n', lab.clientNs, 'addr', 'add', `${a}/24`, 'dev', LAB_ADDR.clientIf]);
+    if (r.code !== 0 && !/File exists|already assigned/.test(r.stderr)) throw new Error(`ip addr add ${a} failed: ${r.stderr}`);
+  }
+}
+
+/** The IPv4 destination address as the unsigned 32-bit integer a TCP sequence number holds. */
+export function ipv4ToUint32(ip: string): number {
+  return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+}
+
+export interface ScannerRun {
+  /** Source address the tool's packets carry. */
+  source: string;
+  /** TCP SYNs (or SYN+X probes) the run sends to the firewall address: exactly this many log lines. */
+  expectedSyns: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Send one tool's traffic from its own LAB_TOOL_ADDR to the firewall's 198.18.0.1 and nowhere else
+ * (call addClientAddresses() first). Every run is bounded in packets (≤ 11) and time (≤ 60 s).
+ * Command lines (the SYN fingerprint fixtures were captured with exactly these):
+ *  - curl      `curl -sS --max-time 3 --interface 198.18.0.10 -o /dev/null http://198.18.0.1:22/` — a real Linux SYN
+ *  - hping3    `hping3 -a 198.18.0.11 -i u20000 -S -p 22 -c 3 198.18.0.1` — hping3's defaults
+ *  - port6000  `hping3 -a 198.18.0.12 -i u20000 -S -s 6000 -k -w 16384 -t 103 -p 22 -c 3 198.18.0.1`
+ *  - mirai     `hping3 -a 198.18.0.13 -i u20000 -S -s 41111 -k -w 27403 -t 64 -M 3323068417 -p 23 -c 3 198.18.0.1`
+ *              (a crafted stand-in: sequence number = destination address, as Mirai's scanner.c)
+ *  - probe     `hping3 -a 198.18.0.14 -i u20000 -S -F -p 22 -c 2 …` then `… -S -U -P -p 22 -c 2 …`
+ *  - nmap      `nmap -sS -n -Pn --max-retries 0 -S 198.18.0.20 -e veth-cl -p 20-30 198.18.0.1`
+ *  - masscan   `masscan 198.18.0.1 -p20-30 --rate 100 --wait 2 --adapter veth-cl --adapter-ip 198.18.0.30
+ *               --adapter-mac 02:6e:66:00:00:02 --router-mac 02:6e:66:00:00:01`
+ *  - zmap      `zmap -p 22 -i veth-cl -S 198.18.0.40 -G 02:6e:66:00:00:01 -r 100 -c 2 -b <empty file> 198.18.0.1/32`
+ *              (zmap's default blacklist excludes 198.18.0.0/15, the lab's benchmarking range)
+ */
+export async function sendScanner(lab: Lab, tool: LabTool, tmpDir: string): Promise<ScannerRun> {
+  const A = lab.addr;
+  const src = LAB_TOOL_ADDR[tool];
+  const fw = A.fw4;
+  const x = async (cmd: string, args: string[], expectedSyns: number, ok: (r: ExecResult) => boolean): Promise<ScannerRun> => {
+    const r = await lab.exec(lab.clientNs, cmd, args, { timeoutMs: 60_000 });
+    if (!ok(r)) throw new Error(`${cmd} ${args.join(' ')} failed (code ${r.code}):\n${r.stderr}${r.stdout}`);
+    return { source: src, expectedSyns, stdout: r.stdout, stderr: r.stderr };
+  };
+  const hpingOk = (r: ExecResult): boolean => /\d+ packets transmitted/.test(r.stdout + r.stderr);
+  const hping = (args: string[], count: number): Promise<ScannerRun> =>
+    x('hping3', ['-a', src, '-i', 'u20000', ...args, '-c', String(count), fw], count, hpingOk);
+  switch (tool) {
+    case 'curl':
+      // curl exits non-zero (the lab listener speaks HTTP/1.0 on 22 too, but be lenient): one SYN is what counts.
+      return x('curl', ['-sS', '--max-time', '3', '--interface', src, '-o', '/dev/null', `http://${fw}:22/`], 1, () => true);
+    case 'hping3':
+      return hping(['-S', '-p', '22'], 3);
+    case 'port6000':
+      return hping(['-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22'], 3);
+    case 'mirai':
+      return hping(['-S', '-s', '41111', '-k', '-w', '27403', '-t', '64', '-M', String(ipv4ToUint32(fw)), '-p', '23'], 3);
+    case 'probe': {
+      const a = await hping(['-S', '-F', '-p', '22'], 2);
+      const b = await hping(['-S', '-U', '-P', '-p', '22'], 2);
+      return { source: src, expectedSyns: 4, stdout: a.stdout + b.stdout, stderr: a.stderr + b.stderr };
+    }
+    case 'nmap':
+      return x('nmap', ['-sS', '-n', '-Pn', '--max-retries', '0', '-S', src, '-e', A.clientIf, '-p', '20-30', fw], 11, (r) => r.code === 0);
+    case 'masscan':
+      return x(
+        'masscan',
+        [fw, '-p20-30', '--rate', '100', '--wait', '2', '--adapter', A.clientIf, '--adapter-ip', src, '--adapter-mac', A.clientMac, '--router-mac', A.fwMac],
+        11,
+        (r) => r.code === 0,
+      );
+    case 'zmap': {
+      mkdirSync(tmpDir, { recursive: true });
+      const empty = join(tmpDir, 'zmap-blacklist-empty.conf');
+      writeFileSync(empty, '');
+      return x('zmap', ['-p', '22', '-i', A.clientIf, '-S', src, '-G', A.fwMac, '-r', '100', '-c', '2', '-b', empty, '-q', `${fw}/32`], 1, (r) => r.code === 0);
+    }
+  }
+}

@@ -1,0 +1,250 @@
+// Classifying real SYNs captured through nftables → NFLOG → ulogd2 in the lab
+// (test/fixtures/ulogd/README.md) with the bundled conf/signatures.toml, and refusing bad files.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { synFingerprint } from '../../src/enrich/fingerprint.js';
+import {
+  bundledSignaturesPath,
+  classify,
+  FingerprintEnricher,
+  loadSignatures,
+  parseSignatures,
+  resolveSignaturesPath,
+  SignatureError,
+  UNCLASSIFIED,
+  type SignatureSet,
+} from '../../src/enrich/signatures.js';
+import { NONE, TCP_CWR, TCP_ECE, TCP_SYN, type Classification, type PacketEvent } from '../../src/pipeline/types.js';
+import { fixturePackets, synEvent } from './fixtures.js';
+
+const bundled: SignatureSet = loadSignatures(bundledSignaturesPath());
+
+function classified(event: PacketEvent, set: SignatureSet = bundled): Classification {
+  const fp = synFingerprint(event);
+  if (!fp) throw new Error('not a SYN');
+  return classify(fp, event, set);
+}
+const all = (name: string): Classification[] => fixturePackets(name).map((e) => classified(e));
+
+describe('the bundled signature file', () => {
+  it('is conf/signatures.toml at the package root, used when config.fingerprint.signatures is ""', () => {
+    expect(bundledSignaturesPath()).toMatch(/conf\/signatures\.toml$/);
+    expect(existsSync(bundledSignaturesPath())).toBe(true);
+    expect(resolveSignaturesPath('')).toBe(bundledSignaturesPath());
+    expect(resolveSignaturesPath('/etc/nfwatch/sig.toml')).toBe('/etc/nfwatch/sig.toml');
+  });
+  it('loads, and every signature cites its sources', () => {
+    expect(bundled.signatures.length).toBeGreaterThanOrEqual(10);
+    for (const s of bundled.signatures) expect(s.references.length).toBeGreaterThan(0);
+    expect(bundled.signatures.filter((s) => s.kind === 'tool').map((s) => s.id)).toEqual(
+      expect.arrayContaining(['nmap-syn', 'masscan', 'zmap', 'hping3-default', 'mirai', 'port6000-ssh-scanner', 'syn-probe']),
+    );
+  });
+});
+
+describe('real SYNs from scanning tools are recognised', () => {
+  it('the port-6000 raw-socket SSH scanner (hping3 -S -s 6000 -k -w 16384 -t 103 -p 22)', () => {
+    for (const c of [...all('syn-port6000.jsonl'), ...all('ipv4-tcp-syn-port6000.jsonl')]) {
+      expect(c.tool).toBe('port6000-ssh-scanner');
+      expect(c.os).toBe('windows');
+      expect(c.confidence).toBeGreaterThan(0.9);
+      expect(c.reasons).toEqual(expect.arrayContaining(['win=16384', 'sport=6000', 'ttl 103 → ittl 128', 'olen=0', 'df=0']));
+    }
+  });
+  it('nmap -sS (IPv4 from its own address, the older capture, and IPv6)', () => {
+    const v6 = fixturePackets('ipv6-tcp.jsonl').filter((e) => e.tcpWindow === 1024);
+    expect(v6).toHaveLength(1);
+    for (const c of [...all('syn-nmap.jsonl'), ...all('nmap-syn.jsonl'), ...v6.map((e) => classified(e))]) {
+      expect(c.tool).toBe('nmap-syn');
+      expect(c.reasons).toEqual(expect.arrayContaining(['win=1024', 'olen=4']));
+    }
+  });
+  it('masscan: the IP ID is dst ^ dport ^ seq on every SYN', () => {
+    for (const c of all('syn-masscan.jsonl')) {
+      expect(c.tool).toBe('masscan');
+      expect(c.confidence).toBeGreaterThan(0.95);
+      expect(c.reasons).toContain('ipid=(dst^dport^seq)&0xffff');
+    }
+  });
+  it('masscan shape with an IP ID that does not verify (e.g. after DNAT) is still masscan-like', () => {
+    const [e] = fixturePackets('syn-masscan.jsonl');
+    expect(classified({ ...e!, ipId: (e!.ipId + 1) & 0xffff }).tool).toBe('masscan-like');
+  });
+  it('zmap: IP ID 54321, window 65535, TTL 255', () => {
+    for (const c of all('syn-zmap.jsonl')) {
+      expect(c.tool).toBe('zmap');
+      expect(c.reasons).toEqual(expect.arrayContaining(['ipid=54321', 'win=65535', 'ttl 255 → ittl 255']));
+    }
+  });
+  it('hping3 with its defaults (both captures)', () => {
+    for (const c of [...all('syn-hping3-default.jsonl'), ...all('ipv4-tcp-dropped.jsonl')]) expect(c.tool).toBe('hping3-default');
+  });
+  it('Mirai-like: sequence number = destination address (crafted with hping3 -M)', () => {
+    for (const c of all('syn-mirai-like.jsonl')) {
+      expect(c.tool).toBe('mirai');
+      expect(c.os).toBe('linux');
+      expect(c.reasons).toContain('seq=dst ip');
+    }
+  });
+  it('SYN+FIN and SYN+URG+PSH probes win over the hping3 shape they were sent with', () => {
+    for (const c of all('syn-probe-flags.jsonl')) expect(c.tool).toBe('syn-probe');
+  });
+});
+
+describe('plain clients are OSes, never scanners', () => {
+  it('the real Linux curl SYN (IPv4) is Linux and no tool', () => {
+    for (const c of [...all('syn-linux-curl.jsonl'), ...all('ipv4-curl-linux.jsonl')]) {
+      expect(c).toMatchObject({ os: 'linux', tool: '', signature: 'linux' });
+      expect(c.reasons).toEqual(['win=64240', 'ttl 64 → ittl 64', 'olen=20', 'df=1']);
+    }
+  });
+  it('the real Linux curl SYN over IPv6 (no DF bit) is Linux and no tool', () => {
+    const [curl6] = fixturePackets('ipv6-tcp.jsonl');
+    expect(classified(curl6!)).toMatchObject({ os: 'linux', tool: '' });
+  });
+  it('a Linux client with ECN (SYN+ECE+CWR), a far one (ttl 40), or one from source port 6000 is still no scanner', () => {
+    const [curl] = fixturePackets('syn-linux-curl.jsonl');
+    expect(classified({ ...curl!, tcpFlags: TCP_SYN | TCP_ECE | TCP_CWR })).toMatchObject({ os: 'linux', tool: '' });
+    expect(classified({ ...curl!, ttl: 40 })).toMatchObject({ os: 'linux', tool: '' });
+    expect(classified({ ...curl!, srcPort: 6000 })).toMatchObject({ os: 'linux', tool: '' });
+    expect(classified({ ...curl!, tcpWindow: 42340 })).toMatchObject({ os: 'linux', tool: '', signature: 'linux-generic' });
+  });
+  it('Windows, macOS and a router-like stack by their shape', () => {
+    expect(classified(synEvent({ ttl: 117, tcpWindow: 64240, ipTotalLength: 52 }))).toMatchObject({ os: 'windows', tool: '', signature: 'windows' });
+    expect(classified(synEvent({ ttl: 52, tcpWindow: 65535, ipTotalLength: 64 }))).toMatchObject({ os: 'bsd', tool: '' });
+    expect(classified(synEvent({ ttl: 250, tcpWindow: 4128, ipTotalLength: 44, df: 0 }))).toMatchObject({ os: 'network-device', tool: '' });
+  });
+  it('an unknown shape is unclassified (os "unknown", no tool, confidence 0)', () => {
+    expect(classified(synEvent({ ttl: 64, tcpWindow: 777, ipTotalLength: 48 }))).toBe(UNCLASSIFIED);
+  });
+});
+
+describe('caching', () => {
+  it('per-shape results are cached, per-packet signatures are still checked on every event', () => {
+    const set = parseSignatures(`
+[[signature]]
+id = "shape"
+kind = "os"
+name = "shape"
+os = "linux"
+confidence = 0.5
+references = ["test"]
+[signature.match]
+window = 1000
+
+[[signature]]
+id = "port"
+kind = "tool"
+name = "port"
+os = "unknown"
+confidence = 0.9
+references = ["test"]
+[signature.match]
+window = 1000
+src_port = 7
+`);
+    const a = classified(synEvent({ tcpWindow: 1000, srcPort: 7 }), set);
+    const b = classified(synEvent({ tcpWindow: 1000, srcPort: 8 }), set);
+    expect(a.tool).toBe('port');
+    expect(b).toMatchObject({ tool: '', os: 'linux', signature: 'shape' });
+    // The same result object is shared by equal packets (no allocation per event).
+    expect(classified(synEvent({ tcpWindow: 1000, srcPort: 7 }), set)).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(set.cacheSizes().shapes).toBe(1);
+  });
+});
+
+describe('the enricher sets the event fields in place', () => {
+  it('SYNs get fingerprint, os, tool and classification; other packets stay untouched', () => {
+    const enricher = new FingerprintEnricher(bundled);
+    expect(enricher.name).toBe('fingerprint');
+    const [scan] = fixturePackets('syn-port6000.jsonl');
+    enricher.enrich(scan!);
+    expect(scan!.fingerprint?.key).toBe('ittl=128,win=16384,olen=0,df=0');
+    expect(scan!.os).toBe('windows');
+    expect(scan!.tool).toBe('port6000-ssh-scanner');
+    expect(scan!.classification?.signature).toBe('port6000-ssh-scanner');
+
+    const unknown = synEvent({ tcpWindow: 777, ipTotalLength: 48 });
+    enricher.enrich(unknown);
+    expect(unknown).toMatchObject({ os: 'unknown', tool: '', classification: null });
+    expect(unknown.fingerprint).not.toBeNull();
+
+    const [udp] = fixturePackets('ipv4-udp.jsonl');
+    enricher.enrich(udp!);
+    expect(udp).toMatchObject({ fingerprint: null, os: '', tool: '', classification: null });
+  });
+  it('fromConfig("") loads the bundled file', () => {
+    expect(FingerprintEnricher.fromConfig('').signatures.signatures.length).toBe(bundled.signatures.length);
+  });
+});
+
+describe('a bad signature file is refused, naming the signature and the key', () => {
+  const base = (match: string, extra = ''): string => `
+[[signature]]
+id = "x1"
+kind = "tool"
+name = "X"
+os = "unknown"
+confidence = 0.5
+references = ["somewhere"]
+${extra}
+[signature.match]
+${match}
+`;
+  const problem = (text: string): string => {
+    try {
+      parseSignatures(text, 'test.toml');
+    } catch (e) {
+      expect(e).toBeInstanceOf(SignatureError);
+      return (e as Error).message;
+    }
+    throw new Error('accepted');
+  };
+  it('unknown match key', () => expect(problem(base('windw = 5'))).toMatch(/signature "x1": match\.windw: unknown key/));
+  it('wrong type or range', () => {
+    expect(problem(base('window = "big"'))).toMatch(/signature "x1": match\.window: expected an integer 0\.\.65535, got "big"/);
+    expect(problem(base('window = 70000'))).toMatch(/match\.window: expected an integer 0\.\.65535, got 70000/);
+    expect(problem(base('initial_ttl = 100'))).toMatch(/match\.initial_ttl: expected 32, 64, 128 or 255/);
+    expect(problem(base('options_length = 6'))).toMatch(/match\.options_length: expected a multiple of 4/);
+    expect(problem(base('window_in = []'))).toMatch(/match\.window_in: expected a non-empty array/);
+    expect(problem(base('df = 1'))).toMatch(/match\.df: expected true or false, got 1/);
+    expect(problem(base('seq_equals_dst_ip = false'))).toMatch(/match\.seq_equals_dst_ip: expected true/);
+  });
+  it('contradictions and missing conditions', () => {
+    expect(problem(base('window = 1\nwindow_in = [2]'))).toMatch(/use window or window_in, not both/);
+    expect(problem(base('ttl_min = 100\nttl_max = 50'))).toMatch(/ttl_min 100 > ttl_max 50/);
+    expect(problem(base(''))).toMatch(/signature "x1": match: expected a \[signature\.match\] table with at least one condition/);
+  });
+  it('bad top-level fields of a signature', () => {
+    expect(problem(base('window = 1').replace('kind = "tool"', 'kind = "scanner"'))).toMatch(/signature "x1": kind: expected "tool" or "os", got "scanner"/);
+    expect(problem(base('window = 1').replace('os = "unknown"', 'os = "amiga"'))).toMatch(/signature "x1": os: expected one of/);
+    expect(problem(base('window = 1').replace('confidence = 0.5', 'confidence = 1.5'))).toMatch(/signature "x1": confidence: expected a number 0\.\.1, got 1\.5/);
+    expect(problem(base('window = 1').replace('references = ["somewhere"]', 'references = []'))).toMatch(/signature "x1": references:/);
+    expect(problem(base('window = 1', 'colour = "red"'))).toMatch(/signature "x1": unknown key "colour"/);
+    expect(problem(base('window = 1').replace('id = "x1"', 'id = "Bad Id"'))).toMatch(/signature "Bad Id": id: expected a string/);
+    expect(problem(base('window = 1').replace('id = "x1"\n', ''))).toMatch(/signature #1: id:/);
+  });
+  it('duplicate ids, unknown top-level keys, no signatures, broken TOML, missing file', () => {
+    expect(problem(base('window = 1') + base('window = 2'))).toMatch(/signature "x1": id: duplicate/);
+    expect(problem(`version = 2\n${base('window = 1')}`)).toMatch(/unknown top-level key "version"/);
+    expect(problem('# nothing\n')).toMatch(/no \[\[signature\]\] tables/);
+    expect(problem('[[signature]\nid = ')).toMatch(/test\.toml: not valid TOML \(line 1/);
+    expect(() => loadSignatures('/nonexistent/sig.toml')).toThrow(/cannot read signature file \/nonexistent\/sig\.toml/);
+  });
+  it('every problem is listed at once', () => {
+    const msg = problem(base('window = -1\nttl_max = 300'));
+    expect(msg).toMatch(/match\.window/);
+    expect(msg).toMatch(/match\.ttl_max/);
+  });
+});
+
+describe('per-packet checks are exact', () => {
+  it('Mirai needs seq == destination address exactly; IPv6 never matches', () => {
+    const dst = 198 * 2 ** 24 + 18 * 2 ** 16 + 1;
+    const mirai = { tcpWindow: 12345, ipTotalLength: 40, df: 0, tcpSeq: dst, dstPort: 23 };
+    expect(classified(synEvent(mirai)).tool).toBe('mirai');
+    expect(classified(synEvent({ ...mirai, tcpSeq: dst + 1 })).tool).toBe('');
+    expect(classified(synEvent({ ...mirai, family: 6, dstIp: 'fd00:6e66::1', df: NONE, ipTotalLength: 60, ipHeaderLength: 40 })).tool).toBe('');
+  });
+});
