@@ -1,0 +1,130 @@
+// The SYN fingerprint histogram over the window: SYNs by fingerprint key, by TCP window and by
+// initial TTL — the "graph tcp.window of SYNs" view that made the 16384 scanner stand out.
+// Counts live in SLOTS per-slot counters per key, so they slide with event time; keys are bounded
+// (beyond `max`, SYNs are counted as "other").
+import type { PacketEvent } from '../pipeline/types.js';
+import { SLOTS } from './sources.js';
+
+export class HistogramBucket {
+  readonly slots = new Uint32Array(SLOTS);
+  total = 0;
+  /** Last OS / tool seen with this key ('' none). */
+  os = '';
+  tool = '';
+}
+
+export class WindowedHistogram<K> {
+  readonly buckets = new Map<K, HistogramBucket>();
+  readonly other = new HistogramBucket();
+  private epoch = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly max: number) {}
+
+  /** Counts one at `epoch`; returns the bucket counted into. */
+  add(key: K, epoch: number): HistogramBucket {
+    if (epoch > this.epoch) this.advance(epoch);
+    let b = this.buckets.get(key);
+    if (b === undefined) {
+      if (this.buckets.size >= this.max) b = this.other;
+      else this.buckets.set(key, (b = new HistogramBucket()));
+    }
+    // A late event is counted into the newest slot.
+    b.slots[this.epoch % SLOTS]!++;
+    b.total++;
+    return b;
+  }
+
+  /** Slides the window to `epoch`: clears the slots passed over and drops keys left at zero. */
+  advance(epoch: number): void {
+    if (epoch <= this.epoch) return;
+    const steps = this.epoch === Number.NEGATIVE_INFINITY ? SLOTS : Math.min(epoch - this.epoch, SLOTS);
+    const from = this.epoch === Number.NEGATIVE_INFINITY ? epoch - SLOTS : this.epoch;
+    this.epoch = epoch;
+    if (this.buckets.size === 0 && this.other.total === 0) return;
+    for (const [key, b] of this.buckets) {
+      if (clear(b, from, steps) === 0) this.buckets.delete(key);
+    }
+    clear(this.other, from, steps);
+  }
+
+  /** Rows with a count in the window, largest first. */
+  rows(): Array<{ key: K; count: number; os: string; tool: string }> {
+    const out: Array<{ key: K; count: number; os: string; tool: string }> = [];
+    for (const [key, b] of this.buckets) if (b.total > 0) out.push({ key, count: b.total, os: b.os, tool: b.tool });
+    out.sort((a, b) => b.count - a.count);
+    return out;
+  }
+}
+
+function clear(b: HistogramBucket, from: number, steps: number): number {
+  for (let i = 1; i <= steps; i++) {
+    const slot = (from + i) % SLOTS;
+    const v = b.slots[slot] ?? 0;
+    if (v !== 0) {
+      b.total -= v;
+      b.slots[slot] = 0;
+    }
+  }
+  return b.total;
+}
+
+export interface FingerprintRow {
+  key: string;
+  count: number;
+  os: string;
+  tool: string;
+}
+
+export interface FingerprintHistogram {
+  windowSeconds: number;
+  /** SYNs with a fingerprint in the window. */
+  total: number;
+  byKey: FingerprintRow[];
+  /** SYNs beyond the key limit. */
+  otherKeys: number;
+  byWindow: Array<{ window: number; count: number }>;
+  byInitialTtl: Array<{ initialTtl: number; count: number }>;
+}
+
+export class FingerprintStats {
+  readonly byKey: WindowedHistogram<string>;
+  readonly byWindow: WindowedHistogram<number>;
+  readonly byTtl: WindowedHistogram<number>;
+
+  constructor(maxKeys: number) {
+    this.byKey = new WindowedHistogram<string>(maxKeys);
+    this.byWindow = new WindowedHistogram<number>(Math.min(maxKeys, 65536));
+    this.byTtl = new WindowedHistogram<number>(256);
+  }
+
+  /** Counts one SYN that has a fingerprint. */
+  observe(e: PacketEvent, epoch: number): void {
+    const fp = e.fingerprint;
+    if (fp === null) return;
+    const b = this.byKey.add(fp.key, epoch);
+    if (e.os !== '') b.os = e.os;
+    if (e.tool !== '') b.tool = e.tool;
+    this.byWindow.add(fp.window, epoch);
+    this.byTtl.add(fp.initialTtl, epoch);
+  }
+
+  advance(epoch: number): void {
+    this.byKey.advance(epoch);
+    this.byWindow.advance(epoch);
+    this.byTtl.advance(epoch);
+  }
+
+  histogram(windowSeconds: number, limit: number): FingerprintHistogram {
+    const keys = this.byKey.rows();
+    let total = this.byKey.other.total;
+    for (const r of keys) total += r.count;
+    return {
+      windowSeconds,
+      total,
+      byKey: keys.slice(0, limit),
+      otherKeys: this.byKey.other.total + keys.slice(limit).reduce((n, r) => n + r.count, 0),
+      byWindow: this.byWindow.rows().slice(0, limit).map((r) => ({ window: r.key, count: r.count })),
+      byInitialTtl: this.byTtl.rows().map((r) => ({ initialTtl: r.key, count: r.count })),
+    };
+  }
+}

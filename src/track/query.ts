@@ -1,0 +1,338 @@
+// The Tracker (sources + scans + campaigns + the SYN fingerprint histogram) and the small
+// in-process query API the web layer serves: sources(), fingerprints(), campaigns(), summary(),
+// and stats() for health metrics. Every answer is plain JSON-able data, built at query time; the
+// hot path is observe().
+import type { Config } from '../config/schema.js';
+import type { PacketEvent } from '../pipeline/types.js';
+import { CampaignTable, type Campaign } from './campaigns.js';
+import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
+import { trackOptions, type TrackOptions } from './options.js';
+import { DETECTED, HORIZONTAL, NOT_SCANNING, SCAN_TYPES, SSH_BRUTEFORCE, VERTICAL, evaluateScan, scanView, type ScanType, type ScanView } from './scans.js';
+import { C_ALLOWED, C_BLOCKED, C_PROBES, C_UNKNOWN, SLOTS, SourceTable, advance, isProbe, type SourceState } from './sources.js';
+
+export type SourceSort = 'last_seen' | 'packets' | 'ports' | 'severity';
+export const SOURCE_SORTS: readonly SourceSort[] = ['last_seen', 'packets', 'ports', 'severity'];
+
+export interface SourceRow {
+  address: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Packets by verdict since the source was first tracked. */
+  packets: { allowed: number; blocked: number; unknown: number; total: number };
+  /** Packets by verdict within the window, and probes that count towards scans. */
+  window: { allowed: number; blocked: number; unknown: number; probes: number };
+  /** Distinct destination ports / hosts probed in the window; `atLeast` when the per-source cap was hit. */
+  ports: { distinct: number; atLeast: boolean };
+  hosts: { distinct: number; atLeast: boolean };
+  /** Last destination ports probed, newest first. */
+  lastPorts: number[];
+  /** One source port reused across changing targets (raw-socket tools), or null. */
+  sourcePortReuse: { port: number; targets: number } | null;
+  /** One TCP sequence number shared by SYNs to changing targets (stateless scanners, Mirai), or null. */
+  seqReuse: { seq: number; syns: number } | null;
+  fingerprints: string[];
+  tools: string[];
+  os: string[];
+  country: string;
+  scan: ScanView;
+}
+
+export interface CampaignRow {
+  key: string;
+  fingerprint: string;
+  ports: number[];
+  /** More than campaign_max_ports target ports: the "many ports" group of this fingerprint. */
+  manyPorts: boolean;
+  /** Sources in the campaign (listed or not). */
+  sources: number;
+  /** Up to campaign_max_listed of them. */
+  addresses: string[];
+  countries: Array<{ country: string; sources: number }>;
+  sourcePorts: Array<{ port: number; sources: number }>;
+  /** The source port most members used, when more than half did (raw-socket tools), else null. */
+  sharedSourcePort: number | null;
+  syns: number;
+  os: string;
+  tool: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface Summary {
+  /** Event time the tracker has reached. */
+  time: string | null;
+  windowSeconds: number;
+  packets: number;
+  sources: { tracked: number; max: number; evicted: number; expired: number };
+  scans: {
+    suspected: number;
+    detected: number;
+    byType: Record<ScanType, { suspected: number; detected: number }>;
+    /** Sources by severity "1".."5" (suspected or detected). */
+    bySeverity: Record<string, number>;
+  };
+  campaigns: { active: number; groups: number; evicted: number };
+  fingerprints: { keys: number; syns: number };
+}
+
+/** Figures for health metrics (cumulative counters and gauges). */
+export interface TrackerStats {
+  tracked: number;
+  evicted: number;
+  expired: number;
+  /** Sources with a detected scan, by type (gauge). */
+  scans: Record<ScanType, number>;
+  /** Scans that became detected since the previous stats() call, by type. */
+  newScans: Record<ScanType, number>;
+  suspected: number;
+  campaigns: number;
+}
+
+const iso = (t: number): string => new Date(t).toISOString();
+
+export class Tracker {
+  readonly options: TrackOptions;
+  readonly sourceTable: SourceTable;
+  readonly campaignTable: CampaignTable;
+  readonly fingerprintStats: FingerprintStats;
+  /** Sources whose scan state is not none: re-evaluated by prune() so they decay without packets. */
+  private readonly scanning = new Set<SourceState>();
+  private readonly newScans = new Uint32Array(SCAN_TYPES.length);
+  /** Newest event time observed. */
+  private latest = 0;
+
+  constructor(options: TrackOptions) {
+    this.options = options;
+    this.sourceTable = new SourceTable(options, (s) => void this.scanning.delete(s));
+    this.campaignTable = new CampaignTable(options);
+    this.fingerprintStats = new FingerprintStats(options.maxFingerprints);
+  }
+
+  static fromConfig(track: Config['track']): Tracker {
+    return new Tracker(trackOptions(track));
+  }
+
+  /** Newest event time observed (epoch ms), 0 before the first event. */
+  get now(): number {
+    return this.latest;
+  }
+
+  /** Hot path: called for every packet. */
+  observe(e: PacketEvent): void {
+    const s = this.sourceTable.observe(e);
+    const time = e.time;
+    if (time > this.latest) this.latest = time;
+    if (!isProbe(e)) return;
+    const before = s.scanState;
+    const newly = evaluateScan(s, this.options, time);
+    if (newly !== 0) this.countNew(newly);
+    if (s.scanState !== before) {
+      if (before === NOT_SCANNING) this.scanning.add(s);
+      else if (s.scanState === NOT_SCANNING) this.scanning.delete(s);
+    }
+    if (e.fingerprint !== null) {
+      this.campaignTable.observe(s, e);
+      this.fingerprintStats.observe(e, s.epoch);
+    }
+  }
+
+  private countNew(mask: number): void {
+    if (mask & VERTICAL) this.newScans[0]!++;
+    if (mask & HORIZONTAL) this.newScans[1]!++;
+    if (mask & SSH_BRUTEFORCE) this.newScans[2]!++;
+  }
+
+  /** Brings a source up to `now`: expires old slots and set members, re-evaluates its scan state. */
+  private refresh(s: SourceState, now: number): void {
+    advance(s, this.sourceTable.epochOf(now));
+    if (s.scanState !== NOT_SCANNING) {
+      const newly = evaluateScan(s, this.options, now);
+      if (newly !== 0) this.countNew(newly);
+      if (s.scanState === NOT_SCANNING) this.scanning.delete(s);
+    }
+  }
+
+  /**
+   * Periodic housekeeping at event time `now` (default: the newest event time — pass event time,
+   * not the wall clock, so replaying an old file does not expire everything): drops sources and
+   * campaigns silent for their window, lets scans decay, slides the fingerprint histogram.
+   */
+  prune(now: number = this.latest): void {
+    if (now <= 0) return;
+    this.sourceTable.prune(now);
+    for (const s of this.scanning) this.refresh(s, now);
+    this.campaignTable.prune(now);
+    this.fingerprintStats.advance(this.sourceTable.epochOf(now));
+  }
+
+  stats(): TrackerStats {
+    const scans: Record<ScanType, number> = { vertical: 0, horizontal: 0, ssh_bruteforce: 0 };
+    let suspected = 0;
+    for (const s of this.scanning) {
+      if (s.scanState !== DETECTED) suspected++;
+      if (s.vertical === DETECTED) scans.vertical++;
+      if (s.horizontal === DETECTED) scans.horizontal++;
+      if (s.sshBruteforce === DETECTED) scans.ssh_bruteforce++;
+    }
+    const newScans: Record<ScanType, number> = {
+      vertical: this.newScans[0] ?? 0,
+      horizontal: this.newScans[1] ?? 0,
+      ssh_bruteforce: this.newScans[2] ?? 0,
+    };
+    this.newScans.fill(0);
+    return {
+      tracked: this.sourceTable.size,
+      evicted: this.sourceTable.evicted,
+      expired: this.sourceTable.expired,
+      scans,
+      newScans,
+      suspected,
+      campaigns: this.activeCampaigns().length,
+    };
+  }
+
+  /** Tracked sources as rows, the `limit` first by `sort` (descending). */
+  sources(options: { limit?: number; sort?: SourceSort } = {}): SourceRow[] {
+    const limit = Math.max(0, Math.min(options.limit ?? 100, this.options.maxSources));
+    const sort = options.sort ?? 'last_seen';
+    const now = this.latest;
+    const picked: SourceState[] = [];
+    if (sort === 'last_seen') {
+      // The table is in recency order already.
+      for (const s of this.sourceTable.values()) {
+        if (picked.length >= limit) break;
+        picked.push(s);
+      }
+      picked.sort((a, b) => b.lastSeen - a.lastSeen);
+    } else {
+      const all: SourceState[] = [];
+      for (const s of this.sourceTable.values()) {
+        this.refresh(s, now);
+        all.push(s);
+      }
+      const score = scoreOf(sort);
+      all.sort((a, b) => score(b) - score(a) || b.lastSeen - a.lastSeen);
+      for (let i = 0; i < all.length && i < limit; i++) picked.push(all[i]!);
+    }
+    return picked.map((s) => this.row(s, now));
+  }
+
+  private row(s: SourceState, now: number): SourceRow {
+    this.refresh(s, now);
+    const o = this.options;
+    const oldest = s.epoch - SLOTS + 1;
+    return {
+      address: s.address,
+      firstSeen: iso(s.firstSeen),
+      lastSeen: iso(s.lastSeen),
+      packets: { allowed: s.allowed, blocked: s.blocked, unknown: s.unknown, total: s.allowed + s.blocked + s.unknown },
+      window: {
+        allowed: s.windowCount(C_ALLOWED),
+        blocked: s.windowCount(C_BLOCKED),
+        unknown: s.windowCount(C_UNKNOWN),
+        probes: s.windowCount(C_PROBES),
+      },
+      ports: { distinct: s.ports?.size ?? 0, atLeast: s.ports?.atLeast(oldest) ?? false },
+      hosts: { distinct: s.hosts?.size ?? 0, atLeast: s.hosts?.atLeast(oldest) ?? false },
+      lastPorts: s.lastPorts(),
+      sourcePortReuse: s.sportReused(o.reuseMinTargets) ? { port: s.sportCandidate, targets: s.sportHits } : null,
+      seqReuse: s.seqReused(o.reuseMinTargets) ? { seq: s.seqCandidate, syns: s.seqHits } : null,
+      fingerprints: s.fingerprints?.slice() ?? [],
+      tools: s.tools?.slice() ?? [],
+      os: s.oses?.slice() ?? [],
+      country: s.country,
+      scan: scanView(s, o, now),
+    };
+  }
+
+  /** The SYN fingerprint histogram over the window (by key, by TCP window, by initial TTL). */
+  fingerprints(limit = 100): FingerprintHistogram {
+    if (this.latest > 0) this.fingerprintStats.advance(this.sourceTable.epochOf(this.latest));
+    return this.fingerprintStats.histogram(this.options.windowMs / 1000, limit);
+  }
+
+  private activeCampaigns(): Campaign[] {
+    const cutoff = this.latest - this.options.campaignWindowMs;
+    const out: Campaign[] = [];
+    for (const c of this.campaignTable.values()) {
+      if (this.campaignTable.active(c) && c.lastSeen >= cutoff) out.push(c);
+    }
+    return out;
+  }
+
+  /** Active campaigns (at least campaign_min_sources sources), most sources first. */
+  campaigns(limit = 100): CampaignRow[] {
+    const list = this.activeCampaigns();
+    list.sort((a, b) => b.sources - a.sources || b.lastSeen - a.lastSeen);
+    return list.slice(0, limit).map(campaignRow);
+  }
+
+  summary(): Summary {
+    const byType: Summary['scans']['byType'] = {
+      vertical: { suspected: 0, detected: 0 },
+      horizontal: { suspected: 0, detected: 0 },
+      ssh_bruteforce: { suspected: 0, detected: 0 },
+    };
+    const bySeverity: Record<string, number> = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+    let suspected = 0;
+    let detected = 0;
+    if (this.latest > 0) for (const s of this.scanning) this.refresh(s, this.latest);
+    for (const s of this.scanning) {
+      if (s.scanState === DETECTED) detected++;
+      else suspected++;
+      const levels = [s.vertical, s.horizontal, s.sshBruteforce];
+      for (let i = 0; i < SCAN_TYPES.length; i++) {
+        const level = levels[i] ?? 0;
+        const type = SCAN_TYPES[i]!;
+        if (level === DETECTED) byType[type].detected++;
+        else if (level !== NOT_SCANNING) byType[type].suspected++;
+      }
+      const key = String(s.severity);
+      if (key in bySeverity) bySeverity[key] = (bySeverity[key] ?? 0) + 1;
+    }
+    const fp = this.fingerprints(0);
+    return {
+      time: this.latest > 0 ? iso(this.latest) : null,
+      windowSeconds: this.options.windowMs / 1000,
+      packets: this.sourceTable.packets,
+      sources: { tracked: this.sourceTable.size, max: this.options.maxSources, evicted: this.sourceTable.evicted, expired: this.sourceTable.expired },
+      scans: { suspected, detected, byType, bySeverity },
+      campaigns: { active: this.activeCampaigns().length, groups: this.campaignTable.size, evicted: this.campaignTable.evicted },
+      fingerprints: { keys: this.fingerprintStats.byKey.buckets.size, syns: fp.total },
+    };
+  }
+}
+
+function scoreOf(sort: Exclude<SourceSort, 'last_seen'>): (s: SourceState) => number {
+  switch (sort) {
+    case 'packets':
+      return (s) => s.windowCount(C_ALLOWED) + s.windowCount(C_BLOCKED) + s.windowCount(C_UNKNOWN);
+    case 'ports':
+      return (s) => s.ports?.size ?? 0;
+    case 'severity':
+      // Severity first, then detected over suspected, then the probes behind it.
+      return (s) => s.severity * 1e12 + s.scanState * 1e10 + s.windowCount(C_PROBES);
+  }
+}
+
+function campaignRow(c: Campaign): CampaignRow {
+  const countries = [...c.countries].map(([country, sources]) => ({ country, sources })).sort((a, b) => b.sources - a.sources);
+  const sourcePorts = [...c.sourcePorts].map(([port, sources]) => ({ port, sources })).sort((a, b) => b.sources - a.sources);
+  const top = sourcePorts[0];
+  return {
+    key: c.key,
+    fingerprint: c.fingerprint,
+    ports: [...c.ports],
+    manyPorts: c.manyPorts,
+    sources: c.sources,
+    addresses: [...c.listed.keys()],
+    countries,
+    sourcePorts,
+    sharedSourcePort: top !== undefined && top.port >= 0 && top.sources * 2 > c.sources ? top.port : null,
+    syns: c.syns,
+    os: c.os,
+    tool: c.tool,
+    firstSeen: iso(c.firstSeen),
+    lastSeen: iso(c.lastSeen),
+  };
+}

@@ -1,0 +1,496 @@
+// Per-source behaviour over a sliding window of event time, keyed by source address.
+//
+// Memory is bounded everywhere: at most `maxSources` sources (least recently seen evicted and
+// counted), and per source fixed-size counters plus capped sets. Time is cut into SLOTS slots of
+// window/SLOTS each ("epochs"); counts live in a ring of per-slot counters and set members carry
+// the epoch they were last seen in, so old activity falls out lazily — when a source's epoch
+// advances, or when prune() passes — at most SLOTS times per window, and the window a count
+// covers is between (SLOTS−1)/SLOTS and 1 window long.
+//
+// observe() runs for every packet (up to ~80 000/s): no closures, no copies, no allocation except
+// when a source, a set member or (in campaigns.ts) a campaign membership is new.
+import { LRUCache } from 'lru-cache';
+import { NONE, TCP_ACK, TCP_RST, TCP_SYN, type PacketEvent } from '../pipeline/types.js';
+import type { CampaignLink } from './campaigns.js';
+import { pourSsh } from './scans.js';
+import type { TrackOptions } from './options.js';
+
+/** Slots per window. */
+export const SLOTS = 8;
+
+/** Per-slot counters of the ring. */
+export const C_ALLOWED = 0;
+export const C_BLOCKED = 1;
+export const C_UNKNOWN = 2;
+/** Probes that count towards vertical/horizontal scans (not accepted ones unless configured). */
+export const C_PROBES = 3;
+/** Accepted SYNs to an SSH port. */
+export const C_SSH = 4;
+export const COUNTERS = 5;
+
+/**
+ * A capped set whose members remember the epoch they were last seen in, and whether they were
+ * ever hit by a packet that counts towards scans (stored as the sign: −epoch). Holds its first
+ * member inline and makes a Map only for a second one: most sources (and every spoofed one) hit
+ * one port of one host.
+ */
+export class WindowSet<K> {
+  members: Map<K, number> | null = null;
+  private soleKey: K | undefined = undefined;
+  private soleValue = 0;
+  /** Members hit by a counting packet. */
+  counted = 0;
+  /** Lowest epoch stored (a lower bound): no sweep is needed before it expires. */
+  minEpoch = Number.POSITIVE_INFINITY;
+  /** Last epoch in which a new member was turned away because the set was full. */
+  fullEpoch = Number.NEGATIVE_INFINITY;
+
+  /** Returns true when `key` was new. */
+  add(key: K, epoch: number, counts: boolean, cap: number): boolean {
+    const members = this.members;
+    let value: number | undefined;
+    if (members === null) {
+      if (this.soleKey === undefined) {
+        this.soleKey = key;
+        this.soleValue = counts ? -epoch : epoch;
+        if (counts) this.counted++;
+        if (epoch < this.minEpoch) this.minEpoch = epoch;
+        return true;
+      }
+      if (this.soleKey === key) {
+        const wasCounted = this.soleValue < 0;
+        if (counts && !wasCounted) this.counted++;
+        this.soleValue = counts || wasCounted ? -epoch : epoch;
+        return false;
+      }
+      // A second member: move to a Map.
+      this.members = new Map<K, number>();
+      this.members.set(this.soleKey, this.soleValue);
+      this.soleKey = undefined;
+      return this.add(key, epoch, counts, cap);
+    }
+    value = members.get(key);
+    if (value === undefined) {
+      if (members.size >= cap) {
+        this.fullEpoch = epoch;
+        return false;
+      }
+      members.set(key, counts ? -epoch : epoch);
+      if (counts) this.counted++;
+      if (epoch < this.minEpoch) this.minEpoch = epoch;
+      return true;
+    }
+    const wasCounted = value < 0;
+    const stored = wasCounted ? -value : value;
+    if (stored !== epoch || (counts && !wasCounted)) {
+      if (counts && !wasCounted) this.counted++;
+      members.set(key, counts || wasCounted ? -epoch : epoch);
+    }
+    return false;
+  }
+
+  /** Drops members last seen before `oldest`. */
+  sweep(oldest: number): void {
+    if (this.minEpoch >= oldest) return;
+    const members = this.members;
+    if (members === null) {
+      if (this.soleKey !== undefined && (this.soleValue < 0 ? -this.soleValue : this.soleValue) < oldest) {
+        if (this.soleValue < 0) this.counted--;
+        this.soleKey = undefined;
+      }
+      this.minEpoch = this.soleKey === undefined ? Number.POSITIVE_INFINITY : Math.abs(this.soleValue);
+      return;
+    }
+    let min = Number.POSITIVE_INFINITY;
+    for (const [key, value] of members) {
+      const epoch = value < 0 ? -value : value;
+      if (epoch < oldest) {
+        members.delete(key);
+        if (value < 0) this.counted--;
+      } else if (epoch < min) {
+        min = epoch;
+      }
+    }
+    this.minEpoch = min;
+  }
+
+  get size(): number {
+    return this.members !== null ? this.members.size : this.soleKey !== undefined ? 1 : 0;
+  }
+
+  /** Whether members were turned away within the live epochs: the size is then a lower bound. */
+  atLeast(oldest: number): boolean {
+    return this.fullEpoch >= oldest;
+  }
+}
+
+/** Per-source counters live in rows of shared, chunked Uint32Arrays (no typed array per source). */
+export const LAST_PORTS = 8;
+const TOTALS_AT = SLOTS * COUNTERS;
+const LAST_PORTS_AT = TOTALS_AT + COUNTERS;
+export const ROW = LAST_PORTS_AT + LAST_PORTS;
+const CHUNK_ROWS = 4096;
+/** What a removed source reads from: all zero, never written. */
+const DEAD_ROW = new Uint32Array(ROW);
+
+/** Hands out rows of counters; a released row is reused. Memory grows in chunks up to maxSources + 1 rows. */
+export class RowPool {
+  private readonly chunks: Uint32Array[] = [];
+  private readonly free: number[] = [];
+  private next = 0;
+
+  /** A zeroed row; its array is chunkOf(id), its offset baseOf(id). */
+  alloc(): number {
+    const id = this.free.length > 0 ? this.free.pop()! : this.next++;
+    const chunk = Math.floor(id / CHUNK_ROWS);
+    while (this.chunks.length <= chunk) this.chunks.push(new Uint32Array(CHUNK_ROWS * ROW));
+    const base = (id % CHUNK_ROWS) * ROW;
+    this.chunks[chunk]!.fill(0, base, base + ROW);
+    return id;
+  }
+
+  chunkOf(id: number): Uint32Array {
+    return this.chunks[Math.floor(id / CHUNK_ROWS)]!;
+  }
+
+  baseOf(id: number): number {
+    return (id % CHUNK_ROWS) * ROW;
+  }
+
+  release(id: number): void {
+    this.free.push(id);
+  }
+
+  /** Bytes held by the counter rows. */
+  get bytes(): number {
+    return this.chunks.length * CHUNK_ROWS * ROW * 4;
+  }
+}
+
+/** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
+export class SourceState {
+  readonly address: string;
+  /** Event time, epoch ms. */
+  firstSeen: number;
+  lastSeen: number;
+  /** Packets by verdict since the source was first tracked (lifetime, not windowed). */
+  allowed = 0;
+  blocked = 0;
+  unknown = 0;
+  /** Epoch (slot number) of the newest slot in `ring`. */
+  epoch: number;
+  /**
+   * This source's row in a shared counter array, at `base`: SLOTS × COUNTERS per-slot counts, then
+   * COUNTERS window totals, then the last LAST_PORTS destination ports probed.
+   */
+  ring: Uint32Array;
+  base: number;
+  /** Row id in the pool (−1 once removed). */
+  row: number;
+  /** Distinct destination ports / hosts probed in the window (null until the first probe). */
+  ports: WindowSet<number> | null = null;
+  hosts: WindowSet<string> | null = null;
+  /** Destination ports probed so far; the newest is at (lastPortsCount − 1) % LAST_PORTS of the row's last ports. */
+  lastPortsCount = 0;
+  lastDstIp = '';
+  lastDstPort = NONE;
+  /** Source-port reuse: the candidate port, probes to changing targets that shared it, others since. */
+  sportCandidate = NONE;
+  sportHits = 0;
+  sportMisses = 0;
+  sportEpoch = 0;
+  /** Sequence-number reuse among SYNs, same scheme. */
+  seqCandidate = NONE;
+  seqHits = 0;
+  seqMisses = 0;
+  seqEpoch = 0;
+  /** Bounded label lists (first seen first), null until the first. */
+  fingerprints: string[] | null = null;
+  tools: string[] | null = null;
+  oses: string[] | null = null;
+  /** Country of the last event that had one. */
+  country = '';
+  /** Campaign memberships, one per fingerprint (see campaigns.ts). */
+  links: CampaignLink[] | null = null;
+
+  // Scan state (see scans.ts).
+  /** 0 none, 1 suspected, 2 detected: the highest of the per-type levels. */
+  scanState = 0;
+  /** Per-type levels, 0..2 each. */
+  vertical = 0;
+  horizontal = 0;
+  sshBruteforce = 0;
+  severity = 0;
+  /** Event time the current scan state was first reached (0: none). */
+  scanSince = 0;
+  /** SSH leaky bucket: level in SYNs, and when it was last leaked. */
+  sshLevel = 0;
+  sshLast = 0;
+  /** Event time the SSH bucket last overflowed (0: never). */
+  sshOverflowAt = 0;
+
+  constructor(address: string, time: number, epoch: number, ring: Uint32Array, base: number, row: number) {
+    this.address = address;
+    this.ring = ring;
+    this.base = base;
+    this.row = row;
+    this.firstSeen = time;
+    this.lastSeen = time;
+    this.epoch = epoch;
+  }
+
+  /** Window total of one of the C_* counters. */
+  windowCount(counter: number): number {
+    return this.ring[this.base + TOTALS_AT + counter] ?? 0;
+  }
+
+  /** The last destination ports probed, newest first. */
+  lastPorts(): number[] {
+    const out: number[] = [];
+    const n = Math.min(this.lastPortsCount, LAST_PORTS);
+    for (let i = 1; i <= n; i++) out.push(this.ring[this.base + LAST_PORTS_AT + ((this.lastPortsCount - i) % LAST_PORTS)] ?? 0);
+    return out;
+  }
+
+  /** Whether the source's probes reuse one source port across at least `min` targets. */
+  sportReused(min: number): boolean {
+    return this.sportHits >= min;
+  }
+
+  seqReused(min: number): boolean {
+    return this.seqHits >= min;
+  }
+}
+
+/** Whether a packet can be a probe: TCP without ACK/RST (SYN, and NULL/FIN/Xmas scans), UDP, ICMP echo-like. */
+export function isProbe(e: PacketEvent): boolean {
+  // Packets the firewall sends itself (OUTPUT: no input interface) are not probes against it.
+  if (e.inIf === '' && e.outIf !== '') return false;
+  switch (e.protocol) {
+    case 6:
+      return e.tcpFlags !== NONE && (e.tcpFlags & (TCP_ACK | TCP_RST)) === 0;
+    case 17:
+    case 136: // UDP-Lite
+      return true;
+    case 1: // echo, timestamp, information, address mask requests
+      return e.icmpType === 8 || e.icmpType === 13 || e.icmpType === 15 || e.icmpType === 17;
+    case 58: // ICMPv6 echo request
+      return e.icmpType === 128;
+    default:
+      return false;
+  }
+}
+
+/** Whether a packet is a TCP SYN without ACK. */
+export function isSyn(e: PacketEvent): boolean {
+  return e.protocol === 6 && e.tcpFlags !== NONE && (e.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+}
+
+/** Moves a source's ring to `epoch`, clearing the slots in between, and sweeps its sets. Pure: touches `s` only. */
+export function advance(s: SourceState, epoch: number): void {
+  if (epoch <= s.epoch) return;
+  const ring = s.ring;
+  const totals = s.base + TOTALS_AT;
+  const steps = Math.min(epoch - s.epoch, SLOTS);
+  for (let i = 1; i <= steps; i++) {
+    const slot = s.base + ((s.epoch + i) % SLOTS) * COUNTERS;
+    for (let c = 0; c < COUNTERS; c++) {
+      const v = ring[slot + c] ?? 0;
+      if (v !== 0) {
+        ring[totals + c] = (ring[totals + c] ?? 0) - v;
+        ring[slot + c] = 0;
+      }
+    }
+  }
+  s.epoch = epoch;
+  const oldest = epoch - SLOTS + 1;
+  s.ports?.sweep(oldest);
+  s.hosts?.sweep(oldest);
+  if (s.sportEpoch < oldest) (s.sportCandidate = NONE), (s.sportHits = 0), (s.sportMisses = 0);
+  if (s.seqEpoch < oldest) (s.seqCandidate = NONE), (s.seqHits = 0), (s.seqMisses = 0);
+}
+
+function addLabel(list: string[] | null, value: string, cap: number): string[] | null {
+  if (value === '') return list;
+  if (list === null) return [value];
+  if (list[list.length - 1] === value || list.length >= cap || list.includes(value)) return list;
+  list.push(value);
+  return list;
+}
+
+/** Why a source left the table. */
+export type RemoveReason = 'evicted' | 'expired';
+
+/** The table of tracked sources: an LRU bounded by `maxSources`. */
+export class SourceTable {
+  readonly options: TrackOptions;
+  readonly slotMs: number;
+  /** Sources evicted to stay under maxSources (cumulative). */
+  evicted = 0;
+  /** Sources dropped by prune() after a window without packets (cumulative). */
+  expired = 0;
+  /** Packets observed (cumulative). */
+  packets = 0;
+  private readonly cache: LRUCache<string, SourceState>;
+  private readonly isSshPort: Uint8Array;
+  private removing: RemoveReason = 'expired';
+  private readonly rows = new RowPool();
+
+  constructor(options: TrackOptions, onRemove?: (s: SourceState, reason: RemoveReason) => void) {
+    this.options = options;
+    this.slotMs = Math.max(1, Math.floor(options.windowMs / SLOTS));
+    this.isSshPort = new Uint8Array(65536);
+    for (const port of options.sshPorts) this.isSshPort[port] = 1;
+    this.cache = new LRUCache<string, SourceState>({
+      max: options.maxSources,
+      // Called once per removal, never per packet.
+      dispose: (value, _key, reason) => {
+        if (reason !== 'evict' && reason !== 'delete') return;
+        this.releaseRow(value);
+        if (reason === 'evict') {
+          this.evicted++;
+          onRemove?.(value, 'evicted');
+        } else {
+          onRemove?.(value, this.removing);
+        }
+      },
+    });
+  }
+
+  private releaseRow(s: SourceState): void {
+    if (s.row < 0) return;
+    this.rows.release(s.row);
+    s.row = -1;
+    s.ring = DEAD_ROW;
+    s.base = 0;
+  }
+
+  /** Bytes held by the shared counter rows. */
+  get rowBytes(): number {
+    return this.rows.bytes;
+  }
+
+  epochOf(time: number): number {
+    return Math.floor(time / this.slotMs);
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  get(address: string): SourceState | undefined {
+    return this.cache.peek(address);
+  }
+
+  /** Most recently seen first. */
+  values(): IterableIterator<SourceState> {
+    return this.cache.values();
+  }
+
+  /** Counts one packet; returns its source's state. */
+  observe(e: PacketEvent): SourceState {
+    const o = this.options;
+    const time = e.time;
+    const epoch = Math.floor(time / this.slotMs);
+    this.packets++;
+    let s = this.cache.get(e.srcIp);
+    if (s === undefined) {
+      // A row is taken before set() evicts the oldest source (which gives its row back).
+      const row = this.rows.alloc();
+      s = new SourceState(e.srcIp, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row);
+      this.cache.set(e.srcIp, s);
+    } else {
+      if (time > s.lastSeen) s.lastSeen = time;
+      if (time < s.firstSeen) s.firstSeen = time;
+      if (epoch > s.epoch) advance(s, epoch);
+    }
+    // A late event (epoch before the ring's newest slot) is counted into the newest slot.
+    const slot = s.base + (s.epoch % SLOTS) * COUNTERS;
+    const totals = s.base + TOTALS_AT;
+    const ring = s.ring;
+    const verdictCounter = e.verdict === 'allowed' ? C_ALLOWED : e.verdict === 'blocked' ? C_BLOCKED : C_UNKNOWN;
+    if (verdictCounter === C_ALLOWED) s.allowed++;
+    else if (verdictCounter === C_BLOCKED) s.blocked++;
+    else s.unknown++;
+    ring[slot + verdictCounter]!++;
+    ring[totals + verdictCounter]!++;
+
+    if (e.geo !== null && e.geo.country !== '') s.country = e.geo.country;
+    if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels);
+    if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels);
+    if (e.fingerprint !== null) s.fingerprints = addLabel(s.fingerprints, e.fingerprint.key, o.maxLabels);
+
+    if (!isProbe(e)) return s;
+    const useEpoch = s.epoch;
+    const counts = verdictCounter !== C_ALLOWED || o.scanCountAllowed;
+    if (counts) {
+      ring[slot + C_PROBES]!++;
+      ring[totals + C_PROBES]!++;
+    }
+    const syn = e.protocol === 6 && (e.tcpFlags & TCP_SYN) !== 0;
+    if (syn && verdictCounter === C_ALLOWED && e.dstPort >= 0 && this.isSshPort[e.dstPort] === 1) {
+      ring[slot + C_SSH]!++;
+      ring[totals + C_SSH]!++;
+      pourSsh(s, time, o);
+    }
+
+    const dstPort = e.dstPort;
+    if (dstPort >= 0) {
+      (s.ports ??= new WindowSet<number>()).add(dstPort, useEpoch, counts, o.maxPortsPerSource);
+      ring[s.base + LAST_PORTS_AT + (s.lastPortsCount % LAST_PORTS)] = dstPort;
+      s.lastPortsCount++;
+    }
+    (s.hosts ??= new WindowSet<string>()).add(e.dstIp, useEpoch, counts, o.maxHostsPerSource);
+
+    // Reuse of one source port / sequence number across changing targets (a retransmission to
+    // the same target does not count).
+    const newTarget = dstPort !== s.lastDstPort || e.dstIp !== s.lastDstIp;
+    if (newTarget) {
+      s.lastDstPort = dstPort;
+      s.lastDstIp = e.dstIp;
+      const sport = e.srcPort;
+      if (sport >= 0) {
+        if (sport === s.sportCandidate) {
+          s.sportHits++;
+          s.sportEpoch = useEpoch;
+        } else if (++s.sportMisses > s.sportHits) {
+          s.sportCandidate = sport;
+          s.sportHits = 1;
+          s.sportMisses = 0;
+          s.sportEpoch = useEpoch;
+        }
+      }
+      if (syn && e.tcpSeq !== NONE) {
+        const seq = e.tcpSeq;
+        if (seq === s.seqCandidate) {
+          s.seqHits++;
+          s.seqEpoch = useEpoch;
+        } else if (++s.seqMisses > s.seqHits) {
+          s.seqCandidate = seq;
+          s.seqHits = 1;
+          s.seqMisses = 0;
+          s.seqEpoch = useEpoch;
+        }
+      }
+    }
+    return s;
+  }
+
+  /**
+   * Drops sources without a packet for a whole window before `now` (event time, epoch ms).
+   * The table is in recency order, so this stops at the first recent source: O(dropped).
+   */
+  prune(now: number): number {
+    const cutoff = now - this.options.windowMs;
+    const stale: string[] = [];
+    for (const s of this.cache.rvalues()) {
+      if (s === undefined) continue;
+      if (s.lastSeen >= cutoff) break;
+      stale.push(s.address);
+    }
+    this.removing = 'expired';
+    for (const address of stale) this.cache.delete(address);
+    this.expired += stale.length;
+    return stale.length;
+  }
+}

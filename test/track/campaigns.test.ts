@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { T0, packet, seqs, tracker } from './helpers.js';
+
+const SCANNER = 'ittl=128,win=16384,olen=0,df=0';
+
+/** The raw-socket SSH scanner of the port-6000 case: win 16384, no options, no DF, TTL ~103, sport 6000. */
+function scannerSyn(i: number, time: number, country: string) {
+  return packet({ time, src: `218.2.${i >> 8}.${(i & 255) + 1}`, sport: 6000, dport: 22, window: 16384, olen: 0, df: 0, ttl: 103, seq: 9764864, verdict: 'allowed', country });
+}
+
+describe('campaigns', () => {
+  it('groups the port-6000 case — 30 sources, one fingerprint, port 22 — into ONE campaign', () => {
+    const t = tracker();
+    const countries = ['CN', 'CN', 'CN', 'HK', 'KR'];
+    for (let i = 0; i < 30; i++) t.observe(scannerSyn(i, T0 + i * 60_000, countries[i % countries.length]!));
+    // Background: ordinary Linux clients to 443, each with its own fingerprint-free ACK traffic too.
+    const seq = seqs(5);
+    for (let i = 0; i < 3; i++) t.observe(packet({ time: T0 + i * 1000, src: `203.0.113.${i + 1}`, dport: 443, sport: 45000 + i, seq: seq(), ttl: 60, verdict: 'allowed' }));
+
+    const campaigns = t.campaigns();
+    expect(campaigns).toHaveLength(1);
+    const [c] = campaigns;
+    expect(c).toMatchObject({
+      fingerprint: SCANNER,
+      ports: [22],
+      manyPorts: false,
+      sources: 30,
+      sharedSourcePort: 6000,
+      syns: 30,
+      firstSeen: new Date(T0).toISOString(),
+      lastSeen: new Date(T0 + 29 * 60_000).toISOString(),
+    });
+    expect(c?.addresses).toHaveLength(30);
+    expect(c?.countries).toEqual([
+      { country: 'CN', sources: 18 },
+      { country: 'HK', sources: 6 },
+      { country: 'KR', sources: 6 },
+    ]);
+    expect(c?.sourcePorts).toEqual([{ port: 6000, sources: 30 }]);
+    expect(t.summary().campaigns.active).toBe(1);
+    // None of the scanners did enough alone to be a scan: the campaign is what shows them.
+    expect(t.summary().scans.detected).toBe(0);
+  });
+
+  it('does not report a group below campaign_min_sources', () => {
+    const t = tracker({ campaign_min_sources: 5 });
+    for (let i = 0; i < 4; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
+    expect(t.campaigns()).toEqual([]);
+    t.observe(scannerSyn(4, T0 + 10, 'CN'));
+    expect(t.campaigns()[0]?.sources).toBe(5);
+  });
+
+  it('moves a source to another campaign when its port set grows, and separates port sets', () => {
+    const t = tracker({ campaign_min_sources: 2 });
+    for (let i = 0; i < 3; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
+    for (let i = 3; i < 6; i++) {
+      t.observe(scannerSyn(i, T0 + i, 'CN'));
+      t.observe({ ...scannerSyn(i, T0 + i + 1, 'CN'), dstPort: 2222 });
+    }
+    const byPorts = new Map(t.campaigns().map((c) => [c.ports.join(','), c.sources]));
+    expect(byPorts).toEqual(new Map([['22', 3], ['22,2222', 3]]));
+  });
+
+  it('keeps a campaign bounded: addresses listed up to the limit, the total beyond', () => {
+    const t = tracker({ campaign_max_listed: 10 });
+    for (let i = 0; i < 300; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
+    const [c] = t.campaigns();
+    expect(c?.sources).toBe(300);
+    expect(c?.addresses).toHaveLength(10);
+  });
+
+  it('ends a campaign that stays silent for a campaign window', () => {
+    const t = tracker({ campaign_window_seconds: 600 });
+    for (let i = 0; i < 10; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
+    t.observe(packet({ time: T0 + 700_000, src: '203.0.113.99', dport: 443, verdict: 'allowed' }));
+    t.prune();
+    expect(t.campaigns()).toEqual([]);
+    expect(t.summary().campaigns.groups).toBe(1); // the Linux client's own group of one
+  });
+});

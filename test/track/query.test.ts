@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { T0, packet, tracker } from './helpers.js';
+
+describe('query API', () => {
+  it('returns plain JSON-able rows sorted by last_seen, packets, ports and severity', () => {
+    const t = tracker();
+    for (let p = 1; p <= 40; p++) t.observe(packet({ time: T0 + p, src: '192.0.2.1', dport: p })); // vertical scan
+    for (let i = 0; i < 100; i++) t.observe(packet({ time: T0 + 100 + i, src: '192.0.2.2', dport: 443, verdict: 'allowed', flags: 0x18 })); // busy, no probes
+    t.observe(packet({ time: T0 + 500, src: '192.0.2.3', dport: 22, verdict: 'allowed' }));
+    const order = (sort: 'last_seen' | 'packets' | 'ports' | 'severity') => t.sources({ sort }).map((r) => r.address);
+    expect(order('last_seen')).toEqual(['192.0.2.3', '192.0.2.2', '192.0.2.1']);
+    expect(order('packets')).toEqual(['192.0.2.2', '192.0.2.1', '192.0.2.3']);
+    expect(order('ports')[0]).toBe('192.0.2.1');
+    expect(order('severity')[0]).toBe('192.0.2.1');
+    expect(t.sources({ limit: 2 })).toHaveLength(2);
+    const rows = t.sources();
+    expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
+  });
+
+  it('gives the SYN fingerprint histogram over the window by key, TCP window and initial TTL', () => {
+    const t = tracker({ window_seconds: 80 });
+    for (let i = 0; i < 5; i++) t.observe(packet({ time: T0 + i, src: `218.2.22.${i}`, sport: 6000, window: 16384, olen: 0, df: 0, ttl: 103, tool: 'port6000-ssh-scanner' }));
+    for (let i = 0; i < 3; i++) t.observe(packet({ time: T0 + i, src: `203.0.113.${i}`, window: 64240, ttl: 60, os: 'linux' }));
+    t.observe(packet({ time: T0, flags: 0x12 })); // SYN-ACK: no fingerprint
+    const h = t.fingerprints();
+    expect(h.total).toBe(8);
+    expect(h.byKey).toEqual([
+      { key: 'ittl=128,win=16384,olen=0,df=0', count: 5, os: '', tool: 'port6000-ssh-scanner' },
+      { key: 'ittl=64,win=64240,olen=20,df=1', count: 3, os: 'linux', tool: '' },
+    ]);
+    expect(h.byWindow).toEqual([{ window: 16384, count: 5 }, { window: 64240, count: 3 }]);
+    expect(h.byInitialTtl).toEqual([{ initialTtl: 128, count: 5 }, { initialTtl: 64, count: 3 }]);
+    // A window later, only what came since counts.
+    t.observe(packet({ time: T0 + 85_000, src: '203.0.113.50', window: 29200, ttl: 60 }));
+    expect(t.fingerprints().byWindow).toEqual([{ window: 29200, count: 1 }]);
+  });
+
+  it('summarises tracked sources, evictions, scans by type and severity, campaigns', () => {
+    const t = tracker({ max_sources: 100 });
+    for (let p = 1; p <= 40; p++) t.observe(packet({ time: T0 + p, src: '192.0.2.1', dport: p }));
+    for (let h = 1; h <= 12; h++) t.observe(packet({ time: T0 + 100 + h, src: '192.0.2.9', dst: `198.51.100.${h}`, dport: 3389, sport: 1000 + h }));
+    for (let i = 0; i < 200; i++) t.observe(packet({ time: T0 + 1000 + i, src: `10.9.${i >> 8}.${i & 255}`, dport: 443, verdict: 'allowed', sport: 40000 + i }));
+    const s = t.summary();
+    expect(s.sources).toEqual({ tracked: 100, max: 100, evicted: 102, expired: 0 });
+    // The two scanners were the least recently seen: evicted, and their scans with them.
+    expect(s.scans.detected + s.scans.suspected).toBe(0);
+    expect(s.packets).toBe(40 + 12 + 200);
+    expect(s.campaigns.active).toBe(1); // 100 clients of one fingerprint to 443 are a group too
+  });
+
+  it('reports scans active by type and severity, and new scans once per stats() call', () => {
+    const t = tracker();
+    for (let p = 1; p <= 40; p++) t.observe(packet({ time: T0 + p, src: '192.0.2.1', dport: p }));
+    for (let h = 1; h <= 12; h++) t.observe(packet({ time: T0 + 100 + h, src: '192.0.2.9', dst: `198.51.100.${h}`, dport: 3389, sport: 1000 + h, seq: h * 7919 }));
+    const s = t.summary();
+    // Vertical: 40 probes → level 2, +1 for the one source port reused → 3. Horizontal: 12 probes, 12 hosts → 1.
+    expect(s.scans).toEqual({
+      suspected: 1,
+      detected: 1,
+      byType: { vertical: { suspected: 0, detected: 1 }, horizontal: { suspected: 1, detected: 0 }, ssh_bruteforce: { suspected: 0, detected: 0 } },
+      bySeverity: { '1': 1, '2': 0, '3': 1, '4': 0, '5': 0 },
+    });
+    expect(t.stats()).toMatchObject({ tracked: 2, scans: { vertical: 1, horizontal: 0 }, newScans: { vertical: 1 }, suspected: 1 });
+    expect(t.stats().newScans.vertical).toBe(0);
+  });
+});

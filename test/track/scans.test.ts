@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { FIREWALL, T0, packet, seqs, tracker } from './helpers.js';
+
+describe('scan detection', () => {
+  it('detects a vertical scan: an nmap-like run of SYNs to 1000 ports of one host', () => {
+    const t = tracker();
+    const seq = seqs(7);
+    for (let i = 0; i < 1000; i++) {
+      // nmap -sS: one raw-socket source port, dropped by the firewall, ~100 probes a second.
+      t.observe(packet({ time: T0 + i * 10, src: '192.0.2.66', sport: 54321, dport: 1 + ((i * 7919) % 65535), seq: seq(), window: 1024, olen: 4, df: 0, ttl: 45 }));
+    }
+    const [row] = t.sources({ sort: 'severity', limit: 1 });
+    expect(row?.address).toBe('192.0.2.66');
+    expect(row?.scan.state).toBe('detected');
+    expect(row?.scan.types).toEqual(['vertical']);
+    expect(row?.scan.evidence).toMatchObject({ ports: 1000, hosts: 1, probes: 1000 });
+    // 1000 probes: psad danger level 3 (150 ≤ n < 1500), one more for the reused raw-socket port.
+    expect(row?.sourcePortReuse).toEqual({ port: 54321, targets: 1000 });
+    expect(row?.scan.severity).toBe(4);
+    expect(row?.scan.since).toBe(new Date(T0 + 19 * 10).toISOString()); // the 20th distinct port
+    expect(t.stats().newScans.vertical).toBe(1);
+  });
+
+  it('marks a source suspected before it is detected', () => {
+    const t = tracker();
+    for (let port = 1; port <= 6; port++) t.observe(packet({ time: T0 + port, src: '192.0.2.67', dport: port }));
+    const [row] = t.sources();
+    expect(row?.scan).toMatchObject({ state: 'suspected', types: ['vertical'], severity: 1 });
+  });
+
+  it('detects a horizontal sweep: port 22 on 50 hosts', () => {
+    const t = tracker();
+    for (let h = 1; h <= 50; h++) {
+      t.observe(packet({ time: T0 + h * 100, src: '192.0.2.80', dst: `198.51.100.${h}`, dport: 22, sport: 40000 + h, seq: h * 7777 }));
+    }
+    const [row] = t.sources();
+    expect(row?.scan.state).toBe('detected');
+    expect(row?.scan.types).toEqual(['horizontal']);
+    expect(row?.scan.evidence).toMatchObject({ ports: 1, hosts: 50 });
+    // 50 hosts: psad DL4_UNIQUE_HOSTS is 100, DL3 is 50 → level 3.
+    expect(row?.scan.severity).toBe(3);
+    expect(t.summary().scans.byType.horizontal).toEqual({ suspected: 0, detected: 1 });
+  });
+
+  it('does not call a client that browses many web servers a sweep (accepted packets do not count by default)', () => {
+    const t = tracker();
+    for (let h = 1; h <= 60; h++) {
+      t.observe(packet({ time: T0 + h * 1000, src: '10.0.0.5', dst: `192.0.2.${h}`, dport: 443, sport: 50000 + h, seq: h * 31337, verdict: 'allowed', outIf: 'eth1' }));
+    }
+    expect(t.sources()[0]?.scan.state).toBe('none');
+    const counting = tracker({ scan_count_allowed: true });
+    for (let h = 1; h <= 60; h++) {
+      counting.observe(packet({ time: T0 + h * 1000, src: '10.0.0.5', dst: `192.0.2.${h}`, dport: 443, sport: 50000 + h, verdict: 'allowed' }));
+    }
+    expect(counting.sources()[0]?.scan.types).toEqual(['horizontal']);
+  });
+
+  it('detects SSH brute force from many accepted SYNs to port 22 (leaky bucket)', () => {
+    const t = tracker();
+    // A new connection every 2 s for a minute: 30 SYNs; the bucket (20, one leaks per 10 s) overflows.
+    for (let i = 0; i < 30; i++) {
+      t.observe(packet({ time: T0 + i * 2000, src: '192.0.2.22', dport: 22, sport: 41000 + i * 3, seq: i * 99991, verdict: 'allowed' }));
+    }
+    const [row] = t.sources();
+    expect(row?.scan.state).toBe('detected');
+    expect(row?.scan.types).toEqual(['ssh_bruteforce']);
+    expect(row?.scan.evidence.sshSyns).toBe(30);
+    expect(row?.scan.severity).toBe(2); // 30 SYNs: psad levels 15 ≤ n < 150
+    expect(t.stats().scans.ssh_bruteforce).toBe(1);
+  });
+
+  it('does not flag a slow, steady SSH user: the bucket leaks faster than it fills', () => {
+    const t = tracker();
+    for (let i = 0; i < 30; i++) t.observe(packet({ time: T0 + i * 15_000, src: '192.0.2.23', dport: 22, sport: 41000 + i, seq: i * 7, verdict: 'allowed' }));
+    expect(t.sources()[0]?.scan.state).toBe('none');
+  });
+
+  it('does not flag a normal Linux client making a few connections', () => {
+    const t = tracker();
+    const seq = seqs(3);
+    const ports = [22, 443, 443, 80, 22, 443];
+    ports.forEach((dport, i) => {
+      // Kernel-made SYNs: a new ephemeral port and a random ISN per connection, DF set, options.
+      t.observe(packet({ time: T0 + i * 5_000, src: '203.0.113.10', dst: FIREWALL, dport, sport: 43512 + i * 2, seq: seq(), ttl: 61, window: 64240, olen: 20, df: 1, verdict: 'allowed', os: 'linux' }));
+      // and one retransmission of the same SYN
+      t.observe(packet({ time: T0 + i * 5_000 + 1000, src: '203.0.113.10', dst: FIREWALL, dport, sport: 43512 + i * 2, seq: 1, ttl: 61, verdict: 'allowed' }));
+    });
+    const [row] = t.sources();
+    expect(row?.scan.state).toBe('none');
+    expect(row?.scan.severity).toBe(0);
+    expect(row?.sourcePortReuse).toBeNull();
+    expect(row?.seqReuse).toBeNull();
+    expect(row?.os).toEqual(['linux']);
+    expect(row?.fingerprints).toEqual(['ittl=64,win=64240,olen=20,df=1']);
+    expect(t.summary().scans).toMatchObject({ suspected: 0, detected: 0 });
+  });
+
+  it('lets a scan decay once its activity has left the window', () => {
+    const t = tracker({ window_seconds: 60 });
+    for (let port = 1; port <= 30; port++) t.observe(packet({ time: T0 + port * 100, src: '192.0.2.90', dport: port }));
+    expect(t.stats().scans.vertical).toBe(1);
+    t.prune(T0 + 30_000);
+    expect(t.stats().scans.vertical).toBe(1);
+    t.prune(T0 + 70_000); // the source is silent for more than a window: dropped
+    expect(t.stats()).toMatchObject({ scans: { vertical: 0 }, suspected: 0, tracked: 0, expired: 1 });
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { TCP_ACK, TCP_FIN, TCP_SYN } from '../../src/pipeline/types.js';
+import { FIREWALL, T0, packet, seqs, tracker } from './helpers.js';
+
+describe('per-source tracking', () => {
+  it('counts every packet by verdict, first/last seen by event time, country, tools and last ports', () => {
+    const t = tracker();
+    t.observe(packet({ time: T0 + 5_000, dport: 23, verdict: 'blocked', country: 'CN', tool: 'masscan' }));
+    t.observe(packet({ time: T0, dport: 22, verdict: 'allowed', flags: TCP_ACK })); // late, and not a probe
+    t.observe(packet({ time: T0 + 9_000, dport: 80, verdict: 'unknown', country: 'HK' }));
+    const [row] = t.sources();
+    expect(row).toMatchObject({
+      address: '203.0.113.7',
+      firstSeen: new Date(T0).toISOString(),
+      lastSeen: new Date(T0 + 9_000).toISOString(),
+      packets: { allowed: 1, blocked: 1, unknown: 1, total: 3 },
+      window: { allowed: 1, blocked: 1, unknown: 1, probes: 2 },
+      ports: { distinct: 2, atLeast: false },
+      hosts: { distinct: 1, atLeast: false },
+      lastPorts: [80, 23],
+      tools: ['masscan'],
+      country: 'HK',
+    });
+  });
+
+  it('caps the distinct ports kept per source and reports the count as "at least"', () => {
+    const t = tracker({ max_ports_per_source: 64 });
+    for (let port = 1; port <= 500; port++) t.observe(packet({ time: T0 + port, dport: port }));
+    const [row] = t.sources();
+    expect(row?.ports).toEqual({ distinct: 64, atLeast: true });
+    expect(row?.scan.state).toBe('detected');
+  });
+
+  it('sees one source port reused across many targets (hping3 -k, the port-6000 scanner, nmap)', () => {
+    const t = tracker();
+    for (let h = 1; h <= 12; h++) t.observe(packet({ time: T0 + h, src: '192.0.2.6', dst: `198.51.100.${h}`, sport: 6000, seq: h * 1111 }));
+    // The same SYN retransmitted to one target is no reuse.
+    for (let i = 0; i < 12; i++) t.observe(packet({ time: T0 + i * 1000, src: '192.0.2.7', sport: 51000, seq: 5 }));
+    const rows = new Map(t.sources().map((r) => [r.address, r]));
+    expect(rows.get('192.0.2.6')?.sourcePortReuse).toEqual({ port: 6000, targets: 12 });
+    expect(rows.get('192.0.2.6')?.seqReuse).toBeNull();
+    expect(rows.get('192.0.2.7')?.sourcePortReuse).toBeNull();
+    expect(rows.get('192.0.2.7')?.seqReuse).toBeNull();
+  });
+
+  it('tolerates a few other source ports in between (nmap retransmits from another port)', () => {
+    const t = tracker();
+    for (let p = 1; p <= 20; p++) {
+      t.observe(packet({ time: T0 + p, dport: p, sport: 33333, seq: p }));
+      if (p % 5 === 0) t.observe(packet({ time: T0 + p, dport: p, sport: 33334, seq: p }));
+    }
+    expect(t.sources()[0]?.sourcePortReuse).toEqual({ port: 33333, targets: 20 });
+  });
+
+  it('sees one TCP sequence number shared by SYNs to many targets (Mirai: seq = destination address)', () => {
+    const t = tracker();
+    const mirai = (198 << 24) + (51 << 16) + (100 << 8) + 1; // 198.51.100.1 as a 32-bit number
+    for (let i = 0; i < 15; i++) t.observe(packet({ time: T0 + i * 50, src: '192.0.2.23', dport: i % 2 === 0 ? 23 : 2323, sport: 30000 + i * 17, seq: mirai >>> 0 }));
+    const [row] = t.sources();
+    expect(row?.seqReuse).toEqual({ seq: mirai >>> 0, syns: 15 });
+    expect(row?.sourcePortReuse).toBeNull();
+  });
+
+  it('does not see seq reuse in a client whose kernel picks a fresh ISN per connection', () => {
+    const t = tracker();
+    const seq = seqs(11);
+    for (let i = 0; i < 30; i++) t.observe(packet({ time: T0 + i * 1000, src: '203.0.113.10', dport: 443, dst: `192.0.2.${i + 1}`, sport: 40000 + i, seq: seq(), verdict: 'allowed' }));
+    expect(t.sources()[0]).toMatchObject({ seqReuse: null, sourcePortReuse: null });
+  });
+
+  it('treats NULL/FIN/Xmas probes as probes and acknowledgements as not', () => {
+    const t = tracker();
+    t.observe(packet({ dport: 1, flags: TCP_FIN }));
+    t.observe(packet({ dport: 2, flags: 0 }));
+    t.observe(packet({ dport: 3, flags: TCP_SYN | TCP_ACK }));
+    t.observe(packet({ dport: 4, protocol: 17 }));
+    t.observe(packet({ protocol: 1, icmpType: 8 }));
+    t.observe(packet({ protocol: 1, icmpType: 0 })); // echo reply
+    t.observe(packet({ dport: 5, src: '203.0.113.7', inIf: '', outIf: 'eth0' })); // sent by the firewall itself
+    expect(t.sources()[0]?.window.probes).toBe(4); // FIN, NULL, UDP, echo request
+    expect(t.sources()[0]?.ports.distinct).toBe(3);
+  });
+
+  it('stops counting activity older than the window while the source stays active', () => {
+    const t = tracker({ window_seconds: 80 }); // slots of 10 s
+    for (let port = 1; port <= 30; port++) t.observe(packet({ time: T0 + port * 10, src: '192.0.2.50', dst: FIREWALL, dport: port }));
+    expect(t.sources()[0]?.scan.state).toBe('detected');
+    // Then one packet to port 80 every 10 s for two windows.
+    for (let i = 1; i <= 16; i++) t.observe(packet({ time: T0 + i * 10_000, src: '192.0.2.50', dport: 80, verdict: 'allowed' }));
+    const [row] = t.sources();
+    expect(row?.packets.total).toBe(46); // lifetime counts stay
+    expect(row?.ports.distinct).toBe(1); // the 30 scanned ports have left the window
+    expect(row?.window.blocked).toBe(0);
+    expect(row?.window.allowed).toBeGreaterThanOrEqual(7);
+    expect(row?.window.allowed).toBeLessThanOrEqual(8);
+    expect(row?.scan.state).toBe('none');
+    expect(t.stats()).toMatchObject({ scans: { vertical: 0 }, suspected: 0 });
+  });
+
+  it('prune() lets the scan state of a silent source decay without new packets', () => {
+    const t = tracker({ window_seconds: 80 });
+    for (let port = 1; port <= 30; port++) t.observe(packet({ time: T0 + port, src: '192.0.2.51', dport: port }));
+    t.observe(packet({ time: T0 + 75_000, src: '192.0.2.52', dport: 80, verdict: 'allowed' })); // keeps time moving
+    t.prune(T0 + 75_000);
+    expect(t.stats().scans.vertical).toBe(1);
+    t.prune(T0 + 90_000);
+    expect(t.summary().scans.detected).toBe(0);
+  });
+
+  it('evicts the least recently seen source beyond max_sources and counts it', () => {
+    const t = tracker({ max_sources: 100 });
+    for (let i = 0; i < 150; i++) t.observe(packet({ time: T0 + i, src: `10.1.${i >> 8}.${i & 255}` }));
+    t.observe(packet({ time: T0 + 200, src: '10.1.0.60' })); // touch one of the tracked
+    for (let i = 150; i < 160; i++) t.observe(packet({ time: T0 + 300 + i, src: `10.1.${i >> 8}.${i & 255}` }));
+    const s = t.stats();
+    expect(s.tracked).toBe(100);
+    expect(s.evicted).toBe(60);
+    expect(t.sources({ limit: 1000 }).some((r) => r.address === '10.1.0.60')).toBe(true);
+    expect(t.sources({ limit: 1000 }).some((r) => r.address === '10.1.0.50')).toBe(false);
+  });
+});
