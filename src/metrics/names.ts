@@ -20,6 +20,10 @@
 //   <p>.syn.os.<linux|windows|bsd|network-device|unknown>
 //   <p>.tools.<signature id>                     packets from a recognised tool
 //   <p>.geo.<country code|private|reserved|unknown>|other   top N source countries
+//   <p>.scans.<vertical|horizontal|ssh_bruteforce>.active|new   sources in a detected scan / new ones
+//   <p>.scans.suspected                          sources with a suspected scan
+//   <p>.campaigns.active
+//   <p>.track.sources|evicted|expired            tracked sources; LRU evictions; window expiries
 //   <p>.nfwatch.lines|events|events_per_second|oversized_lines|late_events|counter_resets|open_intervals
 //   <p>.nfwatch.decode_errors.<reason>
 //   <p>.nfwatch.sinks.<sink>.backlog|dropped|sent|connected
@@ -40,6 +44,9 @@
 //   <n>.syn.os;host=h;os=linux
 //   <n>.tools;host=h;tool=nmap
 //   <n>.geo;country=CN;host=h
+//   <n>.scans.active;host=h;type=vertical                    (and scans.new, scans.suspected)
+//   <n>.campaigns.active;host=h
+//   <n>.track.sources;host=h                                 (and track.evicted, track.expired)
 //   <n>.nfwatch.lines;host=h                                 (and the other health figures)
 //   <n>.nfwatch.decode_errors;host=h;reason=not_json
 //   <n>.nfwatch.sinks.backlog;host=h;sink=graphite           (and dropped, sent, connected)
@@ -241,6 +248,17 @@ export class MetricNamer {
     return this.tagged ? this.tag('geo', 'country', this.tagValue(c)) : `${this.base}geo.${this.component(c)}`;
   }
 
+  // --- scans, campaigns, tracking (wall-clock gauges, written with health)
+
+  scans(type: string, field: 'active' | 'new'): string {
+    return this.tagged ? this.tag(`scans.${field}`, 'type', type) : `${this.base}scans.${type}.${field}`;
+  }
+
+  /** scans.suspected, campaigns.active, track.sources|evicted|expired. */
+  gauge(path: 'scans.suspected' | 'campaigns.active' | 'track.sources' | 'track.evicted' | 'track.expired'): string {
+    return this.tagged ? this.tag(path) : `${this.base}${path}`;
+  }
+
   // --- health
 
   health(field: HealthField): string {
@@ -381,6 +399,16 @@ export function renderHealth(h: HealthSnapshot, namer: MetricNamer): Record<stri
     add(out, namer.sink(sink, 'dropped'), s.dropped);
     add(out, namer.sink(sink, 'sent'), s.sent);
     add(out, namer.sink(sink, 'connected'), s.connected ? 1 : 0);
+  }
+  const t = h.tracker;
+  if (t !== null) {
+    for (const [type, n] of Object.entries(t.scans)) add(out, namer.scans(type, 'active'), n);
+    for (const [type, n] of Object.entries(t.newScans)) add(out, namer.scans(type, 'new'), n);
+    add(out, namer.gauge('scans.suspected'), t.suspected);
+    add(out, namer.gauge('campaigns.active'), t.campaigns);
+    add(out, namer.gauge('track.sources'), t.tracked);
+    add(out, namer.gauge('track.evicted'), t.evicted);
+    add(out, namer.gauge('track.expired'), t.expired);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 import type { AggregatorOptions } from '../aggregate/intervals.js';
 import { IntervalAggregator } from '../aggregate/intervals.js';
 import { decodeLine, type DecodeOptions } from '../decode/line.js';
+import type { Tracker } from '../track/query.js';
 import type { Logger } from '../util/log.js';
 import {
   DECODE_ERROR_REASONS,
@@ -11,7 +12,6 @@ import {
   type DecodeErrorReason,
   type Enricher,
   type HealthSnapshot,
-  type PacketEvent,
   type IntervalAggregate,
   type LineReceiver,
   type LineSource,
@@ -37,15 +37,11 @@ interface PendingCommit {
 /** Observers of closed intervals besides the sinks (the web view's counters, tests). */
 export type IntervalListener = (aggregate: IntervalAggregate) => void;
 
-/** Sees every enriched packet event (the per-source tracker). Hot path, like an enricher. */
-export interface EventObserver {
-  observe(event: PacketEvent): void;
-}
-
 /** The stages between decoding and aggregation, in the order they run. */
 export interface PipelineStages {
   enrichers: readonly Enricher[];
-  observers: readonly EventObserver[];
+  /** Per-source behaviour, scans and campaigns; null when not wanted (benchmarks, tests). */
+  tracker: Tracker | null;
 }
 
 export class Pipeline implements LineReceiver {
@@ -71,7 +67,7 @@ export class Pipeline implements LineReceiver {
     readonly sources: readonly LineSource[],
     readonly sinks: readonly Sink[],
     private readonly logger: Logger,
-    readonly stages: PipelineStages = { enrichers: [], observers: [] },
+    readonly stages: PipelineStages = { enrichers: [], tracker: null },
   ) {
     this.decodeErrors = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0])) as Record<DecodeErrorReason, number>;
     this.samplesLeft = options.errorSamplesPerMinute;
@@ -112,9 +108,9 @@ export class Pipeline implements LineReceiver {
     const result = decodeLine(text, source, this.options.decode);
     switch (result.kind) {
       case 'packet': {
-        const { enrichers, observers } = this.stages;
+        const { enrichers, tracker } = this.stages;
         for (let i = 0; i < enrichers.length; i++) enrichers[i]!.enrich(result);
-        for (let i = 0; i < observers.length; i++) observers[i]!.observe(result);
+        tracker?.observe(result);
         this.aggregator.addPacket(result, start, end);
         return;
       }
@@ -168,6 +164,8 @@ export class Pipeline implements LineReceiver {
   tick(now = Date.now()): void {
     if (this.stopped) return;
     this.aggregator.closeDue(now);
+    // By event time (the tracker's newest), so replaying an old file does not expire everything.
+    this.stages.tracker?.prune();
     this.recordCheckpoint();
     void this.commitDelivered();
     if (now >= this.nextHealthAt) {
@@ -239,6 +237,7 @@ export class Pipeline implements LineReceiver {
       counterResets: stats.counterResets,
       openIntervals: stats.openIntervals,
       sinks,
+      tracker: this.stages.tracker?.stats() ?? null,
     };
   }
 

@@ -2,6 +2,7 @@
 // A source yields lines, a decoder makes typed events, the aggregator buckets them by event time,
 // sinks consume interval aggregates. Every role is one interface here; implementations live in
 // sources/, decode/, aggregate/ and sinks/.
+import type { TrackerStats } from '../track/query.js';
 
 export type Verdict = 'allowed' | 'blocked' | 'unknown';
 export const VERDICTS: readonly Verdict[] = ['allowed', 'blocked', 'unknown'];
@@ -281,6 +282,8 @@ export interface HealthSnapshot {
   counterResets: number;
   openIntervals: number;
   sinks: Record<string, SinkHealth>;
+  /** Per-source tracking figures (tracked, evicted, scans by type, campaigns); null when off. */
+  tracker: TrackerStats | null;
 }
 
 export interface SinkHealth {

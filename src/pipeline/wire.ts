@@ -6,6 +6,8 @@ import { FingerprintEnricher } from '../enrich/signatures.js';
 import { MetricNamer } from '../metrics/names.js';
 import { GraphiteSink } from '../sinks/graphite.js';
 import { FileSource } from '../sources/file.js';
+import { trackOptions } from '../track/options.js';
+import { Tracker } from '../track/query.js';
 import { SocketSource } from '../sources/socket.js';
 import type { Logger } from '../util/log.js';
 import { Pipeline } from './pipeline.js';
@@ -50,7 +52,10 @@ export function buildPipeline(config: Config, logger: Logger): Pipeline {
   const enrichers: Enricher[] = [];
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
 
-  // 4. Decoding and aggregation between them.
+  // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
+  const tracker = new Tracker(trackOptions(config.track));
+
+  // 5. Decoding and aggregation between them.
   const intervalMs = config.aggregate.interval_seconds * 1000;
   return new Pipeline(
     {
@@ -69,6 +74,6 @@ export function buildPipeline(config: Config, logger: Logger): Pipeline {
     sources,
     sinks,
     logger.child('pipeline'),
-    { enrichers, observers: [] },
+    { enrichers, tracker },
   );
 }

@@ -234,6 +234,7 @@ describe('renderHealth', () => {
       counterResets: 0,
       openIntervals: 3,
       sinks: { graphite: { backlog: 12, dropped: 0, sent: 3400, connected: true } },
+      tracker: null,
     };
     const out = renderHealth(h, dotted());
     expect(out).toEqual({
@@ -316,5 +317,30 @@ describe('SYN fingerprint, tool and country metrics', () => {
   it('writes no SYN branch for an interval without SYNs', () => {
     const out = renderInterval(emptyAggregate(0, 10_000), dotted(), { ports: 20, values: 20 });
     expect(Object.keys(out).some((k) => k.includes('.syn.'))).toBe(false);
+  });
+});
+
+describe('scan, campaign and tracking gauges', () => {
+  it('are written with the health snapshot when the tracker is on', () => {
+    const h: HealthSnapshot = {
+      time: 1_700_000_000_000, elapsed: 10, lines: 0, events: 0, eventsPerSecond: 0, oversizedLines: 0,
+      decodeErrors: { not_json: 0, not_object: 0, no_timestamp: 0, bad_timestamp: 0, wrong_type: 0, unknown_record: 0 },
+      lateEvents: 0, counterResets: 0, openIntervals: 0, sinks: {},
+      tracker: {
+        tracked: 120, evicted: 7, expired: 3, suspected: 2, campaigns: 1,
+        scans: { vertical: 1, horizontal: 0, ssh_bruteforce: 4 },
+        newScans: { vertical: 1, horizontal: 0, ssh_bruteforce: 2 },
+      },
+    };
+    expect(renderHealth(h, dotted())).toMatchObject({
+      'netfilter.fw1.scans.vertical.active': 1,
+      'netfilter.fw1.scans.ssh_bruteforce.active': 4,
+      'netfilter.fw1.scans.ssh_bruteforce.new': 2,
+      'netfilter.fw1.scans.suspected': 2,
+      'netfilter.fw1.campaigns.active': 1,
+      'netfilter.fw1.track.sources': 120,
+      'netfilter.fw1.track.evicted': 7,
+    });
+    expect(renderHealth(h, tagged())).toMatchObject({ 'nfwatch.scans.active;host=fw1;type=ssh_bruteforce': 4 });
   });
 });

@@ -167,6 +167,7 @@ describe('GraphiteSink', () => {
       lateEvents: 0,
       counterResets: 0,
       openIntervals: 1,
+      tracker: null,
       sinks: {},
     };
     s.writeHealth(h);
