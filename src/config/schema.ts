@@ -146,6 +146,24 @@ export const ConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    web: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Serve the live scan-watch page, its JSON API, /metrics and the WebSocket event stream.' }),
+        host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on. Anything but loopback exposes firewall logs: then `token` is required (nfwatch refuses to start without it) and TLS is strongly advised.' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port (0: any free port, for tests).' }),
+        token: Type.String({ default: '', description: 'Access token for the page, the API and the stream (sent as `Authorization: Bearer <token>` or `?token=`). Required when host is not loopback.' }),
+        token_file: Type.String({ default: '', description: 'Read the token from this file instead (keeps it out of the config file).' }),
+        tls_cert: Type.String({ default: '', description: 'PEM certificate file: serve HTTPS/WSS. Needs tls_key.' }),
+        tls_key: Type.String({ default: '', description: 'PEM private key file for tls_cert.' }),
+        allowed_origins: Type.Array(Type.String(), { default: [], description: 'Origins (scheme://host:port) besides the server\'s own allowed to open the WebSocket stream.' }),
+        max_clients: Type.Integer({ minimum: 1, maximum: 10000, default: 32, description: 'WebSocket clients at once; more are refused.' }),
+        max_message_bytes: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 4096, description: 'Largest message a client may send (subscription filters).' }),
+        client_events_per_second: Type.Integer({ minimum: 1, maximum: 100_000, default: 200, description: 'Events per second sent to one client; above it the client gets a sample plus per-second aggregate frames, and is told so.' }),
+        slow_client_bytes: Type.Integer({ minimum: 16_384, maximum: 1_073_741_824, default: 4_194_304, description: 'A client whose unsent data exceeds this gets summaries only; at twice this it is disconnected (close code 4008).' }),
+        heartbeat_seconds: Type.Integer({ minimum: 1, maximum: 3600, default: 15, description: 'Ping interval; a client that misses a pong is disconnected.' }),
+      },
+      { ...strict, default: {} },
+    ),
     outputs: Type.Object(
       {
         graphite: Type.Object(

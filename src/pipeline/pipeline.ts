@@ -13,6 +13,7 @@ import {
   type Enricher,
   type HealthSnapshot,
   type IntervalAggregate,
+  type PacketEvent,
   type LineReceiver,
   type LineSource,
   type Sink,
@@ -42,6 +43,13 @@ export interface PipelineStages {
   enrichers: readonly Enricher[];
   /** Per-source behaviour, scans and campaigns; null when not wanted (benchmarks, tests). */
   tracker: Tracker | null;
+  /** The live event stream (web view); null when off. Must return at once when nobody listens. */
+  live?: LiveEvents | null;
+}
+
+/** Receives every enriched packet for the live stream. */
+export interface LiveEvents {
+  publish(event: PacketEvent): void;
 }
 
 export class Pipeline implements LineReceiver {
@@ -108,9 +116,10 @@ export class Pipeline implements LineReceiver {
     const result = decodeLine(text, source, this.options.decode);
     switch (result.kind) {
       case 'packet': {
-        const { enrichers, tracker } = this.stages;
+        const { enrichers, tracker, live } = this.stages;
         for (let i = 0; i < enrichers.length; i++) enrichers[i]!.enrich(result);
         tracker?.observe(result);
+        live?.publish(result);
         this.aggregator.addPacket(result, start, end);
         return;
       }

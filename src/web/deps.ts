@@ -1,0 +1,20 @@
+// What the web layer is given by the daemon: read-only views of the pipeline's state. app.ts
+// builds a fastify instance from these and never reaches into the pipeline otherwise.
+import type { Config } from '../config/schema.js';
+import type { HealthSnapshot } from '../pipeline/types.js';
+import type { Tracker } from '../track/query.js';
+import type { Logger } from '../util/log.js';
+import type { IntervalHistory } from './history.js';
+
+export interface WebDeps {
+  config: Config['web'];
+  /** Per-source table, fingerprint histogram, campaigns, summary; null when tracking is off. */
+  tracker: Tracker | null;
+  /** Recent verdict rates and NFACCT counter rates. */
+  history: IntervalHistory;
+  /** The pipeline's health now (lines, events, decode errors, sinks, tracker figures). */
+  health(): HealthSnapshot;
+  /** Epoch ms the daemon started. */
+  startedAt: number;
+  logger: Logger;
+}
