@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: ulogd2 with its JSON plugin, the
-# firewall tools, packet generators, carbon-cache with whisper. Run as root on Debian 12.
+# firewall tools, packet generators, carbon-cache with whisper, and chromium for the scan-watch
+# page's browser test. Run as root on Debian 12.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: run as root (apt-get install)" >&2
@@ -11,4 +12,5 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ulogd2 ulogd2-json nftables iptables nfacct iproute2 \
   hping3 nmap masscan zmap curl procps \
-  graphite-carbon python3-whisper
+  graphite-carbon python3-whisper \
+  chromium

@@ -1,7 +1,8 @@
 // The daemon: load the configuration, wire the pipeline, run until a signal.
 import { loadConfig } from './config/load.js';
-import { buildPipeline, decodeOptions } from './pipeline/wire.js';
+import { buildDaemon, decodeOptions } from './pipeline/wire.js';
 import { createLogger } from './util/log.js';
+import { startWeb, type WebServer } from './web/server.js';
 
 /** How long SIGTERM waits for sinks to deliver what is pending before exiting anyway. */
 const SHUTDOWN_FLUSH_MS = 5000;
@@ -9,8 +10,14 @@ const SHUTDOWN_FLUSH_MS = 5000;
 export async function runDaemon(configPath: string): Promise<void> {
   const config = loadConfig(configPath);
   const logger = createLogger(config.general.log_level);
-  const pipeline = await buildPipeline(config, logger);
+  const startedAt = Date.now();
+  const { pipeline, tracker, history, hub } = await buildDaemon(config, logger);
   await pipeline.start();
+  let web: WebServer | undefined;
+  if (hub) {
+    web = await startWeb(config.web, { config: config.web, tracker, history, health: () => pipeline.health(), startedAt, logger: logger.child('web') }, hub);
+    logger.info(`scan-watch page at ${web.url}/`);
+  }
   logger.info(
     `nfwatch started: ${pipeline.sources.map((s) => `${s.kind}:${s.name}`).join(', ') || 'no sources'} → ${pipeline.sinks.map((s) => s.name).join(', ') || 'no outputs'}`,
   );
@@ -20,8 +27,8 @@ export async function runDaemon(configPath: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: flushing and stopping`);
-    pipeline
-      .stop(SHUTDOWN_FLUSH_MS)
+    Promise.resolve(web?.close())
+      .then(() => pipeline.stop(SHUTDOWN_FLUSH_MS))
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         logger.error(`error while stopping: ${(err as Error).message}`);

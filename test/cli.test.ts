@@ -54,7 +54,7 @@ describe('nfwatch command line', () => {
       writeFileSync(
         config,
         `[general]\nstate_dir = "${dir}/state"\nlog_level = "${level}"\n[[sources.file]]\npath = "${dir}/ulogd.json"\nfrom = "beginning"\n` +
-          `[outputs.graphite]\nenabled = false\n`,
+          `[outputs.graphite]\nenabled = false\n[web]\nenabled = false\n`,
       );
     write('info');
     writeFileSync(join(dir, 'ulogd.json'), 'not json\n');

@@ -229,7 +229,8 @@ export class Pipeline implements LineReceiver {
     return this.committing;
   }
 
-  health(now = Date.now()): HealthSnapshot {
+  /** `consume`: whether this snapshot is the periodic export that takes the tracker's new-scan counts. */
+  health(now = Date.now(), consume = false): HealthSnapshot {
     const elapsed = Math.max(0.001, (now - this.lastHealthAt) / 1000);
     const stats = this.aggregator.stats;
     const sinks: Record<string, SinkHealth> = {};
@@ -246,12 +247,12 @@ export class Pipeline implements LineReceiver {
       counterResets: stats.counterResets,
       openIntervals: stats.openIntervals,
       sinks,
-      tracker: this.stages.tracker?.stats() ?? null,
+      tracker: this.stages.tracker?.stats(consume) ?? null,
     };
   }
 
   private writeHealth(now: number): void {
-    const snapshot = this.health(now);
+    const snapshot = this.health(now, true);
     this.lastHealthAt = now;
     this.eventsAtLastHealth = this.aggregator.stats.events;
     for (const sink of this.sinks) sink.writeHealth(snapshot);

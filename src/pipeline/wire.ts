@@ -1,5 +1,6 @@
 // The one place where configuration becomes running components, top to bottom:
-// sources → decoder → aggregator → sinks.
+// sources → decoder → enrichers → tracker → live stream → aggregator → sinks, and the web view
+// over them.
 import type { Config } from '../config/schema.js';
 import type { DecodeOptions } from '../decode/line.js';
 import { createGeoIp } from '../enrich/geoip.js';
@@ -11,6 +12,9 @@ import { trackOptions } from '../track/options.js';
 import { Tracker } from '../track/query.js';
 import { SocketSource } from '../sources/socket.js';
 import type { Logger } from '../util/log.js';
+import { IntervalHistory } from '../web/history.js';
+import { LiveHub } from '../web/stream.js';
+import { NFWATCH_VERSION } from '../web/version.js';
 import { Pipeline } from './pipeline.js';
 import type { Enricher, LineSource, Sink } from './types.js';
 
@@ -22,7 +26,21 @@ export function decodeOptions(config: Config): DecodeOptions {
   };
 }
 
+/** The running parts the daemon (and the web view) needs besides the pipeline itself. */
+export interface Daemon {
+  pipeline: Pipeline;
+  tracker: Tracker;
+  /** Recent verdict and NFACCT rates for the web view, fed by closed intervals. */
+  history: IntervalHistory;
+  /** The WebSocket event stream; null when the web view is off. */
+  hub: LiveHub | null;
+}
+
 export async function buildPipeline(config: Config, logger: Logger): Promise<Pipeline> {
+  return (await buildDaemon(config, logger)).pipeline;
+}
+
+export async function buildDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const maxLineBytes = config.general.max_line_bytes;
 
   // 1. Sources: lines in, nothing else.
@@ -58,9 +76,13 @@ export async function buildPipeline(config: Config, logger: Logger): Promise<Pip
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
   const tracker = new Tracker(trackOptions(config.track));
 
-  // 5. Decoding and aggregation between them.
+  // 5. The live stream of enriched events for the web view.
+  const sourceNames = sources.map((s) => s.name);
+  const hub = config.web.enabled ? new LiveHub(config.web, { sourceNames, version: NFWATCH_VERSION, logger: logger.child('stream') }) : null;
+
+  // 6. Decoding and aggregation between them; closed intervals also feed the web view's history.
   const intervalMs = config.aggregate.interval_seconds * 1000;
-  return new Pipeline(
+  const pipeline = new Pipeline(
     {
       decode: decodeOptions(config),
       aggregate: {
@@ -77,6 +99,9 @@ export async function buildPipeline(config: Config, logger: Logger): Promise<Pip
     sources,
     sinks,
     logger.child('pipeline'),
-    { enrichers, tracker },
+    { enrichers, tracker, live: hub },
   );
+  const history = new IntervalHistory();
+  pipeline.onIntervalClosed(history.add);
+  return { pipeline, tracker, history, hub };
 }

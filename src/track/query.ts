@@ -165,7 +165,8 @@ export class Tracker {
     this.fingerprintStats.advance(this.sourceTable.epochOf(now));
   }
 
-  stats(): TrackerStats {
+  /** `consume`: reset the new-scan counts (the periodic health export does; readers like the web view do not). */
+  stats(consume = true): TrackerStats {
     const scans: Record<ScanType, number> = { vertical: 0, horizontal: 0, ssh_bruteforce: 0 };
     let suspected = 0;
     for (const s of this.scanning) {
@@ -179,7 +180,7 @@ export class Tracker {
       horizontal: this.newScans[1] ?? 0,
       ssh_bruteforce: this.newScans[2] ?? 0,
     };
-    this.newScans.fill(0);
+    if (consume) this.newScans.fill(0);
     return {
       tracked: this.sourceTable.size,
       evicted: this.sourceTable.evicted,

@@ -83,6 +83,9 @@ grace_seconds = 1.5
 
 ${opts.source}
 
+[web]
+port = 0
+
 [outputs.graphite]
 port = ${opts.carbonPort}
 prefix = "${opts.prefix}"

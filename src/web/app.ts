@@ -1,0 +1,346 @@
+// The web app: JSON API, /metrics, /healthz and the WebSocket /stream, built from WebDeps without
+// listening (server.ts listens; tests use inject() or listen on port 0).
+//
+// Access: when a token is configured every route but /healthz needs it — `Authorization: Bearer`,
+// or `?token=` on the page and on /stream (browsers cannot set WebSocket headers), or the
+// `nfwatch_token` cookie that the page request with `?token=` sets (HttpOnly, SameSite=Strict) so
+// the page's own fetch and WebSocket calls carry it. Tokens are compared in constant time.
+// Without a token (loopback only, server.ts enforces it) requests must name a loopback host, the
+// configured host or an allowed origin's host in `Host`, which defeats DNS rebinding.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { WebDeps } from './deps.js';
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
+import * as S from './schemas.js';
+import { registerStatic } from './static.js';
+import type { LiveHub } from './stream.js';
+
+export interface AppOptions {
+  /** Serve HTTPS (PEM contents). */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  /** The token in force (server.ts reads token_file); defaults to deps.config.token. */
+  token?: string;
+}
+
+export const TOKEN_COOKIE = 'nfwatch_token';
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+/** Paths where `?token=` is accepted (the page and the stream); elsewhere only header or cookie. */
+const QUERY_TOKEN_PATHS = new Set(['/', '/index.html', '/stream']);
+const PUBLIC_PATHS = new Set(['/healthz']);
+
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions = {}): Promise<FastifyInstance> {
+  const tls = options.https !== undefined;
+  const app: FastifyInstance = (options.https
+    ? Fastify({ logger: false, https: { cert: options.https.cert, key: options.https.key } })
+    : Fastify({ logger: false })) as unknown as FastifyInstance;
+  const guard = new AccessGuard(options.token ?? deps.config.token, deps.config.host, deps.config.allowed_origins, tls);
+
+  // --- every response: strict headers; access check; the page's token cookie -------------------
+  app.addHook('onRequest', async (req, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    const path = pathOf(req.url);
+    if (path.startsWith('/api/') || path === '/metrics' || path === '/healthz') reply.header('cache-control', 'no-store');
+    const refusal = guard.check(req.raw, path);
+    if (refusal !== null) throw refusal;
+    const cookie = guard.cookieFor(req.raw, path);
+    if (cookie !== null) reply.header('set-cookie', cookie);
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
+    if (err instanceof HttpError) return sendError(reply, err.statusCode, err.code, err.message);
+    if (err.validation) return sendError(reply, 400, 'bad_request', err.message);
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      deps.logger.error(`web: ${req.method} ${pathOf(req.url)}: ${err.message}`);
+      return sendError(reply, status, 'internal', 'internal error');
+    }
+    return sendError(reply, status, codeOf(status), err.message);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${pathOf(req.url)}`));
+
+  const errors = { 400: S.ErrorReply, 401: S.ErrorReply, 403: S.ErrorReply };
+
+  // --- routes ---------------------------------------------------------------------------------
+  app.get('/healthz', { schema: { querystring: S.NoQuery, response: { 200: S.HealthzReply } } }, async () => ({ status: 'ok' as const }));
+
+  app.get('/api/summary', { schema: { querystring: S.NoQuery, response: { 200: S.SummaryReply, ...errors } } }, async (): Promise<S.SummaryReply> => {
+    const h = deps.health();
+    const now = Date.now();
+    const t = deps.tracker?.summary() ?? null;
+    return {
+      tracking: t !== null,
+      time: t?.time ?? null,
+      windowSeconds: t?.windowSeconds ?? 0,
+      packets: t?.packets ?? 0,
+      sources: t?.sources ?? null,
+      scans: t?.scans ?? null,
+      campaigns: t?.campaigns ?? null,
+      fingerprints: t?.fingerprints ?? null,
+      serverTime: new Date(now).toISOString(),
+      startedAt: new Date(deps.startedAt).toISOString(),
+      uptimeSeconds: Math.max(0, (now - deps.startedAt) / 1000),
+      rates: deps.history.latest(),
+      totals: { ...deps.history.totals },
+      health: {
+        lines: h.lines,
+        events: h.events,
+        eventsPerSecond: h.eventsPerSecond,
+        oversizedLines: h.oversizedLines,
+        decodeErrors: h.decodeErrors,
+        lateEvents: h.lateEvents,
+        counterResets: h.counterResets,
+        openIntervals: h.openIntervals,
+        sinks: h.sinks,
+      },
+      stream: { clients: hub.clientCount, eventsPerSecondPerClient: deps.config.client_events_per_second },
+    };
+  });
+
+  app.get<{ Querystring: S.SourcesQuery }>(
+    '/api/sources',
+    { schema: { querystring: S.SourcesQuery, response: { 200: S.SourcesReply, ...errors } } },
+    async (req) => {
+      const { limit, sort } = req.query;
+      return { tracking: deps.tracker !== null, sort, limit, sources: deps.tracker?.sources({ limit, sort }) ?? [] };
+    },
+  );
+
+  app.get<{ Querystring: S.LimitQuery }>(
+    '/api/fingerprints',
+    { schema: { querystring: S.LimitQuery, response: { 200: S.FingerprintsReply, ...errors } } },
+    async (req) => {
+      const t = deps.tracker;
+      if (t === null) return { tracking: false, windowSeconds: 0, total: 0, byKey: [], otherKeys: 0, byWindow: [], byInitialTtl: [] };
+      return { tracking: true, ...t.fingerprints(req.query.limit) };
+    },
+  );
+
+  app.get<{ Querystring: S.LimitQuery }>(
+    '/api/campaigns',
+    { schema: { querystring: S.LimitQuery, response: { 200: S.CampaignsReply, ...errors } } },
+    async (req) => ({ tracking: deps.tracker !== null, campaigns: deps.tracker?.campaigns(req.query.limit) ?? [] }),
+  );
+
+  app.get('/api/counters', { schema: { querystring: S.NoQuery, response: { 200: S.CountersReply, ...errors } } }, async () => ({
+    counters: deps.history.counters(),
+  }));
+
+  app.get('/api/rates', { schema: { querystring: S.NoQuery, response: { 200: S.RatesReply, ...errors } } }, async () => ({
+    points: deps.history.verdicts(),
+  }));
+
+  app.get('/metrics', { schema: { querystring: S.NoQuery, response: { 200: { type: 'string' }, ...errors } } }, async (_req, reply) => {
+    const health = deps.health();
+    reply.type(PROMETHEUS_CONTENT_TYPE);
+    return renderMetrics({
+      health,
+      totals: deps.history.totals,
+      counters: deps.history.counters(),
+      tracker: health.tracker,
+      uptimeSeconds: Math.max(0, (Date.now() - deps.startedAt) / 1000),
+      streamClients: hub.clientCount,
+    });
+  });
+
+  // A plain GET of /stream (no Upgrade header) reaches the router: say what it is for.
+  app.get('/stream', { schema: { response: { 426: S.ErrorReply, ...errors } } }, async (_req, reply) =>
+    sendError(reply, 426, 'upgrade_required', 'this is the WebSocket event stream: connect with Upgrade: websocket'),
+  );
+
+  // --- the WebSocket upgrade: refused before it completes -------------------------------------
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = pathOf(req.url ?? '/');
+    if (path !== '/stream') return refuseUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${path}`);
+    const refusal = guard.check(req, path) ?? guard.checkOrigin(req);
+    if (refusal !== null) return refuseUpgrade(socket, refusal.statusCode, refusal.code, refusal.message);
+    if (hub.full()) return refuseUpgrade(socket, 503, 'too_many_clients', `the stream serves at most ${deps.config.max_clients} clients`);
+    hub.handleUpgrade(req, socket, head);
+  });
+
+  // --- the page ---------------------------------------------------------------------------------
+  // The page's files (src/web/public, served by static.ts): the one call site.
+  registerStatic(app);
+
+  return app;
+}
+
+function sendError(reply: FastifyReply, statusCode: number, code: string, message: string): FastifyReply {
+  return reply.code(statusCode).type('application/json; charset=utf-8').send({ statusCode, code, message } satisfies S.ErrorReply);
+}
+
+function codeOf(status: number): string {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    default:
+      return status >= 500 ? 'internal' : 'bad_request';
+  }
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** Writes a plain HTTP refusal on a socket that asked for an upgrade, then closes it. */
+function refuseUpgrade(socket: Duplex, statusCode: number, code: string, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ statusCode, code, message } satisfies S.ErrorReply);
+  const headers: OutgoingHttpHeaders = {
+    ...SECURITY_HEADERS,
+    connection: 'close',
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  };
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${String(v)}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n${head}\r\n${body}`);
+  socket.once('finish', () => socket.destroy());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+/** Constant-time token comparison (hashes first, so lengths leak nothing either). */
+export function tokenEquals(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+class AccessGuard {
+  private readonly allowedOrigins: Set<string>;
+  private readonly allowedHosts: Set<string>;
+
+  constructor(
+    private readonly token: string,
+    host: string,
+    allowedOrigins: readonly string[],
+    private readonly tls: boolean,
+  ) {
+    this.allowedOrigins = new Set(allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
+    this.allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), host.includes(':') ? `[${host.toLowerCase()}]` : '']);
+    for (const o of this.allowedOrigins) {
+      try {
+        this.allowedHosts.add(new URL(o).hostname.toLowerCase());
+      } catch {
+        // not a URL: can match no Host header
+      }
+    }
+  }
+
+  /** null when the request may proceed, else the refusal. */
+  check(req: IncomingMessage, path: string): HttpError | null {
+    if (this.token === '') {
+      // No token means loopback only: a Host that is not ours is a page on another site whose
+      // name was rebound to 127.0.0.1.
+      const host = hostName(req.headers.host);
+      if (host !== null && !this.allowedHosts.has(host) && !host.startsWith('127.')) {
+        return new HttpError(403, 'forbidden_host', `Host "${host}" is not this server (configure web.allowed_origins or a token)`);
+      }
+      return null;
+    }
+    if (PUBLIC_PATHS.has(path)) return null;
+    const given = this.tokenOf(req, path);
+    if (given === null) return new HttpError(401, 'unauthorized', 'a token is required (Authorization: Bearer <token>)');
+    if (!tokenEquals(given, this.token)) return new HttpError(401, 'unauthorized', 'wrong token');
+    return null;
+  }
+
+  /** WebSocket Origin check: absent, the server's own origin, or one of web.allowed_origins. */
+  checkOrigin(req: IncomingMessage): HttpError | null {
+    const origin = req.headers.origin;
+    if (origin === undefined) return null;
+    const o = origin.toLowerCase();
+    const own = `${this.tls ? 'https' : 'http'}://${(req.headers.host ?? '').toLowerCase()}`;
+    if (o === own || this.allowedOrigins.has(o)) return null;
+    return new HttpError(403, 'forbidden_origin', `origin ${origin.slice(0, 200)} may not open the stream`);
+  }
+
+  /** A Set-Cookie value when the page is requested with a valid `?token=`. */
+  cookieFor(req: IncomingMessage, path: string): string | null {
+    if (this.token === '' || (path !== '/' && path !== '/index.html') || (req.method !== 'GET' && req.method !== 'HEAD')) return null;
+    const q = queryToken(req.url ?? '');
+    if (q === null || !tokenEquals(q, this.token)) return null;
+    return `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}`;
+  }
+
+  private tokenOf(req: IncomingMessage, path: string): string | null {
+    const auth = req.headers.authorization;
+    if (auth !== undefined && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+    if (QUERY_TOKEN_PATHS.has(path)) {
+      const q = queryToken(req.url ?? '');
+      if (q !== null) return q;
+    }
+    return cookieToken(req.headers.cookie);
+  }
+}
+
+function hostName(host: string | undefined): string | null {
+  if (host === undefined || host === '') return null;
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+function queryToken(url: string): string | null {
+  const q = url.indexOf('?');
+  if (q < 0) return null;
+  return new URLSearchParams(url.slice(q + 1)).get('token');
+}
+
+function cookieToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== TOKEN_COOKIE) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}

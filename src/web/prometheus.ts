@@ -1,0 +1,97 @@
+// nfwatch's health as Prometheus text exposition format 0.0.4
+// (https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format): one `# HELP`
+// and one `# TYPE` line per metric family, then its samples. Pure: figures in, text out.
+import type { HealthSnapshot, Verdict } from '../pipeline/types.js';
+import { VERDICTS } from '../pipeline/types.js';
+import type { TrackerStats } from '../track/query.js';
+import { SCAN_TYPES } from '../track/scans.js';
+import type { CounterSeries } from './history.js';
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface MetricsInput {
+  health: HealthSnapshot;
+  /** Packets by verdict in closed intervals since start (IntervalHistory.totals). */
+  totals: Record<Verdict, number> & { syns: number };
+  /** NFACCT counters (IntervalHistory.counters()). */
+  counters: readonly CounterSeries[];
+  /** The tracker's figures; null when tracking is off (then no tracker metrics are written). */
+  tracker: TrackerStats | null;
+  uptimeSeconds: number;
+  streamClients: number;
+}
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+/** Label value escaping of the text format: backslash, double quote and line feed. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '"' ? '\\"' : '\\n'));
+}
+
+/** HELP text escaping: backslash and line feed. */
+function escapeHelp(text: string): string {
+  return text.replace(/[\\\n]/g, (ch) => (ch === '\\' ? '\\\\' : '\\n'));
+}
+
+/** Go's strconv-style float text the format expects: +Inf, -Inf, NaN, else the shortest decimal. */
+function value(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  return String(n);
+}
+
+class Exposition {
+  private readonly out: string[] = [];
+
+  family(name: string, type: 'counter' | 'gauge', help: string, samples: readonly Sample[] | number): void {
+    this.out.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
+    if (typeof samples === 'number') {
+      this.out.push(`${name} ${value(samples)}`);
+      return;
+    }
+    for (const [labels, v] of samples) {
+      const keys = Object.keys(labels);
+      const text = keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k]!)}"`).join(',')}}`;
+      this.out.push(`${name}${text} ${value(v)}`);
+    }
+  }
+
+  text(): string {
+    return `${this.out.join('\n')}\n`;
+  }
+}
+
+export function renderMetrics(input: MetricsInput): string {
+  const { health, totals, counters, tracker } = input;
+  const m = new Exposition();
+  m.family('nfwatch_events_total', 'counter', 'Packets counted in closed intervals since nfwatch started, by verdict.',
+    VERDICTS.map((v): Sample => [{ verdict: v }, totals[v]]));
+  m.family('nfwatch_syns_total', 'counter', 'TCP SYNs without ACK counted in closed intervals since nfwatch started.', totals.syns);
+  m.family('nfwatch_lines_total', 'counter', 'Lines read from ulogd since nfwatch started.', health.lines);
+  m.family('nfwatch_decoded_events_total', 'counter', 'Events decoded since nfwatch started (packets and NFACCT records).', health.events);
+  m.family('nfwatch_decode_errors_total', 'counter', 'Lines that did not become an event, by reason.',
+    Object.entries(health.decodeErrors).map(([reason, n]): Sample => [{ reason }, n]));
+  m.family('nfwatch_oversized_lines_total', 'counter', 'Lines longer than general.max_line_bytes, skipped.', health.oversizedLines);
+  m.family('nfwatch_late_events_total', 'counter', 'Events that arrived after their interval was written, counted in a later one.', health.lateEvents);
+  m.family('nfwatch_counter_resets_total', 'counter', 'NFACCT running totals that went backwards (treated as reset).', health.counterResets);
+  m.family('nfwatch_open_intervals', 'gauge', 'Intervals being counted, not yet written.', health.openIntervals);
+  const sinks = Object.entries(health.sinks);
+  m.family('nfwatch_sink_backlog', 'gauge', 'Items waiting to be sent, by sink.', sinks.map(([sink, h]): Sample => [{ sink }, h.backlog]));
+  m.family('nfwatch_sink_dropped_total', 'counter', 'Items dropped because the backlog was full, by sink.', sinks.map(([sink, h]): Sample => [{ sink }, h.dropped]));
+  m.family('nfwatch_sink_sent_total', 'counter', 'Items sent, by sink.', sinks.map(([sink, h]): Sample => [{ sink }, h.sent]));
+  m.family('nfwatch_sink_connected', 'gauge', '1 when the sink is connected to its backend.', sinks.map(([sink, h]): Sample => [{ sink }, h.connected ? 1 : 0]));
+  if (tracker !== null) {
+    m.family('nfwatch_tracked_sources', 'gauge', 'Source addresses tracked now.', tracker.tracked);
+    m.family('nfwatch_tracked_sources_evicted_total', 'counter', 'Tracked sources dropped because the table was full.', tracker.evicted);
+    m.family('nfwatch_scans_active', 'gauge', 'Sources with a detected scan now, by scan type.', SCAN_TYPES.map((type): Sample => [{ type }, tracker.scans[type]]));
+    m.family('nfwatch_scans_suspected', 'gauge', 'Sources suspected (not yet detected) of scanning now.', tracker.suspected);
+    m.family('nfwatch_campaigns_active', 'gauge', 'Active campaigns (sources sharing a SYN fingerprint and target ports).', tracker.campaigns);
+  }
+  m.family('nfwatch_nfacct_packets_total', 'counter', 'Packets counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.pkts]));
+  m.family('nfwatch_nfacct_bytes_total', 'counter', 'Bytes counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.bytes]));
+  m.family('nfwatch_uptime_seconds', 'gauge', 'Seconds since nfwatch started.', input.uptimeSeconds);
+  m.family('nfwatch_stream_clients', 'gauge', 'WebSocket clients of the live event stream.', input.streamClients);
+  return m.text();
+}

@@ -1,0 +1,1054 @@
+// nfwatch scan-watch page: the reference client of the WebSocket stream (docs/stream-protocol.md)
+// and of the JSON API (/api/summary, /api/sources, /api/fingerprints, /api/campaigns,
+// /api/counters, /api/rates).
+//
+// Served as is (no build step) under a strict CSP: no inline script or style, no eval. Rules kept
+// throughout this file:
+//   - Every string that comes from the log or the API (prefixes, device and interface names,
+//     addresses, tools, countries, reasons, counter names) reaches the DOM through textContent or
+//     a property (title, dataset) — never through innerHTML. `el()` below is the only DOM builder.
+//   - Everything is bounded: the event buffer (MAX_ROWS), the rate chart (RATE_POINTS), the pending
+//     render queue, the reconnect delay.
+//   - Filters the server understands are sent with `subscribe`; every filter is also applied here,
+//     so rows already in the table follow a new filter at once (and `window`/`ittl`, which the
+//     stream filter does not know, are filtered here only).
+import uPlot from '/vendor/uPlot.esm.js';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+/** Rows kept in the live table (and in the buffer it is rendered from). */
+const MAX_ROWS = 500;
+/** Rate chart points (one per second live; older interval points from /api/rates). */
+const RATE_POINTS = 600;
+/** Reconnect backoff: first delay, cap, and how long a connection must live to reset it. */
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const BACKOFF_RESET_AFTER_MS = 10_000;
+/** The server sends `stats` every second: silence this long means a dead connection. */
+const STALE_PING_MS = 5_000;
+const STALE_CLOSE_MS = 12_000;
+/** The "stream is sampled" note goes away this long after the last `rate` frame. */
+const SAMPLED_NOTE_MS = 5_000;
+/** Polling periods of the JSON API. */
+const POLL = { summary: 3_000, fingerprints: 3_000, sources: 3_000, campaigns: 5_000, counters: 10_000, rates: 10_000 };
+
+const COLORS = {
+  allowed: '#3fb950',
+  blocked: '#f85149',
+  unknown: '#8b949e',
+  bar: '#58a6ff',
+  barActive: '#f2cc60',
+  axis: '#8b95a5',
+  grid: '#232a35',
+  label: '#c9d1d9',
+};
+
+// The token the page was opened with (`/?token=...`). The server answered that request with an
+// HttpOnly cookie, which the API calls and the WebSocket carry from now on; the page still keeps
+// the token in memory and puts it on the stream URL (browsers cannot set WebSocket headers), as the
+// stream contract allows. It is taken out of the address bar so it is not left in the browser
+// history or in a screenshot of the second screen; a reload is authorised by the cookie.
+const TOKEN = new URLSearchParams(location.search).get('token') ?? '';
+if (TOKEN) {
+  const rest = new URLSearchParams(location.search);
+  rest.delete('token');
+  const q = rest.toString();
+  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * Creates an element. `text` goes in with textContent; `children` are appended as nodes (strings
+ * become text nodes). The only way this file builds markup.
+ * @param {string} tag
+ * @param {string | null} [cls]
+ * @param {string | number | null} [text]
+ * @param {Array<Node | string | null | undefined>} [children]
+ */
+function el(tag, cls, text, children) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (children) for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+/** Marks an element as a filter target: clicking it adds `field = value` to the filter. */
+function filterable(node, field, value) {
+  if (value === null || value === undefined || value === '') return node;
+  node.classList.add('fv');
+  node.dataset.f = field;
+  node.dataset.v = String(value);
+  node.title = `filter: ${FIELDS[field]?.label ?? field} = ${value}`;
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/** "07:15:41.306" in local time. */
+function clock(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '–';
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** Epoch seconds → "08:10:40" in local time (rate chart ticks). */
+function hhmmss(sec) {
+  const d = new Date(sec * 1000);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** 1234567 → "1.23M"; small numbers as they are. */
+function compact(n) {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  if (Number.isInteger(n)) return String(n);
+  return a >= 100 ? n.toFixed(0) : a >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+function bytes(n) {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+}
+
+/** How long before `ref` (both ISO) — "4s", "12m", "3h". Event time, so replays read right. */
+function ago(iso, refMs) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '–';
+  const s = Math.max(0, Math.round(((refMs ?? Date.now()) - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/** Country codes as shown (the filter keeps the raw value). */
+function countryLabel(c) {
+  if (!c) return '';
+  if (c === 'private') return 'LAN';
+  if (c === 'reserved') return 'RSV';
+  return c;
+}
+
+function countryBadge(c) {
+  if (!c) return null;
+  const b = el('span', 'cc', countryLabel(c));
+  return filterable(b, 'country', c);
+}
+
+/** The initial TTL out of a fingerprint key ("ittl=128,win=..."), or null. */
+function ittlOf(fingerprint) {
+  const m = typeof fingerprint === 'string' ? /(?:^|,)ittl=(\d+)/.exec(fingerprint) : null;
+  return m ? Number(m[1]) : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters
+
+/** IPv4 dotted quad → unsigned 32-bit integer, or null. */
+function v4(addr) {
+  const p = addr.split('.');
+  if (p.length !== 4) return null;
+  let n = 0;
+  for (const x of p) {
+    if (!/^\d{1,3}$/.test(x) || Number(x) > 255) return null;
+    n = n * 256 + Number(x);
+  }
+  return n;
+}
+
+/** Whether `addr` is `spec` (an address, or an IPv4 CIDR; IPv6 CIDRs are left to the server). */
+function addrMatches(addr, spec) {
+  if (typeof addr !== 'string') return false;
+  const slash = spec.indexOf('/');
+  if (slash < 0) return addr.toLowerCase() === spec.toLowerCase();
+  const base = v4(spec.slice(0, slash));
+  const a = v4(addr);
+  const bits = Number(spec.slice(slash + 1));
+  if (base === null || a === null || !(bits >= 0 && bits <= 32)) return true;
+  const div = 2 ** (32 - bits);
+  return Math.floor(a / div) === Math.floor(base / div);
+}
+
+/** Protocol names the stream filter accepts (others are filtered on here only). */
+const SERVER_PROTOCOLS = new Set(['tcp', 'udp', 'icmp', 'icmpv6']);
+
+/** A TCP SYN without ACK (flag letters as the stream sends them). */
+const isSyn = (e) => e.protocol === 'tcp' && typeof e.flags === 'string' && e.flags.includes('S') && !e.flags.includes('A');
+
+/**
+ * The filter fields: how a chip is labelled, how the value is read from an Event (for filtering
+ * rows already shown), and whether the stream's `subscribe` filter knows the field and value
+ * (`server`; src/web/filter.ts has no window or initial-TTL field).
+ */
+const FIELDS = {
+  verdict: { label: 'verdict', server: true, num: false, get: (e) => e.verdict },
+  protocol: {
+    label: 'proto',
+    server: (v) => typeof v === 'number' || SERVER_PROTOCOLS.has(v),
+    num: false,
+    parse: (v) => (/^\d+$/.test(v) ? Number(v) : v),
+    get: (e) => e.protocol,
+  },
+  synOnly: { label: 'SYNs only', server: true, num: false, parse: () => true, match: (e) => isSyn(e) },
+  port: { label: 'port', server: true, num: true, get: (e) => e.dport },
+  src: { label: 'src', server: true, num: false, match: (e, v) => addrMatches(e.src, v) },
+  country: { label: 'country', server: true, num: false, get: (e) => e.country },
+  tool: { label: 'tool', server: true, num: false, get: (e) => e.tool },
+  fingerprint: { label: 'fp', server: true, num: false, get: (e) => e.fingerprint },
+  window: { label: 'window', server: false, num: true, get: (e) => e.window },
+  ittl: { label: 'initial ttl', server: false, num: true, get: (e) => ittlOf(e.fingerprint) },
+};
+
+/** The filter in force: field → value. */
+const filter = new Map();
+
+function matches(e) {
+  for (const [field, value] of filter) {
+    const def = FIELDS[field];
+    if (!def) continue;
+    if (def.match ? !def.match(e, value) : def.get(e) !== value) return false;
+  }
+  return true;
+}
+
+/** Whether the stream filter takes `field = value` (else it is applied in this page only). */
+function serverSide(field, value) {
+  const s = FIELDS[field]?.server;
+  return typeof s === 'function' ? s(value) : s === true;
+}
+
+/** The part of the filter the server understands, as a subscribe frame. */
+function subscribeFrame() {
+  const f = {};
+  for (const [field, value] of filter) if (serverSide(field, value)) f[field] = value;
+  return { type: 'subscribe', filter: f };
+}
+
+/** Adds (or replaces) `field = value`; `value` may be the text of a data-v attribute. */
+function setFilter(field, value) {
+  const def = FIELDS[field];
+  if (!def) return;
+  const v = def.parse ? def.parse(String(value)) : def.num ? Number(value) : String(value);
+  if (def.num && !Number.isFinite(v)) return;
+  if (filter.get(field) === v) return;
+  const before = filter.has(field) && serverSide(field, filter.get(field));
+  filter.set(field, v);
+  filterChanged(before || serverSide(field, v));
+}
+
+function removeFilter(field) {
+  if (!filter.has(field)) return;
+  const server = serverSide(field, filter.get(field));
+  filter.delete(field);
+  filterChanged(server);
+}
+
+function filterChanged(resubscribe) {
+  if (resubscribe) send(subscribeFrame());
+  renderChips();
+  renderTable();
+  histograms.redraw();
+  const syn = $('syn-only');
+  syn.classList.toggle('on', filter.has('synOnly'));
+  syn.setAttribute('aria-pressed', String(filter.has('synOnly')));
+}
+
+function renderChips() {
+  const box = $('chips');
+  box.replaceChildren();
+  if (filter.size === 0) {
+    box.append(el('span', 'chips-empty', 'click a value to filter'));
+    return;
+  }
+  for (const [field, value] of filter) {
+    const def = FIELDS[field];
+    const chip = el('span', 'chip', null, [
+      el('span', 'chip-k', def?.label ?? field),
+      field === 'synOnly' ? null : el('span', 'chip-v', field === 'country' ? countryLabel(String(value)) : String(value)),
+    ]);
+    chip.dataset.field = field;
+    if (!serverSide(field, value)) chip.title = 'filtered in this page (the stream filter has no such field)';
+    const x = el('button', 'chip-x', '×');
+    x.type = 'button';
+    x.title = 'remove this filter';
+    x.setAttribute('aria-label', `remove filter ${def?.label ?? field}`);
+    x.addEventListener('click', () => removeFilter(field));
+    chip.append(x);
+    box.append(chip);
+  }
+  if (filter.size > 1) {
+    const all = el('button', 'chip-clear', 'clear all');
+    all.type = 'button';
+    all.addEventListener('click', () => {
+      const server = [...filter].some(([f, v]) => serverSide(f, v));
+      filter.clear();
+      filterChanged(server);
+    });
+    box.append(all);
+  }
+}
+
+// Any element marked by filterable() anywhere in the page adds its filter when clicked.
+document.addEventListener('click', (ev) => {
+  const target = ev.target instanceof Element ? ev.target.closest('.fv') : null;
+  if (!(target instanceof HTMLElement) || !target.dataset.f) return;
+  ev.preventDefault();
+  setFilter(target.dataset.f, target.dataset.v ?? '');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Live event table
+
+/** Newest first; events as received (already filtered by the server's part of the filter). */
+const buffer = [];
+/** Events received since the last animation frame, oldest first. */
+let queue = [];
+let framePending = false;
+let paused = false;
+let missedWhilePaused = 0;
+
+function receiveEvents(events) {
+  if (!Array.isArray(events)) return;
+  for (const e of events) if (e && typeof e === 'object') queue.push(e);
+  // A burst larger than the table only needs its newest rows.
+  if (queue.length > MAX_ROWS) queue = queue.slice(-MAX_ROWS);
+  if (!framePending) {
+    framePending = true;
+    requestAnimationFrame(flushQueue);
+  }
+}
+
+function flushQueue() {
+  framePending = false;
+  const batch = queue;
+  queue = [];
+  if (batch.length === 0) return;
+  for (const e of batch) buffer.unshift(e);
+  if (buffer.length > MAX_ROWS) buffer.length = MAX_ROWS;
+  if (paused) {
+    missedWhilePaused += batch.length;
+    updatePauseButton();
+    return;
+  }
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('events').tBodies[0]);
+  const frag = document.createDocumentFragment();
+  // batch is oldest first; the table is newest first.
+  for (let i = batch.length - 1; i >= 0; i--) {
+    const e = batch[i];
+    if (!matches(e)) continue;
+    const tr = eventRow(e);
+    tr.classList.add('new');
+    frag.append(tr);
+  }
+  tbody.prepend(frag);
+  while (tbody.rows.length > MAX_ROWS) tbody.deleteRow(-1);
+  updateRowCount();
+}
+
+/** Renders the table from the buffer (after a filter change, a resume or a clear). */
+function renderTable() {
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('events').tBodies[0]);
+  const frag = document.createDocumentFragment();
+  for (const e of buffer) if (matches(e)) frag.append(eventRow(e));
+  tbody.replaceChildren(frag);
+  updateRowCount();
+}
+
+function updateRowCount() {
+  const n = $('events').tBodies[0]?.rows.length ?? 0;
+  $('ev-count').textContent = `${n} row${n === 1 ? '' : 's'}${filter.size ? ' matching' : ''}`;
+}
+
+function td(cls, text, children) {
+  return el('td', cls, text, children);
+}
+
+/** One table row for an Event (docs/stream-protocol.md). */
+function eventRow(e) {
+  const tr = el('tr', `v-${e.verdict}`);
+  tr.append(td('t mono', clock(e.time)));
+
+  tr.append(td(null, null, [filterable(el('span', `verdict ${e.verdict}`, e.verdict === 'allowed' ? 'accept' : e.verdict === 'blocked' ? 'block' : '?'), 'verdict', e.verdict)]));
+
+  const src = td('addr mono', null, [filterable(el('span', null, e.src ?? ''), 'src', e.src)]);
+  if (e.sport !== null && e.sport !== undefined) src.append(el('span', 'dim', `:${e.sport}`));
+  const cc = countryBadge(e.country);
+  if (cc) src.append(cc);
+  tr.append(src);
+
+  const dst = td('addr mono', null, [el('span', null, e.family === 6 && e.dport != null ? `[${e.dst ?? ''}]` : e.dst ?? '')]);
+  if (e.dport !== null && e.dport !== undefined) dst.append(el('span', 'dim', ':'), filterable(el('span', 'port', e.dport), 'port', e.dport));
+  tr.append(dst);
+
+  const proto = td('mono', null, [filterable(el('span', null, e.protocol ?? ''), 'protocol', e.protocol)]);
+  if (e.flags) proto.append(el('span', 'flags', e.flags));
+  tr.append(proto);
+
+  tr.append(td('num mono', null, e.window != null ? [filterable(el('span', 'win', e.window), 'window', e.window)] : []));
+  tr.append(td('num mono', e.ttl ?? ''));
+
+  const tool = td('tool');
+  if (e.tool) tool.append(filterable(el('span', 'toolname', e.tool), 'tool', e.tool));
+  if (e.os) tool.append(el('span', 'dim', e.tool ? ` ${e.os}` : e.os));
+  if (Array.isArray(e.reasons) && e.reasons.length) {
+    tool.title = `${e.confidence != null ? `confidence ${e.confidence}: ` : ''}${e.reasons.join(', ')}`;
+  }
+  tr.append(tool);
+
+  const fp = td('fp mono', null, e.fingerprint ? [filterable(el('span', null, e.fingerprint), 'fingerprint', e.fingerprint)] : []);
+  tr.append(fp);
+
+  const where = td('prefix');
+  where.append(el('span', null, e.prefix ?? ''));
+  if (e.in) where.append(el('span', 'dim', ` ${e.in}`));
+  if (e.out) where.append(el('span', 'dim', `→${e.out}`));
+  tr.append(where);
+  return tr;
+}
+
+function updatePauseButton() {
+  const b = $('pause');
+  b.textContent = paused ? (missedWhilePaused ? `Resume (+${compact(missedWhilePaused)})` : 'Resume') : 'Pause';
+  b.setAttribute('aria-pressed', String(paused));
+  b.classList.toggle('on', paused);
+}
+
+$('pause').addEventListener('click', () => {
+  paused = !paused;
+  if (!paused) {
+    missedWhilePaused = 0;
+    renderTable();
+  }
+  updatePauseButton();
+});
+
+$('syn-only').addEventListener('click', () => {
+  if (filter.has('synOnly')) removeFilter('synOnly');
+  else setFilter('synOnly', true);
+});
+
+$('clear').addEventListener('click', () => {
+  buffer.length = 0;
+  queue = [];
+  missedWhilePaused = 0;
+  renderTable();
+  updatePauseButton();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Notices (sampled stream, slow client, errors)
+
+const noticeTimers = new Map();
+
+/** Shows (or replaces) the notice `key`; `ttlMs` hides it again unless renewed. */
+function notice(key, level, parts, ttlMs) {
+  const box = $('notices');
+  let n = box.querySelector(`[data-key="${key}"]`);
+  if (!n) {
+    n = el('div', 'notice');
+    n.dataset.key = key;
+    box.append(n);
+  }
+  n.className = `notice ${level}`;
+  const close = el('button', 'notice-x', '×');
+  close.type = 'button';
+  close.title = 'dismiss';
+  close.addEventListener('click', () => n?.remove());
+  n.replaceChildren(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)), close);
+  clearTimeout(noticeTimers.get(key));
+  if (ttlMs) noticeTimers.set(key, setTimeout(() => n?.remove(), ttlMs));
+}
+
+function clearNotice(key) {
+  $('notices').querySelector(`[data-key="${key}"]`)?.remove();
+}
+
+function onRate(f) {
+  if (!f.sampled) return;
+  const parts = [el('b', null, 'Stream sampled: '), `${compact(f.sent)} of ${compact(f.matched)} matching events shown in the last second`];
+  const tops = [];
+  if (Array.isArray(f.topPorts) && f.topPorts.length) tops.push(`ports ${f.topPorts.slice(0, 3).map(([p, n]) => `${p} (${compact(n)})`).join(', ')}`);
+  if (Array.isArray(f.topSources) && f.topSources.length) tops.push(`sources ${f.topSources.slice(0, 3).map(([s, n]) => `${s} (${compact(n)})`).join(', ')}`);
+  if (tops.length) parts.push(` — top ${tops.join('; ')}`);
+  parts.push('. Counts and charts are complete; narrow the filter to see every event.');
+  notice('sampled', 'info', parts, SAMPLED_NOTE_MS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header figures
+
+function setText(id, text) {
+  const n = $(id);
+  if (n.textContent !== text) n.textContent = text;
+}
+
+let lastStats = null;
+
+function onStats(f) {
+  setText('fig-rate', compact(f.eventsPerSecond));
+  if (f.events) {
+    setText('fig-allowed', compact(f.events.allowed));
+    setText('fig-blocked', compact(f.events.blocked));
+  }
+  // Per-second rates from the cumulative counters, for the rate chart.
+  const t = Date.parse(f.time) / 1000 || Date.now() / 1000;
+  if (lastStats && f.events && lastStats.events && t > lastStats.t) {
+    const dt = t - lastStats.t;
+    const d = (k) => Math.max(0, (f.events[k] ?? 0) - (lastStats.events[k] ?? 0)) / dt;
+    rateChart.live(Math.round(t), d('allowed'), d('blocked'), d('unknown'));
+  }
+  lastStats = { t, events: f.events };
+}
+
+function onSummary(s) {
+  if (!s || typeof s !== 'object') return;
+  setText('fig-sources', s.sources ? `${compact(s.sources.tracked)}` : '–');
+  setText('fig-scans', s.scans ? `${compact(s.scans.detected)} / ${compact(s.scans.suspected)}` : '–');
+  setText('fig-campaigns', s.campaigns ? compact(s.campaigns.active) : '–');
+  setText('fig-syns', s.fingerprints ? compact(s.fingerprints.syns) : '–');
+  setText('fig-time', s.time ? clock(s.time).slice(0, 8) : '–');
+  if (s.time) eventNow = Date.parse(s.time);
+  if (s.windowSeconds) $('hist-hint').textContent = `last ${s.windowSeconds}s`;
+}
+
+/** The tracker's event time (ms): "last seen" columns are relative to it, so replays read right. */
+let eventNow = 0;
+
+// ---------------------------------------------------------------------------------------------
+// Charts (uPlot)
+
+/** Keeps a uPlot instance as wide and high as its container. */
+function fit(u, container) {
+  const resize = () => {
+    const w = Math.floor(container.clientWidth);
+    const h = Math.floor(container.clientHeight);
+    if (w > 0 && h > 0 && (w !== u.width || h !== u.height)) u.setSize({ width: w, height: h });
+  };
+  new ResizeObserver(resize).observe(container);
+  resize();
+}
+
+const axisBase = {
+  stroke: COLORS.axis,
+  font: '11px "DejaVu Sans", system-ui, sans-serif',
+  grid: { stroke: COLORS.grid, width: 1 },
+  ticks: { stroke: COLORS.grid, width: 1, size: 4 },
+};
+
+/** Accepted / blocked / unknown packets per second over time. */
+const rateChart = (() => {
+  const container = $('rate-chart');
+  /** second → [allowed, blocked, unknown]; `live` seconds come from stats frames. */
+  const points = new Map();
+  let firstLive = Infinity;
+  const legendNodes = { allowed: $('rate-allowed'), blocked: $('rate-blocked'), unknown: $('rate-unknown'), at: $('rate-at') };
+  const u = new uPlot(
+    {
+      width: Math.max(100, container.clientWidth),
+      height: Math.max(80, container.clientHeight),
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      axes: [
+        { ...axisBase, space: 70, values: (_u, splits) => splits.map((v) => hhmmss(v)) },
+        { ...axisBase, size: 44, values: (_u, splits) => splits.map((v) => compact(v)) },
+      ],
+      series: [
+        {},
+        { label: 'accepted', stroke: COLORS.allowed, width: 1.5, fill: 'rgba(63,185,80,0.10)', points: { show: false } },
+        { label: 'blocked', stroke: COLORS.blocked, width: 1.5, fill: 'rgba(248,81,73,0.12)', points: { show: false } },
+        { label: 'unknown', stroke: COLORS.unknown, width: 1, points: { show: false } },
+      ],
+      hooks: { setCursor: [(self) => legend(self.cursor.idx)] },
+    },
+    [[], [], [], []],
+    container,
+  );
+  fit(u, container);
+
+  /** Shows the values at `idx` (hovered) or the newest point in the panel title. */
+  function legend(idx) {
+    const d = u.data;
+    const i = idx ?? d[0].length - 1;
+    if (i < 0 || d[0][i] === undefined) return;
+    legendNodes.allowed.textContent = `${compact(d[1][i])}/s`;
+    legendNodes.blocked.textContent = `${compact(d[2][i])}/s`;
+    legendNodes.unknown.textContent = `${compact(d[3][i])}/s`;
+    legendNodes.at.textContent = idx == null ? 'now' : hhmmss(d[0][i]);
+  }
+
+  function redraw() {
+    const xs = [...points.keys()].sort((a, b) => a - b);
+    while (xs.length > RATE_POINTS) points.delete(xs.shift());
+    const data = [xs, [], [], []];
+    for (const x of xs) {
+      const p = points.get(x);
+      data[1].push(p[0]);
+      data[2].push(p[1]);
+      data[3].push(p[2]);
+    }
+    u.setData(data);
+    legend(u.cursor.idx ?? null);
+  }
+
+  return {
+    /** One second of live rates from `stats`. */
+    live(second, allowed, blocked, unknown) {
+      if (second < firstLive) firstLive = second;
+      points.set(second, [allowed, blocked, unknown]);
+      redraw();
+    },
+    /** Interval rates from /api/rates (VerdictPoint: time in epoch seconds, per-second rates). */
+    history(list) {
+      let changed = false;
+      for (const p of list) {
+        if (!p || typeof p.time !== 'number' || p.time >= firstLive) continue;
+        points.set(p.time, [p.allowed ?? 0, p.blocked ?? 0, p.unknown ?? 0]);
+        changed = true;
+      }
+      if (changed) redraw();
+    },
+  };
+})();
+
+/**
+ * A bar chart over categories (SYN windows, initial TTLs). Clicking a bar adds `field = label`
+ * to the filter; the bar of the value filtered on is highlighted; counts are written above bars.
+ */
+function barChart(container, field, hintNode, idleHint) {
+  let labels = [];
+  const u = new uPlot(
+    {
+      width: Math.max(100, container.clientWidth),
+      height: Math.max(80, container.clientHeight),
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false }, points: { show: false }, y: false },
+      padding: [16, 4, 0, 0],
+      scales: {
+        x: { time: false, range: (self) => [-0.5, Math.max(0.5, self.data[0].length - 0.5)] },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] },
+      },
+      axes: [
+        {
+          ...axisBase,
+          grid: { show: false },
+          splits: () => labels.map((_, i) => i),
+          values: (_u, splits) => splits.map((i) => labels[i] ?? ''),
+          rotate: 0,
+          gap: 3,
+          size: 22,
+        },
+        { ...axisBase, size: 36, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? compact(v) : '')) },
+      ],
+      series: [
+        {},
+        {
+          label: 'SYNs',
+          stroke: COLORS.bar,
+          fill: COLORS.bar,
+          width: 0,
+          points: { show: false },
+          paths: uPlot.paths.bars({ size: [0.72, 48], gap: 1 }),
+        },
+      ],
+      hooks: {
+        draw: [drawCounts],
+        setCursor: [
+          (self) => {
+            const i = self.cursor.idx;
+            hintNode.textContent = i == null || labels[i] === undefined ? idleHint : `${labels[i]}: ${self.data[1][i]} SYNs — click to filter`;
+          },
+        ],
+      },
+    },
+    [[], []],
+    container,
+  );
+  fit(u, container);
+
+  // Writes each bar's count above it; the bar of the value filtered on is drawn again on top in
+  // the accent colour.
+  function drawCounts(self) {
+    const ctx = self.ctx;
+    const active = filter.get(field);
+    ctx.save();
+    ctx.font = `${Math.round(10 * devicePixelRatio)}px "DejaVu Sans", sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'bottom';
+    const [xs, ys] = self.data;
+    const barW = Math.min(48 * devicePixelRatio, ((self.bbox.width / Math.max(1, xs.length)) * 0.72));
+    for (let i = 0; i < xs.length; i++) {
+      const y = ys[i];
+      if (y == null) continue;
+      const cx = self.valToPos(xs[i], 'x', true);
+      const top = self.valToPos(y, 'y', true);
+      if (active !== undefined && labels[i] === active) {
+        ctx.fillStyle = COLORS.barActive;
+        ctx.fillRect(cx - barW / 2, top, barW, self.valToPos(0, 'y', true) - top);
+      }
+      ctx.fillStyle = COLORS.label;
+      ctx.fillText(compact(y), cx, top - 2 * devicePixelRatio);
+    }
+    ctx.restore();
+  }
+
+  u.over.addEventListener('click', () => {
+    const i = u.cursor.idx;
+    if (i != null && labels[i] !== undefined) setFilter(field, labels[i]);
+  });
+  u.over.classList.add('clickable');
+
+  return {
+    /** rows: [{label: number, count: number}] in display order. */
+    set(rows) {
+      labels = rows.map((r) => r.label);
+      u.setData([rows.map((_, i) => i), rows.map((r) => r.count)]);
+    },
+    redraw() {
+      u.redraw(false, false);
+    },
+  };
+}
+
+const histograms = (() => {
+  const win = barChart($('win-chart'), 'window', $('win-hint'), 'click a bar to filter');
+  const ttl = barChart($('ttl-chart'), 'ittl', $('ttl-hint'), '');
+  return {
+    /** From /api/fingerprints (FingerprintHistogram). */
+    set(h) {
+      // The 12 most frequent windows, shown in window order so bars keep their place.
+      const wins = (Array.isArray(h.byWindow) ? h.byWindow : [])
+        .slice(0, 12)
+        .map((r) => ({ label: r.window, count: r.count }))
+        .sort((a, b) => a.label - b.label);
+      win.set(wins);
+      // The usual initial TTLs always have a bar, so a new one stands out.
+      const byTtl = new Map([[32, 0], [64, 0], [128, 0], [255, 0]]);
+      for (const r of Array.isArray(h.byInitialTtl) ? h.byInitialTtl : []) byTtl.set(r.initialTtl, r.count);
+      ttl.set([...byTtl].sort((a, b) => a[0] - b[0]).map(([label, count]) => ({ label, count })));
+      renderFingerprintTable(h);
+    },
+    redraw() {
+      win.redraw();
+      ttl.redraw();
+    },
+  };
+})();
+
+function renderFingerprintTable(h) {
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('fp-table').tBodies[0]);
+  const rows = (Array.isArray(h.byKey) ? h.byKey : []).slice(0, 4);
+  const frag = document.createDocumentFragment();
+  for (const r of rows) {
+    const share = h.total > 0 ? ` ${Math.round((r.count / h.total) * 100)}%` : '';
+    const tool = td('tool');
+    if (r.tool) tool.append(filterable(el('span', 'toolname', r.tool), 'tool', r.tool));
+    if (r.os) tool.append(el('span', 'dim', r.tool ? ` ${r.os}` : r.os));
+    frag.append(
+      el('tr', null, null, [
+        td('fp mono', null, [filterable(el('span', null, r.key), 'fingerprint', r.key)]),
+        td('num mono', null, [compact(r.count), el('span', 'dim', share)]),
+        tool,
+      ]),
+    );
+  }
+  if (rows.length === 0) frag.append(emptyRow(3, h.tracking === false ? 'tracking is off' : 'no SYNs in the window'));
+  tbody.replaceChildren(frag);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panels from the JSON API
+
+function emptyRow(cols, text) {
+  const c = td('empty', text);
+  c.colSpan = cols;
+  return el('tr', null, null, [c]);
+}
+
+/** The list `key` of an API answer (`{ sources: [...] }`), or [] when it is missing. */
+function listOf(body, key) {
+  return body && typeof body === 'object' && Array.isArray(body[key]) ? body[key] : [];
+}
+
+function scanBadge(scan) {
+  if (!scan || scan.state === 'none' || !scan.state) return el('span', 'dim', '—');
+  const types = Array.isArray(scan.types) ? scan.types.map((t) => (t === 'ssh_bruteforce' ? 'ssh' : t === 'vertical' ? 'vert' : t === 'horizontal' ? 'horiz' : t)) : [];
+  const b = el('span', `scan ${scan.state} sev-${scan.severity ?? 0}`, null, [
+    el('span', 'sev', scan.severity ?? 0),
+    el('span', null, `${scan.state === 'detected' ? 'det' : 'susp'}${types.length ? ` ${types.join('+')}` : ''}`),
+  ]);
+  const e = scan.evidence;
+  if (e) b.title = `${scan.state}: ${e.ports} ports, ${e.hosts} hosts, ${e.probes} probes, ${e.sshSyns} SSH SYNs (bucket ${e.sshBucket})${e.crafted ? ', crafted packets' : ''}${scan.since ? `, since ${scan.since}` : ''}`;
+  return b;
+}
+
+/** SourceRow[] from /api/sources?sort=severity. */
+function renderSources(body) {
+  const rows = listOf(body, 'sources');
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('sources').tBodies[0]);
+  const frag = document.createDocumentFragment();
+  const ref = eventNow || Math.max(0, ...rows.map((r) => Date.parse(r.lastSeen) || 0));
+  for (const r of rows) {
+    const w = r.window ?? {};
+    const pkts = (w.allowed ?? 0) + (w.blocked ?? 0) + (w.unknown ?? 0);
+    const tool = td('tool');
+    for (const t of r.tools ?? []) tool.append(filterable(el('span', 'toolname', t), 'tool', t), ' ');
+    if (r.os?.length) tool.append(el('span', 'dim', r.os.join(',')));
+    if (r.sourcePortReuse) tool.append(el('span', 'tag', `sport ${r.sourcePortReuse.port}`));
+    if (r.seqReuse) tool.append(el('span', 'tag', 'seq reuse'));
+    const ports = `${r.ports?.distinct ?? 0}${r.ports?.atLeast ? '+' : ''}`;
+    const hosts = `${r.hosts?.distinct ?? 0}${r.hosts?.atLeast ? '+' : ''}`;
+    const portsCell = td('num mono', null, [ports, el('span', 'dim', ' / '), hosts]);
+    if (Array.isArray(r.lastPorts) && r.lastPorts.length) portsCell.title = `last ports: ${r.lastPorts.join(', ')}`;
+    frag.append(
+      el('tr', null, null, [
+        td('addr mono', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country)]),
+        td(null, null, [scanBadge(r.scan)]),
+        td('num mono', compact(pkts)),
+        td('num mono blocked-n', compact(w.blocked ?? 0)),
+        portsCell,
+        td('num mono dim', ago(r.lastSeen, ref)),
+        tool,
+      ]),
+    );
+  }
+  if (rows.length === 0) frag.append(emptyRow(7, body?.tracking === false ? 'tracking is off' : 'no sources tracked yet'));
+  tbody.replaceChildren(frag);
+}
+
+/** CampaignRow[] from /api/campaigns. */
+function renderCampaigns(body) {
+  const rows = listOf(body, 'campaigns');
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('campaigns').tBodies[0]);
+  const frag = document.createDocumentFragment();
+  const ref = eventNow || Date.now();
+  for (const c of rows) {
+    // Two lines: the fingerprint, then what it is (tool, OS, a source port shared by the members).
+    const what = el('div', 'sub-line');
+    if (c.tool) what.append(filterable(el('span', 'toolname', c.tool), 'tool', c.tool));
+    if (c.os) what.append(el('span', 'dim', c.tool ? ` ${c.os}` : c.os));
+    if (c.sharedSourcePort != null) what.append(el('span', 'tag', `sport ${c.sharedSourcePort}`));
+    const head = td('stack', null, [el('div', 'fp mono', null, [filterable(el('span', null, c.fingerprint), 'fingerprint', c.fingerprint)]), what]);
+    const ports = td('mono');
+    const list = Array.isArray(c.ports) ? c.ports : [];
+    if (c.manyPorts) ports.append(el('span', 'tag', `many (${list.length})`));
+    else {
+      list.slice(0, 6).forEach((p, i) => {
+        if (i) ports.append(' ');
+        ports.append(filterable(el('span', 'port', p), 'port', p));
+      });
+      if (list.length > 6) ports.append(el('span', 'dim', ` +${list.length - 6}`));
+    }
+    const countries = td('countries');
+    if ((c.countries ?? []).length > 2) countries.title = c.countries.map((x) => `${x.country || '?'} ${x.sources}`).join(', ');
+    for (const { country, sources } of (c.countries ?? []).slice(0, 2)) {
+      const b = countryBadge(country);
+      if (b) countries.append(b, el('span', 'dim', `${sources} `));
+    }
+    const addrs = td('num mono', compact(c.sources));
+    if (Array.isArray(c.addresses) && c.addresses.length) addrs.title = c.addresses.slice(0, 50).join('\n');
+    frag.append(
+      el('tr', null, null, [head, addrs, ports, countries, td('num mono', compact(c.syns)), td('num mono dim', ago(c.lastSeen, ref))]),
+    );
+  }
+  if (rows.length === 0) frag.append(emptyRow(6, body?.tracking === false ? 'tracking is off' : 'no campaign (sources sharing a fingerprint) yet'));
+  tbody.replaceChildren(frag);
+}
+
+/** CounterSeries[] from /api/counters. */
+function renderCounters(body) {
+  const rows = listOf(body, 'counters');
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('counters').tBodies[0]);
+  const frag = document.createDocumentFragment();
+  for (const c of rows) {
+    frag.append(
+      el('tr', null, null, [
+        td('mono', c.name),
+        td('num mono', compact(c.pktsPerSecond)),
+        td('num mono', bytes(c.bytesPerSecond)),
+        td('num mono dim', compact(c.pkts)),
+        td('num mono dim', bytes(c.bytes)),
+      ]),
+    );
+  }
+  if (rows.length === 0) frag.append(emptyRow(5, 'no NFACCT counters (no NFACCT stack in ulogd?)'));
+  tbody.replaceChildren(frag);
+}
+
+/** Polls `url` every `ms` (never two requests at once) and hands the JSON to `render`. */
+function poll(url, ms, render) {
+  const run = async () => {
+    try {
+      const headers = { accept: 'application/json' };
+      if (TOKEN) headers.authorization = `Bearer ${TOKEN}`;
+      const res = await fetch(url, { headers, cache: 'no-store', credentials: 'same-origin' });
+      if (res.status === 401 || res.status === 403) {
+        notice('auth', 'error', [el('b', null, 'Not authorised: '), 'open this page once as /?token=<your token> (see [web] token in the config).']);
+      } else if (res.ok) {
+        clearNotice('auth');
+        clearNotice(`api:${url}`);
+        render(await res.json());
+      } else if (res.status !== 404) {
+        notice(`api:${url}`, 'warn', [`${url}: HTTP ${res.status}`], ms * 2);
+      }
+    } catch (err) {
+      notice(`api:${url}`, 'warn', [`${url}: ${err instanceof Error ? err.message : String(err)}`], ms * 2);
+    }
+    setTimeout(run, ms);
+  };
+  run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream: connect, reconnect with exponential backoff, watchdog
+
+/** @type {WebSocket | null} */
+let ws = null;
+let attempt = 0;
+let openedAt = 0;
+let lastFrameAt = 0;
+let reconnectTimer = 0;
+let countdownTimer = 0;
+/** Whether the current connection has had its first hello. */
+let helloSeen = false;
+
+function streamUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/stream${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`;
+}
+
+function setConn(state, text) {
+  const c = $('conn');
+  c.dataset.state = state;
+  setText('conn-text', text);
+}
+
+function send(frame) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+}
+
+function connect() {
+  clearTimeout(reconnectTimer);
+  clearInterval(countdownTimer);
+  setConn('connecting', attempt ? `connecting… (attempt ${attempt + 1})` : 'connecting…');
+  const sock = new WebSocket(streamUrl());
+  ws = sock;
+  helloSeen = false;
+  sock.addEventListener('open', () => {
+    openedAt = Date.now();
+    lastFrameAt = openedAt;
+    setConn('live', 'live');
+    // Re-apply the filter in force (after a reconnect the server starts with none).
+    const f = subscribeFrame();
+    if (Object.keys(f.filter).length) send(f);
+  });
+  sock.addEventListener('message', (m) => {
+    lastFrameAt = Date.now();
+    let f;
+    try {
+      f = JSON.parse(typeof m.data === 'string' ? m.data : '');
+    } catch {
+      return;
+    }
+    if (f && typeof f === 'object') onFrame(f);
+  });
+  sock.addEventListener('close', (ev) => {
+    if (ws !== sock) return;
+    ws = null;
+    lastStats = null;
+    if (ev.code === 4008) notice('slow_client', 'warn', [el('b', null, 'Disconnected as a slow client: '), ev.reason || 'the page did not keep up with the stream', '. Reconnecting; a narrower filter sends less.']);
+    if (Date.now() - openedAt > BACKOFF_RESET_AFTER_MS) attempt = 0;
+    scheduleReconnect(ev.code);
+  });
+}
+
+function scheduleReconnect(code) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+  const delay = Math.round(base / 2 + Math.random() * (base / 2)); // jitter: many pages, one daemon
+  attempt++;
+  const until = Date.now() + delay;
+  const show = () => {
+    const s = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    setConn('down', `disconnected${code && code !== 1006 ? ` (${code})` : ''} — retry in ${s}s`);
+  };
+  show();
+  countdownTimer = setInterval(show, 1000);
+  reconnectTimer = setTimeout(connect, delay);
+}
+
+// stats arrive every second; a silent connection is pinged, then dropped and reconnected.
+setInterval(() => {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  const quiet = Date.now() - lastFrameAt;
+  if (quiet > STALE_CLOSE_MS) {
+    setConn('down', 'no data — reconnecting');
+    ws.close(4000, 'stale');
+  } else if (quiet > STALE_PING_MS) send({ type: 'ping' });
+}, 2_000);
+
+function onFrame(f) {
+  switch (f.type) {
+    case 'hello':
+      setConn('live', `live · nfwatch ${typeof f.version === 'string' ? f.version : ''}`.trim());
+      // The first hello of a connection: a slow-client state of an earlier one is over.
+      if (!helloSeen) {
+        helloSeen = true;
+        clearNotice('slow_client');
+        clearNotice('notice:slow_client');
+      }
+      break;
+    case 'events':
+      receiveEvents(f.events);
+      break;
+    case 'rate':
+      onRate(f);
+      break;
+    case 'stats':
+      onStats(f);
+      break;
+    case 'notice':
+      notice(`notice:${f.code ?? 'server'}`, f.level === 'warn' || f.level === 'error' ? f.level : 'info', [
+        el('b', null, f.code === 'slow_client' ? 'Slow client: ' : 'Server: '),
+        typeof f.message === 'string' ? f.message : '',
+        f.code === 'slow_client' ? ' — only rates and counts are sent now; reload or narrow the filter.' : '',
+      ]);
+      break;
+    case 'error':
+      notice('stream-error', 'error', [el('b', null, 'Stream: '), typeof f.message === 'string' ? f.message : 'error'], 10_000);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+renderChips();
+updatePauseButton();
+updateRowCount();
+connect();
+poll('/api/summary', POLL.summary, onSummary);
+poll('/api/fingerprints', POLL.fingerprints, (h) => h && typeof h === 'object' && histograms.set(h));
+poll('/api/sources?limit=25&sort=severity', POLL.sources, renderSources);
+poll('/api/campaigns', POLL.campaigns, renderCampaigns);
+poll('/api/counters', POLL.counters, renderCounters);
+poll('/api/rates', POLL.rates, (body) => rateChart.history(listOf(body, 'points')));

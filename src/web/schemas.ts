@@ -1,0 +1,203 @@
+// JSON schemas (TypeBox) of the web API: query strings are validated with them and responses are
+// serialised through them, so a response carries exactly the fields declared here (an allow-list:
+// anything else a query function returns is not sent).
+import { Type, type Static } from '@sinclair/typebox';
+import { SOURCE_SORTS } from '../track/query.js';
+
+const Iso = Type.String({ description: 'ISO 8601 time' });
+const Level = Type.Union([Type.Literal('none'), Type.Literal('suspected'), Type.Literal('detected')]);
+const ByScanType = <T extends Parameters<typeof Type.Object>[0][string]>(t: T) =>
+  Type.Object({ vertical: t, horizontal: t, ssh_bruteforce: t });
+
+export const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  /** A stable name: bad_request, unauthorized, forbidden, not_found, upgrade_required, internal. */
+  code: Type.String(),
+  message: Type.String(),
+});
+export type ErrorReply = Static<typeof ErrorReply>;
+
+export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+
+export const SourcesQuery = Type.Object(
+  {
+    limit: Limit,
+    sort: Type.Union(SOURCE_SORTS.map((s) => Type.Literal(s)), { default: 'last_seen' }),
+  },
+  { additionalProperties: false },
+);
+export type SourcesQuery = Static<typeof SourcesQuery>;
+
+export const LimitQuery = Type.Object({ limit: Limit }, { additionalProperties: false });
+export type LimitQuery = Static<typeof LimitQuery>;
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+
+// --- /api/summary ---------------------------------------------------------------------------------
+
+const VerdictPoint = Type.Object({
+  time: Type.Integer({ description: 'interval start, epoch seconds' }),
+  allowed: Type.Number(),
+  blocked: Type.Number(),
+  unknown: Type.Number(),
+  syns: Type.Number(),
+});
+
+const SinkHealth = Type.Object({ backlog: Type.Number(), dropped: Type.Number(), sent: Type.Number(), connected: Type.Boolean() });
+
+const DecodeErrors = Type.Object({
+  not_json: Type.Number(),
+  not_object: Type.Number(),
+  no_timestamp: Type.Number(),
+  bad_timestamp: Type.Number(),
+  wrong_type: Type.Number(),
+  unknown_record: Type.Number(),
+});
+
+const TrackerSummary = Type.Object({
+  time: Type.Union([Iso, Type.Null()]),
+  windowSeconds: Type.Number(),
+  packets: Type.Number(),
+  sources: Type.Object({ tracked: Type.Number(), max: Type.Number(), evicted: Type.Number(), expired: Type.Number() }),
+  scans: Type.Object({
+    suspected: Type.Number(),
+    detected: Type.Number(),
+    byType: ByScanType(Type.Object({ suspected: Type.Number(), detected: Type.Number() })),
+    bySeverity: Type.Record(Type.String({ pattern: '^[1-5]$' }), Type.Number()),
+  }),
+  campaigns: Type.Object({ active: Type.Number(), groups: Type.Number(), evicted: Type.Number() }),
+  fingerprints: Type.Object({ keys: Type.Number(), syns: Type.Number() }),
+});
+
+/**
+ * The tracker's summary fields sit at the top level (null when tracking is off; `time` is the event
+ * time the tracker has reached), beside nfwatch's own figures.
+ */
+export const SummaryReply = Type.Object({
+  tracking: Type.Boolean(),
+  time: TrackerSummary.properties.time,
+  windowSeconds: Type.Number(),
+  packets: Type.Number(),
+  sources: Type.Union([TrackerSummary.properties.sources, Type.Null()]),
+  scans: Type.Union([TrackerSummary.properties.scans, Type.Null()]),
+  campaigns: Type.Union([TrackerSummary.properties.campaigns, Type.Null()]),
+  fingerprints: Type.Union([TrackerSummary.properties.fingerprints, Type.Null()]),
+  /** Wall-clock time of the answer. */
+  serverTime: Iso,
+  startedAt: Iso,
+  uptimeSeconds: Type.Number(),
+  /** Packets per second by verdict in the newest closed interval. */
+  rates: VerdictPoint,
+  /** Packets by verdict in closed intervals since start. */
+  totals: Type.Object({ allowed: Type.Number(), blocked: Type.Number(), unknown: Type.Number(), syns: Type.Number() }),
+  health: Type.Object({
+    lines: Type.Number(),
+    events: Type.Number(),
+    eventsPerSecond: Type.Number(),
+    oversizedLines: Type.Number(),
+    decodeErrors: DecodeErrors,
+    lateEvents: Type.Number(),
+    counterResets: Type.Number(),
+    openIntervals: Type.Number(),
+    sinks: Type.Record(Type.String(), SinkHealth),
+  }),
+  stream: Type.Object({ clients: Type.Integer(), eventsPerSecondPerClient: Type.Integer() }),
+});
+export type SummaryReply = Static<typeof SummaryReply>;
+
+// --- /api/sources ---------------------------------------------------------------------------------
+
+const Distinct = Type.Object({ distinct: Type.Number(), atLeast: Type.Boolean() });
+const SourceRow = Type.Object({
+  address: Type.String(),
+  firstSeen: Iso,
+  lastSeen: Iso,
+  packets: Type.Object({ allowed: Type.Number(), blocked: Type.Number(), unknown: Type.Number(), total: Type.Number() }),
+  window: Type.Object({ allowed: Type.Number(), blocked: Type.Number(), unknown: Type.Number(), probes: Type.Number() }),
+  ports: Distinct,
+  hosts: Distinct,
+  lastPorts: Type.Array(Type.Integer()),
+  sourcePortReuse: Type.Union([Type.Object({ port: Type.Integer(), targets: Type.Number() }), Type.Null()]),
+  seqReuse: Type.Union([Type.Object({ seq: Type.Number(), syns: Type.Number() }), Type.Null()]),
+  fingerprints: Type.Array(Type.String()),
+  tools: Type.Array(Type.String()),
+  os: Type.Array(Type.String()),
+  country: Type.String(),
+  scan: Type.Object({
+    state: Level,
+    types: Type.Array(Type.String()),
+    levels: ByScanType(Level),
+    severity: Type.Integer(),
+    since: Type.Union([Iso, Type.Null()]),
+    evidence: Type.Object({
+      ports: Type.Number(),
+      hosts: Type.Number(),
+      probes: Type.Number(),
+      sshSyns: Type.Number(),
+      sshBucket: Type.Number(),
+      crafted: Type.Boolean(),
+    }),
+  }),
+});
+
+export const SourcesReply = Type.Object({
+  /** false when tracking is off (then the list is empty). */
+  tracking: Type.Boolean(),
+  sort: Type.String(),
+  limit: Type.Integer(),
+  sources: Type.Array(SourceRow),
+});
+
+// --- /api/fingerprints ----------------------------------------------------------------------------
+
+export const FingerprintsReply = Type.Object({
+  tracking: Type.Boolean(),
+  windowSeconds: Type.Number(),
+  total: Type.Number(),
+  byKey: Type.Array(Type.Object({ key: Type.String(), count: Type.Number(), os: Type.String(), tool: Type.String() })),
+  otherKeys: Type.Number(),
+  byWindow: Type.Array(Type.Object({ window: Type.Integer(), count: Type.Number() })),
+  byInitialTtl: Type.Array(Type.Object({ initialTtl: Type.Integer(), count: Type.Number() })),
+});
+
+// --- /api/campaigns -------------------------------------------------------------------------------
+
+const CampaignRow = Type.Object({
+  key: Type.String(),
+  fingerprint: Type.String(),
+  ports: Type.Array(Type.Integer()),
+  manyPorts: Type.Boolean(),
+  sources: Type.Number(),
+  addresses: Type.Array(Type.String()),
+  countries: Type.Array(Type.Object({ country: Type.String(), sources: Type.Number() })),
+  sourcePorts: Type.Array(Type.Object({ port: Type.Integer(), sources: Type.Number() })),
+  sharedSourcePort: Type.Union([Type.Integer(), Type.Null()]),
+  syns: Type.Number(),
+  os: Type.String(),
+  tool: Type.String(),
+  firstSeen: Iso,
+  lastSeen: Iso,
+});
+
+export const CampaignsReply = Type.Object({ tracking: Type.Boolean(), campaigns: Type.Array(CampaignRow) });
+
+// --- /api/counters, /api/rates ----------------------------------------------------------------------
+
+export const CountersReply = Type.Object({
+  counters: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      pkts: Type.Number(),
+      bytes: Type.Number(),
+      pktsPerSecond: Type.Number(),
+      bytesPerSecond: Type.Number(),
+      points: Type.Array(Type.Object({ time: Type.Integer(), pkts: Type.Number(), bytes: Type.Number() })),
+    }),
+  ),
+});
+
+export const RatesReply = Type.Object({
+  /** Per closed interval, oldest first: packets per second by verdict (the accepted vs blocked chart). */
+  points: Type.Array(VerdictPoint),
+});
+
+export const HealthzReply = Type.Object({ status: Type.Literal('ok') });

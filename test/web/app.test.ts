@@ -1,0 +1,179 @@
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/schema.js';
+import { buildApp } from '../../src/web/app.js';
+import { deps, hub, packet, T0, webConfig } from './helpers.js';
+
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function make(overrides: Partial<Config['web']> = {}, options: { tracking?: boolean } = {}) {
+  const config = webConfig(overrides);
+  const d = deps(config, options);
+  for (let i = 0; i < 30; i++) d.tracker?.observe(packet({ src: '203.0.113.7', dport: 1000 + i, time: T0 + i * 100 }));
+  d.tracker?.observe(packet({ src: '198.51.100.9', dport: 22, time: T0 + 5000, verdict: 'allowed' }));
+  app = await buildApp(d, hub(config));
+  return app;
+}
+
+describe('the JSON API', () => {
+  it('GET /api/summary: rates now, totals, uptime, health with sinks and decode errors, the tracker summary', async () => {
+    const a = await make();
+    const res = await a.inject('/api/summary');
+    expect(res.statusCode).toBe(200);
+    const s = res.json();
+    expect(s).toMatchObject({
+      tracking: true,
+      rates: { allowed: 10, blocked: 40, unknown: 0, syns: 5 },
+      totals: { allowed: 100, blocked: 400, unknown: 0, syns: 50 },
+      health: { lines: 1234, decodeErrors: { not_json: 3 }, sinks: { graphite: { backlog: 17, dropped: 4, sent: 9000, connected: true } } },
+      sources: { tracked: 2 },
+      stream: { clients: 0, eventsPerSecondPerClient: 200 },
+    });
+    expect(s.uptimeSeconds).toBeGreaterThanOrEqual(60);
+    expect(s.time).toBe(new Date(T0 + 5000).toISOString()); // event time the tracker reached
+  });
+
+  it('sends only the declared fields (the response schema is an allow-list)', async () => {
+    const config = webConfig();
+    const d = deps(config);
+    const leaky = { ...d, health: () => ({ ...d.health(), secret: 'x', sinks: { graphite: { backlog: 1, dropped: 0, sent: 0, connected: true, password: 'p' } } }) };
+    app = await buildApp(leaky, hub(config));
+    const body = (await app.inject('/api/summary')).body;
+    expect(body).not.toContain('secret');
+    expect(body).not.toContain('password');
+  });
+
+  it('GET /api/sources: limit 1–1000 (default 100), sort last_seen|packets|ports|severity, else 400 bad_request', async () => {
+    const a = await make();
+    const res = await a.inject('/api/sources?sort=ports&limit=1');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ tracking: true, sort: 'ports', limit: 1, sources: [{ address: '203.0.113.7', ports: { distinct: 30 } }] });
+    expect((await a.inject('/api/sources')).json()).toMatchObject({ sort: 'last_seen', limit: 100 });
+    expect((await a.inject('/api/sources')).json().sources).toHaveLength(2);
+    for (const q of ['limit=0', 'limit=1001', 'limit=ten', 'sort=evil', 'sort=packets&limit=-1']) {
+      const bad = await a.inject(`/api/sources?${q}`);
+      expect(bad.statusCode, q).toBe(400);
+      expect(bad.json(), q).toMatchObject({ statusCode: 400, code: 'bad_request' });
+    }
+  });
+
+  it('GET /api/fingerprints, /api/campaigns, /api/counters, /api/rates', async () => {
+    const a = await make();
+    const fp = (await a.inject('/api/fingerprints')).json();
+    expect(fp).toMatchObject({ tracking: true, total: 31 });
+    expect(fp.byKey[0]).toMatchObject({ key: 'ittl=64,win=64240,olen=20,df=1', count: 31 });
+    expect((await a.inject('/api/campaigns')).json()).toEqual({ tracking: true, campaigns: [] });
+    expect((await a.inject('/api/counters')).json()).toEqual({
+      counters: [{ name: 'ipv4.http', pkts: 120, bytes: 90_000, pktsPerSecond: 12, bytesPerSecond: 9000, points: [{ time: T0 / 1000, pkts: 12, bytes: 9000 }] }],
+    });
+    expect((await a.inject('/api/rates')).json()).toEqual({ points: [{ time: T0 / 1000, allowed: 10, blocked: 40, unknown: 0, syns: 5 }] });
+  });
+
+  it('answers with empty lists and tracking=false when tracking is off', async () => {
+    const a = await make({}, { tracking: false });
+    expect((await a.inject('/api/sources')).json()).toMatchObject({ tracking: false, sources: [] });
+    expect((await a.inject('/api/campaigns')).json()).toEqual({ tracking: false, campaigns: [] });
+    expect((await a.inject('/api/fingerprints')).json()).toMatchObject({ tracking: false, total: 0, byKey: [] });
+    expect((await a.inject('/api/summary')).json()).toMatchObject({ tracking: false, time: null, sources: null, scans: null });
+  });
+
+  it('GET /healthz: 200 {status:"ok"}, nothing else, no token needed', async () => {
+    const a = await make({ token: 's3cret' });
+    const res = await a.inject('/healthz');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('names its errors: unknown routes 404 not_found, a plain GET of /stream 426 upgrade_required', async () => {
+    const a = await make();
+    expect((await a.inject('/api/nope')).json()).toMatchObject({ statusCode: 404, code: 'not_found' });
+    const stream = await a.inject('/stream');
+    expect(stream.statusCode).toBe(426);
+    expect(stream.json()).toMatchObject({ code: 'upgrade_required' });
+  });
+});
+
+describe('headers', () => {
+  it('sends the strict CSP and friends on every response, also errors and the page', async () => {
+    const a = await make({ token: 't' });
+    for (const url of ['/api/summary', '/healthz', '/metrics', '/nope', '/', '/app.js']) {
+      const res = await a.inject(url);
+      expect(res.headers['content-security-policy'], url).toBe(CSP);
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer');
+      expect(res.headers['x-frame-options'], url).toBe('DENY');
+    }
+  });
+
+  it('forbids caching of the API', async () => {
+    const a = await make();
+    expect((await a.inject('/api/sources')).headers['cache-control']).toBe('no-store');
+    expect((await a.inject('/api/summary')).headers['cache-control']).toBe('no-store');
+  });
+});
+
+describe('the token', () => {
+  const TOKEN = 'correct horse battery staple';
+
+  it('refuses every route but /healthz without it: 401 unauthorized', async () => {
+    const a = await make({ token: TOKEN });
+    for (const url of ['/api/summary', '/api/sources', '/api/fingerprints', '/api/campaigns', '/api/counters', '/api/rates', '/metrics', '/', '/app.js']) {
+      const res = await a.inject(url);
+      expect(res.statusCode, url).toBe(401);
+      expect(res.json(), url).toMatchObject({ code: 'unauthorized' });
+    }
+  });
+
+  it('refuses a wrong token', async () => {
+    const a = await make({ token: TOKEN });
+    const res = await a.inject({ url: '/api/summary', headers: { authorization: 'Bearer nope' } });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('accepts Authorization: Bearer', async () => {
+    const a = await make({ token: TOKEN });
+    expect((await a.inject({ url: '/api/summary', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
+    expect((await a.inject({ url: '/metrics', headers: { authorization: `bearer ${TOKEN}` } })).statusCode).toBe(200);
+  });
+
+  it('accepts ?token= on the page, which sets an HttpOnly SameSite=Strict cookie the page\'s own calls carry', async () => {
+    const a = await make({ token: TOKEN });
+    const page = await a.inject(`/?token=${encodeURIComponent(TOKEN)}`);
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    const cookie = String(page.headers['set-cookie']);
+    expect(cookie).toMatch(/^nfwatch_token=/);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Strict');
+    const pair = cookie.split(';')[0]!;
+    expect((await a.inject({ url: '/api/summary', headers: { cookie: `other=1; ${pair}` } })).statusCode).toBe(200);
+    expect((await a.inject({ url: '/app.js', headers: { cookie: pair } })).statusCode).toBe(200);
+    expect((await a.inject({ url: '/api/summary', headers: { cookie: 'nfwatch_token=wrong' } })).statusCode).toBe(401);
+  });
+
+  it('does not take ?token= on the API (it would end up in logs), nor set a cookie for a wrong one', async () => {
+    const a = await make({ token: TOKEN });
+    expect((await a.inject(`/api/summary?token=${encodeURIComponent(TOKEN)}`)).statusCode).toBe(401);
+    const wrong = await a.inject('/?token=wrong');
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.headers['set-cookie']).toBeUndefined();
+  });
+});
+
+describe('without a token (loopback only)', () => {
+  it('refuses requests naming a foreign Host (DNS rebinding) with 403 forbidden_host', async () => {
+    const a = await make();
+    const res = await a.inject({ url: '/api/summary', headers: { host: 'evil.example:8080' } });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'forbidden_host' });
+    for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080', '127.1.2.3']) {
+      expect((await a.inject({ url: '/api/summary', headers: { host } })).statusCode, host).toBe(200);
+    }
+  });
+});
