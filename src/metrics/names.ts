@@ -54,6 +54,7 @@
 // Distinct raw names can sanitise to the same path ("a b" and "a_b"); render* then add their
 // values instead of letting one overwrite the other, so totals stay exact.
 import type { GraphiteConfig } from '../config/schema.js';
+import { PROTOCOL_NAMES } from '../decode/protocols.js';
 import {
   DECODE_ERROR_REASONS,
   VERDICTS,
@@ -109,24 +110,11 @@ export function sanitizeTagValue(s: string): string {
   return out === '' ? '_' : out;
 }
 
-const PROTOCOLS: ReadonlyMap<number, string> = new Map([
-  [1, 'icmp'],
-  [2, 'igmp'],
-  [6, 'tcp'],
-  [17, 'udp'],
-  [41, 'ipv6'],
-  [47, 'gre'],
-  [50, 'esp'],
-  [51, 'ah'],
-  [58, 'icmpv6'],
-  [132, 'sctp'],
-  [136, 'udplite'],
-]);
 
 /** IP protocol number → path component; NONE (-1) → "unknown". */
 export function protocolName(n: number): string {
   if (n < 0 || !Number.isInteger(n)) return 'unknown';
-  return PROTOCOLS.get(n) ?? `p${n}`;
+  return PROTOCOL_NAMES.get(n) ?? `p${n}`;
 }
 
 export type NfacctField = 'pkts' | 'bytes';

@@ -2,6 +2,7 @@
 // literal of a fixed shape, lookup tables for flags and protocol names, no per-call allocation
 // besides the result. The stream serialises an event only when some client will be sent it.
 import { NONE, type PacketEvent, type Verdict } from '../pipeline/types.js';
+import { PROTOCOL_NAMES } from '../decode/protocols.js';
 
 /** One event as the stream sends it. Absent numbers are null. */
 export interface EventJson {
@@ -36,23 +37,6 @@ export interface EventJson {
   asn: number | null;
 }
 
-/** IANA protocol numbers → the names the stream and the filter use. */
-export const PROTOCOL_NAMES: ReadonlyMap<number, string> = new Map([
-  [1, 'icmp'],
-  [2, 'igmp'],
-  [6, 'tcp'],
-  [17, 'udp'],
-  [41, 'ipv6'],
-  [47, 'gre'],
-  [50, 'esp'],
-  [51, 'ah'],
-  [58, 'icmpv6'],
-  [89, 'ospf'],
-  [103, 'pim'],
-  [112, 'vrrp'],
-  [132, 'sctp'],
-  [136, 'udplite'],
-]);
 
 const FLAG_LETTERS = 'FSRPAUEC'; // TCP_FIN 0x01 … TCP_CWR 0x80 (RFC 9293 §3.1, RFC 3168)
 const FLAGS: readonly string[] = Array.from({ length: 256 }, (_, bits) => {
