@@ -12,5 +12,5 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ulogd2 ulogd2-json nftables iptables nfacct iproute2 \
   hping3 nmap masscan zmap curl procps \
-  graphite-carbon python3-whisper \
+  graphite-carbon python3-whisper victoria-metrics \
   chromium

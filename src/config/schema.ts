@@ -184,6 +184,29 @@ export const ConfigSchema = Type.Object(
           },
           { ...strict, default: {} },
         ),
+        influx: Type.Object(
+          {
+            enabled: Type.Boolean({ default: false, description: 'Write metrics to an InfluxDB v2 write endpoint (InfluxDB 2.x, InfluxDB 3.x\'s v2-compatible API, VictoriaMetrics\' /api/v2/write).' }),
+            url: Type.String({ minLength: 1, default: 'http://127.0.0.1:8086', description: 'Base URL of the server; nfwatch appends /api/v2/write. VictoriaMetrics: http://host:8428.' }),
+            token: Type.String({ default: '', description: 'API token (sent as `Authorization: Token <token>`). Prefer token_file or token_env, which keep it out of this file. Empty with both others empty: no Authorization header (VictoriaMetrics).' }),
+            token_file: Type.String({ default: '', description: 'Read the token from this file (trailing whitespace removed); takes precedence over `token`.' }),
+            token_env: Type.String({ default: '', description: 'Name of an environment variable holding the token (e.g. "INFLUX_TOKEN"); takes precedence over token_file and token.' }),
+            org: Type.String({ default: 'nfwatch', description: 'Organisation (InfluxDB 2.x; ignored by InfluxDB 3.x and VictoriaMetrics).' }),
+            bucket: Type.String({ minLength: 1, default: 'nfwatch', description: 'Bucket (InfluxDB 2.x), database (InfluxDB 3.x); ignored by VictoriaMetrics.' }),
+            precision: Type.Union([Type.Literal('s'), Type.Literal('ms'), Type.Literal('us'), Type.Literal('ns')], { default: 's', description: 'Timestamp precision of interval and health points. Intervals start on whole seconds, so "s" loses nothing and stores smallest. Sampled event points are always written in ns.' }),
+            measurement_prefix: Type.String({ minLength: 1, default: 'nfwatch', description: 'Measurements are named <prefix>_events, <prefix>_events_by_port, … (see "InfluxDB and VictoriaMetrics").' }),
+            events: Type.Boolean({ default: false, description: 'Also write one point per packet (<prefix>_event; addresses are fields, never tags). Off by default: it is one point per logged packet.' }),
+            events_sample: Type.Number({ minimum: 0.000001, maximum: 1, default: 1.0, description: 'With events = true, the fraction of packets written: 1.0 every packet, 0.01 every 100th (deterministic: every round(1/x)-th packet).' }),
+            backlog_max_points: Type.Integer({ minimum: 1000, maximum: 100_000_000, default: 1_000_000, description: 'Points held while the server is unreachable or refusing writes (429/503); beyond it the oldest whole batches are dropped and counted (health: sinks.influx.dropped). Sampled event points are dropped first.' }),
+            timeout_ms: Type.Integer({ minimum: 100, maximum: 600000, default: 10000, description: 'HTTP timeout of one write request; a timeout is retried like a connection error.' }),
+            retry_min_ms: Type.Integer({ minimum: 10, maximum: 600000, default: 1000, description: 'First retry delay after a failed write (connection refused, timeout, 429, 5xx); doubles per failure up to retry_max_ms. A Retry-After header from the server takes precedence (capped at retry_max_ms). nfwatch retries the oldest batch for ever, in order, instead of using the client library\'s retry buffer (its maxRetries/maxRetryTime would drop data after a few minutes of outage and its buffer re-orders batches); the client is used with maxRetries = 0.' }),
+            retry_max_ms: Type.Integer({ minimum: 10, maximum: 600000, default: 30000, description: 'Longest retry delay.' }),
+            retry_jitter_ms: Type.Integer({ minimum: 0, maximum: 60000, default: 200, description: 'Random extra delay (0..this) added to each retry, so several nfwatch hosts do not retry in lock step.' }),
+            max_batch_points: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 5000, description: 'Most points per HTTP request. Consecutive small batches (intervals, health) are sent together up to this; one interval is never split.' }),
+            resend_intervals: Type.Integer({ minimum: 0, maximum: 1000, default: 0, description: 'After the server was unreachable and accepts writes again, re-send this many of the last acknowledged intervals (covers a server that acknowledged and then crashed before persisting, e.g. VictoriaMetrics killed hard). Only idempotent where a rewrite replaces (InfluxDB; VictoriaMetrics with -dedup.minScrapeInterval): keep 0 otherwise.' }),
+          },
+          { ...strict, default: {} },
+        ),
       },
       { ...strict, default: {} },
     ),
@@ -195,5 +218,6 @@ export type Config = Static<typeof ConfigSchema>;
 export type FileSourceConfig = Static<typeof FileSourceSchema>;
 export type SocketSourceConfig = Static<typeof SocketSourceSchema>;
 export type GraphiteConfig = Config['outputs']['graphite'];
+export type InfluxConfig = Config['outputs']['influx'];
 
 export type { TSchema };

@@ -306,7 +306,7 @@ function add(out: Record<string, number>, path: string, value: number): void {
 }
 
 /** The `n` largest entries (ties: smaller key first) and the sum of the rest. */
-function splitTop<K extends number | string>(counts: Map<K, number>, n: number): { top: Array<[K, number]>; rest: number; folded: boolean } {
+export function splitTop<K extends number | string>(counts: Map<K, number>, n: number): { top: Array<[K, number]>; rest: number; folded: boolean } {
   const entries: Array<[K, number]> = [];
   // Negative keys would be events without the value (NONE): not part of the sum.
   for (const [k, v] of counts) if (v > 0 && (typeof k !== 'number' || k >= 0)) entries.push([k, v]);

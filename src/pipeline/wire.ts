@@ -7,6 +7,7 @@ import { createGeoIp } from '../enrich/geoip.js';
 import { FingerprintEnricher } from '../enrich/signatures.js';
 import { MetricNamer } from '../metrics/names.js';
 import { GraphiteSink } from '../sinks/graphite.js';
+import { InfluxSink } from '../sinks/influx.js';
 import { FileSource } from '../sources/file.js';
 import { trackOptions } from '../track/options.js';
 import { Tracker } from '../track/query.js';
@@ -15,7 +16,7 @@ import type { Logger } from '../util/log.js';
 import { IntervalHistory } from '../web/history.js';
 import { LiveHub } from '../web/stream.js';
 import { NFWATCH_VERSION } from '../web/version.js';
-import { Pipeline } from './pipeline.js';
+import { Pipeline, type LiveEvents } from './pipeline.js';
 import type { Enricher, LineSource, Sink } from './types.js';
 
 export function decodeOptions(config: Config): DecodeOptions {
@@ -67,6 +68,16 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
       }));
   }
 
+  const influx = config.outputs.influx;
+  const influxSink = influx.enabled
+    ? new InfluxSink(influx, {
+        hostname: config.general.hostname,
+        top: { ports: config.aggregate.top_ports, values: config.aggregate.top_values },
+        logger: logger.child('influx'),
+      })
+    : null;
+  if (influxSink) sinks.push(influxSink);
+
   // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification, GeoIP.
   const enrichers: Enricher[] = [];
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
@@ -79,6 +90,11 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   // 5. The live stream of enriched events for the web view.
   const sourceNames = sources.map((s) => s.name);
   const hub = config.web.enabled ? new LiveHub(config.web, { sourceNames, version: NFWATCH_VERSION, logger: logger.child('stream') }) : null;
+  // Sampled per-event points (outputs.influx.events) ride on the same per-packet hook.
+  const eventTap = influxSink && influx.events ? influxSink : null;
+  const live: LiveEvents | null = hub && eventTap
+    ? { publish: (e) => { hub.publish(e); eventTap.publish(e); } }
+    : hub ?? eventTap;
 
   // 6. Decoding and aggregation between them; closed intervals also feed the web view's history.
   const intervalMs = config.aggregate.interval_seconds * 1000;
@@ -99,7 +115,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
     sources,
     sinks,
     logger.child('pipeline'),
-    { enrichers, tracker, live: hub },
+    { enrichers, tracker, live },
   );
   const history = new IntervalHistory();
   pipeline.onIntervalClosed(history.add);

@@ -986,3 +986,66 @@ export async function sendScanner(lab: Lab, tool: LabTool, tmpDir: string): Prom
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// VictoriaMetrics (Debian's victoria-metrics): an InfluxDB v2 write endpoint to read back from.
+
+export interface VictoriaMetrics {
+  readonly port: number;
+  readonly url: string;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+  /** Start again on the same port and data directory. */
+  start(): Promise<void>;
+  log(): string;
+}
+
+/**
+ * Starts VictoriaMetrics on 127.0.0.1 with its data in `tmpDir`. -search.latencyOffset=0s makes
+ * fresh points queryable at once; -dedup.minScrapeInterval=1ms keeps ONE sample per series and
+ * millisecond, so an interval written again (replay, resend) replaces instead of adding a
+ * duplicate sample (without it VictoriaMetrics stores both and sums count them twice).
+ */
+export async function startVictoriaMetrics(tmpDir: string, bin = '/usr/bin/victoria-metrics'): Promise<VictoriaMetrics> {
+  const dataDir = join(tmpDir, 'vm-data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let output = '';
+  const start = async (): Promise<void> => {
+    const c = track(
+      spawn(bin, [`-storageDataPath=${dataDir}`, `-httpListenAddr=127.0.0.1:${port}`, '-search.latencyOffset=0s', '-search.cacheTimestampOffset=0s', '-dedup.minScrapeInterval=1ms', '-retentionPeriod=1', '-loggerLevel=WARN'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    child = c;
+    c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(
+      `VictoriaMetrics on 127.0.0.1:${port}`,
+      async () => {
+        if (c.exitCode !== null) throw new Error(`victoria-metrics exited (code ${c.exitCode}):\n${output}`);
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/health`);
+          return r.ok ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+      100,
+    );
+  };
+  await start();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    dataDir,
+    async stop() {
+      if (child) await terminate(child, 15_000);
+      child = undefined;
+    },
+    start,
+    log: () => output,
+  };
+}
