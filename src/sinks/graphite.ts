@@ -20,6 +20,7 @@ import type { GraphiteConfig } from '../config/schema.js';
 import type { HealthSnapshot, IntervalAggregate, Sink, SinkHealth } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
 import { renderHealth, renderInterval, type MetricNamer, type TopLimits } from '../metrics/names.js';
+import { DrainWaiters } from '../util/waiters.js';
 
 /** Batches written but not yet acknowledged, at most: bounds what sits in the socket's buffer. */
 const MAX_IN_FLIGHT = 8;
@@ -209,7 +210,7 @@ export class GraphiteSink implements Sink {
   private droppedSinceWarning = 0;
   private lastDropWarning = -Infinity;
   private closed = false;
-  private waiters = new Set<() => void>();
+  private readonly waiters = new DrainWaiters();
 
   constructor(
     private readonly config: GraphiteConfig,
@@ -258,15 +259,7 @@ export class GraphiteSink implements Sink {
 
   flush(timeoutMs: number): Promise<void> {
     if (this.idle()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
-      this.waiters.add(done);
-    });
+    return this.waiters.wait(timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -276,7 +269,7 @@ export class GraphiteSink implements Sink {
     if (this.queuedLines > 0) this.logger.warn(`closing with ${this.queuedLines} metric lines not delivered to carbon`);
     this.warnDrops(true);
     await this.conn.end();
-    for (const w of [...this.waiters]) w();
+    this.waiters.wakeAll();
   }
 
   // --- queue
@@ -355,7 +348,7 @@ export class GraphiteSink implements Sink {
         }
       }
       this.pump();
-      if (this.idle()) for (const w of [...this.waiters]) w();
+      if (this.idle()) this.waiters.wakeAll();
     });
   }
 

@@ -25,6 +25,7 @@ import { eventPoint, healthPoints, intervalPoints, type PointOptions } from '../
 import type { TopLimits } from '../metrics/names.js';
 import type { HealthSnapshot, IntervalAggregate, PacketEvent, Sink, SinkHealth } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
+import { DrainWaiters } from '../util/waiters.js';
 
 const DROP_WARNING_EVERY_MS = 10_000;
 /** close() first tries to send what is queued for this long. */
@@ -100,7 +101,7 @@ export class InfluxSink implements Sink {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private waiters = new Set<() => void>();
+  private readonly waiters = new DrainWaiters();
 
   private eventCounter = 0;
   private eventSeq = 0;
@@ -174,15 +175,7 @@ export class InfluxSink implements Sink {
       this.retryTimer = null;
       this.pump();
     }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
-      this.waiters.add(done);
-    });
+    return this.waiters.wait(timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -193,7 +186,7 @@ export class InfluxSink implements Sink {
     this.retryTimer = null;
     if (this.queuedPoints > 0) this.logger.warn(`closing with ${this.queuedPoints} points not delivered to ${this.config.url}`);
     this.warnDrops(true);
-    for (const w of [...this.waiters]) w();
+    this.waiters.wakeAll();
   }
 
   // --- queue
@@ -300,7 +293,7 @@ export class InfluxSink implements Sink {
     }
     if (resend.length > 0) this.requeue(resend);
     this.pump();
-    if (this.queue.length === 0) for (const w of [...this.waiters]) w();
+    if (this.queue.length === 0) this.waiters.wakeAll();
   }
 
   /** After an outage: the last acknowledged intervals go out again first (resend_intervals). */
@@ -324,7 +317,7 @@ export class InfluxSink implements Sink {
       this.queuedPoints -= points;
       this.drop(points);
       this.pump();
-      if (this.queue.length === 0) for (const w of [...this.waiters]) w();
+      if (this.queue.length === 0) this.waiters.wakeAll();
       return;
     }
     this.connected = status !== 0;
