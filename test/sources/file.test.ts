@@ -193,6 +193,8 @@ describe('file source', () => {
     const old = await ulogdOpen();
     const { source, receiver } = makeSource({}, { rotationIdleMs: 50 });
     await source.start(receiver, 0);
+    // start() resolves before the first open: rotate only once the file is open.
+    await until(() => source.stats().generation === 1, 5000, 'the file to be opened');
     await rename(logPath, `${logPath}.1`);
     await settle(120);
     await old.write(lines('still here'));
