@@ -21,6 +21,7 @@ import type { HealthSnapshot, IntervalAggregate, Sink, SinkHealth } from '../pip
 import type { Logger } from '../util/log.js';
 import { renderHealth, renderInterval, type MetricNamer, type TopLimits } from '../metrics/names.js';
 import { DrainWaiters } from '../util/waiters.js';
+import { DropLog } from './drops.js';
 
 /** Batches written but not yet acknowledged, at most: bounds what sits in the socket's buffer. */
 const MAX_IN_FLIGHT = 8;
@@ -28,7 +29,6 @@ const MAX_IN_FLIGHT = 8;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** TCP keepalive probe delay: notices a carbon host that vanished without closing the connection. */
 const KEEPALIVE_MS = 15_000;
-const DROP_WARNING_EVERY_MS = 10_000;
 /** How long close() waits for carbon to acknowledge our FIN before destroying the socket. */
 const CLOSE_WAIT_MS = 1_000;
 /** close() first tries to send what is queued for this long. */
@@ -189,7 +189,6 @@ export class GraphiteSink implements Sink {
   private readonly namer: MetricNamer;
   private readonly top: TopLimits;
   private readonly logger: Logger;
-  private readonly now: () => number;
   private readonly client: graphite;
   private readonly conn: CarbonConnection;
 
@@ -206,9 +205,7 @@ export class GraphiteSink implements Sink {
   private generation = 0;
 
   private sentLines = 0;
-  private droppedLines = 0;
-  private droppedSinceWarning = 0;
-  private lastDropWarning = -Infinity;
+  private readonly drops: DropLog;
   private closed = false;
   private readonly waiters = new DrainWaiters();
 
@@ -219,7 +216,7 @@ export class GraphiteSink implements Sink {
     this.namer = options.namer;
     this.top = options.top;
     this.logger = options.logger;
-    this.now = options.now ?? Date.now;
+    this.drops = new DropLog(this.logger, options.now ?? Date.now, (n) => `backlog full (${config.backlog_max_lines} lines): dropped ${n} oldest metric lines`);
     this.conn = new CarbonConnection(config.host, config.port, config.reconnect_min_ms, Math.max(config.reconnect_min_ms, config.reconnect_max_ms), this.logger, {
       connected: (reconnect) => this.onConnected(reconnect),
       disconnected: () => this.onDisconnected(),
@@ -254,7 +251,7 @@ export class GraphiteSink implements Sink {
   }
 
   health(): SinkHealth {
-    return { backlog: this.queuedLines, dropped: this.droppedLines, sent: this.sentLines, connected: this.conn.connected };
+    return { backlog: this.queuedLines, dropped: this.drops.total, sent: this.sentLines, connected: this.conn.connected };
   }
 
   flush(timeoutMs: number): Promise<void> {
@@ -267,7 +264,7 @@ export class GraphiteSink implements Sink {
     await this.flush(CLOSE_FLUSH_MS);
     this.closed = true;
     if (this.queuedLines > 0) this.logger.warn(`closing with ${this.queuedLines} metric lines not delivered to carbon`);
-    this.warnDrops(true);
+    this.drops.warn(true);
     await this.conn.end();
     this.waiters.wakeAll();
   }
@@ -293,19 +290,9 @@ export class GraphiteSink implements Sink {
   }
 
   private drop(lines: number): void {
-    this.droppedLines += lines;
-    this.droppedSinceWarning += lines;
-    this.warnDrops(false);
+    this.drops.add(lines);
   }
 
-  private warnDrops(force: boolean): void {
-    if (this.droppedSinceWarning === 0) return;
-    const now = this.now();
-    if (!force && now - this.lastDropWarning < DROP_WARNING_EVERY_MS) return;
-    this.logger.warn(`backlog full (${this.config.backlog_max_lines} lines): dropped ${this.droppedSinceWarning} oldest metric lines`);
-    this.lastDropWarning = now;
-    this.droppedSinceWarning = 0;
-  }
 
   /** Writes what may be written now: resends first, then the queue, up to MAX_IN_FLIGHT. */
   private pump(): void {

@@ -26,8 +26,8 @@ import type { TopLimits } from '../metrics/names.js';
 import type { HealthSnapshot, IntervalAggregate, PacketEvent, Sink, SinkHealth } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
 import { DrainWaiters } from '../util/waiters.js';
+import { DropLog } from './drops.js';
 
-const DROP_WARNING_EVERY_MS = 10_000;
 /** close() first tries to send what is queued for this long. */
 const CLOSE_FLUSH_MS = 500;
 /** Sampled events are collected and queued as one batch per this many points at most. */
@@ -77,7 +77,6 @@ setLogger({
 export class InfluxSink implements Sink {
   readonly name = 'influx';
   private readonly logger: Logger;
-  private readonly now: () => number;
   private readonly random: () => number;
   private readonly client: InfluxDB;
   private readonly pointOptions: PointOptions;
@@ -93,9 +92,7 @@ export class InfluxSink implements Sink {
   private ring: Batch[] = [];
 
   private sentPoints = 0;
-  private droppedPoints = 0;
-  private droppedSinceWarning = 0;
-  private lastDropWarning = -Infinity;
+  private readonly drops: DropLog;
   private connected = false;
   /** Failures in a row; 0 after a success. */
   private failures = 0;
@@ -115,7 +112,7 @@ export class InfluxSink implements Sink {
   ) {
     this.logger = options.logger;
     clientLogger = this.logger;
-    this.now = options.now ?? Date.now;
+    this.drops = new DropLog(this.logger, options.now ?? Date.now, (n) => `dropped ${n} points (backlog full at ${config.backlog_max_points} points, or refused by the server)`);
     this.random = options.random ?? Math.random;
     this.top = options.top;
     const token = resolveInfluxToken(config);
@@ -163,7 +160,7 @@ export class InfluxSink implements Sink {
   }
 
   health(): SinkHealth {
-    return { backlog: this.queuedPoints + this.pendingEvents.length, dropped: this.droppedPoints, sent: this.sentPoints, connected: this.connected };
+    return { backlog: this.queuedPoints + this.pendingEvents.length, dropped: this.drops.total, sent: this.sentPoints, connected: this.connected };
   }
 
   flush(timeoutMs: number): Promise<void> {
@@ -185,7 +182,7 @@ export class InfluxSink implements Sink {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.queuedPoints > 0) this.logger.warn(`closing with ${this.queuedPoints} points not delivered to ${this.config.url}`);
-    this.warnDrops(true);
+    this.drops.warn(true);
     this.waiters.wakeAll();
   }
 
@@ -219,19 +216,9 @@ export class InfluxSink implements Sink {
   }
 
   private drop(points: number): void {
-    this.droppedPoints += points;
-    this.droppedSinceWarning += points;
-    this.warnDrops(false);
+    this.drops.add(points);
   }
 
-  private warnDrops(force: boolean): void {
-    if (this.droppedSinceWarning === 0) return;
-    const now = this.now();
-    if (!force && now - this.lastDropWarning < DROP_WARNING_EVERY_MS) return;
-    this.logger.warn(`dropped ${this.droppedSinceWarning} points (backlog full at ${this.config.backlog_max_points} points, or refused by the server)`);
-    this.lastDropWarning = now;
-    this.droppedSinceWarning = 0;
-  }
 
   /** Starts the next request unless one is under way or a retry is scheduled. */
   private pump(): void {
