@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectExactInGraphite, fileSource, INTERVAL_S, nfacctExpected, send, SETTLE_MS, socketSource, startDaemon, withInput, type Counts } from './expect.js';
+import { expectExactInGraphite, fileSource, INTERVAL_S, nfacctSince, send, SETTLE_MS, socketSource, startDaemon, withInput, type Counts } from './expect.js';
 import {
   createLab,
   isPacketLine,
@@ -78,7 +78,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     const logged = readFileSync(ulogd.outputPath, 'utf8').split('\n').filter(isPacketLine).length;
     expect(logged).toBe(91);
 
-    const nfacct = nfacctExpected(nfacctBefore, await nfacctReported(lab));
+    const nfacct = await nfacctSince(lab, nfacctBefore);
     expect(nfacct.get('nfacct.ipv4.ssh.pkts')).toBeGreaterThanOrEqual(40);
     await expectExactInGraphite(carbon, 'e2e.file', new Map([...withInput(expected, 'ulogd'), ...nfacct]), from);
 
@@ -137,7 +137,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     expect(logged[0]! + logged[1]!).toBe(196);
     expect(logged[1]).toBeGreaterThan(0); // the rotation really split the stream
 
-    const nfacct = nfacctExpected(nfacctBefore, await nfacctReported(lab));
+    const nfacct = await nfacctSince(lab, nfacctBefore);
     await expectExactInGraphite(carbon, 'e2e.chaos', new Map([...withInput(expected, 'ulogd'), ...nfacct]), from, 60_000);
     expect(nfw.log()).toMatch(/resuming from its saved position/);
     await cleanUp();
@@ -172,7 +172,7 @@ describe('nfwatch end to end: ulogd2 JSON in, exact Graphite sums out', () => {
     await ulogd.stop();
     ulogd = undefined;
 
-    const nfacct = nfacctExpected(nfacctBefore, await nfacctReported(lab));
+    const nfacct = await nfacctSince(lab, nfacctBefore);
     expect(nfacct.get('nfacct.ipv4.ssh.pkts')).toBeGreaterThanOrEqual(40);
     await expectExactInGraphite(carbon, 'e2e.socket', new Map([...withInput(expected, 'ulogd-socket'), ...nfacct]), from);
     expect(await nfw.stop()).toBe(0);

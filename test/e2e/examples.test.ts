@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectExactInGraphite, fileSource, INTERVAL_S, nfacctExpected, send, SETTLE_MS, startDaemon, withInput, type Counts } from './expect.js';
+import { expectExactInGraphite, fileSource, INTERVAL_S, nfacctSince, send, SETTLE_MS, startDaemon, withInput, type Counts } from './expect.js';
 import { createLab, nfacctReported, requireRoot, requireTools, sleep, startCarbon, startUlogd, type Carbon, type Lab, type Ulogd } from './lab.js';
 import { ensureStopped, requireBuild, type Nfwatch } from './nfwatch.js';
 
@@ -52,7 +52,7 @@ describe('iptables-examples with ulogd2 and nfwatch', () => {
     await sleep(SETTLE_MS);
     await ulogd.stop();
     ulogd = undefined;
-    const nfacct = nfacctExpected(before, await nfacctReported(lab));
+    const nfacct = await nfacctSince(lab, before);
     expect(nfacct.get('nfacct.ipv4.ssh.pkts')).toBeGreaterThanOrEqual(20);
     await expectExactInGraphite(carbon, 'e2e.iptables', new Map([...withInput(expected, 'ulogd'), ...nfacct]), from);
     expect(await nfwatch.stop()).toBe(0);

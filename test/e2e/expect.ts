@@ -2,7 +2,7 @@
 // end-to-end tests.
 import { expect } from 'vitest';
 import { join } from 'node:path';
-import { sendTraffic, sleep, whisperSum, type Carbon, type Lab } from './lab.js';
+import { nfacctReported, sendTraffic, sleep, whisperSum, type Carbon, type Lab } from './lab.js';
 import { startNfwatch, type Nfwatch } from './nfwatch.js';
 
 /** nfwatch's interval and carbon's finest retention must match (carbon keeps one value per slot). */
@@ -102,7 +102,9 @@ export function startDaemon(dir: string, carbon: Carbon, prefix: string, source:
   return startNfwatch(dir, nfwatchToml({ stateDir: join(dir, 'state'), carbonPort: carbon.port, prefix, source }));
 }
 
-export function nfacctExpected(before: Map<string, { pkts: number; bytes: number }>, after: Map<string, { pkts: number; bytes: number }>): Counts {
+/** What ulogd reported per nfacct counter since `before` (a nfacctReported() reading), as metric paths. */
+export async function nfacctSince(lab: Lab, before: Map<string, { pkts: number; bytes: number }>): Promise<Counts> {
+  const after = await nfacctReported(lab);
   const out: Counts = new Map();
   for (const [name, end] of after) {
     const start = before.get(name) ?? { pkts: 0, bytes: 0 };

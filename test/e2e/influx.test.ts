@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sanitizeComponent } from '../../src/metrics/names.js';
-import { fileSource, INTERVAL_S, nfacctExpected, send, SETTLE_MS, withInput, type Counts } from './expect.js';
+import { fileSource, INTERVAL_S, nfacctSince, send, SETTLE_MS, withInput, type Counts } from './expect.js';
 import { createLab, nfacctReported, requireRoot, requireTools, sleep, startUlogd, startVictoriaMetrics, type Lab, type Ulogd, type VictoriaMetrics } from './lab.js';
 import { ensureStopped, requireBuild, startNfwatch, type Nfwatch } from './nfwatch.js';
 
@@ -154,7 +154,7 @@ describe('nfwatch end to end: InfluxDB line protocol into VictoriaMetrics, exact
     await sleep(SETTLE_MS);
     await ulogd.stop();
     ulogd = undefined;
-    const nfacct = nfacctExpected(nfacctBefore, await nfacctReported(lab));
+    const nfacct = await nfacctSince(lab, nfacctBefore);
     expect(nfacct.get('nfacct.ipv4.ssh.pkts')).toBeGreaterThanOrEqual(40);
     await expectExactInVictoria(vm, 'e2eplain', new Map([...withInput(expected, 'ulogd'), ...nfacct]), from);
 
