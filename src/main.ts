@@ -11,11 +11,11 @@ export async function runDaemon(configPath: string): Promise<void> {
   const config = loadConfig(configPath);
   const logger = createLogger(config.general.log_level);
   const startedAt = Date.now();
-  const { pipeline, tracker, history, hub } = await buildDaemon(config, logger);
+  const { pipeline, tracker, history, hub, geoCredits } = await buildDaemon(config, logger);
   await pipeline.start();
   let web: WebServer | undefined;
   if (hub) {
-    web = await startWeb(config.web, { config: config.web, tracker, history, health: () => pipeline.health(), startedAt, logger: logger.child('web') }, hub);
+    web = await startWeb(config.web, { config: config.web, tracker, history, health: () => pipeline.health(), geoCredits, startedAt, logger: logger.child('web') }, hub);
     logger.info(`scan-watch page at ${web.url}/`);
   }
   logger.info(

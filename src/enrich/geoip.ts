@@ -153,6 +153,26 @@ function asOrgOf(record: unknown): string {
   return text(field(record, 'autonomous_system_organization')) || text(field(field(record, 'traits'), 'autonomous_system_organization'));
 }
 
+/** A database's required credit, shown wherever its answers are (DB-IP's CC BY 4.0, MaxMind's GeoLite2 EULA). */
+export interface GeoCredit {
+  text: string;
+  url: string;
+}
+
+const DBIP_CREDIT: GeoCredit = { text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' };
+const GEOLITE2_CREDIT: GeoCredit = { text: 'GeoLite2 data created by MaxMind', url: 'https://www.maxmind.com' };
+
+/**
+ * The credit a database asks for, from its file name and its metadata's database type; null for one
+ * nfwatch cannot tell (the admin's own database: its licence is the admin's to honour).
+ */
+export function geoCreditOf(file: string, databaseType: string, bundled: boolean): GeoCredit | null {
+  const names = `${path.basename(file)} ${databaseType}`;
+  if (bundled || /db-?ip/i.test(names)) return DBIP_CREDIT;
+  if (/geolite2/i.test(names)) return GEOLITE2_CREDIT;
+  return null;
+}
+
 export interface GeoIpStats {
   /** Addresses in the cache now. */
   entries: number;
@@ -239,6 +259,16 @@ export class GeoIpEnricher implements Enricher {
     for (const db of databases) logger.info(`using the ${describe(db)}`);
     enricher.startWatching();
     return enricher;
+  }
+
+  /** The credits of the databases in use, each once. */
+  credits(): GeoCredit[] {
+    const out: GeoCredit[] = [];
+    for (const db of this.databases) {
+      const credit = geoCreditOf(db.path, db.reader.metadata.databaseType, !db.configured);
+      if (credit !== null && !out.includes(credit)) out.push(credit);
+    }
+    return out;
   }
 
   enrich(event: PacketEvent): void {

@@ -3,7 +3,7 @@
 // over them.
 import type { Config } from '../config/schema.js';
 import type { DecodeOptions } from '../decode/line.js';
-import { createGeoIp } from '../enrich/geoip.js';
+import { createGeoIp, type GeoCredit } from '../enrich/geoip.js';
 import { FingerprintEnricher } from '../enrich/signatures.js';
 import { MetricNamer } from '../metrics/names.js';
 import { GraphiteSink } from '../sinks/graphite.js';
@@ -35,6 +35,8 @@ export interface Daemon {
   history: IntervalHistory;
   /** The WebSocket event stream; null when the web view is off. */
   hub: LiveHub | null;
+  /** Credits the GeoIP databases in use ask for. */
+  geoCredits(): GeoCredit[];
 }
 
 export async function buildPipeline(config: Config, logger: Logger): Promise<Pipeline> {
@@ -119,5 +121,5 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   );
   const history = new IntervalHistory();
   pipeline.onIntervalClosed(history.add);
-  return { pipeline, tracker, history, hub };
+  return { pipeline, tracker, history, hub, geoCredits: () => geoip?.credits() ?? [] };
 }

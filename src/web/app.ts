@@ -113,6 +113,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
         sinks: h.sinks,
       },
       stream: { clients: hub.clientCount, eventsPerSecondPerClient: deps.config.client_events_per_second },
+      geoCredits: deps.geoCredits(),
     };
   });
 

@@ -1,6 +1,7 @@
 // What the web layer is given by the daemon: read-only views of the pipeline's state. app.ts
 // builds a fastify instance from these and never reaches into the pipeline otherwise.
 import type { Config } from '../config/schema.js';
+import type { GeoCredit } from '../enrich/geoip.js';
 import type { HealthSnapshot } from '../pipeline/types.js';
 import type { Tracker } from '../track/query.js';
 import type { Logger } from '../util/log.js';
@@ -14,6 +15,8 @@ export interface WebDeps {
   history: IntervalHistory;
   /** The pipeline's health now (lines, events, decode errors, sinks, tracker figures). */
   health(): HealthSnapshot;
+  /** Credits the GeoIP databases in use ask for (shown on the page beside their answers). */
+  geoCredits(): GeoCredit[];
   /** Epoch ms the daemon started. */
   startedAt: number;
   logger: Logger;

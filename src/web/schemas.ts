@@ -101,6 +101,8 @@ export const SummaryReply = Type.Object({
     sinks: Type.Record(Type.String(), SinkHealth),
   }),
   stream: Type.Object({ clients: Type.Integer(), eventsPerSecondPerClient: Type.Integer() }),
+  /** Credits of the GeoIP databases whose answers the page shows. */
+  geoCredits: Type.Array(Type.Object({ text: Type.String(), url: Type.String() })),
 });
 export type SummaryReply = Static<typeof SummaryReply>;
 

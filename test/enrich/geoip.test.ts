@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bundledCountryDbPath, createGeoIp, type GeoIpConfig, type GeoIpEnricher, type GeoIpOptions } from '../../src/enrich/geoip.js';
+import { bundledCountryDbPath, createGeoIp, geoCreditOf, type GeoIpConfig, type GeoIpEnricher, type GeoIpOptions } from '../../src/enrich/geoip.js';
 import { NONE, type GeoInfo, type PacketEvent } from '../../src/pipeline/types.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { fixturePath } from '../fixtures/geoip/fixtures.js';
@@ -175,6 +175,26 @@ describe('GeoIP with City and ASN databases', () => {
     expect(geoOf(enricher, '8.8.8.8')?.country).toBe('ZZ');
     expect(geoOf(enricher, '::ffff:8.8.8.8')?.country).toBe('ZZ');
     expect(geoOf(enricher, '2001:67c:2e8:22::c100:68b')?.country).toBe('');
+  });
+});
+
+describe('GeoIP credits (shown on the page beside the answers)', () => {
+  const DBIP = { text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' };
+  const MAXMIND = { text: 'GeoLite2 data created by MaxMind', url: 'https://www.maxmind.com' };
+
+  it('credits DB-IP for the bundled database and for DB-IP files, MaxMind for GeoLite2, nobody for an unknown file', () => {
+    expect(geoCreditOf('/x/dbip-country.mmdb', 'country', true)).toEqual(DBIP);
+    expect(geoCreditOf('/srv/geo/dbip-city-lite-2026-11.mmdb', 'DBIP-City-Lite', false)).toEqual(DBIP);
+    expect(geoCreditOf('/srv/geo/country.mmdb', 'DB-IP Country Lite', false)).toEqual(DBIP);
+    expect(geoCreditOf('/var/lib/GeoIP/GeoLite2-ASN.mmdb', 'GeoLite2-ASN', false)).toEqual(MAXMIND);
+    expect(geoCreditOf('/srv/geo/own.mmdb', 'Our-Internal-Map', false)).toBeNull();
+  });
+
+  it('lists each credit once for the databases in use', async () => {
+    expect((await geoip()).credits()).toEqual([DBIP]);
+    const withCity = await geoip({ city_db: fixturePath('test-city.mmdb'), asn_db: fixturePath('test-asn.mmdb') });
+    // The bundled country database, and two test files typed GeoLite2-City and GeoLite2-ASN.
+    expect(withCity.credits()).toEqual([MAXMIND, DBIP]);
   });
 });
 

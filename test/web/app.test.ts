@@ -34,6 +34,7 @@ describe('the JSON API', () => {
       health: { lines: 1234, decodeErrors: { not_json: 3 }, sinks: { graphite: { backlog: 17, dropped: 4, sent: 9000, connected: true } } },
       sources: { tracked: 2 },
       stream: { clients: 0, eventsPerSecondPerClient: 200 },
+      geoCredits: [{ text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' }],
     });
     expect(s.uptimeSeconds).toBeGreaterThanOrEqual(60);
     expect(s.time).toBe(new Date(T0 + 5000).toISOString()); // event time the tracker reached

@@ -5,7 +5,9 @@
 //
 // Source addresses are rewritten into the documentation ranges (RFC 5737) and given countries by
 // hand, because the fixtures were captured between two lab namespaces (198.18.0.0/15); no packet
-// is sent anywhere. Leaves a screenshot in test/artifacts/scan-watch.png.
+// is sent anywhere. The feed (~200 events/s) is more than the per-client limit the test sets
+// (STREAM_LIMIT), so the stream is sampled as on a firewall under a scan. Leaves screenshots in
+// test/artifacts/: scan-watch.png (1440×900), scan-watch-1280x720.png, scan-watch-1920x1080.png.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +27,7 @@ import { LiveHub } from '../../src/web/stream.js';
 import { NFWATCH_VERSION } from '../../src/web/version.js';
 import { IntervalHistory } from '../../src/web/history.js';
 import { createLogger } from '../../src/util/log.js';
+import { AUDIT_LAYOUT, RECORD_CANVAS_TEXT } from './page-audit.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FIXTURES = fileURLToPath(new URL('../fixtures/ulogd/', import.meta.url));
@@ -32,6 +35,10 @@ const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const XSS = '<img src=x onerror=alert(1)>';
 /** The page is opened once with ?token= (the server sets a cookie; the page keeps it for /stream). */
 const TOKEN = 'browser-test-token-0123456789';
+/** Events per second the stream sends the page: below the feed's rate, so the stream is sampled. */
+const STREAM_LIMIT = 120;
+/** The credit the bundled GeoIP database asks for. */
+const DBIP = { text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' };
 
 // ---------------------------------------------------------------------------------------------
 // Traffic: real fixture lines, rewritten sources
@@ -160,11 +167,17 @@ describe('scan-watch page in chromium', () => {
   const pageErrors: string[] = [];
   const dialogs: string[] = [];
 
+  /** The text of the first `n` rows of the live table. */
+  const firstRows = async (n: number): Promise<string[]> => (await page.locator('#events tbody tr').allTextContents()).slice(0, n);
+  const status = () => page.locator('#ev-status').textContent();
+  /** The pointer away from the live table (rows held under it are released). */
+  const pointerAway = () => page.mouse.move(5, 5);
+
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: install Debian's chromium (bash scripts/install-test-deps.sh, or apt-get install chromium)`);
     }
-    const config = validateConfig({ web: { port: 0, token: TOKEN } });
+    const config = validateConfig({ web: { port: 0, token: TOKEN, client_events_per_second: STREAM_LIMIT } });
     const tracker = Tracker.fromConfig(config.track);
     const history = new IntervalHistory();
     const feeder = makeFeeder(config);
@@ -180,7 +193,7 @@ describe('scan-watch page in chromium', () => {
     }
 
     hub = new LiveHub(config.web, { sourceNames: ['ulogd'], version: NFWATCH_VERSION, logger });
-    app = await buildApp({ config: config.web, tracker, history, health: () => health(), startedAt: now - 120_000, logger }, hub);
+    app = await buildApp({ config: config.web, tracker, history, health: () => health(), geoCredits: () => [DBIP], startedAt: now - 120_000, logger }, hub);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
@@ -190,7 +203,7 @@ describe('scan-watch page in chromium', () => {
     feedLoop = (async () => {
       let second: PacketEvent[] = [];
       let secondStart = Date.now();
-      const stop = Date.now() + 60_000; // bounded even if a test hangs
+      const stop = Date.now() + 180_000; // bounded even if a test hangs
       while (feeding && Date.now() < stop) {
         const events = feeder.round(Date.now());
         for (const e of events) {
@@ -215,6 +228,7 @@ describe('scan-watch page in chromium', () => {
       args: launchArgs(),
       viewport: { width: 1440, height: 900 },
     });
+    await context.addInitScript(RECORD_CANVAS_TEXT);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => {
@@ -225,6 +239,7 @@ describe('scan-watch page in chromium', () => {
       void d.dismiss();
     });
     await page.goto(`${base}/?token=${TOKEN}`);
+    mkdirSync(ARTIFACTS, { recursive: true });
   });
 
   afterAll(async () => {
@@ -253,16 +268,65 @@ describe('scan-watch page in chromium', () => {
     expect(dialogs).toEqual([]);
   });
 
+  it('draws at most 100 rows of a larger buffer, and says so', async () => {
+    // 120 events/s: after a few seconds the buffer holds more than the table draws.
+    await expect.poll(() => page.locator('#ev-count').textContent(), { timeout: 10_000 }).toMatch(/^100 of \d+ rows$/);
+    expect(await page.locator('#events tbody tr').count()).toBe(100);
+    const buffered = Number(/of (\d+)/.exec((await page.locator('#ev-count').textContent()) ?? '')?.[1]);
+    expect(buffered).toBeGreaterThan(100);
+  });
+
+  it('marks the newest rows with a static mark: no animation runs in the page', async () => {
+    await expect.poll(() => page.locator('#events tbody tr.new').count(), { timeout: 5_000 }).toBeGreaterThan(0);
+    // One update's rows: a quarter second of a 120 events/s stream, never the whole table.
+    expect(await page.locator('#events tbody tr.new').count()).toBeLessThan(100);
+    expect(await page.evaluate('document.getAnimations().length')).toBe(0);
+  });
+
+  it('says when the server samples the stream', async () => {
+    await expect.poll(status, { timeout: 5_000 }).toMatch(/sampled: 120 of \d+\/s/);
+    expect(await page.locator('#ev-status').getAttribute('data-level')).toBe('sampled');
+    expect(await page.locator('#ev-status').getAttribute('title')).toContain('Counts and charts are complete');
+  });
+
+  it('holds the rows still while the pointer is over them, and shows what arrived on leave', async () => {
+    await page.locator('#events tbody tr').nth(4).hover();
+    await expect.poll(status, { timeout: 5_000 }).toMatch(/held under the pointer/);
+    const held = await firstRows(5);
+    await sleep(1000);
+    expect(await firstRows(5)).toEqual(held);
+    expect(await status()).toMatch(/\+\d+ new/);
+    await pointerAway();
+    await expect.poll(() => firstRows(5), { timeout: 5_000 }).not.toEqual(held);
+    expect(await status()).not.toMatch(/held/);
+  });
+
+  it('pauses and resumes the table', async () => {
+    await page.locator('#pause').click();
+    await pointerAway();
+    expect(await page.locator('#pause').getAttribute('aria-pressed')).toBe('true');
+    const paused = await firstRows(5);
+    await expect.poll(() => page.locator('#pause').textContent(), { timeout: 5_000 }).toMatch(/^Resume \(\+\d+\)$/);
+    expect(await firstRows(5)).toEqual(paused);
+    expect(await status()).toMatch(/paused · \+\d+ new/);
+    await page.locator('#pause').click();
+    await pointerAway();
+    expect(await page.locator('#pause').textContent()).toBe('Pause');
+    await expect.poll(() => firstRows(5), { timeout: 5_000 }).not.toEqual(paused);
+  });
+
   it('filters on a clicked window size (16384) and shows the filter chip', async () => {
     await page.locator('#events tbody .win', { hasText: /^16384$/ }).first().click();
     await expect.poll(() => page.locator('#chips .chip').count()).toBe(1);
     expect(await page.locator('#chips .chip').textContent()).toContain('16384');
-    await sleep(1500); // more live rows arrive under the filter
+    // More live rows arrive under the filter once the pointer leaves the table.
+    const first = await firstRows(1);
+    await pointerAway();
+    await expect.poll(() => firstRows(1), { timeout: 5_000 }).not.toEqual(first);
     // Every row, with or without a window cell: a row without one has '' here and fails the check.
     const windows = await page.locator('#events tbody tr td:nth-child(6)').allTextContents();
     expect(windows.length).toBeGreaterThan(0);
     expect(new Set(windows)).toEqual(new Set(['16384']));
-    mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'scan-watch-filtered.png') });
   });
 
@@ -300,8 +364,31 @@ describe('scan-watch page in chromium', () => {
     await expect.poll(() => page.locator('#chips .chip').count()).toBe(0);
     await expect.poll(async () => (await page.locator('#events tbody .win').allTextContents()).some((w) => w !== '16384'), { timeout: 5_000 }).toBe(true);
     await sleep(3500); // one more poll of every panel
-    mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'scan-watch.png') });
+  });
+
+  it('credits DB-IP for the countries it shows', async () => {
+    const credit = page.locator('#attribution a', { hasText: 'DB-IP' });
+    await credit.waitFor({ timeout: 5_000 });
+    expect(await credit.getAttribute('href')).toBe('https://db-ip.com');
+    expect(await credit.isVisible()).toBe(true);
+    const box = await credit.boundingBox();
+    expect(box!.y + box!.height).toBeLessThanOrEqual(900);
+  });
+
+  for (const [width, height] of [[1280, 720], [1920, 1080]] as const) {
+    it(`fits ${width}×${height}: nothing overflows, no chart text overlaps, the credit is on screen`, async () => {
+      await page.setViewportSize({ width, height });
+      // The charts refit on resize and the panels refresh every few seconds: poll until it settles.
+      await expect.poll(() => page.evaluate(AUDIT_LAYOUT), { timeout: 10_000, interval: 500 }).toEqual([]);
+      const credit = await page.locator('#attribution a').boundingBox();
+      expect(credit!.y + credit!.height).toBeLessThanOrEqual(height);
+      expect(credit!.x + credit!.width).toBeLessThanOrEqual(width);
+      await page.screenshot({ path: join(ARTIFACTS, `scan-watch-${width}x${height}.png`) });
+    });
+  }
+
+  it('raised no error in the page', () => {
     expect(pageErrors).toEqual([]);
   });
 });

@@ -65,6 +65,7 @@ export function deps(config: Config['web'] = webConfig(), options: { tracking?: 
     tracker,
     history,
     health: () => health({ tracker: tracker?.stats() ?? null }),
+    geoCredits: () => [{ text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' }],
     startedAt: Date.now() - 60_000,
     logger: memoryLogger('error'),
   };

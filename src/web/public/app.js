@@ -7,7 +7,7 @@
 //   - Every string that comes from the log or the API (prefixes, device and interface names,
 //     addresses, tools, countries, reasons, counter names) reaches the DOM through textContent or
 //     a property (title, dataset) — never through innerHTML. `el()` below is the only DOM builder.
-//   - Everything is bounded: the event buffer (MAX_ROWS), the rate chart (RATE_POINTS), the pending
+//   - Everything is bounded: the event buffer (BUFFER_ROWS) and the rows drawn (SHOWN_ROWS), the rate chart (RATE_POINTS), the pending
 //     render queue, the reconnect delay.
 //   - Filters the server understands are sent with `subscribe`; every filter is also applied here,
 //     so rows already in the table follow a new filter at once (and `window`/`ittl`, which the
@@ -17,8 +17,12 @@ import uPlot from '/vendor/uPlot.esm.js';
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-/** Rows kept in the live table (and in the buffer it is rendered from). */
-const MAX_ROWS = 500;
+/** Events kept for the live table: a new filter is applied to all of them at once. */
+const BUFFER_ROWS = 5_000;
+/** Rows in the live table's DOM: about what a tall screen shows; more only cost the renderer. */
+const SHOWN_ROWS = 100;
+/** The live table is updated at most this often (events in between are batched). */
+const TABLE_UPDATE_MS = 250;
 /** Rate chart points (one per second live; older interval points from /api/rates). */
 const RATE_POINTS = 600;
 /** Reconnect backoff: first delay, cap, and how long a connection must live to reset it. */
@@ -28,7 +32,7 @@ const BACKOFF_RESET_AFTER_MS = 10_000;
 /** The server sends `stats` every second: silence this long means a dead connection. */
 const STALE_PING_MS = 5_000;
 const STALE_CLOSE_MS = 12_000;
-/** The "stream is sampled" note goes away this long after the last `rate` frame. */
+/** The "sampled" / "skipping" notes go away this long after the last sampled second or skipped update. */
 const SAMPLED_NOTE_MS = 5_000;
 /** Polling periods of the JSON API. */
 const POLL = { summary: 3_000, fingerprints: 3_000, sources: 3_000, campaigns: 5_000, counters: 10_000, rates: 10_000 };
@@ -115,6 +119,11 @@ function compact(n) {
   if (a >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
   if (Number.isInteger(n)) return String(n);
   return a >= 100 ? n.toFixed(0) : a >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+/** As compact(), but thousands too in k ("1.7k"): for narrow columns. */
+function terse(n) {
+  return typeof n === 'number' && n >= 1000 && n < 1e4 ? `${(n / 1e3).toFixed(1)}k` : compact(n);
 }
 
 function bytes(n) {
@@ -316,69 +325,163 @@ document.addEventListener('click', (ev) => {
 
 // ---------------------------------------------------------------------------------------------
 // Live event table
+//
+// What keeps the page responsive when a scan fills the stream (two-core firewall, 200 events/s
+// and more): events are kept in a buffer (BUFFER_ROWS, for re-filtering) but only the newest
+// SHOWN_ROWS matching rows are in the DOM; the table is touched at most every TABLE_UPDATE_MS,
+// with the rows of one update built in one fragment; the newest rows carry a static `new` mark
+// (no per-cell animation: hundreds of running animations froze the renderer); the table has a
+// fixed layout and its scroll box contains layout and paint, so an update never re-lays out the
+// page. While the pointer is over the table, updates are held so a row does not move away under
+// the click (the status line says so and counts what is waiting).
 
 /** Newest first; events as received (already filtered by the server's part of the filter). */
-const buffer = [];
-/** Events received since the last animation frame, oldest first. */
+let buffer = [];
+/** Events received since the last table update, oldest first. */
 let queue = [];
-let framePending = false;
+let updateTimer = 0;
+let lastUpdateAt = 0;
 let paused = false;
 let missedWhilePaused = 0;
+/** Whether the pointer is over the live table (updates held, see above). */
+let hovering = false;
+/** Matching events of the last update that did not fit into the shown rows. */
+let skippedInLastUpdate = 0;
+let skippedAt = 0;
+/** The `rate` frame of the last second in which the server sampled the stream, or null. */
+let sampled = null;
+let sampledAt = 0;
 
 function receiveEvents(events) {
   if (!Array.isArray(events)) return;
   for (const e of events) if (e && typeof e === 'object') queue.push(e);
-  // A burst larger than the table only needs its newest rows.
-  if (queue.length > MAX_ROWS) queue = queue.slice(-MAX_ROWS);
-  if (!framePending) {
-    framePending = true;
-    requestAnimationFrame(flushQueue);
-  }
+  // More than the buffer holds: only the newest matter.
+  if (queue.length > BUFFER_ROWS) queue = queue.slice(-BUFFER_ROWS);
+  scheduleUpdate();
 }
 
-function flushQueue() {
-  framePending = false;
-  const batch = queue;
-  queue = [];
-  if (batch.length === 0) return;
-  for (const e of batch) buffer.unshift(e);
-  if (buffer.length > MAX_ROWS) buffer.length = MAX_ROWS;
-  if (paused) {
-    missedWhilePaused += batch.length;
-    updatePauseButton();
-    return;
+function scheduleUpdate() {
+  if (updateTimer) return;
+  const wait = Math.max(0, lastUpdateAt + TABLE_UPDATE_MS - performance.now());
+  updateTimer = setTimeout(updateTable, wait);
+}
+
+/** Moves the queue into the buffer and, unless paused or held, the newest matching rows into the table. */
+function updateTable() {
+  updateTimer = 0;
+  lastUpdateAt = performance.now();
+  if (queue.length > 0) {
+    // queue is oldest first; the buffer is newest first.
+    const batch = queue.reverse();
+    queue = [];
+    buffer = batch.concat(buffer);
+    if (buffer.length > BUFFER_ROWS) buffer.length = BUFFER_ROWS;
+    if (paused || hovering) missedWhilePaused += batch.length;
+    else prependRows(batch);
   }
-  const tbody = /** @type {HTMLTableSectionElement} */ ($('events').tBodies[0]);
+  updateStatus();
+}
+
+const eventsBody = () => /** @type {HTMLTableSectionElement} */ ($('events').tBodies[0]);
+/** Rows marked `new` by the last update. */
+let newRows = [];
+
+/** Puts the matching events of `batch` (newest first) on top of the table, keeping SHOWN_ROWS. */
+function prependRows(batch) {
+  const tbody = eventsBody();
   const frag = document.createDocumentFragment();
-  // batch is oldest first; the table is newest first.
-  for (let i = batch.length - 1; i >= 0; i--) {
-    const e = batch[i];
+  const fresh = [];
+  let matching = 0;
+  for (const e of batch) {
     if (!matches(e)) continue;
-    const tr = eventRow(e);
+    matching++;
+    if (fresh.length < SHOWN_ROWS) fresh.push(eventRow(e));
+  }
+  skippedInLastUpdate = matching - fresh.length;
+  if (skippedInLastUpdate > 0) skippedAt = performance.now();
+  if (fresh.length === 0) return;
+  for (const tr of newRows) tr.classList.remove('new');
+  for (const tr of fresh) {
     tr.classList.add('new');
     frag.append(tr);
   }
-  tbody.prepend(frag);
-  while (tbody.rows.length > MAX_ROWS) tbody.deleteRow(-1);
-  updateRowCount();
+  newRows = fresh;
+  if (fresh.length >= SHOWN_ROWS) tbody.replaceChildren(frag);
+  else {
+    tbody.prepend(frag);
+    while (tbody.rows.length > SHOWN_ROWS) tbody.deleteRow(-1);
+  }
 }
 
 /** Renders the table from the buffer (after a filter change, a resume or a clear). */
 function renderTable() {
-  const tbody = /** @type {HTMLTableSectionElement} */ ($('events').tBodies[0]);
   const frag = document.createDocumentFragment();
-  for (const e of buffer) if (matches(e)) frag.append(eventRow(e));
-  tbody.replaceChildren(frag);
-  updateRowCount();
+  let n = 0;
+  for (const e of buffer) {
+    if (n >= SHOWN_ROWS) break;
+    if (!matches(e)) continue;
+    frag.append(eventRow(e));
+    n++;
+  }
+  newRows = [];
+  eventsBody().replaceChildren(frag);
+  missedWhilePaused = 0;
+  updateStatus();
 }
 
-function updateRowCount() {
-  const n = $('events').tBodies[0]?.rows.length ?? 0;
-  $('ev-count').textContent = `${n} row${n === 1 ? '' : 's'}${filter.size ? ' matching' : ''}`;
+/** The panel's status: rows shown of those buffered, and whether rows are sampled, skipped or held. */
+function updateStatus() {
+  const shown = eventsBody().rows.length;
+  let inBuffer = 0;
+  if (filter.size === 0) inBuffer = buffer.length;
+  else for (const e of buffer) if (matches(e)) inBuffer++;
+  setText('ev-count', `${shown}${inBuffer > shown ? ` of ${compact(inBuffer)}` : ''} row${inBuffer === 1 ? '' : 's'}${filter.size ? ' matching' : ''}`);
+
+  const now = performance.now();
+  const parts = [];
+  let level = '';
+  if (paused) {
+    parts.push(`paused${missedWhilePaused ? ` · +${compact(missedWhilePaused)} new` : ''}`);
+    level = 'held';
+  } else if (hovering) {
+    parts.push(`held under the pointer${missedWhilePaused ? ` · +${compact(missedWhilePaused)} new` : ''}`);
+    level = 'held';
+  }
+  if (sampled && now - sampledAt < SAMPLED_NOTE_MS) {
+    parts.push(`sampled: ${compact(sampled.sent)} of ${compact(sampled.matched)}/s`);
+    level ||= 'sampled';
+  }
+  if (skippedInLastUpdate > 0 && now - skippedAt < SAMPLED_NOTE_MS) {
+    parts.push(`skipping: ${compact(skippedInLastUpdate)} rows per update not drawn`);
+    level ||= 'sampled';
+  }
+  const status = $('ev-status');
+  setText('ev-status', parts.join(' · '));
+  status.dataset.level = level;
+  status.title = sampledTitle();
+  updatePauseButton();
+}
+
+/** The full story of a sampled stream, for the status line's tooltip. */
+function sampledTitle() {
+  if (!sampled || performance.now() - sampledAt >= SAMPLED_NOTE_MS) {
+    return `the table shows the newest ${SHOWN_ROWS} matching rows and is redrawn at most ${Math.round(1000 / TABLE_UPDATE_MS)}× a second; ${BUFFER_ROWS} events are kept for filtering`;
+  }
+  const f = sampled;
+  const tops = [];
+  if (Array.isArray(f.topPorts) && f.topPorts.length) tops.push(`ports ${f.topPorts.slice(0, 3).map(([p, n]) => `${p} (${compact(n)})`).join(', ')}`);
+  if (Array.isArray(f.topSources) && f.topSources.length) tops.push(`sources ${f.topSources.slice(0, 3).map(([s, n]) => `${s} (${compact(n)})`).join(', ')}`);
+  return `Stream sampled: ${compact(f.sent)} of ${compact(f.matched)} matching events sent in the last second${tops.length ? ` — top ${tops.join('; ')}` : ''}. Counts and charts are complete; narrow the filter to see every event.`;
 }
 
 function td(cls, text, children) {
   return el('td', cls, text, children);
+}
+
+/** Gives a cell its own text as title: a column too narrow for it shows an ellipsis, the title the rest. */
+function titled(node) {
+  node.title = node.textContent ?? '';
+  return node;
 }
 
 /** One table row for an Event (docs/stream-protocol.md). */
@@ -396,7 +499,7 @@ function eventRow(e) {
 
   const dst = td('addr mono', null, [el('span', null, e.family === 6 && e.dport != null ? `[${e.dst ?? ''}]` : e.dst ?? '')]);
   if (e.dport !== null && e.dport !== undefined) dst.append(el('span', 'dim', ':'), filterable(el('span', 'port', e.dport), 'port', e.dport));
-  tr.append(dst);
+  tr.append(titled(dst));
 
   const proto = td('mono', null, [filterable(el('span', null, e.protocol ?? ''), 'protocol', e.protocol)]);
   if (e.flags) proto.append(el('span', 'flags', e.flags));
@@ -408,19 +511,19 @@ function eventRow(e) {
   const tool = td('tool');
   if (e.tool) tool.append(filterable(el('span', 'toolname', e.tool), 'tool', e.tool));
   if (e.os) tool.append(el('span', 'dim', e.tool ? ` ${e.os}` : e.os));
+  titled(tool);
   if (Array.isArray(e.reasons) && e.reasons.length) {
-    tool.title = `${e.confidence != null ? `confidence ${e.confidence}: ` : ''}${e.reasons.join(', ')}`;
+    tool.title += ` (${e.confidence != null ? `confidence ${e.confidence}: ` : ''}${e.reasons.join(', ')})`;
   }
   tr.append(tool);
 
-  const fp = td('fp mono', null, e.fingerprint ? [filterable(el('span', null, e.fingerprint), 'fingerprint', e.fingerprint)] : []);
-  tr.append(fp);
+  tr.append(titled(td('fp mono', null, e.fingerprint ? [filterable(el('span', null, e.fingerprint), 'fingerprint', e.fingerprint)] : [])));
 
   const where = td('prefix');
   where.append(el('span', null, e.prefix ?? ''));
   if (e.in) where.append(el('span', 'dim', ` ${e.in}`));
   if (e.out) where.append(el('span', 'dim', `→${e.out}`));
-  tr.append(where);
+  tr.append(titled(where));
   return tr;
 }
 
@@ -433,11 +536,20 @@ function updatePauseButton() {
 
 $('pause').addEventListener('click', () => {
   paused = !paused;
-  if (!paused) {
-    missedWhilePaused = 0;
-    renderTable();
-  }
-  updatePauseButton();
+  if (paused) updateStatus();
+  else renderTable();
+});
+
+// Rows stay where they are while the pointer is over them; what arrived meanwhile is shown on leave.
+const eventsScroll = /** @type {HTMLElement} */ ($('events').closest('.scroll'));
+eventsScroll.addEventListener('pointerenter', () => {
+  hovering = true;
+  updateStatus();
+});
+eventsScroll.addEventListener('pointerleave', () => {
+  hovering = false;
+  if (!paused && missedWhilePaused > 0) renderTable();
+  else updateStatus();
 });
 
 $('syn-only').addEventListener('click', () => {
@@ -446,12 +558,13 @@ $('syn-only').addEventListener('click', () => {
 });
 
 $('clear').addEventListener('click', () => {
-  buffer.length = 0;
+  buffer = [];
   queue = [];
-  missedWhilePaused = 0;
   renderTable();
-  updatePauseButton();
 });
+
+// The status line's notes (sampled, skipping) expire even when no event arrives.
+setInterval(updateStatus, 1_000);
 
 // ---------------------------------------------------------------------------------------------
 // Notices (sampled stream, slow client, errors)
@@ -483,13 +596,9 @@ function clearNotice(key) {
 
 function onRate(f) {
   if (!f.sampled) return;
-  const parts = [el('b', null, 'Stream sampled: '), `${compact(f.sent)} of ${compact(f.matched)} matching events shown in the last second`];
-  const tops = [];
-  if (Array.isArray(f.topPorts) && f.topPorts.length) tops.push(`ports ${f.topPorts.slice(0, 3).map(([p, n]) => `${p} (${compact(n)})`).join(', ')}`);
-  if (Array.isArray(f.topSources) && f.topSources.length) tops.push(`sources ${f.topSources.slice(0, 3).map(([s, n]) => `${s} (${compact(n)})`).join(', ')}`);
-  if (tops.length) parts.push(` — top ${tops.join('; ')}`);
-  parts.push('. Counts and charts are complete; narrow the filter to see every event.');
-  notice('sampled', 'info', parts, SAMPLED_NOTE_MS);
+  sampled = f;
+  sampledAt = performance.now();
+  updateStatus();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,6 +636,29 @@ function onSummary(s) {
   setText('fig-time', s.time ? clock(s.time).slice(0, 8) : '–');
   if (s.time) eventNow = Date.parse(s.time);
   if (s.windowSeconds) $('hist-hint').textContent = `last ${s.windowSeconds}s`;
+  renderCredits(Array.isArray(s.geoCredits) ? s.geoCredits : []);
+}
+
+/** The credits the GeoIP databases ask for, beside the countries they give (footer). */
+let creditsShown = '';
+function renderCredits(credits) {
+  const key = JSON.stringify(credits);
+  if (key === creditsShown) return;
+  creditsShown = key;
+  const box = $('attribution');
+  box.replaceChildren();
+  for (const c of credits) {
+    if (typeof c?.text !== 'string') continue;
+    if (box.childNodes.length) box.append(' · ');
+    // Only http(s) links; the text is from the server but still goes in as text.
+    if (typeof c.url === 'string' && /^https?:\/\//.test(c.url)) {
+      const a = el('a', null, c.text);
+      a.href = c.url;
+      a.rel = 'noopener noreferrer';
+      a.target = '_blank';
+      box.append(a);
+    } else box.append(c.text);
+  }
 }
 
 /** The tracker's event time (ms): "last seen" columns are relative to it, so replays read right. */
@@ -536,15 +668,21 @@ let eventNow = 0;
 // Charts (uPlot)
 
 /** Keeps a uPlot instance as wide and high as its container. */
-function fit(u, container) {
+function fit(u, container, onResize) {
   const resize = () => {
     const w = Math.floor(container.clientWidth);
     const h = Math.floor(container.clientHeight);
-    if (w > 0 && h > 0 && (w !== u.width || h !== u.height)) u.setSize({ width: w, height: h });
+    if (w > 0 && h > 0 && (w !== u.width || h !== u.height)) {
+      u.setSize({ width: w, height: h });
+      onResize?.();
+    }
   };
   new ResizeObserver(resize).observe(container);
   resize();
 }
+
+/** The font of the counts written above bars (CSS px; scaled to the canvas when drawn). */
+const BAR_COUNT_FONT = '10px "DejaVu Sans", sans-serif';
 
 const axisBase = {
   stroke: COLORS.axis,
@@ -568,7 +706,8 @@ const rateChart = (() => {
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { ...axisBase, space: 70, values: (_u, splits) => splits.map((v) => hhmmss(v)) },
+        // Whole seconds only: sub-second ticks would repeat the same hh:mm:ss label.
+        { ...axisBase, space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600], values: (_u, splits) => splits.map((v) => hhmmss(v)) },
         { ...axisBase, size: 44, values: (_u, splits) => splits.map((v) => compact(v)) },
       ],
       series: [
@@ -634,6 +773,9 @@ const rateChart = (() => {
  * to the filter; the bar of the value filtered on is highlighted; counts are written above bars.
  */
 function barChart(container, field, hintNode, idleHint) {
+  /** All bars, most important first; as many as fit are shown, in label order. */
+  let rows = [];
+  /** The labels of the bars shown, by x index. */
   let labels = [];
   const u = new uPlot(
     {
@@ -682,7 +824,7 @@ function barChart(container, field, hintNode, idleHint) {
     [[], []],
     container,
   );
-  fit(u, container);
+  fit(u, container, () => show());
 
   // Writes each bar's count above it; the bar of the value filtered on is drawn again on top in
   // the accent colour.
@@ -690,7 +832,7 @@ function barChart(container, field, hintNode, idleHint) {
     const ctx = self.ctx;
     const active = filter.get(field);
     ctx.save();
-    ctx.font = `${Math.round(10 * devicePixelRatio)}px "DejaVu Sans", sans-serif`;
+    ctx.font = BAR_COUNT_FONT.replace(/^\d+px/, `${Math.round(10 * devicePixelRatio)}px`);
     ctx.textAlign = 'center';
     ctx.textBaseline = 'bottom';
     const [xs, ys] = self.data;
@@ -716,16 +858,53 @@ function barChart(container, field, hintNode, idleHint) {
   });
   u.over.classList.add('clickable');
 
+  function show() {
+    const shown = fitting(rows, container.clientWidth - BAR_CHART_AXIS_PX).sort((a, b) => a.label - b.label);
+    labels = shown.map((r) => r.label);
+    u.setData([shown.map((_, i) => i), shown.map((r) => r.count)]);
+    const more = shown.length < rows.length ? `top ${shown.length} of ${rows.length}` : '';
+    hintNode.textContent = [more, idleHint].filter(Boolean).join(' · ');
+    const title = hintNode.closest('h3');
+    if (title) titled(title);
+  }
+
   return {
-    /** rows: [{label: number, count: number}] in display order. */
-    set(rows) {
-      labels = rows.map((r) => r.label);
-      u.setData([rows.map((_, i) => i), rows.map((r) => r.count)]);
+    /** rows: [{label: number, count: number}], most important first. */
+    set(next) {
+      rows = next;
+      show();
     },
     redraw() {
       u.redraw(false, false);
     },
   };
+}
+
+/** The y axis and padding of a bar chart, CSS px. */
+const BAR_CHART_AXIS_PX = 40;
+const textMeasure = document.createElement('canvas').getContext('2d');
+
+function textWidth(text, font) {
+  if (!textMeasure) return text.length * 7;
+  textMeasure.font = font;
+  return textMeasure.measureText(text).width;
+}
+
+/**
+ * The first rows of `rows` whose bars fit into `width` px: each bar's slot must hold its label (axis
+ * font) and its count (drawn above the bar) with a gap, so no two texts overlap on a narrow screen.
+ */
+function fitting(rows, width) {
+  for (let n = rows.length; n > 1; n--) {
+    const slot = width / n;
+    let widest = 0;
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      widest = Math.max(widest, textWidth(String(r.label), axisBase.font), textWidth(compact(r.count), BAR_COUNT_FONT));
+    }
+    if (widest + 6 <= slot) return rows.slice(0, n);
+  }
+  return rows.slice(0, 1);
 }
 
 const histograms = (() => {
@@ -734,16 +913,13 @@ const histograms = (() => {
   return {
     /** From /api/fingerprints (FingerprintHistogram). */
     set(h) {
-      // The 12 most frequent windows, shown in window order so bars keep their place.
-      const wins = (Array.isArray(h.byWindow) ? h.byWindow : [])
-        .slice(0, 12)
-        .map((r) => ({ label: r.window, count: r.count }))
-        .sort((a, b) => a.label - b.label);
-      win.set(wins);
-      // The usual initial TTLs always have a bar, so a new one stands out.
-      const byTtl = new Map([[32, 0], [64, 0], [128, 0], [255, 0]]);
+      // Up to the 12 most frequent windows (as many as the width allows), shown in window order so
+      // bars keep their place.
+      win.set((Array.isArray(h.byWindow) ? h.byWindow : []).slice(0, 12).map((r) => ({ label: r.window, count: r.count })));
+      // The usual initial TTLs have a bar even at 0, so a new one stands out; frequent ones first.
+      const byTtl = new Map([[64, 0], [128, 0], [255, 0], [32, 0]]);
       for (const r of Array.isArray(h.byInitialTtl) ? h.byInitialTtl : []) byTtl.set(r.initialTtl, r.count);
-      ttl.set([...byTtl].sort((a, b) => a[0] - b[0]).map(([label, count]) => ({ label, count })));
+      ttl.set([...byTtl].map(([label, count]) => ({ label, count })).sort((a, b) => b.count - a.count));
       renderFingerprintTable(h);
     },
     redraw() {
@@ -764,9 +940,9 @@ function renderFingerprintTable(h) {
     if (r.os) tool.append(el('span', 'dim', r.tool ? ` ${r.os}` : r.os));
     frag.append(
       el('tr', null, null, [
-        td('fp mono', null, [filterable(el('span', null, r.key), 'fingerprint', r.key)]),
+        titled(td('fp mono', null, [filterable(el('span', null, r.key), 'fingerprint', r.key)])),
         td('num mono', null, [compact(r.count), el('span', 'dim', share)]),
-        tool,
+        titled(tool),
       ]),
     );
   }
@@ -809,28 +985,28 @@ function renderSources(body) {
   for (const r of rows) {
     const w = r.window ?? {};
     const pkts = (w.allowed ?? 0) + (w.blocked ?? 0) + (w.unknown ?? 0);
-    const tool = td('tool');
+    // Two lines, as campaigns: the address, then what it is (tools, OS, reused source port or sequence).
+    const tool = el('div', 'sub-line');
     for (const t of r.tools ?? []) tool.append(filterable(el('span', 'toolname', t), 'tool', t), ' ');
     if (r.os?.length) tool.append(el('span', 'dim', r.os.join(',')));
     if (r.sourcePortReuse) tool.append(el('span', 'tag', `sport ${r.sourcePortReuse.port}`));
     if (r.seqReuse) tool.append(el('span', 'tag', 'seq reuse'));
+    const addr = el('div', 'mono', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country)]);
     const ports = `${r.ports?.distinct ?? 0}${r.ports?.atLeast ? '+' : ''}`;
     const hosts = `${r.hosts?.distinct ?? 0}${r.hosts?.atLeast ? '+' : ''}`;
     const portsCell = td('num mono', null, [ports, el('span', 'dim', ' / '), hosts]);
     if (Array.isArray(r.lastPorts) && r.lastPorts.length) portsCell.title = `last ports: ${r.lastPorts.join(', ')}`;
     frag.append(
       el('tr', null, null, [
-        td('addr mono', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country)]),
+        titled(td('stack', null, [addr, tool.childNodes.length ? tool : null])),
         td(null, null, [scanBadge(r.scan)]),
-        td('num mono', compact(pkts)),
-        td('num mono blocked-n', compact(w.blocked ?? 0)),
+        td('num mono', null, [terse(pkts), el('span', 'dim', ' / '), el('span', 'blocked-n', terse(w.blocked ?? 0))]),
         portsCell,
         td('num mono dim', ago(r.lastSeen, ref)),
-        tool,
       ]),
     );
   }
-  if (rows.length === 0) frag.append(emptyRow(7, body?.tracking === false ? 'tracking is off' : 'no sources tracked yet'));
+  if (rows.length === 0) frag.append(emptyRow(5, body?.tracking === false ? 'tracking is off' : 'no sources tracked yet'));
   tbody.replaceChildren(frag);
 }
 
@@ -846,7 +1022,7 @@ function renderCampaigns(body) {
     if (c.tool) what.append(filterable(el('span', 'toolname', c.tool), 'tool', c.tool));
     if (c.os) what.append(el('span', 'dim', c.tool ? ` ${c.os}` : c.os));
     if (c.sharedSourcePort != null) what.append(el('span', 'tag', `sport ${c.sharedSourcePort}`));
-    const head = td('stack', null, [el('div', 'fp mono', null, [filterable(el('span', null, c.fingerprint), 'fingerprint', c.fingerprint)]), what]);
+    const head = titled(td('stack', null, [el('div', 'fp mono', null, [filterable(el('span', null, c.fingerprint), 'fingerprint', c.fingerprint)]), what]));
     const ports = td('mono');
     const list = Array.isArray(c.ports) ? c.ports : [];
     if (c.manyPorts) ports.append(el('span', 'tag', `many (${list.length})`));
@@ -857,8 +1033,9 @@ function renderCampaigns(body) {
       });
       if (list.length > 6) ports.append(el('span', 'dim', ` +${list.length - 6}`));
     }
+    ports.title = list.join(', ');
     const countries = td('countries');
-    if ((c.countries ?? []).length > 2) countries.title = c.countries.map((x) => `${x.country || '?'} ${x.sources}`).join(', ');
+    countries.title = (c.countries ?? []).map((x) => `${x.country || '?'} ${x.sources}`).join(', ');
     for (const { country, sources } of (c.countries ?? []).slice(0, 2)) {
       const b = countryBadge(country);
       if (b) countries.append(b, el('span', 'dim', `${sources} `));
@@ -881,7 +1058,7 @@ function renderCounters(body) {
   for (const c of rows) {
     frag.append(
       el('tr', null, null, [
-        td('mono', c.name),
+        titled(td('mono', c.name)),
         td('num mono', compact(c.pktsPerSecond)),
         td('num mono', bytes(c.bytesPerSecond)),
         td('num mono dim', compact(c.pkts)),
@@ -1007,7 +1184,8 @@ setInterval(() => {
 function onFrame(f) {
   switch (f.type) {
     case 'hello':
-      setConn('live', `live · nfwatch ${typeof f.version === 'string' ? f.version : ''}`.trim());
+      setConn('live', 'live');
+      setText('foot-version', `nfwatch ${typeof f.version === 'string' ? f.version : ''}`.trim());
       // The first hello of a connection: a slow-client state of an earlier one is over.
       if (!helloSeen) {
         helloSeen = true;
@@ -1043,8 +1221,7 @@ function onFrame(f) {
 // Start
 
 renderChips();
-updatePauseButton();
-updateRowCount();
+updateStatus();
 connect();
 poll('/api/summary', POLL.summary, onSummary);
 poll('/api/fingerprints', POLL.fingerprints, (h) => h && typeof h === 'object' && histograms.set(h));
