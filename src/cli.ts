@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Command line: argv only; the daemon itself is in main.ts.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
-import { runDaemon } from './main.js';
+import { checkConfig, runDaemon } from './main.js';
+import { errorText } from './util/errors.js';
 
 const USAGE = `Usage: nfwatch [--config FILE] [--check-config FILE] [--help]
 
@@ -11,7 +11,8 @@ its unix/tcp socket mode) and writes Graphite metrics aggregated by event time.
 
 Options:
   -c, --config FILE        run the daemon with this configuration (default: /etc/nfwatch/nfwatch.toml)
-      --check-config FILE  validate FILE and exit: 0 when valid, 1 with the problems otherwise
+      --check-config FILE  run the daemon's start-up checks on FILE (also the [web] token and TLS
+                           files) and exit: 0 when it would start, 1 with the problems otherwise
   -h, --help               show this help
 
 Signals: SIGTERM/SIGINT flush pending intervals and exit 0; SIGHUP reopens the source files
@@ -39,19 +40,26 @@ function main(argv: string[]): void {
     process.stdout.write(USAGE);
     return;
   }
-  if (values['check-config'] !== undefined) {
-    try {
-      loadConfig(values['check-config']);
-      process.stdout.write(`${values['check-config']}: configuration is valid\n`);
-      process.exit(0);
-    } catch (err) {
-      process.stderr.write(`${(err as Error).message}\n`);
-      process.exit(1);
-    }
+  const checkPath = values['check-config'];
+  if (checkPath !== undefined) {
+    // The daemon's own start-up checks, without starting anything.
+    checkConfig(checkPath).then(
+      () => {
+        process.stdout.write(`${checkPath}: configuration is valid\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`${errorText(err)}\n`);
+        process.exit(1);
+      },
+    );
+    return;
   }
   const path = values.config ?? '/etc/nfwatch/nfwatch.toml';
+  // Start-up errors name the setting and the file (ConfigError, SettingError) or say what failed;
+  // an operator needs that line, not a JavaScript stack trace.
   runDaemon(path).catch((err: unknown) => {
-    process.stderr.write(`nfwatch: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`nfwatch: ${errorText(err)}\n`);
     process.exit(1);
   });
 }

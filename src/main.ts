@@ -1,23 +1,52 @@
 // The daemon: load the configuration, wire the pipeline, run until a signal.
-import { loadConfig } from './config/load.js';
-import { buildDaemon, decodeOptions } from './pipeline/wire.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { buildDaemon, decodeOptions } from './wire.js';
+import { SettingError } from './util/errors.js';
 import { createLogger } from './util/log.js';
-import { startWeb, type WebServer } from './web/server.js';
+import { startWeb, webAccess, type WebAccess, type WebServer } from './web/server.js';
 
 /** How long SIGTERM waits for sinks to deliver what is pending before exiting anyway. */
 const SHUTDOWN_FLUSH_MS = 5000;
 
-export async function runDaemon(configPath: string): Promise<void> {
+/** A configuration as the daemon runs it, with the [web] token and TLS files read and checked. */
+export interface CheckedConfig {
+  config: Config;
+  /** null when the web view is off. */
+  web: WebAccess | null;
+}
+
+/**
+ * Everything the daemon checks before it starts anything: the file (TOML, schema, cross-field
+ * rules), then what its settings refer to and allow (the [web] token and TLS files, no listener
+ * beyond loopback without a token). `--check-config` runs exactly this. Throws a ConfigError that
+ * names the file and each key.
+ */
+export async function checkConfig(configPath: string): Promise<CheckedConfig> {
   const config = loadConfig(configPath);
+  try {
+    return { config, web: config.web.enabled ? await webAccess(config.web) : null };
+  } catch (err) {
+    throw err instanceof ConfigError ? err.in(configPath) : err;
+  }
+}
+
+export async function runDaemon(configPath: string): Promise<void> {
+  const { config, web: access } = await checkConfig(configPath);
   const logger = createLogger(config.general.log_level);
   const startedAt = Date.now();
   const { pipeline, tracker, history, hub, geoCredits } = await buildDaemon(config, logger);
-  await pipeline.start();
   let web: WebServer | undefined;
-  if (hub) {
-    web = await startWeb(config.web, { config: config.web, tracker, history, health: () => pipeline.health(), geoCredits, startedAt, logger: logger.child('web') }, hub);
-    logger.info(`scan-watch page at ${web.url}/`);
+  if (hub && access) {
+    // Listening first: a port in use stops the daemon before any source is read.
+    try {
+      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => pipeline.health(), geoCredits, startedAt, logger: logger.child('web') }, hub, access);
+    } catch (err) {
+      throw err instanceof SettingError ? err.in(configPath) : err;
+    }
   }
+  await pipeline.start();
+  if (web) logger.info(`scan-watch page at ${web.url}/`);
   logger.info(
     `nfwatch started: ${pipeline.sources.map((s) => `${s.kind}:${s.name}`).join(', ') || 'no sources'} → ${pipeline.sinks.map((s) => s.name).join(', ') || 'no outputs'}`,
   );

@@ -1,29 +1,30 @@
 // The one place where configuration becomes running components, top to bottom:
 // sources → decoder → enrichers → tracker → live stream → aggregator → sinks, and the web view
 // over them.
-import type { Config } from '../config/schema.js';
-import type { DecodeOptions } from '../decode/line.js';
-import { createGeoIp, type GeoCredit } from '../enrich/geoip.js';
-import { FingerprintEnricher } from '../enrich/signatures.js';
-import { MetricNamer } from '../metrics/names.js';
-import { GraphiteSink } from '../sinks/graphite.js';
-import { InfluxSink } from '../sinks/influx.js';
-import { FileSource } from '../sources/file.js';
-import { trackOptions } from '../track/options.js';
-import { Tracker } from '../track/query.js';
-import { SocketSource } from '../sources/socket.js';
-import type { Logger } from '../util/log.js';
-import { IntervalHistory } from '../web/history.js';
-import { LiveHub } from '../web/stream.js';
-import { NFWATCH_VERSION } from '../web/version.js';
-import { Pipeline, type LiveEvents } from './pipeline.js';
-import type { Enricher, LineSource, Sink } from './types.js';
+import type { Config } from './config/schema.js';
+import type { DecodeOptions } from './decode/line.js';
+import { createGeoIp, type GeoCredit } from './enrich/geoip.js';
+import { FingerprintEnricher } from './enrich/signatures.js';
+import { MetricNamer } from './metrics/names.js';
+import { GraphiteSink } from './sinks/graphite.js';
+import { InfluxSink } from './sinks/influx.js';
+import { FileSource } from './sources/file.js';
+import { trackOptions } from './track/options.js';
+import { Tracker } from './track/query.js';
+import { SocketSource } from './sources/socket.js';
+import type { Logger } from './util/log.js';
+import { IntervalHistory } from './web/history.js';
+import { LiveHub } from './web/stream.js';
+import { NFWATCH_VERSION } from './web/version.js';
+import { Pipeline, type LiveEvents } from './pipeline/pipeline.js';
+import type { Enricher, LineSource, Sink } from './pipeline/types.js';
 
 export function decodeOptions(config: Config): DecodeOptions {
   return {
     verdictRules: config.decode.verdict_rules,
     useRawLabel: config.decode.use_raw_label,
     naiveTimestamps: config.decode.naive_timestamps,
+    maxFutureMs: config.decode.max_future_seconds * 1000,
   };
 }
 
@@ -109,6 +110,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
         latenessMs: config.aggregate.lateness_seconds * 1000,
         maxPrefixes: config.aggregate.max_prefixes,
         maxOpenIntervals: config.aggregate.max_open_intervals,
+        maxCounterNames: config.aggregate.max_counter_names,
       },
       nfacctModes,
       errorSamplesPerMinute: config.general.error_samples_per_minute,

@@ -41,6 +41,18 @@ describe('nfwatch command line', () => {
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  it('--check-config runs the daemon\'s start-up checks: a listener beyond loopback without a token fails both alike', () => {
+    const path = join(tmp, 'open.toml');
+    writeFileSync(path, `[general]\nstate_dir = "${join(tmp, 'open-state')}"\n[outputs.graphite]\nenabled = false\n[web]\nhost = "0.0.0.0"\nport = 0\n`);
+    const check = cli('--check-config', path);
+    const daemon = cli('--config', path);
+    expect(check.status).toBe(1);
+    expect(daemon.status).toBe(1);
+    expect(check.stderr).toMatch(/^.*open\.toml: invalid configuration: web\.host: refusing to listen on 0\.0\.0\.0 without a token/);
+    expect(daemon.stderr.trim()).toBe(`nfwatch: ${check.stderr.trim()}`);
+    expect(existsSync(join(tmp, 'open-state'))).toBe(false);
+  });
+
   it('--config with a missing file says so and exits 1', () => {
     const r = cli('--config', join(tmp, 'missing.toml'));
     expect(r.status).toBe(1);

@@ -19,6 +19,8 @@ export interface AggregatorOptions {
   latenessMs: number;
   maxPrefixes: number;
   maxOpenIntervals: number;
+  /** Distinct NFACCT counter names written over the aggregator's life; later new names → OTHER_COUNTER. */
+  maxCounterNames: number;
 }
 
 export interface AggregatorSource {
@@ -59,9 +61,9 @@ interface OpenInterval {
 }
 
 /**
- * Distinct NFACCT counter names per interval (and running totals tracked per source): nfacct
- * objects are few, but a stream of garbage names must not grow memory. Beyond it, deltas are
- * summed under OTHER_COUNTER so totals stay exact.
+ * Running totals tracked per source: nfacct objects are few, but a stream of garbage names must
+ * not grow memory. (The names written are bounded by options.maxCounterNames, over time: beyond
+ * it, deltas are summed under OTHER_COUNTER so totals stay exact and series stay bounded.)
  */
 export const MAX_COUNTER_NAMES = 10_000;
 export const OTHER_COUNTER = '_other';
@@ -85,6 +87,8 @@ export interface AggregatorStats {
   lateUntracked: number;
   /** Running-total counters beyond MAX_COUNTER_NAMES distinct names, not counted. */
   countersIgnored: number;
+  /** Counter records whose name came after the maxCounterNames budget was spent (summed as _other). */
+  countersFolded: number;
   counterResets: number;
   openIntervals: number;
   closedIntervals: number;
@@ -108,7 +112,10 @@ export class IntervalAggregator {
     closedIntervals: 0,
     lateUntracked: 0,
     countersIgnored: 0,
+    countersFolded: 0,
   };
+  /** Counter names admitted so far (at most options.maxCounterNames, never forgotten). */
+  private readonly counterNames = new Set<string>();
 
   constructor(
     private readonly options: AggregatorOptions,
@@ -210,8 +217,16 @@ export class IntervalAggregator {
         bytes -= previous[1];
       }
     }
+    // A budget over the daemon's life, not per interval: 10,000 new garbage names every interval
+    // would otherwise become 10,000 new series every interval.
+    if (!this.counterNames.has(name)) {
+      if (this.counterNames.size < this.options.maxCounterNames) this.counterNames.add(name);
+      else {
+        name = OTHER_COUNTER;
+        this.stats.countersFolded++;
+      }
+    }
     const counters = open.aggregate.counters;
-    if (!counters.has(name) && counters.size >= MAX_COUNTER_NAMES - 1) name = OTHER_COUNTER;
     const totals = counters.get(name);
     if (totals) {
       totals.pkts += pkts;

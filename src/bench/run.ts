@@ -132,8 +132,8 @@ async function main(): Promise<void> {
       const source = { name: 'bench', kind: 'bench', replayable: true, start: async () => undefined, commit: async () => undefined, reopen: async () => undefined, stop: async () => undefined, stats: () => ({}) };
       const pipeline = new Pipeline(
         {
-          decode: { verdictRules: [{ prefix_contains: 'DROP', verdict: 'blocked' }], useRawLabel: true, naiveTimestamps: 'local' },
-          aggregate: { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 200, maxOpenIntervals: 720 },
+          decode: { verdictRules: [{ prefix_contains: 'DROP', verdict: 'blocked' }], useRawLabel: true, naiveTimestamps: 'local', maxFutureMs: 300_000 },
+          aggregate: { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 200, maxOpenIntervals: 720, maxCounterNames: 1000 },
           nfacctModes: ['deltas'],
           errorSamplesPerMinute: 0,
           tickMs: 1000,

@@ -8,12 +8,46 @@ import { ConfigSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
-    message: string,
+    /** What is wrong as a whole ("invalid configuration"), or the one problem there is. */
+    readonly summary: string,
+    /** Each problem on its own, starting with the key it is about. */
     readonly problems: string[] = [],
   ) {
-    super(problems.length ? `${message}\n  ${problems.join('\n  ')}` : message);
+    // One problem fits on one line; several are listed under the summary.
+    super(problems.length === 1 ? `${summary}: ${problems[0]}` : problems.length ? `${summary}\n  ${problems.join('\n  ')}` : summary);
     this.name = 'ConfigError';
   }
+
+  /** The same problems, said of `origin` (the file they are in). */
+  in(origin: string): ConfigError {
+    return new ConfigError(`${origin}: ${this.summary}`, this.problems);
+  }
+}
+
+/** Object keys that can be no setting and that JavaScript gives a meaning of its own. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** "/a/b" pointer segment for `key` (RFC 6901 escaping, undone by keyPath). */
+const pointerPart = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Every reserved key in a parsed document, by key path, before anything copies or merges it. */
+function reservedKeys(value: unknown, pointer: string, out: string[]): string[] {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => reservedKeys(v, `${pointer}/${i}`, out));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const key of Object.getOwnPropertyNames(value)) {
+      const here = `${pointer}/${pointerPart(key)}`;
+      if (RESERVED_KEYS.has(key)) out.push(`${keyPath(here)}: reserved key: "${key}" cannot be a setting (remove it)`);
+      else reservedKeys((value as Record<string, unknown>)[key], here, out);
+    }
+  }
+  return out;
+}
+
+/** A value as the problem list shows it: TOML's spelling for nan and ±inf (JSON would say null). */
+function shown(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
+  return JSON.stringify(value) ?? String(value);
 }
 
 /** "/outputs/graphite/port" → "outputs.graphite.port", "/sources/file/0/path" → "sources.file[0].path" */
@@ -31,6 +65,8 @@ export function validateConfig(document: unknown): Config {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new ConfigError('configuration must be a table of sections');
   }
+  const reserved = reservedKeys(document, '', []);
+  if (reserved.length) throw new ConfigError('invalid configuration', reserved);
   const input = structuredClone(document) as { sources?: { file?: unknown; socket?: unknown } };
   // The default file source stands in only when no source is configured at all.
   if (input.sources && typeof input.sources === 'object' && input.sources.socket !== undefined && input.sources.file === undefined) {
@@ -39,6 +75,8 @@ export function validateConfig(document: unknown): Config {
   const withDefaults = Value.Default(ConfigSchema, input);
   const problems: string[] = [];
   const seen = new Set<string>();
+  /** Keys holding nan or ±inf, reported once whatever else the schema says about them. */
+  const nonFinite = new Set<string>();
   for (const error of Value.Errors(ConfigSchema, withDefaults)) {
     if (error.type === ValueErrorType.ObjectAdditionalProperties) {
       const allowed = Object.keys((error.schema as { properties?: object }).properties ?? {});
@@ -47,8 +85,17 @@ export function validateConfig(document: unknown): Config {
       continue;
     }
     const expected = describeExpected(error.schema);
-    const line = `${keyPath(error.path)}: ${error.message}${expected ? ` (expected ${expected})` : ''}, got ${JSON.stringify(error.value)}`;
-    if (!seen.has(line)) problems.push(line), seen.add(line);
+    const range = expected ? ` (expected ${expected})` : '';
+    const value = error.value as unknown;
+    const wantsNumber = /^(an integer|a number)/.test(expected);
+    if (typeof value === 'number' && !Number.isFinite(value) && wantsNumber) {
+      // One line per key: the type error and any range errors about the same nan/inf are one problem.
+      const line = `${keyPath(error.path)}: not a finite number${range}, got ${shown(value)}`;
+      if (!nonFinite.has(error.path)) problems.push(line), nonFinite.add(error.path);
+      continue;
+    }
+    const line = `${keyPath(error.path)}: ${error.message}${range}, got ${shown(value)}`;
+    if (!seen.has(line) && !nonFinite.has(error.path)) problems.push(line), seen.add(line);
   }
   if (problems.length) throw new ConfigError('invalid configuration', problems);
   return finish(withDefaults as Config);
@@ -101,7 +148,7 @@ export function parseConfigText(text: string, origin = 'configuration'): Config 
   try {
     return validateConfig(document);
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(`${origin}: ${err.message.split('\n')[0]}`, err.problems);
+    if (err instanceof ConfigError) throw err.in(origin);
     throw err;
   }
 }

@@ -25,6 +25,11 @@ export const FileSourceSchema = Type.Object(
       description: 'Where to start on the very first run, when no read position was saved yet.',
     }),
     poll_ms: Type.Integer({ minimum: 10, maximum: 60000, default: 250, description: 'How often to look for new data, rotation and truncation when the file is idle (ms).' }),
+    follow_symlinks: Type.Boolean({
+      default: false,
+      description:
+        'Whether `path` may be a symbolic link. Off: a symlink found at `path` is not opened (an error is logged once, it is counted as symlinks_refused, and nfwatch waits for a regular file), so whoever can write the log directory cannot make nfwatch read another file. Only links at `path` itself are refused; its directories may be links.',
+    }),
     nfacct: NfacctMode,
   },
   strict,
@@ -36,7 +41,29 @@ export const SocketSourceSchema = Type.Object(
     unix_path: Type.String({ default: '', description: 'Unix socket to listen on for ulogd\'s JSON plugin in mode="unix" (its `file` option). Empty: no unix socket.' }),
     tcp_host: Type.String({ default: '127.0.0.1', description: 'Address to listen on for ulogd\'s JSON plugin in mode="tcp". Loopback unless you mean otherwise.' }),
     tcp_port: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'TCP port for mode="tcp"; 0: no TCP listener.' }),
-    max_connections: Type.Integer({ minimum: 1, maximum: 1024, default: 16, description: 'Connections accepted at once; more are refused.' }),
+    max_connections: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: 16,
+      description:
+        'TCP connections accepted at once. At the limit a new connection takes the place of the oldest one that has not delivered a complete line yet (counted as connections_evicted); when every connection has delivered, it is refused (connections_refused). Connections are never closed for being quiet.',
+    }),
+    unix_max_connections: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: 8,
+      description:
+        'Connections accepted at once on the unix socket, a limit of its own so TCP clients cannot use up ulogd\'s slots (ulogd opens one per JSON stack). At the limit the same rule as for TCP applies.',
+    }),
+    unix_mode: Type.String({
+      pattern: '^0?[0-7]{3}$',
+      default: '0660',
+      description: 'Permissions of the unix socket (octal). Connecting needs write permission: keep "other" out, or any local user can send lines.',
+    }),
+    unix_group: Type.String({
+      default: '',
+      description: 'Group (name or number) the unix socket is given, e.g. ulogd\'s "ulog"; empty: nfwatch\'s own group.',
+    }),
     nfacct: NfacctMode,
   },
   strict,
@@ -81,6 +108,13 @@ export const ConfigSchema = Type.Object(
         }),
         use_raw_label: Type.Boolean({ default: true, description: 'Without `action`, a numeric `raw.label` (NFLOG numeric_label) gives the verdict: non-zero allowed, zero blocked. Checked after the prefix rules.' }),
         naive_timestamps: Type.Union([Type.Literal('local'), Type.Literal('utc')], { default: 'local', description: 'How to read a `timestamp` without a UTC offset (ulogd 2.0.8 writes local time): in this process\'s time zone (TZ) or as UTC. Only used where `oob.time.sec` is absent (NFACCT without timestamp=1).' }),
+        max_future_seconds: Type.Integer({
+          minimum: 1,
+          maximum: 86400,
+          default: 300,
+          description:
+            'How far ahead of this host\'s clock an event time is trusted. ulogd stamps packets with the same clock, so a line dated later is broken or forged: it is counted as decode_errors.future_timestamp and never holds back the intervals of other events. Raise it only if ulogd runs on another host with a skewed clock.',
+        }),
       },
       { ...strict, default: {} },
     ),
@@ -92,6 +126,7 @@ export const ConfigSchema = Type.Object(
         top_ports: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'Destination ports written per verdict and interval; the rest are summed into `other` so a port scan cannot create 65 535 series.' }),
         top_values: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'SYN window sizes, SYN fingerprints and source countries written per interval; the rest are summed into `other`.' }),
         max_prefixes: Type.Integer({ minimum: 1, maximum: 10000, default: 200, description: 'Distinct log prefixes counted per interval; more are summed into `other`.' }),
+        max_counter_names: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Distinct NFACCT counter names written over the daemon\'s life (nfacct objects are few). Names first seen after that are summed into `_other`, so a stream of garbage names cannot create series without end; totals stay exact.' }),
         max_open_intervals: Type.Integer({ minimum: 2, maximum: 100000, default: 720, description: 'Intervals held open at once; events far in the future are counted into the newest one.' }),
       },
       { ...strict, default: {} },

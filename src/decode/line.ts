@@ -2,10 +2,16 @@
 import type { DecodeResult } from '../pipeline/types.js';
 import { decodeCounter, isCounterRecord } from './nfacct.js';
 import { decodePacket, isPacketRecord, type Record_, type VerdictOptions } from './packet.js';
-import { epochFromOob, parseTimestamp, type NaiveZone } from './time.js';
+import { describe, epochFromOob, epochFromTimestamp, type NaiveZone } from './time.js';
 
 export interface DecodeOptions extends VerdictOptions {
   naiveTimestamps: NaiveZone;
+  /**
+   * How far ahead of the wall clock an event time is trusted (ms). Checked by the pipeline, which
+   * has the clock: ulogd stamps with this host's clock, so a time beyond it is a broken line, and
+   * taking it would hold every later event behind it.
+   */
+  maxFutureMs: number;
 }
 
 export function decodeLine(line: string, source: number, options: DecodeOptions): DecodeResult {
@@ -16,7 +22,8 @@ export function decodeLine(line: string, source: number, options: DecodeOptions)
     return { kind: 'error', reason: 'not_json', detail: line.length === 0 ? 'empty line' : 'not valid JSON (truncated or garbage line)' };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return { kind: 'error', reason: 'not_object', detail: `a JSON ${Array.isArray(parsed) ? 'array' : typeof parsed}, not an object` };
+    const what = parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed;
+    return { kind: 'error', reason: 'not_object', detail: `JSON ${what}, not an object` };
   }
   const record = parsed as Record_;
 
@@ -27,14 +34,14 @@ export function decodeLine(line: string, source: number, options: DecodeOptions)
   }
 
   let time = epochFromOob(record['oob.time.sec'], record['oob.time.usec']);
-  if (Number.isNaN(time)) {
+  if (time === null) {
     // eventv1=1 names it @timestamp.
     const stamp = record['timestamp'] ?? record['@timestamp'];
     if (stamp === undefined) return { kind: 'error', reason: 'no_timestamp', detail: 'no oob.time.sec, timestamp or @timestamp' };
-    if (typeof stamp !== 'string') return { kind: 'error', reason: 'bad_timestamp', detail: `timestamp is a ${typeof stamp}, not a string` };
-    time = parseTimestamp(stamp, options.naiveTimestamps);
-    if (Number.isNaN(time)) return { kind: 'error', reason: 'bad_timestamp', detail: `"${stamp.slice(0, 40)}" is not an ISO 8601 time` };
+    if (typeof stamp !== 'string') return { kind: 'error', reason: 'bad_timestamp', detail: `timestamp is ${describe(stamp)}, not a string` };
+    time = epochFromTimestamp(stamp, options.naiveTimestamps);
   }
+  if (typeof time !== 'number') return { kind: 'error', reason: time.reason, detail: time.detail };
 
   return counter ? decodeCounter(record, source, time) : decodePacket(record, source, time, options);
 }

@@ -2,6 +2,7 @@
 // oob.time.sec/usec with its timestamp=1 option), see input/sum/ulogd_inpflow_NFACCT.c.
 import type { CounterEvent, DecodeError } from '../pipeline/types.js';
 import type { Record_ } from './packet.js';
+import { describe } from './time.js';
 
 export function isCounterRecord(record: Record_): boolean {
   return record['sum.name'] !== undefined;
@@ -11,16 +12,23 @@ export function decodeCounter(record: Record_, source: number, time: number): Co
   const name = record['sum.name'];
   const pkts = record['sum.pkts'];
   const bytes = record['sum.bytes'];
-  if (typeof name !== 'string' || name === '') return wrongType('sum.name', 'a non-empty string', name);
-  if (!isCount(pkts)) return wrongType('sum.pkts', 'a non-negative integer', pkts);
-  if (!isCount(bytes)) return wrongType('sum.bytes', 'a non-negative integer', bytes);
+  if (typeof name !== 'string' || name === '') return refuse('wrong_type', 'sum.name', 'a non-empty string', name);
+  if (name.length > MAX_NAME) return refuse('out_of_range', 'sum.name', `at most ${MAX_NAME} characters`, name);
+  if (typeof pkts !== 'number') return refuse('wrong_type', 'sum.pkts', 'a number', pkts);
+  if (!isCount(pkts)) return refuse('out_of_range', 'sum.pkts', 'a whole number 0–2^53', pkts);
+  if (typeof bytes !== 'number') return refuse('wrong_type', 'sum.bytes', 'a number', bytes);
+  if (!isCount(bytes)) return refuse('out_of_range', 'sum.bytes', 'a whole number 0–2^53', bytes);
   return { kind: 'counter', source, time, name, pkts, bytes };
 }
 
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/** nfacct object names are at most 31 bytes (NFACCT_NAME_MAX); this leaves room, not 64 KiB. */
+const MAX_NAME = 128;
+
+/** A counter that sums stay exact with: a non-negative safe integer. */
+function isCount(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
 }
 
-function wrongType(key: string, expected: string, got: unknown): DecodeError {
-  return { kind: 'error', reason: 'wrong_type', detail: `key "${key}" should be ${expected}, got ${JSON.stringify(got)?.slice(0, 40)}` };
+function refuse(reason: 'wrong_type' | 'out_of_range', key: string, expected: string, got: unknown): DecodeError {
+  return { kind: 'error', reason, detail: `key "${key}" should be ${expected}, got ${describe(got)}` };
 }

@@ -15,6 +15,7 @@ import {
   type PacketEvent,
   type Verdict,
 } from '../pipeline/types.js';
+import { describe } from './time.js';
 
 export interface VerdictRule {
   prefix_contains: string;
@@ -32,33 +33,60 @@ export type Record_ = { readonly [key: string]: unknown };
 /** IPv4 DF flag inside ip.fragoff, which BASE copies as ntohs(frag_off) with the flag bits. */
 const IP_DF = 0x4000;
 
+/** Longest text field taken (NFLOG prefixes are at most 64 bytes, interface names 15). */
+const MAX_TEXT = 256;
+/** An address as IP2STR writes it: IPv4 dotted quad or IPv6 text, nothing else. */
+const ADDRESS = /^[0-9A-Fa-f.:]{0,45}$/;
+
+const U8 = 0xff;
+const U16 = 0xffff;
+const U32 = 0xffff_ffff;
+
 /**
- * Reads numeric fields, remembering the first key whose value had the wrong type, so one pass
- * fills the event and one check at the end refuses it (no exception per bad line).
+ * Reads fields, remembering the first key whose value was of the wrong type or outside what its
+ * header field can hold, so one pass fills the event and one check at the end refuses it (no
+ * exception per bad line). Every number that passes is an integer 0…max of its header field, so
+ * no later stage meets 1e308, -1 or 2.5 in a port, a protocol or a window.
  */
 class FieldReader {
   badKey = '';
+  badReason: 'wrong_type' | 'out_of_range' = 'wrong_type';
+  badValue: unknown = undefined;
   record: Record_ = {};
 
-  num(key: string): number {
+  /** An unsigned integer header field of at most `max`; NONE when absent. */
+  int(key: string, max: number): number {
     const v = this.record[key];
     if (v === undefined || v === null) return NONE;
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-    if (this.badKey === '') this.badKey = key;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;
+    this.fail(key, typeof v === 'number' ? 'out_of_range' : 'wrong_type', v);
     return NONE;
   }
 
   str(key: string): string {
     const v = this.record[key];
     if (v === undefined || v === null) return '';
-    if (typeof v === 'string') return v;
-    if (this.badKey === '') this.badKey = key;
+    if (typeof v === 'string' && v.length <= MAX_TEXT) return v;
+    this.fail(key, typeof v === 'string' ? 'out_of_range' : 'wrong_type', v);
+    return '';
+  }
+
+  address(key: string): string {
+    const v = this.str(key);
+    if (ADDRESS.test(v)) return v;
+    this.fail(key, 'out_of_range', v);
     return '';
   }
 
   flag(key: string, bit: number): number {
-    const v = this.num(key);
-    return v > 0 ? bit : 0;
+    return this.int(key, 1) > 0 ? bit : 0;
+  }
+
+  private fail(key: string, reason: 'wrong_type' | 'out_of_range', value: unknown): void {
+    if (this.badKey !== '') return;
+    this.badKey = key;
+    this.badReason = reason;
+    this.badValue = value;
   }
 }
 
@@ -89,11 +117,11 @@ export function decodePacket(
   r.badKey = '';
 
   const prefix = r.str('oob.prefix');
-  const srcIp = r.str('src_ip');
-  const dstIp = r.str('dest_ip');
-  const oobFamily = r.num('oob.family');
+  const srcIp = r.address('src_ip');
+  const dstIp = r.address('dest_ip');
+  const oobFamily = r.int('oob.family', U8);
   const family = oobFamily === 2 ? 4 : oobFamily === 10 ? 6 : srcIp.includes(':') ? 6 : srcIp ? 4 : 0;
-  const protocol = r.num('ip.protocol');
+  const protocol = r.int('ip.protocol', U8);
 
   let tcpFlags = NONE;
   let tcpWindow = NONE;
@@ -107,10 +135,10 @@ export function decodePacket(
       r.flag('tcp.ack', TCP_ACK) |
       r.flag('tcp.urg', TCP_URG);
     // BASE copies glibc's tcphdr.res2, the two bits after URG: ECE (low) and CWR (high).
-    const res2 = r.num('tcp.res2');
+    const res2 = r.int('tcp.res2', 3);
     if (res2 > 0) tcpFlags |= (res2 & 1 ? TCP_ECE : 0) | (res2 & 2 ? TCP_CWR : 0);
-    tcpWindow = r.num('tcp.window');
-    tcpSeq = r.num('tcp.seq');
+    tcpWindow = r.int('tcp.window', U16);
+    tcpSeq = r.int('tcp.seq', U32);
   }
 
   let ttl: number;
@@ -119,19 +147,19 @@ export function decodePacket(
   let ipTotalLength: number;
   let ipHeaderLength: number;
   if (family === 6) {
-    ttl = r.num('ip6.hoplimit');
+    ttl = r.int('ip6.hoplimit', U8);
     ipId = NONE;
     df = NONE;
-    const payload = r.num('ip6.payloadlen');
+    const payload = r.int('ip6.payloadlen', U16);
     ipTotalLength = payload === NONE ? NONE : payload + 40;
     ipHeaderLength = 40;
   } else {
-    ttl = r.num('ip.ttl');
-    ipId = r.num('ip.id');
-    const fragoff = r.num('ip.fragoff');
+    ttl = r.int('ip.ttl', U8);
+    ipId = r.int('ip.id', U16);
+    const fragoff = r.int('ip.fragoff', U16);
     df = fragoff === NONE ? NONE : fragoff & IP_DF ? 1 : 0;
-    ipTotalLength = r.num('ip.totlen');
-    const ihl = r.num('ip.ihl');
+    ipTotalLength = r.int('ip.totlen', U16);
+    const ihl = r.int('ip.ihl', 15);
     ipHeaderLength = ihl === NONE ? NONE : ihl * 4;
   }
 
@@ -147,8 +175,8 @@ export function decodePacket(
     protocol,
     srcIp,
     dstIp,
-    srcPort: r.num('src_port'),
-    dstPort: r.num('dest_port'),
+    srcPort: r.int('src_port', U16),
+    dstPort: r.int('dest_port', U16),
     tcpFlags,
     tcpWindow,
     tcpSeq,
@@ -157,12 +185,12 @@ export function decodePacket(
     df,
     ipTotalLength,
     ipHeaderLength,
-    icmpType: r.num(isIcmp6 ? 'icmpv6.type' : 'icmp.type'),
-    icmpCode: r.num(isIcmp6 ? 'icmpv6.code' : 'icmp.code'),
+    icmpType: r.int(isIcmp6 ? 'icmpv6.type' : 'icmp.type', U8),
+    icmpCode: r.int(isIcmp6 ? 'icmpv6.code' : 'icmp.code', U8),
     inIf: r.str('oob.in'),
     outIf: r.str('oob.out'),
     mac: r.str('mac.str'),
-    nflogGroup: r.num('oob.group'),
+    nflogGroup: r.int('oob.group', U16),
     fingerprint: null,
     os: '',
     tool: '',
@@ -171,7 +199,8 @@ export function decodePacket(
   };
   r.record = {};
   if (r.badKey !== '') {
-    return { kind: 'error', reason: 'wrong_type', detail: `key "${r.badKey}" has a value of the wrong type` };
+    const what = r.badReason === 'wrong_type' ? 'has a value of the wrong type' : 'is out of range';
+    return { kind: 'error', reason: r.badReason, detail: `key "${r.badKey}" ${what}: ${describe(r.badValue)}` };
   }
   return event;
 }

@@ -27,6 +27,9 @@
 //   <p>.nfwatch.lines|events|events_per_second|oversized_lines|late_events|counter_resets|open_intervals
 //   <p>.nfwatch.decode_errors.<reason>
 //   <p>.nfwatch.sinks.<sink>.backlog|dropped|sent|connected
+//   <p>.nfwatch.sources.<source>.<figure>        lines_read, bytes_read, connections, connections_refused,
+//                                                connections_evicted, partial_lines_dropped, rotations,
+//                                                truncations, symlinks_refused
 //
 // Tagged series (tagged = true, Graphite >= 1.1). <n> = prefix with its {hostname} removed (and
 // empty components dropped); when the prefix contained {hostname}, every series carries
@@ -50,6 +53,7 @@
 //   <n>.nfwatch.lines;host=h                                 (and the other health figures)
 //   <n>.nfwatch.decode_errors;host=h;reason=not_json
 //   <n>.nfwatch.sinks.backlog;host=h;sink=graphite           (and dropped, sent, connected)
+//   <n>.nfwatch.sources.rotations;host=h;source=ulogd        (and the other source figures)
 //
 // Distinct raw names can sanitise to the same path ("a b" and "a_b"); render* then add their
 // values instead of letting one overwrite the other, so totals stay exact.
@@ -57,11 +61,13 @@ import type { GraphiteConfig } from '../config/schema.js';
 import { PROTOCOL_NAMES } from '../decode/protocols.js';
 import {
   DECODE_ERROR_REASONS,
+  SOURCE_HEALTH_FIELDS,
   VERDICTS,
   type DecodeErrorReason,
   type HealthSnapshot,
   type IntervalAggregate,
   type SinkHealth,
+  type SourceHealthField,
   type Verdict,
 } from '../pipeline/types.js';
 
@@ -119,6 +125,19 @@ export function protocolName(n: number): string {
 
 export type NfacctField = 'pkts' | 'bytes';
 export type SinkField = keyof SinkHealth;
+
+/** Source figures (SourceHealth) as metric name components. */
+export const SOURCE_METRIC_NAMES: Record<SourceHealthField, string> = {
+  linesRead: 'lines_read',
+  bytesRead: 'bytes_read',
+  connections: 'connections',
+  connectionsRefused: 'connections_refused',
+  connectionsEvicted: 'connections_evicted',
+  partialLinesDropped: 'partial_lines_dropped',
+  rotations: 'rotations',
+  truncations: 'truncations',
+  symlinksRefused: 'symlinks_refused',
+};
 /** Health figures written as <p>.nfwatch.<name>. */
 export type HealthField =
   | 'lines'
@@ -263,6 +282,14 @@ export class MetricNamer {
       : `${this.base}nfwatch.sinks.${this.component(sink)}.${field}`;
   }
 
+  /** <p>.nfwatch.sources.<source>.<figure> (tagged: nfwatch.sources.<figure>;source=<source>). */
+  source(source: string, field: SourceHealthField): string {
+    const name = SOURCE_METRIC_NAMES[field];
+    return this.tagged
+      ? this.tag(`nfwatch.sources.${name}`, 'source', this.tagValue(source))
+      : `${this.base}nfwatch.sources.${this.component(source)}.${name}`;
+  }
+
   // --- helpers
 
   /** name;k=v;... with the host tag added and tags sorted by name. Values must be sanitised. */
@@ -387,6 +414,9 @@ export function renderHealth(h: HealthSnapshot, namer: MetricNamer): Record<stri
     add(out, namer.sink(sink, 'dropped'), s.dropped);
     add(out, namer.sink(sink, 'sent'), s.sent);
     add(out, namer.sink(sink, 'connected'), s.connected ? 1 : 0);
+  }
+  for (const [source, figures] of Object.entries(h.sources ?? {})) {
+    for (const field of SOURCE_HEALTH_FIELDS) add(out, namer.source(source, field), figures[field]);
   }
   const t = h.tracker;
   if (t !== null) {

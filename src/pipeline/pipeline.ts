@@ -6,10 +6,13 @@ import { IntervalAggregator } from '../aggregate/intervals.js';
 import { decodeLine, type DecodeOptions } from '../decode/line.js';
 import type { Tracker } from '../track/query.js';
 import type { Logger } from '../util/log.js';
+import { quoteExcerpt, sanitizeDetail } from '../util/excerpt.js';
 import {
-  DECODE_ERROR_REASONS,
+  noDecodeErrors,
   type Checkpoint,
+  type DecodeError,
   type DecodeErrorReason,
+  type DecodeResult,
   type Enricher,
   type HealthSnapshot,
   type IntervalAggregate,
@@ -18,6 +21,8 @@ import {
   type LineSource,
   type Sink,
   type SinkHealth,
+  type SourceHealth,
+  SOURCE_HEALTH_FIELDS,
 } from './types.js';
 
 export interface PipelineOptions {
@@ -52,6 +57,28 @@ export interface LiveEvents {
   publish(event: PacketEvent): void;
 }
 
+/** An event dated beyond the trusted bound becomes this decode error instead. */
+function futureTime(time: number, latest: number): DecodeError {
+  return { kind: 'error', reason: 'future_timestamp', detail: `event time ${describeTime(time)} is more than ${Math.round((latest - Date.now()) / 1000)} s ahead of this host's clock` };
+}
+
+/** An epoch-ms time for a log message; never throws (a stored number may be anything). */
+function describeTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+/** A source's figures for the health snapshot: its stats() under the SourceHealth names, 0 where absent. */
+function sourceHealth(source: LineSource): SourceHealth {
+  const stats = source.stats();
+  const health = { kind: source.kind } as SourceHealth;
+  for (const field of SOURCE_HEALTH_FIELDS) {
+    const value = stats[field];
+    health[field] = typeof value === 'number' && Number.isFinite(value) ? value : 0;
+  }
+  return health;
+}
+
 export class Pipeline implements LineReceiver {
   readonly aggregator: IntervalAggregator;
   private readonly decodeErrors: Record<DecodeErrorReason, number>;
@@ -69,6 +96,10 @@ export class Pipeline implements LineReceiver {
   private nextHealthAt = 0;
   private readonly listeners: IntervalListener[] = [];
   private stopped = false;
+  /** Sources whose read position could not be saved: the reason, when it was last logged, failures since. */
+  private readonly commitFailures = new Map<number, { reason: string; loggedAt: number; since: number }>();
+  /** The latest event time trusted (wall clock + decode.maxFutureMs), renewed every tick. */
+  private latestTrusted: number;
 
   constructor(
     private readonly options: PipelineOptions,
@@ -77,7 +108,8 @@ export class Pipeline implements LineReceiver {
     private readonly logger: Logger,
     readonly stages: PipelineStages = { enrichers: [], tracker: null },
   ) {
-    this.decodeErrors = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0])) as Record<DecodeErrorReason, number>;
+    this.decodeErrors = noDecodeErrors();
+    this.latestTrusted = Date.now() + options.decode.maxFutureMs;
     this.samplesLeft = options.errorSamplesPerMinute;
     this.aggregator = new IntervalAggregator(
       options.aggregate,
@@ -101,6 +133,12 @@ export class Pipeline implements LineReceiver {
       const source = this.sources[i]!;
       const checkpoint = await source.start(this, i);
       if (checkpoint) {
+        // A state saved while a far-future line held the intervals (or written by hand) must not
+        // hold them again: what lies beyond the trusted bound was never delivered.
+        if (checkpoint.flushedUntil > this.latestTrusted) {
+          this.logger.warn(`source ${source.name}: the saved state says intervals up to ${describeTime(checkpoint.flushedUntil)} were delivered, which is in the future; using the current time`);
+          checkpoint.flushedUntil = Date.now();
+        }
         this.aggregator.restore(i, checkpoint);
         this.logger.info(`source ${source.name}: resuming from its saved position (intervals before ${new Date(checkpoint.flushedUntil).toISOString()} were delivered)`);
       }
@@ -113,7 +151,8 @@ export class Pipeline implements LineReceiver {
 
   line(source: number, text: string, start: number, end: number): void {
     this.lines++;
-    const result = decodeLine(text, source, this.options.decode);
+    let result: DecodeResult = decodeLine(text, source, this.options.decode);
+    if (result.kind !== 'error' && result.time > this.latestTrusted) result = futureTime(result.time, this.latestTrusted);
     switch (result.kind) {
       case 'packet': {
         const { enrichers, tracker, live } = this.stages;
@@ -158,8 +197,9 @@ export class Pipeline implements LineReceiver {
     const from = this.sources[source];
     const name = from?.name ?? String(source);
     const where = start >= 0 ? ` at ${from?.describePosition?.(start) ?? `position ${start}`}` : '';
-    const excerpt = text ? `: ${JSON.stringify(text.length > 160 ? `${text.slice(0, 160)}…` : text)}` : '';
-    this.logger.warn(`source ${name}${where}: ${reason}: ${detail}${excerpt}`);
+    // Only enough of the line to recognise it, escaped: it is foreign input, see sources/excerpt.ts.
+    const excerpt = text ? `: ${quoteExcerpt(text)}` : '';
+    this.logger.warn(`source ${name}${where}: ${reason}: ${sanitizeDetail(detail)}${excerpt}`);
   }
 
   // --- intervals, checkpoints, health -----------------------------------------------------
@@ -172,6 +212,7 @@ export class Pipeline implements LineReceiver {
   /** Closes due intervals, records a checkpoint, commits what the sinks have delivered. */
   tick(now = Date.now()): void {
     if (this.stopped) return;
+    this.latestTrusted = now + this.options.decode.maxFutureMs;
     this.aggregator.closeDue(now);
     // By event time (the tracker's newest), so replaying an old file does not expire everything.
     this.stages.tracker?.prune();
@@ -199,6 +240,23 @@ export class Pipeline implements LineReceiver {
     if (changed) this.pending.push({ flushedUntil: this.aggregator.flushedUntil, checkpoints });
   }
 
+  /**
+   * A failed save of a read position (a read-only or full state_dir): logged once, then again only
+   * when the reason changes or once a minute with how many failed meanwhile — commits run every
+   * tick, and one error line per tick would drown the log.
+   */
+  private commitFailed(source: number, name: string, reason: string): void {
+    const now = Date.now();
+    const last = this.commitFailures.get(source);
+    if (last && last.reason === reason && now - last.loggedAt < 60_000) {
+      last.since++;
+      return;
+    }
+    const more = last && last.since > 0 ? ` (failed ${last.since} more times since the last message)` : '';
+    this.logger.error(`source ${name}: cannot save its read position: ${reason}${more}; a restart would read again what was read since the last save`);
+    this.commitFailures.set(source, { reason, loggedAt: now, since: 0 });
+  }
+
   /** Commits the newest recorded checkpoint whose intervals every sink has delivered. */
   private commitDelivered(): Promise<void> {
     if (this.committing) return this.committing;
@@ -217,10 +275,12 @@ export class Pipeline implements LineReceiver {
     const commit = chosen;
     this.committing = (async () => {
       for (const [i, checkpoint] of commit.checkpoints) {
+        const name = this.sources[i]!.name;
         try {
           await this.sources[i]!.commit(checkpoint);
+          if (this.commitFailures.delete(i)) this.logger.info(`source ${name}: its read position is saved again`);
         } catch (err) {
-          this.logger.error(`source ${this.sources[i]!.name}: cannot save its read position: ${(err as Error).message}`);
+          this.commitFailed(i, name, (err as Error).message);
         }
       }
     })().finally(() => {
@@ -247,6 +307,7 @@ export class Pipeline implements LineReceiver {
       counterResets: stats.counterResets,
       openIntervals: stats.openIntervals,
       sinks,
+      sources: Object.fromEntries(this.sources.map((source) => [source.name, sourceHealth(source)])),
       tracker: this.stages.tracker?.stats(consume) ?? null,
     };
   }

@@ -2,7 +2,6 @@
 // A source yields lines, a decoder makes typed events, the aggregator buckets them by event time,
 // sinks consume interval aggregates. Every role is one interface here; implementations live in
 // sources/, decode/, aggregate/ and sinks/.
-import type { TrackerStats } from '../track/query.js';
 
 export type Verdict = 'allowed' | 'blocked' | 'unknown';
 export const VERDICTS: readonly Verdict[] = ['allowed', 'blocked', 'unknown'];
@@ -145,6 +144,8 @@ export type DecodeErrorReason =
   | 'no_timestamp'
   | 'bad_timestamp'
   | 'wrong_type'
+  | 'out_of_range'
+  | 'future_timestamp'
   | 'unknown_record';
 
 export const DECODE_ERROR_REASONS: readonly DecodeErrorReason[] = [
@@ -153,8 +154,15 @@ export const DECODE_ERROR_REASONS: readonly DecodeErrorReason[] = [
   'no_timestamp',
   'bad_timestamp',
   'wrong_type',
+  'out_of_range',
+  'future_timestamp',
   'unknown_record',
 ];
+
+/** A zero count for every decode error reason. */
+export function noDecodeErrors(): Record<DecodeErrorReason, number> {
+  return Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0])) as Record<DecodeErrorReason, number>;
+}
 
 export interface DecodeError {
   readonly kind: 'error';
@@ -282,9 +290,51 @@ export interface HealthSnapshot {
   counterResets: number;
   openIntervals: number;
   sinks: Record<string, SinkHealth>;
+  /** What each configured source went through, by source name (absent in snapshots made without sources). */
+  sources?: Record<string, SourceHealth>;
   /** Per-source tracking figures (tracked, evicted, scans by type, campaigns); null when off. */
   tracker: TrackerStats | null;
 }
+
+/**
+ * One source's figures in the health snapshot; cumulative since start unless noted. Every source
+ * has every figure, 0 where it does not apply to its kind (a file has no connections).
+ */
+export interface SourceHealth {
+  /** 'file' or 'socket'. */
+  kind: string;
+  linesRead: number;
+  bytesRead: number;
+  /** Socket: connections open now (a gauge). */
+  connections: number;
+  /** Socket: connections closed at once because the limit was reached. */
+  connectionsRefused: number;
+  /** Socket: connections that never delivered a complete line, closed to make room for a new one. */
+  connectionsEvicted: number;
+  /** Socket: unfinished lines lost when their connection closed (ulogd does not resend them). */
+  partialLinesDropped: number;
+  /** File: times the source moved on from a file renamed away. */
+  rotations: number;
+  /** File: times the file was found shorter than the read position (copytruncate or cut shorter). */
+  truncations: number;
+  /** File: times the path was found to be a symbolic link and not followed (follow_symlinks = false). */
+  symlinksRefused: number;
+}
+
+/** The numeric figures of SourceHealth, in the order they are exported. */
+export const SOURCE_HEALTH_FIELDS = [
+  'linesRead',
+  'bytesRead',
+  'connections',
+  'connectionsRefused',
+  'connectionsEvicted',
+  'partialLinesDropped',
+  'rotations',
+  'truncations',
+  'symlinksRefused',
+] as const satisfies ReadonlyArray<keyof SourceHealth>;
+
+export type SourceHealthField = (typeof SOURCE_HEALTH_FIELDS)[number];
 
 export interface SinkHealth {
   /** Items waiting to be sent. */
@@ -311,4 +361,22 @@ export interface Sink {
   /** Try to send everything pending; resolves when sent or when `timeoutMs` passed. */
   flush(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracker figures in the health snapshot (the tracker in src/track/ fills them)
+
+export type ScanType = 'vertical' | 'horizontal' | 'ssh_bruteforce';
+export const SCAN_TYPES: readonly ScanType[] = ['vertical', 'horizontal', 'ssh_bruteforce'];
+
+export interface TrackerStats {
+  tracked: number;
+  evicted: number;
+  expired: number;
+  /** Sources with a detected scan, by type (gauge). */
+  scans: Record<ScanType, number>;
+  /** Scans that became detected since the previous stats() call, by type. */
+  newScans: Record<ScanType, number>;
+  suspected: number;
+  campaigns: number;
 }

@@ -5,8 +5,18 @@
 // order: generation × 2^40 + offset. A generation is one file (one dev+ino from one start of
 // reading); the state file maps each generation still referred to by the checkpoint to its dev,
 // ino, path and size, so a restart can find it again by inode in the directory.
-import { mkdir, open, readdir, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
+//
+// A file found shorter than the read position is told apart by its first bytes (its first line is
+// kept as a fingerprint in the state, as Filebeat and Vector do): unchanged, it is the same file cut
+// shorter and reading continues at its new end; changed (or empty), it is new content
+// (copytruncate) read from 0.
+//
+// The state file is replaced atomically and its previous version is kept beside it (.prev): a
+// damaged state is a restart from the previous position, never a first run that skips what was
+// written meanwhile.
+import { lstat, mkdir, open, readdir, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
+import { constants, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { FileSourceConfig } from '../config/schema.js';
 import { NONE, type Checkpoint, type LineReceiver, type LineSource } from '../pipeline/types.js';
@@ -25,6 +35,11 @@ const CHUNKS_PER_BATCH = 16;
  */
 const ROTATION_IDLE_MS = 5000;
 const STATE_VERSION = 1;
+/**
+ * Most bytes at the start of a file kept to tell "the same file, cut shorter" from new content (the
+ * saved fingerprint covers the first line within them).
+ */
+export const FINGERPRINT_BYTES = 1024;
 
 export function packPosition(generation: number, offset: number): number {
   return generation * GENERATION_FACTOR + offset;
@@ -42,6 +57,20 @@ export interface GenerationInfo {
   path: string;
   /** Bytes of it known to exist when last seen (how far it was read). */
   size: number;
+  /** Offset this generation begins at: 0, or the size a file was cut to (absent: 0). */
+  start?: number;
+  /** Hash of the file's first line as read (absent until something was read). */
+  fingerprint?: Fingerprint;
+}
+
+/** The SHA-256 (hex) of a file's first `bytes` bytes: its first line, at most FINGERPRINT_BYTES. */
+export interface Fingerprint {
+  bytes: number;
+  sha256: string;
+}
+
+export function fingerprintOf(bytes: Buffer): Fingerprint {
+  return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 export interface FileSourceState {
@@ -66,6 +95,11 @@ export interface FileSourceOptions {
   rotationIdleMs?: number;
 }
 
+/** The previous good version of a state file, kept beside it. */
+export function previousStatePath(statePath: string): string {
+  return `${statePath}.prev`;
+}
+
 /** A file name for a source's state: anything outside [A-Za-z0-9._-] becomes '_'. */
 export function stateFileName(sourceName: string): string {
   const safe = sourceName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
@@ -78,6 +112,16 @@ interface OpenFile {
   dev: bigint;
   ino: bigint;
   size: number;
+  /** A regular file (not a FIFO, device or directory put at the path). */
+  regular: boolean;
+}
+
+async function isSymlink(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 export class FileSource implements LineSource {
@@ -105,11 +149,22 @@ export class FileSource implements LineSource {
   private resumeAt: { generation: number; offset: number } | undefined;
   /** `from = "end"` on the very first run: consumed by the first look at the path. */
   private startAtEnd = false;
+  /** A state existed but no copy of it could be read: read from the start whatever `from` says. */
+  private stateLost = false;
   /** See FileSourceState.origin. */
   private origin = NONE;
 
+  /** The open file's first bytes as read (up to FINGERPRINT_BYTES): the live fingerprint. */
+  private readonly prefix = Buffer.alloc(FINGERPRINT_BYTES);
+  private prefixLength = 0;
+
+  /** The text of the state file last written or loaded: becomes the previous copy on the next write. */
+  private lastStateText: string | undefined;
+
   private lastGrowthAt = Date.now();
   private missing = false;
+  /** Why the path is being refused now ('' when it is not): logged once per episode. */
+  private refusing: '' | 'symlink' | 'not-regular' = '';
   private lastError = '';
 
   private running: Promise<void> | undefined;
@@ -120,7 +175,7 @@ export class FileSource implements LineSource {
   private pendingCheckpoint: Checkpoint | undefined;
   private writing: Promise<void> | undefined;
 
-  private counters = { bytesRead: 0, rotations: 0, truncations: 0 };
+  private counters = { bytesRead: 0, rotations: 0, truncations: 0, symlinksRefused: 0 };
 
   constructor(
     private readonly config: FileSourceConfig,
@@ -150,7 +205,8 @@ export class FileSource implements LineSource {
       const resumeAt = checkpoint.resumeAt >= 0 ? checkpoint.resumeAt : state.origin;
       if (resumeAt >= 0) this.resumeAt = unpackPosition(resumeAt);
     } else {
-      this.startAtEnd = this.config.from === 'end';
+      // `from` is for a first run only: a state that existed but could not be read is a restart.
+      this.startAtEnd = this.config.from === 'end' && !this.stateLost;
     }
     this.running = this.run();
     return checkpoint;
@@ -194,6 +250,7 @@ export class FileSource implements LineSource {
       linesRead: this.splitter?.lines ?? 0,
       rotations: this.counters.rotations,
       truncations: this.counters.truncations,
+      symlinksRefused: this.counters.symlinksRefused,
       generation: this.generation,
       offset: this.offset,
       missingFile: this.missing ? 1 : 0,
@@ -247,6 +304,7 @@ export class FileSource implements LineSource {
     if (!file || !this.splitter) return 0;
     const { bytesRead } = await file.handle.read(this.buffer, 0, CHUNK_BYTES, this.offset);
     if (bytesRead === 0 || this.stopping) return 0;
+    this.keepPrefix(this.buffer, this.offset, bytesRead);
     this.splitter.push(this.buffer.subarray(0, bytesRead), packPosition(this.generation, this.offset));
     this.offset += bytesRead;
     this.counters.bytesRead += bytesRead;
@@ -265,19 +323,31 @@ export class FileSource implements LineSource {
     if (!file) return true;
     let current: BigIntStats | undefined;
     try {
-      current = await stat(this.config.path, { bigint: true });
+      // Without follow_symlinks a symlink put at the path is a different file (refused on open).
+      current = this.config.follow_symlinks ? await stat(this.config.path, { bigint: true }) : await lstat(this.config.path, { bigint: true });
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw error;
     }
 
     if (current && current.dev === file.dev && current.ino === file.ino) {
-      if (Number(current.size) >= this.offset) return false;
-      // copytruncate: the same file shrank under us; what it holds now is new.
+      const size = Number(current.size);
+      if (size >= this.offset) return false;
       this.counters.truncations++;
-      this.logger.info(`${this.config.path} was truncated (size ${current.size} < offset ${this.offset}); reading it from the start`);
       this.deliverPartial();
-      this.generation = this.nextGeneration(file, true);
-      this.offset = 0;
+      if (size > 0 && (await this.beginsAsRead(file.handle, size))) {
+        // The same file cut shorter (truncate -s): what is left was read already.
+        this.logger.info(`${this.config.path} was cut shorter (size ${size} < offset ${this.offset}) and begins as before: continuing at its new end, not reading again what is left`);
+        this.generation = this.nextGeneration(file, true, size);
+        this.offset = size;
+        this.prefixLength = Math.min(this.prefixLength, size);
+      } else {
+        // copytruncate: the same file shrank under us; what it holds now is new.
+        this.logger.info(`${this.config.path} was truncated (size ${size} < offset ${this.offset}); reading it from the start`);
+        this.generation = this.nextGeneration(file, true);
+        this.offset = 0;
+        this.prefixLength = 0;
+      }
+      this.updateFingerprint();
       return true;
     }
 
@@ -309,7 +379,7 @@ export class FileSource implements LineSource {
       if (!info) continue;
       const found = await this.locate(info);
       if (found) {
-        this.adopt(found, generation, 0);
+        await this.adopt(found, generation, info.start ?? 0);
         this.logger.info(`continuing with generation ${generation} (${found.path})`);
         return;
       }
@@ -317,7 +387,8 @@ export class FileSource implements LineSource {
     }
     const opened = await this.openPath();
     if (opened) {
-      this.adopt(opened, this.nextGeneration(opened, false), 0);
+      const generation = this.nextGeneration(opened, false);
+      await this.adopt(opened, generation, this.startOf(generation));
       this.logger.info(`following new ${this.config.path} (generation ${this.generation})`);
     }
   }
@@ -334,13 +405,18 @@ export class FileSource implements LineSource {
       const truncatedLater = info !== undefined && [...this.generations].some(([g, other]) => g > resume.generation && other.dev === info.dev && other.ino === info.ino);
       if (info && found && !truncatedLater) {
         if (found.size >= resume.offset) {
-          this.adopt(found, resume.generation, resume.offset);
+          await this.adopt(found, resume.generation, resume.offset);
           this.logger.info(`resumed ${found.path} at offset ${resume.offset} (generation ${resume.generation})`);
           return true;
         }
         this.counters.truncations++;
+        if (found.size > 0 && (await this.matchesFingerprint(found, info.fingerprint))) {
+          this.logger.info(`${found.path} was cut shorter while stopped (size ${found.size} < offset ${resume.offset}) and begins as before: continuing at its new end, not reading again what is left`);
+          await this.adopt(found, this.nextGeneration(found, true, found.size), found.size);
+          return true;
+        }
         this.logger.info(`${found.path} was truncated while stopped (size ${found.size} < offset ${resume.offset}); reading it from the start`);
-        this.adopt(found, this.nextGeneration(found, true), 0);
+        await this.adopt(found, this.nextGeneration(found, true), 0);
         return true;
       }
       if (found) await found.handle.close().catch(() => undefined);
@@ -361,7 +437,7 @@ export class FileSource implements LineSource {
     const opened = await this.openPath();
     this.startAtEnd = false;
     if (!opened) return false;
-    this.adopt(opened, this.nextGeneration(opened, false), atEnd ? opened.size : 0);
+    await this.adopt(opened, this.nextGeneration(opened, false), atEnd ? opened.size : 0);
     if (this.origin < 0) this.origin = packPosition(this.generation, this.offset);
     this.logger.info(`following ${this.config.path} from offset ${this.offset} (generation ${this.generation})`);
     return true;
@@ -369,17 +445,46 @@ export class FileSource implements LineSource {
 
   /** Opens the configured path; undefined (and waits, logging once) when it does not exist. */
   private async openPath(): Promise<OpenFile | undefined> {
+    const path = this.config.path;
     let handle: FileHandle;
     try {
-      handle = await open(this.config.path, 'r');
+      handle = await open(path, this.openFlags());
     } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw error;
-      if (!this.missing) this.logger.info(`${this.config.path} does not exist yet; waiting for it`);
+      const code = errorCode(error);
+      if (code === 'ELOOP' && !this.config.follow_symlinks && (await isSymlink(path))) {
+        this.refuse('symlink', `${path} is a symbolic link: not following it (set follow_symlinks = true for source "${this.name}" to allow it); waiting for a regular file`);
+        return undefined;
+      }
+      if (code !== 'ENOENT') throw error;
+      this.refusing = '';
+      if (!this.missing) this.logger.info(`${path} does not exist yet; waiting for it`);
       this.missing = true;
       return undefined;
     }
     this.missing = false;
-    return this.describe(handle, this.config.path);
+    const opened = await this.describe(handle, path);
+    if (!opened.regular) {
+      await handle.close().catch(() => undefined);
+      this.refuse('not-regular', `${path} is not a regular file (a FIFO, device or directory): not reading it; waiting for a regular file`);
+      return undefined;
+    }
+    if (this.refusing) this.logger.info(`${path} is a regular file again: following it`);
+    this.refusing = '';
+    return opened;
+  }
+
+  /** O_NOFOLLOW unless links are allowed; O_NONBLOCK so a FIFO put at the path cannot block the open. */
+  private openFlags(): number {
+    return constants.O_RDONLY | constants.O_NONBLOCK | (this.config.follow_symlinks ? 0 : constants.O_NOFOLLOW);
+  }
+
+  /** Logs (as an error) and counts once per episode of the path being refused. */
+  private refuse(why: 'symlink' | 'not-regular', message: string): void {
+    this.missing = false;
+    if (this.refusing === why) return;
+    this.refusing = why;
+    if (why === 'symlink') this.counters.symlinksRefused++;
+    this.logger.error(message);
   }
 
   /** Finds a generation's file by dev+ino: the configured path first, then its directory. */
@@ -397,20 +502,20 @@ export class FileSource implements LineSource {
     for (const path of candidates) {
       let found: BigIntStats;
       try {
-        found = await stat(path, { bigint: true });
+        found = this.config.follow_symlinks ? await stat(path, { bigint: true }) : await lstat(path, { bigint: true });
       } catch {
         continue;
       }
       if (!found.isFile() || String(found.dev) !== info.dev || String(found.ino) !== info.ino) continue;
       let handle: FileHandle;
       try {
-        handle = await open(path, 'r');
+        handle = await open(path, this.openFlags());
       } catch {
         continue;
       }
       const opened = await this.describe(handle, path);
       // Re-check on the descriptor: the name may have been replaced between stat and open.
-      if (String(opened.dev) === info.dev && String(opened.ino) === info.ino) return opened;
+      if (opened.regular && String(opened.dev) === info.dev && String(opened.ino) === info.ino) return opened;
       await handle.close().catch(() => undefined);
     }
     return undefined;
@@ -419,7 +524,7 @@ export class FileSource implements LineSource {
   private async describe(handle: FileHandle, path: string): Promise<OpenFile> {
     try {
       const stats = await handle.stat({ bigint: true });
-      return { handle, path, dev: stats.dev, ino: stats.ino, size: Number(stats.size) };
+      return { handle, path, dev: stats.dev, ino: stats.ino, size: Number(stats.size), regular: stats.isFile() };
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
@@ -430,7 +535,7 @@ export class FileSource implements LineSource {
    * The generation for a file we are about to read from offset 0: a later generation the state
    * already knows for this dev+ino (so positions match those read before a restart), else a new one.
    */
-  private nextGeneration(file: OpenFile, truncated: boolean): number {
+  private nextGeneration(file: OpenFile, truncated: boolean, start = 0): number {
     if (!truncated) {
       for (const [generation, info] of this.generations) {
         if (generation > this.generation && info.dev === String(file.dev) && info.ino === String(file.ino) && file.size >= info.size) {
@@ -439,11 +544,18 @@ export class FileSource implements LineSource {
       }
     }
     this.generationCounter++;
-    this.generations.set(this.generationCounter, { dev: String(file.dev), ino: String(file.ino), path: file.path, size: 0 });
+    const info: GenerationInfo = { dev: String(file.dev), ino: String(file.ino), path: file.path, size: start };
+    if (start > 0) info.start = start;
+    this.generations.set(this.generationCounter, info);
     return this.generationCounter;
   }
 
-  private adopt(file: OpenFile, generation: number, offset: number): void {
+  /** Offset a generation begins at (0 unless it continues a file that was cut shorter). */
+  private startOf(generation: number): number {
+    return this.generations.get(generation)?.start ?? 0;
+  }
+
+  private async adopt(file: OpenFile, generation: number, offset: number): Promise<void> {
     this.file = file;
     this.generation = generation;
     this.offset = offset;
@@ -456,6 +568,66 @@ export class FileSource implements LineSource {
     } else {
       this.generations.set(generation, { dev: String(file.dev), ino: String(file.ino), path: file.path, size: offset });
     }
+    // The first bytes before the starting offset, for telling a later cut from new content.
+    this.prefixLength = 0;
+    const want = Math.min(FINGERPRINT_BYTES, offset);
+    if (want > 0) {
+      const { bytesRead } = await file.handle.read(this.prefix, 0, want, 0);
+      this.prefixLength = bytesRead;
+    }
+    this.updateFingerprint();
+  }
+
+  /** Adds what a read at `at` brought of the file's first FINGERPRINT_BYTES bytes to the prefix. */
+  private keepPrefix(chunk: Buffer, at: number, length: number): void {
+    const have = this.prefixLength;
+    if (have >= FINGERPRINT_BYTES || at > have || at + length <= have) return;
+    const from = have - at;
+    const take = Math.min(length - from, FINGERPRINT_BYTES - have);
+    chunk.copy(this.prefix, have, from, from + take);
+    this.prefixLength = have + take;
+    this.updateFingerprint();
+  }
+
+  /**
+   * Records the current generation's fingerprint: the hash of the file's first line (at most
+   * FINGERPRINT_BYTES; what there is of it while it is incomplete). ulogd's first line carries a
+   * microsecond timestamp, so new content never begins with it, and any cut that leaves one
+   * complete line can still be recognised after a restart.
+   */
+  private updateFingerprint(): void {
+    const info = this.generations.get(this.generation);
+    if (!info || this.prefixLength === 0) return;
+    const newline = this.prefix.subarray(0, this.prefixLength).indexOf(10);
+    const bytes = newline >= 0 ? newline + 1 : this.prefixLength;
+    if (info.fingerprint?.bytes === bytes) return;
+    info.fingerprint = fingerprintOf(this.prefix.subarray(0, bytes));
+  }
+
+  /**
+   * Whether the open file (now `size` bytes) still begins with the bytes read from it before. Only
+   * a match that covers a complete line counts: a few equal bytes (`{"timestamp": "20…`) could be
+   * the start of new content, and reading such a short remainder again costs at most one
+   * undecodable partial line, never a double count.
+   */
+  private async beginsAsRead(handle: FileHandle, size: number): Promise<boolean> {
+    const length = Math.min(this.prefixLength, size);
+    if (length === 0) return false;
+    const now = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(now, 0, length, 0);
+    return bytesRead === length && (now.includes(10) || length === FINGERPRINT_BYTES) && now.equals(this.prefix.subarray(0, length));
+  }
+
+  /**
+   * Whether a file found after a restart begins with the bytes a saved fingerprint describes: its
+   * complete first line (or the first FINGERPRINT_BYTES of a longer one), as in beginsAsRead.
+   */
+  private async matchesFingerprint(file: OpenFile, fingerprint: Fingerprint | undefined): Promise<boolean> {
+    if (!fingerprint || fingerprint.bytes <= 0 || fingerprint.bytes > FINGERPRINT_BYTES || file.size < fingerprint.bytes) return false;
+    const now = Buffer.alloc(fingerprint.bytes);
+    const { bytesRead } = await file.handle.read(now, 0, fingerprint.bytes, 0);
+    if (bytesRead !== fingerprint.bytes || (now[bytesRead - 1] !== 10 && bytesRead !== FINGERPRINT_BYTES)) return false;
+    return fingerprintOf(now).sha256 === fingerprint.sha256;
   }
 
   /** A partial line at the end of a file that is left behind is still a line (it will not decode). */
@@ -482,22 +654,30 @@ export class FileSource implements LineSource {
   // -------------------------------------------------------------------------------------------
   // State file
 
+  /**
+   * The saved state: the state file, else its previous copy. A state that existed but cannot be
+   * read is a restart, not a first run: without any readable copy the file is read from its start
+   * (sinks that keep the last write per timestamp end up with the same values), never from its end.
+   */
   private async loadState(): Promise<FileSourceState | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.statePath, 'utf8');
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return undefined;
-      throw new Error(`file source "${this.name}": cannot read state file ${this.statePath}: ${errorText(error)}`);
+    const current = await readState(this.statePath);
+    if (current.state) {
+      this.lastStateText = current.text;
+      return current.state;
     }
-    const state = parseState(text);
-    if (!state) {
-      // Refusing to start would stop all metrics for a damaged 1 KiB file: start afresh, loudly.
-      this.logger.error(`state file ${this.statePath} is not valid; starting as on a first run`);
-      this.startAtEnd = this.config.from === 'end';
-      return undefined;
+    const previousPath = previousStatePath(this.statePath);
+    const previous = await readState(previousPath);
+    if (current.missing && previous.missing) return undefined;
+    const problem = current.missing ? 'is missing' : `is damaged (${current.problem})`;
+    if (previous.state) {
+      this.logger.warn(`state file ${this.statePath} ${problem}; resuming from its previous copy ${previousPath} (lines read since that copy are read again; Graphite and InfluxDB keep the last value written, so their figures stay right)`);
+      this.lastStateText = previous.text;
+      return previous.state;
     }
-    return state;
+    const why = previous.missing ? 'there is no previous copy' : `its previous copy is damaged too (${previous.problem})`;
+    this.logger.warn(`state file ${this.statePath} ${problem} and ${why}; reading ${this.config.path} from its start so nothing written while nfwatch was stopped is lost (lines delivered before are counted again into the same intervals)`);
+    this.stateLost = true;
+    return undefined;
   }
 
   private async writeCommits(): Promise<void> {
@@ -524,16 +704,41 @@ export class FileSource implements LineSource {
       generation: this.generationCounter,
       generations: Object.fromEntries([...this.generations].map(([generation, info]) => [String(generation), { ...info }])),
     };
-    const temporary = `${this.statePath}.tmp`;
-    const handle = await open(temporary, 'w', 0o644);
-    try {
-      await handle.writeFile(`${JSON.stringify(state, null, 1)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, this.statePath);
+    const text = `${JSON.stringify(state, null, 1)}\n`;
+    // The state written before becomes the previous copy first: at every moment both names hold
+    // a complete state (each replaced by rename), so one damaged file never means a first run.
+    if (this.lastStateText !== undefined && this.lastStateText !== text) await writeAtomically(previousStatePath(this.statePath), this.lastStateText);
+    await writeAtomically(this.statePath, text);
+    this.lastStateText = text;
   }
+}
+
+/** Writes `text` to a temporary file, syncs it and renames it over `path`. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const handle = await open(temporary, 'w', 0o644);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, path);
+}
+
+type StateRead = { state: FileSourceState; text: string; missing?: undefined; problem?: undefined } | { state?: undefined; missing: boolean; problem: string };
+
+/** One state file: its state, or whether it is missing, or what is wrong with it. */
+async function readState(path: string): Promise<StateRead> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { missing: true, problem: 'missing' };
+    return { missing: false, problem: `cannot be read: ${errorText(error)}` };
+  }
+  const state = parseState(text);
+  return state ? { state, text } : { missing: false, problem: 'not a valid state' };
 }
 
 /** Validates a state file's text; undefined when it is not one we wrote. */
@@ -557,6 +762,9 @@ export function parseState(text: string): FileSourceState | undefined {
   for (const info of Object.values(state.generations)) {
     if (typeof info !== 'object' || info === null) return undefined;
     if (typeof info.dev !== 'string' || typeof info.ino !== 'string' || typeof info.path !== 'string' || typeof info.size !== 'number') return undefined;
+    if (info.start !== undefined && typeof info.start !== 'number') return undefined;
+    const fingerprint = info.fingerprint;
+    if (fingerprint !== undefined && (typeof fingerprint !== 'object' || fingerprint === null || typeof fingerprint.bytes !== 'number' || typeof fingerprint.sha256 !== 'string')) return undefined;
   }
   return state as FileSourceState;
 }

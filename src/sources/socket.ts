@@ -1,8 +1,13 @@
 // Listens for ulogd's JSON plugin in mode="unix"/"tcp". ulogd is the client: it connects, streams
 // lines, and after a disconnect reconnects on its next event without buffering anything, so
 // nothing here is replayable and positions are NONE.
+//
+// Who else can connect must not be able to lock ulogd out: the unix socket is created with
+// restrictive permissions and has a connection limit of its own, and at a limit a new connection
+// takes the place of one that never delivered a complete line (a squatter) instead of being
+// refused. A connection that delivered is never closed by nfwatch: ulogd's may be quiet for hours.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SocketSourceConfig } from '../config/schema.js';
 import { NONE, type Checkpoint, type LineReceiver, type LineSource } from '../pipeline/types.js';
@@ -15,9 +20,61 @@ export interface SocketSourceOptions {
   logger: Logger;
 }
 
+type Transport = 'unix' | 'tcp';
+
 interface Connection {
   socket: Socket;
   splitter: LineSplitter;
+  transport: Transport;
+}
+
+/** Refusals and evictions are logged at most this often (a hostile client may cause thousands). */
+const WARN_EVERY_MS = 60_000;
+
+/** The mode of a unix socket from its configured octal text ("0660", "660"). */
+export function parseMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new Error(`"${text}" is not an octal file mode such as "0660"`);
+  return parseInt(text, 8);
+}
+
+/** A group name or number as a gid, from /etc/group for names; undefined when there is no such group. */
+export async function resolveGroup(group: string, groupFile = '/etc/group'): Promise<number | undefined> {
+  if (/^\d+$/.test(group)) return Number(group);
+  let text: string;
+  try {
+    text = await readFile(groupFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  return undefined;
+}
+
+/**
+ * The connection to close so a new one can be accepted at a limit: the oldest of `open` that has
+ * not delivered a complete line, or undefined (then the new one is refused).
+ */
+export function evictionCandidate<T>(open: Iterable<T>, delivered: (connection: T) => boolean): T | undefined {
+  for (const connection of open) if (!delivered(connection)) return connection;
+  return undefined;
+}
+
+/** Runs `bind` with the process umask set to `mask` (sockets are created through it), restoring it after. */
+function withUmask<T>(mask: number, bind: () => T): T {
+  let previous: number | undefined;
+  try {
+    previous = process.umask(mask);
+  } catch {
+    // Not allowed here (worker threads): the chmod right after listening still applies.
+  }
+  try {
+    return bind();
+  } finally {
+    if (previous !== undefined) process.umask(previous);
+  }
 }
 
 /** Whether something accepts connections on a unix socket path (false: stale file). */
@@ -37,14 +94,19 @@ function socketIsLive(path: string): Promise<boolean> {
   });
 }
 
-function listen(server: Server, target: { path: string } | { host: string; port: number }): Promise<void> {
+function listen(server: Server, target: { path: string } | { host: string; port: number }, umask?: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);
-    server.listen(target, () => {
-      server.off('error', onError);
-      resolve();
-    });
+    const start = () =>
+      server.listen(target, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    // The socket file is bound synchronously inside listen(): under the umask it never exists with
+    // wider permissions than the owner's, not even for the moment before chmod.
+    if (umask === undefined) start();
+    else withUmask(umask, start);
   });
 }
 
@@ -59,14 +121,15 @@ export class SocketSource implements LineSource {
 
   private readonly logger: Logger;
   private readonly servers: Server[] = [];
+  /** Open connections, oldest first (a Set keeps insertion order). */
   private readonly connections = new Set<Connection>();
   private receiver: LineReceiver | undefined;
   private index = 0;
   private unixPathCreated = false;
   private stopping = false;
-  private refusalLogged = false;
+  private readonly warned = { refused: { at: 0, count: 0 }, evicted: { at: 0, count: 0 } };
 
-  private counters = { accepted: 0, refused: 0, bytesRead: 0, closedLines: 0, partialLinesDropped: 0 };
+  private counters = { accepted: 0, refused: 0, evicted: 0, bytesRead: 0, closedLines: 0, partialLinesDropped: 0 };
 
   constructor(
     private readonly config: SocketSourceConfig,
@@ -121,10 +184,15 @@ export class SocketSource implements LineSource {
   stats(): Record<string, number> {
     let lines = this.counters.closedLines;
     for (const connection of this.connections) lines += connection.splitter.lines;
+    let unix = 0;
+    for (const connection of this.connections) if (connection.transport === 'unix') unix++;
     return {
       connections: this.connections.size,
+      unixConnections: unix,
+      tcpConnections: this.connections.size - unix,
       accepted: this.counters.accepted,
-      refused: this.counters.refused,
+      connectionsRefused: this.counters.refused,
+      connectionsEvicted: this.counters.evicted,
       bytesRead: this.counters.bytesRead,
       linesRead: lines,
       partialLinesDropped: this.counters.partialLinesDropped,
@@ -150,53 +218,80 @@ export class SocketSource implements LineSource {
         if (errorCode(error) !== 'ENOENT') throw error;
       });
     }
-    await mkdir(dirname(path), { recursive: true });
-    const server = this.makeServer();
+    let mode: number;
     try {
-      await listen(server, { path });
+      mode = parseMode(this.config.unix_mode);
+    } catch (error) {
+      throw new Error(`socket source "${this.name}": unix_mode: ${errorText(error)}`);
+    }
+    if (mode & 0o002) this.logger.warn(`unix_mode ${this.config.unix_mode} lets any local user connect to ${path} and send lines`);
+    let gid: number | undefined;
+    if (this.config.unix_group !== '') {
+      gid = await resolveGroup(this.config.unix_group);
+      if (gid === undefined) throw new Error(`socket source "${this.name}": unix_group "${this.config.unix_group}" is not a group on this system`);
+    }
+    await mkdir(dirname(path), { recursive: true });
+    const server = this.makeServer('unix');
+    try {
+      await listen(server, { path }, 0o177);
     } catch (error) {
       throw new Error(`socket source "${this.name}": cannot listen on ${path}: ${errorText(error)}`);
     }
     this.servers.push(server);
     this.unixPathCreated = true;
-    // ulogd may run as another user in the same group; nobody else may inject lines.
-    await chmod(path, 0o660);
-    this.logger.info(`listening on unix socket ${path}`);
+    // ulogd may run as another user in the socket's group; nobody else may inject lines (or hold
+    // the slots). Group first, then the mode that lets the group in.
+    try {
+      if (gid !== undefined) await chown(path, -1, gid);
+      await chmod(path, mode);
+    } catch (error) {
+      throw new Error(`socket source "${this.name}": cannot set the group or mode of ${path}: ${errorText(error)}`);
+    }
+    this.logger.info(`listening on unix socket ${path} (mode ${mode.toString(8).padStart(4, '0')}${gid !== undefined ? `, group ${this.config.unix_group}` : ''}, at most ${this.config.unix_max_connections} connections)`);
   }
 
   private async listenTcp(host: string, port: number): Promise<void> {
-    const server = this.makeServer();
+    const server = this.makeServer('tcp');
     try {
       await listen(server, { host, port });
     } catch (error) {
       throw new Error(`socket source "${this.name}": cannot listen on ${host}:${port}: ${errorText(error)}`);
     }
     this.servers.push(server);
-    this.logger.info(`listening on tcp ${host}:${port}`);
+    this.logger.info(`listening on tcp ${host}:${port} (at most ${this.config.max_connections} connections)`);
   }
 
-  private makeServer(): Server {
-    const server = createServer((socket) => this.accept(socket));
+  private makeServer(transport: Transport): Server {
+    const server = createServer((socket) => this.accept(socket, transport));
     server.on('error', (error) => this.logger.error(`listener error: ${errorText(error)}`));
     return server;
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, transport: Transport): void {
     const receiver = this.receiver;
-    if (this.stopping || !receiver || this.connections.size >= this.config.max_connections) {
-      this.counters.refused++;
-      // Once per episode: a refused ulogd retries on every event, which could flood the log.
-      if (!this.refusalLogged && !this.stopping) {
-        this.logger.warn(`refusing connections: max_connections (${this.config.max_connections}) are open`);
-        this.refusalLogged = true;
-      }
+    if (this.stopping || !receiver) {
       socket.destroy();
       return;
     }
+    const limit = transport === 'unix' ? this.config.unix_max_connections : this.config.max_connections;
+    const limitName = transport === 'unix' ? 'unix_max_connections' : 'max_connections';
+    const open = [...this.connections].filter((c) => c.transport === transport);
+    if (open.length >= limit) {
+      const victim = evictionCandidate(open, (c) => c.splitter.lines > 0);
+      if (!victim) {
+        this.counters.refused++;
+        this.warnSometimes('refused', `refusing ${transport} connections: ${limitName} (${limit}) are open and every one has delivered lines`);
+        socket.destroy();
+        return;
+      }
+      this.counters.evicted++;
+      this.warnSometimes('evicted', `evicted a ${transport} connection that had not delivered a complete line, to make room at ${limitName} (${limit})`);
+      this.closeConnection(victim);
+    }
     this.counters.accepted++;
-    const connection: Connection = { socket, splitter: new LineSplitter(receiver, this.index, this.options.maxLineBytes) };
+    const connection: Connection = { socket, splitter: new LineSplitter(receiver, this.index, this.options.maxLineBytes), transport };
     this.connections.add(connection);
-    this.logger.debug(`connection accepted (${this.connections.size} open)`);
+    this.logger.debug(`${transport} connection accepted (${this.connections.size} open)`);
     socket.on('data', (chunk: Buffer) => {
       if (this.stopping) return;
       this.counters.bytesRead += chunk.length;
@@ -206,10 +301,21 @@ export class SocketSource implements LineSource {
     socket.on('close', () => this.closeConnection(connection));
   }
 
+  /** A warning at most once per WARN_EVERY_MS per kind, saying how many happened since the last one. */
+  private warnSometimes(kind: 'refused' | 'evicted', message: string): void {
+    const state = this.warned[kind];
+    state.count++;
+    const now = Date.now();
+    if (this.stopping || now - state.at < WARN_EVERY_MS) return;
+    const more = state.count > 1 ? ` (${state.count} times since the last warning)` : '';
+    this.logger.warn(`${message}${more}`);
+    state.at = now;
+    state.count = 0;
+  }
+
   /** Forgets a connection; a line it left unfinished is dropped (ulogd will not resend it). */
   private closeConnection(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
-    this.refusalLogged = false;
     if (connection.splitter.heldBytes > 0) {
       this.counters.partialLinesDropped++;
       connection.splitter.reset();

@@ -3,7 +3,7 @@
 // and stats() for health metrics. Every answer is plain JSON-able data, built at query time; the
 // hot path is observe().
 import type { Config } from '../config/schema.js';
-import type { PacketEvent } from '../pipeline/types.js';
+import type { PacketEvent, TrackerStats } from '../pipeline/types.js';
 import { CampaignTable, type Campaign } from './campaigns.js';
 import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
 import { trackOptions, type TrackOptions } from './options.js';
@@ -76,17 +76,7 @@ export interface Summary {
 }
 
 /** Figures for health metrics (cumulative counters and gauges). */
-export interface TrackerStats {
-  tracked: number;
-  evicted: number;
-  expired: number;
-  /** Sources with a detected scan, by type (gauge). */
-  scans: Record<ScanType, number>;
-  /** Scans that became detected since the previous stats() call, by type. */
-  newScans: Record<ScanType, number>;
-  suspected: number;
-  campaigns: number;
-}
+export type { TrackerStats } from '../pipeline/types.js';
 
 const iso = (t: number): string => new Date(t).toISOString();
 

@@ -4,8 +4,9 @@
 import type { TrackOptions } from './options.js';
 import { C_PROBES, C_SSH, type SourceState } from './sources.js';
 
-export type ScanType = 'vertical' | 'horizontal' | 'ssh_bruteforce';
-export const SCAN_TYPES: readonly ScanType[] = ['vertical', 'horizontal', 'ssh_bruteforce'];
+import { SCAN_TYPES, type ScanType } from '../pipeline/types.js';
+
+export { SCAN_TYPES, type ScanType };
 /** Bits of the mask evaluateScan() returns, in SCAN_TYPES order. */
 export const VERTICAL = 1;
 export const HORIZONTAL = 2;

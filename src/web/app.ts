@@ -5,13 +5,21 @@
 // or `?token=` on the page and on /stream (browsers cannot set WebSocket headers), or the
 // `nfwatch_token` cookie that the page request with `?token=` sets (HttpOnly, SameSite=Strict) so
 // the page's own fetch and WebSocket calls carry it. Tokens are compared in constant time.
-// Without a token (loopback only, server.ts enforces it) requests must name a loopback host, the
-// configured host or an allowed origin's host in `Host`, which defeats DNS rebinding.
+// Without a token (loopback only, server.ts enforces it) `Host` must be exactly a loopback literal
+// (127.0.0.0/8 dotted quad, [::1]), `localhost`, the configured host or an allowed origin's host,
+// each with an optional port, which defeats DNS rebinding ("127.0.0.1.evil.example" is a name like
+// any other). A stream's Origin is compared with that accepted host only.
+//
+// Every response carries SECURITY_HEADERS, also fastify's own (a URL that is not valid
+// percent-encoding) and Node's (headers too large, not HTTP at all), and no message repeats the
+// request's path or Host unescaped.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { errorCode } from '../util/errors.js';
 import type { WebDeps } from './deps.js';
+import { parseIPv4 } from './filter.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
 import * as S from './schemas.js';
 import { registerStatic } from './static.js';
@@ -50,10 +58,18 @@ export class HttpError extends Error {
 
 export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions = {}): Promise<FastifyInstance> {
   const tls = options.https !== undefined;
+  // fastify's answers to a bad URL and Node's to a request it cannot parse never reach the hooks:
+  // both are answered here, with the same headers as everything else.
+  const base = { logger: false, frameworkErrors, clientErrorHandler } as const;
   const app: FastifyInstance = (options.https
-    ? Fastify({ logger: false, https: { cert: options.https.cert, key: options.https.key } })
-    : Fastify({ logger: false })) as unknown as FastifyInstance;
+    ? Fastify({ ...base, https: { cert: options.https.cert, key: options.https.key } })
+    : Fastify(base)) as unknown as FastifyInstance;
   const guard = new AccessGuard(options.token ?? deps.config.token, deps.config.host, deps.config.allowed_origins, tls);
+  // Also on the raw response before fastify sees the request, so what fastify answers without
+  // running hooks (503 while closing) carries them too; the onRequest hook sets them for inject().
+  app.server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  });
 
   // --- every response: strict headers; access check; the page's token cookie -------------------
   app.addHook('onRequest', async (req, reply) => {
@@ -66,6 +82,13 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
     if (cookie !== null) reply.header('set-cookie', cookie);
   });
 
+  // Ajv coerces a query value too large for a double ("9" × 5000, "1e400") to Infinity and then
+  // skips minimum/maximum, which only apply to finite numbers: refuse it here, after validation.
+  app.addHook('preHandler', async (req) => {
+    const refusal = nonFiniteQuery(req);
+    if (refusal !== null) throw refusal;
+  });
+
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
     if (err instanceof HttpError) return sendError(reply, err.statusCode, err.code, err.message);
     if (err.validation) return sendError(reply, 400, 'bad_request', err.message);
@@ -76,7 +99,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
     }
     return sendError(reply, status, codeOf(status), err.message);
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${pathOf(req.url)}`));
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${shownPath(pathOf(req.url))}`));
 
   const errors = { 400: S.ErrorReply, 401: S.ErrorReply, 403: S.ErrorReply };
 
@@ -111,6 +134,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
         counterResets: h.counterResets,
         openIntervals: h.openIntervals,
         sinks: h.sinks,
+        sources: h.sources ?? {},
       },
       stream: { clients: hub.clientCount, eventsPerSecondPerClient: deps.config.client_events_per_second },
       geoCredits: deps.geoCredits(),
@@ -172,10 +196,10 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const path = pathOf(req.url ?? '/');
-    if (path !== '/stream') return refuseUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${path}`);
+    if (path !== '/stream') return refuseOnSocket(socket, 404, 'not_found', `no WebSocket endpoint at ${shownPath(path)}`);
     const refusal = guard.check(req, path) ?? guard.checkOrigin(req);
-    if (refusal !== null) return refuseUpgrade(socket, refusal.statusCode, refusal.code, refusal.message);
-    if (hub.full()) return refuseUpgrade(socket, 503, 'too_many_clients', `the stream serves at most ${deps.config.max_clients} clients`);
+    if (refusal !== null) return refuseOnSocket(socket, refusal.statusCode, refusal.code, refusal.message);
+    if (hub.full()) return refuseOnSocket(socket, 503, 'too_many_clients', `the stream serves at most ${deps.config.max_clients} clients`);
     hub.handleUpgrade(req, socket, head);
   });
 
@@ -190,6 +214,50 @@ function sendError(reply: FastifyReply, statusCode: number, code: string, messag
   return reply.code(statusCode).type('application/json; charset=utf-8').send({ statusCode, code, message } satisfies S.ErrorReply);
 }
 
+/**
+ * A path (or Host) as error messages show it: characters outside a URL's safe set
+ * percent-encoded, at most 200 of them, so no message carries markup from the request.
+ */
+export function shownPath(text: string): string {
+  const cut = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return cut.replace(/[^A-Za-z0-9\-._~!$()*+,;=:@/%\[\]…]/g, (c) =>
+    Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+/** A query value Ajv coerced to ±Infinity or NaN, as the 400 it deserves; null when there is none. */
+function nonFiniteQuery(req: FastifyRequest): HttpError | null {
+  const query = req.query;
+  if (typeof query !== 'object' || query === null) return null;
+  for (const [key, value] of Object.entries(query)) {
+    if (typeof value !== 'number' || Number.isFinite(value)) continue;
+    const schema = (req.routeOptions.schema?.querystring as { properties?: Record<string, { minimum?: number; maximum?: number }> } | undefined)?.properties?.[key];
+    const range = schema?.minimum !== undefined && schema.maximum !== undefined ? ` from ${schema.minimum} to ${schema.maximum}` : '';
+    return new HttpError(400, 'bad_request', `querystring/${key} must be a finite number${range}`);
+  }
+  return null;
+}
+
+/** fastify's own refusals before routing (a URL that is not valid percent-encoding, …). */
+function frameworkErrors(error: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  void reply.headers(SECURITY_HEADERS).header('cache-control', 'no-store');
+  if (error.code === 'FST_ERR_BAD_URL') {
+    void sendError(reply, 400, 'bad_request', 'the URL is not valid (malformed percent-encoding)');
+    return;
+  }
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 400;
+  void sendError(reply, status, codeOf(status), status >= 500 ? 'internal error' : 'the request was refused before routing');
+}
+
+/** Node's refusals of what is not a request it can parse: the answer written on the socket. */
+function clientErrorHandler(error: Error, socket: Duplex): void {
+  const code = errorCode(error);
+  if (code === 'ECONNRESET' || socket.destroyed) return;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return refuseOnSocket(socket, 408, 'request_timeout', 'the request was not received in time');
+  if (code === 'HPE_HEADER_OVERFLOW') return refuseOnSocket(socket, 431, 'headers_too_large', 'the request headers are too large');
+  return refuseOnSocket(socket, 400, 'bad_request', 'the request is not valid HTTP');
+}
+
 function codeOf(status: number): string {
   switch (status) {
     case 400:
@@ -202,10 +270,14 @@ function codeOf(status: number): string {
       return 'not_found';
     case 405:
       return 'method_not_allowed';
+    case 408:
+      return 'request_timeout';
     case 413:
       return 'payload_too_large';
     case 415:
       return 'unsupported_media_type';
+    case 431:
+      return 'headers_too_large';
     default:
       return status >= 500 ? 'internal' : 'bad_request';
   }
@@ -216,8 +288,8 @@ function pathOf(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-/** Writes a plain HTTP refusal on a socket that asked for an upgrade, then closes it. */
-function refuseUpgrade(socket: Duplex, statusCode: number, code: string, message: string): void {
+/** Writes a plain HTTP refusal on a raw socket (an upgrade, a request Node could not parse), then closes it. */
+function refuseOnSocket(socket: Duplex, statusCode: number, code: string, message: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -245,11 +317,26 @@ export function tokenEquals(given: string, expected: string): boolean {
   return timingSafeEqual(sha256(given), sha256(expected));
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** `Host` (or an origin's host[:port]) split into its name and port; null unless it is exactly that. */
+export function parseHost(value: string): { name: string; port: string } | null {
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*)(?::(\d{1,5}))?$/.exec(value.toLowerCase());
+  if (m === null) return null;
+  const port = m[2] ?? '';
+  if (port !== '' && Number(port) > 65535) return null;
+  return { name: m[1]!, port };
+}
+
+/** Whether a host name is a loopback literal: a 127.0.0.0/8 dotted quad, [::1] or localhost. */
+export function isLoopbackName(name: string): boolean {
+  if (name === 'localhost' || name === '[::1]') return true;
+  const v4 = parseIPv4(name, 0, name.length);
+  return v4 >= 0 && v4 >>> 24 === 127;
+}
 
 class AccessGuard {
   private readonly allowedOrigins: Set<string>;
-  private readonly allowedHosts: Set<string>;
+  /** Names besides the loopback literals a tokenless request may give in Host (any port). */
+  private readonly configuredHosts = new Set<string>();
 
   constructor(
     private readonly token: string,
@@ -258,24 +345,34 @@ class AccessGuard {
     private readonly tls: boolean,
   ) {
     this.allowedOrigins = new Set(allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
-    this.allowedHosts = new Set([...LOOPBACK_HOSTS, host.toLowerCase(), host.includes(':') ? `[${host.toLowerCase()}]` : '']);
+    const h = host.toLowerCase();
+    this.configuredHosts.add(h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
     for (const o of this.allowedOrigins) {
       try {
-        this.allowedHosts.add(new URL(o).hostname.toLowerCase());
+        this.configuredHosts.add(new URL(o).hostname.toLowerCase());
       } catch {
         // not a URL: can match no Host header
       }
     }
   }
 
+  /** The Host a request may be served under: exactly host[:port], and without a token one of ours. */
+  private acceptedHost(req: IncomingMessage): { name: string; port: string } | null {
+    const header = req.headers.host;
+    const host = header === undefined ? null : parseHost(header);
+    if (host === null) return null;
+    if (this.token === '' && !isLoopbackName(host.name) && !this.configuredHosts.has(host.name)) return null;
+    return host;
+  }
+
   /** null when the request may proceed, else the refusal. */
   check(req: IncomingMessage, path: string): HttpError | null {
     if (this.token === '') {
       // No token means loopback only: a Host that is not ours is a page on another site whose
-      // name was rebound to 127.0.0.1.
-      const host = hostName(req.headers.host);
-      if (host !== null && !this.allowedHosts.has(host) && !host.startsWith('127.')) {
-        return new HttpError(403, 'forbidden_host', `Host "${host}" is not this server (configure web.allowed_origins or a token)`);
+      // name was rebound to 127.0.0.1. (No Host at all is HTTP/1.0, which no browser sends.)
+      const header = req.headers.host;
+      if (header !== undefined && this.acceptedHost(req) === null) {
+        return new HttpError(403, 'forbidden_host', `Host "${shownPath(header)}" is not this server (configure web.allowed_origins or a token)`);
       }
       return null;
     }
@@ -286,14 +383,15 @@ class AccessGuard {
     return null;
   }
 
-  /** WebSocket Origin check: absent, the server's own origin, or one of web.allowed_origins. */
+  /** WebSocket Origin check: absent, the origin of the accepted Host, or one of web.allowed_origins. */
   checkOrigin(req: IncomingMessage): HttpError | null {
     const origin = req.headers.origin;
     if (origin === undefined) return null;
     const o = origin.toLowerCase();
-    const own = `${this.tls ? 'https' : 'http'}://${(req.headers.host ?? '').toLowerCase()}`;
+    const host = this.acceptedHost(req);
+    const own = host === null ? null : `${this.tls ? 'https' : 'http'}://${host.name}${host.port === '' ? '' : `:${host.port}`}`;
     if (o === own || this.allowedOrigins.has(o)) return null;
-    return new HttpError(403, 'forbidden_origin', `origin ${origin.slice(0, 200)} may not open the stream`);
+    return new HttpError(403, 'forbidden_origin', `origin ${shownPath(origin)} may not open the stream`);
   }
 
   /** A Set-Cookie value when the page is requested with a valid `?token=`. */
@@ -313,17 +411,6 @@ class AccessGuard {
     }
     return cookieToken(req.headers.cookie);
   }
-}
-
-function hostName(host: string | undefined): string | null {
-  if (host === undefined || host === '') return null;
-  const h = host.toLowerCase();
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    return end < 0 ? h : h.slice(0, end + 1);
-  }
-  const colon = h.indexOf(':');
-  return colon < 0 ? h : h.slice(0, colon);
 }
 
 function queryToken(url: string): string | null {

@@ -1,9 +1,9 @@
 // nfwatch's health as Prometheus text exposition format 0.0.4
 // (https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format): one `# HELP`
 // and one `# TYPE` line per metric family, then its samples. Pure: figures in, text out.
-import type { HealthSnapshot, Verdict } from '../pipeline/types.js';
+import type { HealthSnapshot, SourceHealthField, Verdict } from '../pipeline/types.js';
 import { VERDICTS } from '../pipeline/types.js';
-import type { TrackerStats } from '../track/query.js';
+import type { TrackerStats } from '../pipeline/types.js';
 import { SCAN_TYPES } from '../track/scans.js';
 import type { CounterSeries } from './history.js';
 
@@ -20,6 +20,19 @@ export interface MetricsInput {
   uptimeSeconds: number;
   streamClients: number;
 }
+
+/** The source figures of the health snapshot as metric families, by source name. */
+const SOURCE_FAMILIES: ReadonlyArray<[SourceHealthField, string, 'counter' | 'gauge', string]> = [
+  ['linesRead', 'nfwatch_source_lines_total', 'counter', 'Complete lines read, by source.'],
+  ['bytesRead', 'nfwatch_source_bytes_total', 'counter', 'Bytes read, by source.'],
+  ['connections', 'nfwatch_source_connections', 'gauge', 'Connections open now, by socket source (0 for files).'],
+  ['connectionsRefused', 'nfwatch_source_connections_refused_total', 'counter', 'Connections closed at once because the limit was reached and every open one had delivered, by socket source.'],
+  ['connectionsEvicted', 'nfwatch_source_connections_evicted_total', 'counter', 'Connections that had not delivered a complete line, closed to make room for a new one at the limit, by socket source.'],
+  ['partialLinesDropped', 'nfwatch_source_partial_lines_dropped_total', 'counter', 'Unfinished lines lost when their connection closed, by socket source.'],
+  ['rotations', 'nfwatch_source_rotations_total', 'counter', 'Times a file source moved on from a file renamed away.'],
+  ['truncations', 'nfwatch_source_truncations_total', 'counter', 'Times a followed file was found shorter than the read position (copytruncate or cut shorter).'],
+  ['symlinksRefused', 'nfwatch_source_symlinks_refused_total', 'counter', 'Times a file source found a symbolic link at its path and did not follow it (follow_symlinks = false).'],
+];
 
 type Labels = Record<string, string>;
 type Sample = [Labels, number];
@@ -82,6 +95,12 @@ export function renderMetrics(input: MetricsInput): string {
   m.family('nfwatch_sink_dropped_total', 'counter', 'Items dropped because the backlog was full, by sink.', sinks.map(([sink, h]): Sample => [{ sink }, h.dropped]));
   m.family('nfwatch_sink_sent_total', 'counter', 'Items sent, by sink.', sinks.map(([sink, h]): Sample => [{ sink }, h.sent]));
   m.family('nfwatch_sink_connected', 'gauge', '1 when the sink is connected to its backend.', sinks.map(([sink, h]): Sample => [{ sink }, h.connected ? 1 : 0]));
+  const sources = Object.entries(health.sources ?? {});
+  if (sources.length > 0) {
+    for (const [field, name, type, help] of SOURCE_FAMILIES) {
+      m.family(name, type, help, sources.map(([source, h]): Sample => [{ source }, h[field]]));
+    }
+  }
   if (tracker !== null) {
     m.family('nfwatch_tracked_sources', 'gauge', 'Source addresses tracked now.', tracker.tracked);
     m.family('nfwatch_tracked_sources_evicted_total', 'counter', 'Tracked sources dropped because the table was full.', tracker.evicted);

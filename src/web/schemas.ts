@@ -44,12 +44,28 @@ const VerdictPoint = Type.Object({
 
 const SinkHealth = Type.Object({ backlog: Type.Number(), dropped: Type.Number(), sent: Type.Number(), connected: Type.Boolean() });
 
+/** pipeline/types.ts SourceHealth: what each source went through (0 where a figure does not apply). */
+const SourceHealth = Type.Object({
+  kind: Type.String(),
+  linesRead: Type.Number(),
+  bytesRead: Type.Number(),
+  connections: Type.Number(),
+  connectionsRefused: Type.Number(),
+  connectionsEvicted: Type.Number(),
+  partialLinesDropped: Type.Number(),
+  rotations: Type.Number(),
+  truncations: Type.Number(),
+  symlinksRefused: Type.Number(),
+});
+
 const DecodeErrors = Type.Object({
   not_json: Type.Number(),
   not_object: Type.Number(),
   no_timestamp: Type.Number(),
   bad_timestamp: Type.Number(),
   wrong_type: Type.Number(),
+  out_of_range: Type.Number(),
+  future_timestamp: Type.Number(),
   unknown_record: Type.Number(),
 });
 
@@ -99,6 +115,8 @@ export const SummaryReply = Type.Object({
     counterResets: Type.Number(),
     openIntervals: Type.Number(),
     sinks: Type.Record(Type.String(), SinkHealth),
+    /** By source name. */
+    sources: Type.Record(Type.String(), SourceHealth),
   }),
   stream: Type.Object({ clients: Type.Integer(), eventsPerSecondPerClient: Type.Integer() }),
   /** Credits of the GeoIP databases whose answers the page shows. */

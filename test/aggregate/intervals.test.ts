@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { IntervalAggregator, MAX_COUNTER_NAMES, OTHER_COUNTER, type AggregatorOptions } from '../../src/aggregate/intervals.js';
+import { IntervalAggregator, OTHER_COUNTER, type AggregatorOptions } from '../../src/aggregate/intervals.js';
 import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent, type Verdict } from '../../src/pipeline/types.js';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
-const options: AggregatorOptions = { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 3, maxOpenIntervals: 50 };
+const options: AggregatorOptions = { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 3, maxOpenIntervals: 50, maxCounterNames: 1000 };
 
 function packet(time: number, verdict: Verdict = 'blocked', dstPort = 22, prefix = 'Input Default DROP'): PacketEvent {
   return {
@@ -145,15 +145,37 @@ describe('interval aggregator', () => {
     it('bounds distinct counter names: a flood of garbage names is summed under _other, totals exact', () => {
       const out = new LastWriteWins();
       const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
-      const names = MAX_COUNTER_NAMES + 500;
+      const names = options.maxCounterNames + 500;
       for (let i = 0; i < names; i++) agg.addCounter(counter(T0, `junk.${i}`, 1, 10), NONE, NONE);
       agg.closeAll();
       const counters = out.byStart.get(T0)!.counters;
-      expect(counters.size).toBe(MAX_COUNTER_NAMES);
-      expect(counters.get(OTHER_COUNTER)).toEqual({ pkts: 501, bytes: 5010 });
+      expect(counters.size).toBe(options.maxCounterNames + 1);
+      expect(counters.get(OTHER_COUNTER)).toEqual({ pkts: 500, bytes: 5000 });
       let pkts = 0;
       for (const c of counters.values()) pkts += c.pkts;
       expect(pkts).toBe(names);
+      expect(agg.stats.countersFolded).toBe(500);
+    });
+
+    it('bounds counter names over time, not per interval: new names in every interval fold once the budget is spent', () => {
+      const out = new LastWriteWins();
+      const agg = new IntervalAggregator({ ...options, maxCounterNames: 100 }, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
+      // A known counter first, then 80 new garbage names in each of five intervals.
+      for (let k = 0; k < 5; k++) {
+        const t = T0 + k * options.intervalMs;
+        agg.addCounter(counter(t, 'ipv4.ssh', 2, 20), NONE, NONE);
+        for (let i = 0; i < 80; i++) agg.addCounter(counter(t, `junk.${k}.${i}`, 1, 10), NONE, NONE);
+      }
+      agg.closeAll();
+      const written = new Set<string>();
+      let pkts = 0;
+      for (const a of out.byStart.values()) for (const [name, c] of a.counters) {
+        written.add(name);
+        pkts += c.pkts;
+      }
+      expect(written.size).toBe(100 + 1); // the budget and _other, over all five intervals
+      expect(written.has('ipv4.ssh')).toBe(true); // a name admitted once keeps its series
+      expect(pkts).toBe(5 * (2 + 80)); // nothing lost
     });
 
     it('turns running totals (zerocounter=0) into deltas, detects a reset, never goes negative', () => {

@@ -18,7 +18,7 @@ describe('configuration schema', () => {
     const config = parseConfigText('');
     expect(config.aggregate.interval_seconds).toBe(10);
     expect(config.outputs.graphite).toMatchObject({ enabled: true, host: '127.0.0.1', port: 2003, prefix: 'netfilter.{hostname}' });
-    expect(config.sources.file).toEqual([{ name: 'ulogd', path: '/var/log/ulog/ulogd.json', from: 'end', poll_ms: 250, nfacct: 'deltas' }]);
+    expect(config.sources.file).toEqual([{ name: 'ulogd', path: '/var/log/ulog/ulogd.json', from: 'end', poll_ms: 250, follow_symlinks: false, nfacct: 'deltas' }]);
     expect(config.sources.socket).toEqual([]);
     expect(config.general.hostname).not.toBe('');
   });
@@ -45,6 +45,31 @@ describe('configuration schema', () => {
   it('refuses what only makes sense across keys', () => {
     expect(problemsOf('[[sources.socket]]\nname = "s"\n')[0]).toMatch(/sources\.socket\[0\]: set unix_path and\/or tcp_port/);
     expect(problemsOf('[[sources.file]]\nname = "a"\n[[sources.socket]]\nname = "a"\ntcp_port = 5000\n')[0]).toMatch(/"a" is used by another source/);
+  });
+
+  it('reports nan and ±inf as not a finite number, naming the key, once per key', () => {
+    expect(problemsOf('[aggregate]\ngrace_seconds = nan\n')).toEqual(['aggregate.grace_seconds: not a finite number (expected a number from 0 to 600), got nan']);
+    expect(problemsOf('[aggregate]\ninterval_seconds = inf\n')).toEqual(['aggregate.interval_seconds: not a finite number (expected an integer from 1 to 3600), got inf']);
+    expect(problemsOf('[track]\nseverity_packets = [5, 15, 150, 1500, -inf]\n')).toEqual(['track.severity_packets[4]: not a finite number (expected an integer), got -inf']);
+    expect(problemsOf('[general]\nlog_level = nan\n')[0]).toMatch(/^general\.log_level: .*got nan$/);
+  });
+
+  it('refuses __proto__, constructor and prototype keys anywhere, naming them', () => {
+    expect(problemsOf('[general]\n__proto__ = 1\n')).toEqual(['general.__proto__: reserved key: "__proto__" cannot be a setting (remove it)']);
+    expect(problemsOf('__proto__ = { polluted = true }\n')).toEqual([expect.stringMatching(/^__proto__: reserved key/)]);
+    expect(problemsOf('[web]\n"constructor" = 1\n[outputs.prototype]\nx = 1\n')).toEqual([
+      expect.stringMatching(/^web\.constructor: reserved key/),
+      expect.stringMatching(/^outputs\.prototype: reserved key/),
+    ]);
+    expect(problemsOf('[[sources.file]]\npath = "/x"\n[[sources.file]]\nname = "b"\nprototype = 1\n')).toEqual([expect.stringMatching(/^sources\.file\[1\]\.prototype: reserved key/)]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('says a single problem on one line, several under the summary', () => {
+    expect(() => parseConfigText('[aggregate]\ninterval_seconds = 0\n', '/etc/nfwatch.toml')).toThrow(/^\/etc\/nfwatch\.toml: invalid configuration: aggregate\.interval_seconds: [^\n]*$/);
+    expect(() => parseConfigText('[aggregate]\ninterval_seconds = 0\ngrace_seconds = -1\n', '/etc/nfwatch.toml')).toThrow(
+      /^\/etc\/nfwatch\.toml: invalid configuration\n {2}aggregate\.interval_seconds: .*\n {2}aggregate\.grace_seconds: /,
+    );
   });
 
   it('says where TOML itself is broken', () => {

@@ -9,7 +9,7 @@ const options: DecodeOptions = {
     { prefix_contains: 'ACCEPT', verdict: 'allowed' },
   ],
   useRawLabel: true,
-  naiveTimestamps: 'utc',
+  naiveTimestamps: 'utc', maxFutureMs: 300_000
 };
 
 const base = {
@@ -116,7 +116,7 @@ describe('decoding a ulogd line', () => {
       ['a numeric timestamp', JSON.stringify({ ...base, timestamp: 12, 'oob.time.sec': undefined }), 'bad_timestamp'],
       ['a port that is a string', JSON.stringify({ ...base, dest_port: '22' }), 'wrong_type'],
       ['a prefix that is a number', JSON.stringify({ ...base, 'oob.prefix': 5 }), 'wrong_type'],
-      ['negative NFACCT packets', '{"timestamp":"2026-11-24T06:47:11","sum.name":"a","sum.pkts":-1,"sum.bytes":0}', 'wrong_type'],
+      ['negative NFACCT packets', '{"timestamp":"2026-11-24T06:47:11","sum.name":"a","sum.pkts":-1,"sum.bytes":0}', 'out_of_range'],
       ['an NFACCT name that is not a string', '{"timestamp":"2026-11-24T06:47:11","sum.name":7,"sum.pkts":1,"sum.bytes":0}', 'wrong_type'],
     ];
     it.each(cases)('%s', (_name, line, reason) => {
@@ -124,6 +124,55 @@ describe('decoding a ulogd line', () => {
       expect(result.kind).toBe('error');
       expect(result.kind === 'error' && result.reason).toBe(reason);
       expect(result.kind === 'error' && result.detail.length).toBeGreaterThan(0);
+    });
+    it('says JSON null is null', () => {
+      const result = decodeLine('null', 0, options);
+      expect(result.kind === 'error' && result.detail).toBe('JSON null, not an object');
+    });
+  });
+
+  // Every number that passes decoding fits its header field, so no later stage (metric paths,
+  // ISO dates, the tracker) ever meets 1e308, -1, 2.5 or a year 275760: they are refused here.
+  describe('refuses numbers a packet header or ulogd cannot hold, naming the key', () => {
+    const nfacct = (patch: object) => JSON.stringify({ timestamp: '2026-11-24T06:47:11', 'sum.name': 'ipv4.ssh', 'sum.pkts': 1, 'sum.bytes': 60, ...patch });
+    const cases: Array<[string, string, string, string]> = [
+      ['an epoch of 1e20 seconds', JSON.stringify({ ...base, 'oob.time.sec': 1e20 }), 'out_of_range', 'oob.time.sec'],
+      ['an epoch of 1e308 seconds', JSON.stringify({ ...base, 'oob.time.sec': 1e308 }), 'out_of_range', 'oob.time.sec'],
+      ['an epoch of 2^53+1 seconds', JSON.stringify({ ...base }).replace(/"oob\.time\.sec": ?\d+/, '"oob.time.sec":9007199254740993'), 'out_of_range', 'oob.time.sec'],
+      ['a negative epoch', JSON.stringify({ ...base, 'oob.time.sec': -5 }), 'out_of_range', 'oob.time.sec'],
+      ['a fractional epoch', JSON.stringify({ ...base, 'oob.time.sec': 1795504501.5 }), 'out_of_range', 'oob.time.sec'],
+      ['an epoch in 1970 (a clock never set)', JSON.stringify({ ...base, 'oob.time.sec': 86_400 }), 'out_of_range', 'oob.time.sec'],
+      ['an epoch that is a string', JSON.stringify({ ...base, 'oob.time.sec': '1795504501' }), 'bad_timestamp', 'oob.time.sec'],
+      ['microseconds beyond a second', JSON.stringify({ ...base, 'oob.time.usec': 10_000_000 }), 'out_of_range', 'oob.time.usec'],
+      ['a timestamp on 30 February', JSON.stringify({ ...base, 'oob.time.sec': undefined, timestamp: '2026-02-30T10:00:00' }), 'bad_timestamp', '2026-02-30'],
+      ['a timestamp with offset +99:99', JSON.stringify({ ...base, 'oob.time.sec': undefined, timestamp: '2026-11-24T10:00:00+99:99' }), 'bad_timestamp', '+99:99'],
+      ['a timestamp in 1970', JSON.stringify({ ...base, 'oob.time.sec': undefined, timestamp: '1970-01-01T00:00:01' }), 'out_of_range', '1970'],
+      ['port 65536', JSON.stringify({ ...base, dest_port: 65536 }), 'out_of_range', 'dest_port'],
+      ['port -1', JSON.stringify({ ...base, src_port: -1 }), 'out_of_range', 'src_port'],
+      ['port 1e308', JSON.stringify({ ...base, dest_port: 1e308 }), 'out_of_range', 'dest_port'],
+      ['port 22.5', JSON.stringify({ ...base, dest_port: 22.5 }), 'out_of_range', 'dest_port'],
+      ['protocol 256', JSON.stringify({ ...base, 'ip.protocol': 256 }), 'out_of_range', 'ip.protocol'],
+      ['TTL 300', JSON.stringify({ ...base, 'ip.ttl': 300 }), 'out_of_range', 'ip.ttl'],
+      ['a window of 70000', JSON.stringify({ ...base, 'tcp.window': 70_000 }), 'out_of_range', 'tcp.window'],
+      ['a SYN flag of 7', JSON.stringify({ ...base, 'tcp.syn': 7 }), 'out_of_range', 'tcp.syn'],
+      ['a source address that is markup', JSON.stringify({ ...base, src_ip: '<img src=x>' }), 'out_of_range', 'src_ip'],
+      ['a source address of 100 characters', JSON.stringify({ ...base, src_ip: '1'.repeat(100) }), 'out_of_range', 'src_ip'],
+      ['a prefix of 10,000 characters', JSON.stringify({ ...base, 'oob.prefix': 'A'.repeat(10_000) }), 'out_of_range', 'oob.prefix'],
+      ['NFACCT packets of 2^53', nfacct({ 'sum.pkts': 2 ** 53 }), 'out_of_range', 'sum.pkts'],
+      ['NFACCT bytes of 1.5', nfacct({ 'sum.bytes': 1.5 }), 'out_of_range', 'sum.bytes'],
+      ['an NFACCT name of 1,000 characters', nfacct({ 'sum.name': 'x'.repeat(1000) }), 'out_of_range', 'sum.name'],
+    ];
+    it.each(cases)('%s', (_name, line, reason, named) => {
+      const result = decodeLine(line, 0, options);
+      expect(result.kind).toBe('error');
+      expect(result.kind === 'error' && result.reason).toBe(reason);
+      expect(result.kind === 'error' && result.detail).toContain(named);
+      // The detail quotes at most a short piece of the value.
+      expect(result.kind === 'error' && result.detail.length).toBeLessThan(160);
+    });
+    it('still takes the edges: port 0 and 65535, protocol 255, a SYN flag of 1, the year 2000', () => {
+      expect(packet({ ...base, src_port: 0, dest_port: 65_535, 'ip.protocol': 255 })).toMatchObject({ srcPort: 0, dstPort: 65_535, protocol: 255 });
+      expect(decodeLine(JSON.stringify({ ...base, 'oob.time.sec': 946_684_800, 'oob.time.usec': 999_999 }), 0, options)).toMatchObject({ kind: 'packet', time: 946_684_800_999 });
     });
   });
 });
@@ -139,7 +188,7 @@ describe('ulogd timestamps', () => {
     expect(parseTimestamp('2026-11-24T04:09:26.5Z', 'local')).toBe(Date.UTC(2026, 10, 24, 4, 9, 26) + 500);
   });
   it('refuses what is not a time', () => {
-    for (const bad of ['', '2026-13-01T00:00:00', '2026-11-24', 'T04:09:26', '2026-11-24T25:00:00']) {
+    for (const bad of ['', '2026-13-01T00:00:00', '2026-11-24', 'T04:09:26', '2026-11-24T25:00:00', '2026-02-29T00:00:00', '2026-04-31T00:00:00', '2026-11-24T04:09:26+1500', '2026-11-24T04:09:26+01:60']) {
       expect(parseTimestamp(bad, 'utc')).toBeNaN();
     }
   });

@@ -21,7 +21,7 @@ import { ADDRESS_MAP, addressWords, ipv4HeaderChecksumOk, rewriteLine, updateChe
 const options: DecodeOptions = {
   verdictRules: [{ prefix_contains: 'DROP', verdict: 'blocked' }],
   useRawLabel: true,
-  naiveTimestamps: 'utc',
+  naiveTimestamps: 'utc', maxFutureMs: 300_000
 };
 
 const CAPTURE = new URL('../../demo/ulogd-lab-capture.jsonl', import.meta.url);

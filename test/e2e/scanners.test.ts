@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
-import { buildPipeline } from '../../src/pipeline/wire.js';
+import { buildPipeline } from '../../src/wire.js';
 import type { SourceRow } from '../../src/track/query.js';
 import { memoryLogger } from '../../src/util/log.js';
 import {

@@ -7,7 +7,7 @@ import { NONE, type PacketEvent } from '../../src/pipeline/types.js';
 const options: DecodeOptions = {
   verdictRules: [{ prefix_contains: 'DROP', verdict: 'blocked' }],
   useRawLabel: true,
-  naiveTimestamps: 'utc',
+  naiveTimestamps: 'utc', maxFutureMs: 300_000
 };
 
 export function fixturePackets(name: string): PacketEvent[] {

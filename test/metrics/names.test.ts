@@ -9,7 +9,7 @@ import {
   sanitizeDotted,
   sanitizeTagValue,
 } from '../../src/metrics/names.js';
-import type { HealthSnapshot } from '../../src/pipeline/types.js';
+import { noDecodeErrors, type HealthSnapshot } from '../../src/pipeline/types.js';
 
 const dotted = (over: Partial<{ prefix: string; tagged: boolean; nfacct_layout: 'nfwatch' | 'ulogd' }> = {}, host = 'fw1') =>
   new MetricNamer({ prefix: 'netfilter.{hostname}', tagged: false, nfacct_layout: 'nfwatch', ...over }, host);
@@ -229,7 +229,7 @@ describe('renderHealth', () => {
       events: 990,
       eventsPerSecond: 99.0123456,
       oversizedLines: 1,
-      decodeErrors: { not_json: 9, not_object: 0, no_timestamp: 0, bad_timestamp: 0, wrong_type: 0, unknown_record: 0 },
+      decodeErrors: { ...noDecodeErrors(), not_json: 9 },
       lateEvents: 2,
       counterResets: 0,
       openIntervals: 3,
@@ -246,6 +246,8 @@ describe('renderHealth', () => {
       'netfilter.fw1.nfwatch.counter_resets': 0,
       'netfilter.fw1.nfwatch.open_intervals': 3,
       'netfilter.fw1.nfwatch.decode_errors.not_json': 9,
+      'netfilter.fw1.nfwatch.decode_errors.out_of_range': 0,
+      'netfilter.fw1.nfwatch.decode_errors.future_timestamp': 0,
       'netfilter.fw1.nfwatch.decode_errors.not_object': 0,
       'netfilter.fw1.nfwatch.decode_errors.no_timestamp': 0,
       'netfilter.fw1.nfwatch.decode_errors.bad_timestamp': 0,
@@ -324,7 +326,7 @@ describe('scan, campaign and tracking gauges', () => {
   it('are written with the health snapshot when the tracker is on', () => {
     const h: HealthSnapshot = {
       time: 1_700_000_000_000, elapsed: 10, lines: 0, events: 0, eventsPerSecond: 0, oversizedLines: 0,
-      decodeErrors: { not_json: 0, not_object: 0, no_timestamp: 0, bad_timestamp: 0, wrong_type: 0, unknown_record: 0 },
+      decodeErrors: { ...noDecodeErrors(), not_json: 0 },
       lateEvents: 0, counterResets: 0, openIntervals: 0, sinks: {},
       tracker: {
         tracked: 120, evicted: 7, expired: 3, suspected: 2, campaigns: 1,

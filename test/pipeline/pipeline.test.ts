@@ -9,10 +9,10 @@ class FakeSource implements LineSource {
   readonly kind = 'fake';
   commits: Checkpoint[] = [];
   receiver: LineReceiver | undefined;
-  constructor(readonly name: string, readonly replayable: boolean) {}
+  constructor(readonly name: string, readonly replayable: boolean, private readonly saved?: Checkpoint) {}
   async start(receiver: LineReceiver): Promise<Checkpoint | undefined> {
     this.receiver = receiver;
-    return undefined;
+    return this.saved;
   }
   async commit(checkpoint: Checkpoint): Promise<void> {
     this.commits.push(checkpoint);
@@ -48,8 +48,8 @@ class FakeSink implements Sink {
 }
 
 const options = (): PipelineOptions => ({
-  decode: { verdictRules: [], useRawLabel: true, naiveTimestamps: 'utc' },
-  aggregate: { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 10, maxOpenIntervals: 100 },
+  decode: { verdictRules: [], useRawLabel: true, naiveTimestamps: 'utc', maxFutureMs: 300_000 },
+  aggregate: { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 10, maxOpenIntervals: 100, maxCounterNames: 1000 },
   nfacctModes: ['deltas'],
   errorSamplesPerMinute: 2,
   tickMs: 1_000_000,
@@ -94,6 +94,78 @@ describe('pipeline', () => {
     expect(health.lines).toBe(6);
     expect(logger.lines.filter((l) => l.includes(' warn '))).toHaveLength(2);
     expect(logger.lines[0]).toMatch(/source ulogd at position 0: not_json: .*"garbage 0"/);
+    await pipeline.stop(10);
+  });
+
+  it('refuses an event dated beyond the clock bound (year 2100): counted as future_timestamp, later events close on time', async () => {
+    const source = new FakeSource('ulogd', true);
+    const sink = new FakeSink();
+    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
+    await pipeline.start();
+    const rx = source.receiver!;
+    pipeline.tick(T0); // the wall clock: T0, so the bound is T0 + 300 s
+    rx.line(0, line(T0 / 1000 + 1), 0, 100);
+    rx.line(0, line(4_102_444_800), 100, 200);
+    rx.line(0, line(T0 / 1000 + 11), 200, 300);
+    rx.caughtUp(0, true);
+    pipeline.tick(T0 + 22_500);
+    expect(sink.written.map((a) => a.start)).toEqual([T0, T0 + 10_000]);
+    expect(sink.written.map((a) => a.verdicts.blocked.count)).toEqual([1, 1]);
+    expect(pipeline.health().decodeErrors.future_timestamp).toBe(1);
+    expect(pipeline.health().lateEvents).toBe(0);
+    // Just inside the bound (the clock is now T0 + 22.5 s): taken.
+    rx.line(0, line(T0 / 1000 + 322), 300, 400);
+    await pipeline.stop(10);
+    expect(sink.written.reduce((n, a) => n + a.verdicts.blocked.count, 0)).toBe(3);
+    expect(pipeline.health().decodeErrors.future_timestamp).toBe(1);
+  });
+
+  it('ignores a saved position that says intervals in the future were delivered', async () => {
+    const saved: Checkpoint = { resumeAt: 0, skipBelow: 0, flushedUntil: 1e23, counters: {}, late: [] };
+    const source = new FakeSource('ulogd', true, saved);
+    const sink = new FakeSink();
+    const logger = memoryLogger();
+    const pipeline = new Pipeline(options(), [source], [sink], logger);
+    await pipeline.start();
+    source.receiver!.line(0, line(Math.floor(Date.now() / 1000) + 1), 0, 100);
+    await pipeline.stop(10);
+    // Counted and written now, not held until 1e23.
+    expect(sink.written.map((a) => a.verdicts.blocked.count)).toEqual([1]);
+    expect(sink.written[0]!.start).toBeLessThanOrEqual(Date.now());
+    expect(logger.lines.join('\n')).toMatch(/saved state says intervals up to 1e\+23 were delivered, which is in the future/);
+  });
+
+  it('logs a read position it cannot save once, not at every commit, and says when saving works again', async () => {
+    class ReadOnlyStateSource extends FakeSource {
+      failing = true;
+      override async commit(checkpoint: Checkpoint): Promise<void> {
+        if (this.failing) throw new Error("EROFS: read-only file system, open '/var/lib/nfwatch/file-ulogd.json'");
+        await super.commit(checkpoint);
+      }
+    }
+    const source = new ReadOnlyStateSource('ulogd', true);
+    const logger = memoryLogger();
+    const sink = new FakeSink();
+    const pipeline = new Pipeline(options(), [source], [sink], logger);
+    await pipeline.start();
+    const deliverAll = async (now: number) => {
+      pipeline.tick(now); // closes the due interval
+      sink.acknowledged = sink.written.length;
+      pipeline.tick(now); // commits what was delivered
+      await new Promise((r) => setImmediate(r));
+    };
+    for (let i = 0; i < 20; i++) {
+      source.receiver!.line(0, line(T0 / 1000 + i * 10), i * 100, i * 100 + 100);
+      await deliverAll(T0 + i * 10_000 + 12_500);
+    }
+    const errors = logger.lines.filter((l) => l.includes('cannot save its read position'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('EROFS');
+    source.failing = false;
+    source.receiver!.line(0, line(T0 / 1000 + 200), 2000, 2100);
+    await deliverAll(T0 + 212_500);
+    expect(source.commits.length).toBeGreaterThan(0);
+    expect(logger.lines.some((l) => l.includes('its read position is saved again'))).toBe(true);
     await pipeline.stop(10);
   });
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { emptyAggregate } from '../../src/aggregate/empty.js';
 import type { GraphiteConfig } from '../../src/config/schema.js';
 import { MetricNamer, renderInterval } from '../../src/metrics/names.js';
-import type { HealthSnapshot, IntervalAggregate } from '../../src/pipeline/types.js';
+import { DECODE_ERROR_REASONS, noDecodeErrors, type HealthSnapshot, type IntervalAggregate } from '../../src/pipeline/types.js';
 import { GraphiteSink } from '../../src/sinks/graphite.js';
 import { memoryLogger } from '../../src/util/log.js';
 
@@ -163,7 +163,7 @@ describe('GraphiteSink', () => {
       events: 7,
       eventsPerSecond: 0.7,
       oversizedLines: 0,
-      decodeErrors: { not_json: 0, not_object: 0, no_timestamp: 0, bad_timestamp: 0, wrong_type: 0, unknown_record: 0 },
+      decodeErrors: { ...noDecodeErrors(), not_json: 0 },
       lateEvents: 0,
       counterResets: 0,
       openIntervals: 1,
@@ -171,12 +171,14 @@ describe('GraphiteSink', () => {
       sinks: {},
     };
     s.writeHealth(h);
-    expect(s.health().backlog).toBe(13);
+    // Seven figures and one line per decode error reason.
+    const lines = 7 + DECODE_ERROR_REASONS.length;
+    expect(s.health().backlog).toBe(lines);
     expect(s.deliveredUntil()).toBe(Infinity);
     const c = carbon();
     await c.listen(port);
     await s.flush(5000);
-    await until('lines', () => c.lines.length === 13);
+    await until('lines', () => c.lines.length === lines);
     expect(c.lines).toContain('netfilter.fw1.nfwatch.events_per_second 0.7 1700000005');
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, mkdir, mkdtemp, open, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rename, rm, symlink, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSource, packPosition, parseState, stateFileName, unpackPosition, type FileSourceOptions } from '../../src/sources/file.js';
@@ -34,7 +35,7 @@ afterEach(async () => {
 
 function makeSource(overrides: Partial<FileSourceConfig> = {}, options: Partial<FileSourceOptions> = {}) {
   const logger = memoryLogger();
-  const config: FileSourceConfig = { name: 'ulogd', path: logPath, from: 'beginning', poll_ms: 20, nfacct: 'deltas', ...overrides };
+  const config: FileSourceConfig = { name: 'ulogd', path: logPath, from: 'beginning', poll_ms: 20, follow_symlinks: false, nfacct: 'deltas', ...overrides };
   const source = new FileSource(config, { stateDir, maxLineBytes: 1024, logger, ...options });
   running.push(source);
   return { source, logger, receiver: new RecordingReceiver() };
@@ -434,5 +435,200 @@ describe('file source restart', () => {
     await second.source.start(second.receiver, 0);
     await until(() => second.receiver.lines.length === 1);
     expect(second.receiver.texts).toEqual(['b']);
+  });
+});
+
+describe('file source: a file found shorter than the read position', () => {
+  it('continues at the new end of a file cut shorter that begins as it did, as a new generation', async () => {
+    await writeFile(logPath, lines('aaaa', 'bbbb', 'cccc', 'dddd'));
+    const { source, receiver, logger } = makeSource();
+    await source.start(receiver, 0);
+    await until(() => receiver.lines.length === 4);
+    await truncate(logPath, 10);
+    await until(() => source.stats().truncations === 1);
+    await appendFile(logPath, lines('new'));
+    await until(() => receiver.lines.length === 5);
+    await settle(60);
+    expect(receiver.texts).toEqual(['aaaa', 'bbbb', 'cccc', 'dddd', 'new']);
+    // Positions keep growing: the cut file continues as generation 2 from byte 10.
+    expect(receiver.lines[4]).toEqual({ source: 0, text: 'new', start: packPosition(2, 10), end: packPosition(2, 14) });
+    expect(logger.lines.some((l) => l.includes('cut shorter'))).toBe(true);
+  });
+
+  it('reads from the start a file that shrank and begins differently (copytruncate, then new lines)', async () => {
+    await writeFile(logPath, lines('aaaa', 'bbbb', 'cccc', 'dddd'));
+    const { source, receiver } = makeSource();
+    await source.start(receiver, 0);
+    await until(() => receiver.lines.length === 4);
+    await writeFile(logPath, lines('xxxx'));
+    await until(() => receiver.lines.length === 5);
+    expect(receiver.lines[4]).toEqual({ source: 0, text: 'xxxx', start: packPosition(2, 0), end: packPosition(2, 5) });
+  });
+
+  it('saves the first bytes\' fingerprint and continues at the new end of a file cut shorter while stopped', async () => {
+    const first = makeSource();
+    await writeFile(logPath, lines('long line here', 'second', 'third'));
+    await first.source.start(first.receiver, 0);
+    await until(() => first.receiver.lines.length === 3);
+    await first.source.commit(checkpointAt(first.receiver.lines[2]?.end ?? -1));
+    await first.source.stop();
+    const state = parseState(await readFile(join(stateDir, 'file-ulogd.json'), 'utf8'));
+    expect(state?.generations['1']?.fingerprint?.bytes).toBe(15);
+
+    await truncate(logPath, 22);
+    const second = makeSource();
+    await second.source.start(second.receiver, 0);
+    await until(() => second.source.stats().truncations === 1);
+    await appendFile(logPath, lines('after'));
+    await until(() => second.receiver.lines.length === 1);
+    await settle(60);
+    expect(second.receiver.lines).toEqual([{ source: 0, text: 'after', start: packPosition(2, 22), end: packPosition(2, 28) }]);
+
+    // The generation that continues the cut file starts there after a further restart too.
+    await second.source.commit({ ...checkpointAt(packPosition(2, 22)), skipBelow: packPosition(2, 22) });
+    await second.source.stop();
+    const third = makeSource();
+    await third.source.start(third.receiver, 0);
+    await until(() => third.receiver.lines.length === 1);
+    expect(third.receiver.lines[0]).toMatchObject({ text: 'after', start: packPosition(2, 22) });
+  });
+
+  it('reads from the start a file shorter after a restart whose first bytes changed', async () => {
+    const first = makeSource();
+    await writeFile(logPath, lines('long line here', 'second'));
+    await first.source.start(first.receiver, 0);
+    await until(() => first.receiver.lines.length === 2);
+    await first.source.commit(checkpointAt(first.receiver.lines[1]?.end ?? -1));
+    await first.source.stop();
+
+    await writeFile(logPath, lines('other content', 'x'));
+    const second = makeSource();
+    await second.source.start(second.receiver, 0);
+    await until(() => second.receiver.lines.length === 2);
+    expect(second.receiver.texts).toEqual(['other content', 'x']);
+    expect(second.receiver.lines[0]?.start).toBe(packPosition(2, 0));
+  });
+});
+
+describe('file source: what is at the path', () => {
+  it('refuses a symbolic link at the path, logs it once, counts it, and follows a regular file put there later', async () => {
+    const secret = join(dir, 'secret');
+    await writeFile(secret, lines('root:$6$hash'));
+    await symlink(secret, logPath);
+    const { source, receiver, logger } = makeSource();
+    await source.start(receiver, 0);
+    await until(() => source.stats().symlinksRefused === 1);
+    await settle(100);
+    expect(receiver.lines).toEqual([]);
+    expect(logger.lines.filter((l) => l.includes('error') && l.includes('is a symbolic link'))).toHaveLength(1);
+    expect(source.stats().symlinksRefused).toBe(1);
+
+    await rm(logPath);
+    await writeFile(logPath, lines('real'));
+    await until(() => receiver.lines.length === 1);
+    expect(receiver.texts).toEqual(['real']);
+  });
+
+  it('refuses a symbolic link put in place of the followed file, after reading the old file to its end', async () => {
+    await writeFile(logPath, lines('a'));
+    const { source, receiver } = makeSource({}, { rotationIdleMs: 50 });
+    await source.start(receiver, 0);
+    await until(() => receiver.lines.length === 1);
+    const old = await ulogdOpen();
+    await rename(logPath, `${logPath}.1`);
+    await symlink(join(dir, 'elsewhere'), logPath);
+    await writeFile(join(dir, 'elsewhere'), lines('never read'));
+    await old.write(lines('b'));
+    await until(() => source.stats().symlinksRefused === 1);
+    await settle(60);
+    expect(receiver.texts).toEqual(['a', 'b']);
+  });
+
+  it('follows a symbolic link when follow_symlinks is set', async () => {
+    await writeFile(join(dir, 'target.json'), lines('through the link'));
+    await symlink(join(dir, 'target.json'), logPath);
+    const { source, receiver } = makeSource({ follow_symlinks: true });
+    await source.start(receiver, 0);
+    await until(() => receiver.lines.length === 1);
+    expect(source.stats().symlinksRefused).toBe(0);
+  });
+
+  it('does not block on a FIFO put at the path, and says it is not a regular file', async () => {
+    execFileSync('mkfifo', [logPath]);
+    const { source, receiver, logger } = makeSource();
+    await source.start(receiver, 0);
+    await until(() => logger.lines.some((l) => l.includes('not a regular file')));
+    await rm(logPath);
+    await writeFile(logPath, lines('after the fifo'));
+    await until(() => receiver.lines.length === 1);
+  });
+});
+
+describe('file source: a damaged state file', () => {
+  const statePath = () => join(stateDir, 'file-ulogd.json');
+
+  async function runAndCommit(from: 'beginning' | 'end', count: number): Promise<void> {
+    const first = makeSource({ from });
+    await first.source.start(first.receiver, 0);
+    await until(() => first.receiver.lines.length === count);
+    for (const line of first.receiver.lines) await first.source.commit(checkpointAt(line.end));
+    await first.source.stop();
+  }
+
+  it('keeps the state written before as the previous copy, replacing both atomically', async () => {
+    await writeFile(logPath, lines('a', 'b', 'c'));
+    await runAndCommit('beginning', 3);
+    expect(parseState(await readFile(statePath(), 'utf8'))?.checkpoint.resumeAt).toBe(packPosition(1, 6));
+    expect(parseState(await readFile(`${statePath()}.prev`, 'utf8'))?.checkpoint.resumeAt).toBe(packPosition(1, 4));
+  });
+
+  it('resumes from the previous copy when the state file is damaged, and warns', async () => {
+    await writeFile(logPath, '');
+    const first = makeSource({ from: 'end' });
+    await first.source.start(first.receiver, 0);
+    await until(() => first.source.stats().generation === 1);
+    await appendFile(logPath, lines('a', 'b', 'c'));
+    await until(() => first.receiver.lines.length === 3);
+    for (const line of first.receiver.lines) await first.source.commit(checkpointAt(line.end));
+    await first.source.stop();
+    await appendFile(logPath, lines('while stopped'));
+    await writeFile(statePath(), '{"version": 1, "chec');
+
+    const second = makeSource({ from: 'end' });
+    await second.source.start(second.receiver, 0);
+    await until(() => second.receiver.lines.length === 2);
+    expect(second.receiver.texts).toEqual(['c', 'while stopped']);
+    expect(second.logger.lines.some((l) => l.includes('warn') && l.includes('is damaged') && l.includes('previous copy'))).toBe(true);
+  });
+
+  it('reads the file from its start, whatever `from` says, when no copy of the state can be read', async () => {
+    await writeFile(logPath, lines('a', 'b'));
+    await runAndCommit('beginning', 2);
+    await appendFile(logPath, lines('while stopped'));
+    await writeFile(statePath(), 'garbage');
+    await writeFile(`${statePath()}.prev`, '');
+
+    const second = makeSource({ from: 'end' });
+    await second.source.start(second.receiver, 0);
+    await until(() => second.receiver.lines.length === 3);
+    expect(second.receiver.texts).toEqual(['a', 'b', 'while stopped']);
+    expect(second.logger.lines.some((l) => l.includes('warn') && l.includes('from its start'))).toBe(true);
+  });
+
+  it('treats an unreadable state file (a directory in its place) like a damaged one', async () => {
+    await writeFile(logPath, lines('a'));
+    await mkdir(statePath(), { recursive: true });
+    const { source, receiver, logger } = makeSource({ from: 'end' });
+    await source.start(receiver, 0);
+    await until(() => receiver.lines.length === 1);
+    expect(logger.lines.some((l) => l.includes('cannot be read'))).toBe(true);
+  });
+
+  it('accepts the fingerprint and start of a generation in a state file and rejects them malformed', () => {
+    const base = { version: 1, source: 'ulogd', checkpoint: checkpointAt(5), origin: 0, generation: 2 };
+    const info = { dev: '1', ino: '2', path: '/x', size: 10 };
+    expect(parseState(JSON.stringify({ ...base, generations: { '2': { ...info, start: 4, fingerprint: { bytes: 4, sha256: 'ab' } } } }))).toBeDefined();
+    expect(parseState(JSON.stringify({ ...base, generations: { '2': { ...info, start: '4' } } }))).toBeUndefined();
+    expect(parseState(JSON.stringify({ ...base, generations: { '2': { ...info, fingerprint: { bytes: 4 } } } }))).toBeUndefined();
   });
 });

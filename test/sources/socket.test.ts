@@ -4,7 +4,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SocketSource, type SocketSourceOptions } from '../../src/sources/socket.js';
+import { evictionCandidate, parseMode, resolveGroup, SocketSource, type SocketSourceOptions } from '../../src/sources/socket.js';
 import { NONE } from '../../src/pipeline/types.js';
 import type { SocketSourceConfig } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/util/log.js';
@@ -41,7 +41,18 @@ afterEach(async () => {
 
 function makeSource(overrides: Partial<SocketSourceConfig> = {}, options: Partial<SocketSourceOptions> = {}) {
   const logger = memoryLogger();
-  const config: SocketSourceConfig = { name: 'ulogd-socket', unix_path: socketPath, tcp_host: '127.0.0.1', tcp_port: 0, max_connections: 16, nfacct: 'deltas', ...overrides };
+  const config: SocketSourceConfig = {
+    name: 'ulogd-socket',
+    unix_path: socketPath,
+    tcp_host: '127.0.0.1',
+    tcp_port: 0,
+    max_connections: 16,
+    unix_max_connections: 8,
+    unix_mode: '0660',
+    unix_group: '',
+    nfacct: 'deltas',
+    ...overrides,
+  };
   const source = new SocketSource(config, { maxLineBytes: 1024, logger, ...options });
   running.push(source);
   return { source, logger, receiver: new RecordingReceiver() };
@@ -63,6 +74,30 @@ function closed(client: Socket): Promise<void> {
     else client.once('close', () => resolve());
   });
 }
+
+describe('socket source helpers', () => {
+  it('reads octal socket modes', () => {
+    expect(parseMode('0660')).toBe(0o660);
+    expect(parseMode('600')).toBe(0o600);
+    expect(() => parseMode('0668')).toThrow(/octal/);
+    expect(() => parseMode('rw-rw----')).toThrow(/octal/);
+  });
+
+  it('resolves a group by name from the group file, or takes a number as it is', async () => {
+    const groups = join(dir, 'group');
+    await writeFile(groups, 'root:x:0:\nulog:x:123:ulog\nadm:x:4:syslog\n');
+    expect(await resolveGroup('ulog', groups)).toBe(123);
+    expect(await resolveGroup('4242', groups)).toBe(4242);
+    expect(await resolveGroup('nobody-here', groups)).toBeUndefined();
+    expect(await resolveGroup('ulog', join(dir, 'missing'))).toBeUndefined();
+  });
+
+  it('evicts the oldest connection that has not delivered, never one that has', () => {
+    const open = [{ id: 1, lines: 5 }, { id: 2, lines: 0 }, { id: 3, lines: 0 }];
+    expect(evictionCandidate(open, (c) => c.lines > 0)?.id).toBe(2);
+    expect(evictionCandidate([{ id: 1, lines: 1 }], (c) => c.lines > 0)).toBeUndefined();
+  });
+});
 
 describe('socket source', () => {
   it('is live from the start and has nothing to restore', async () => {
@@ -119,26 +154,92 @@ describe('socket source', () => {
     expect(receiver.texts.sort()).toEqual(['tcp', 'unix']);
   });
 
-  it('closes connections beyond max_connections at once and counts them', async () => {
-    const { source, receiver, logger } = makeSource({ max_connections: 1 });
+  it('refuses a connection at the limit when every open one has delivered, and logs that once', async () => {
+    const { source, receiver, logger } = makeSource({ unix_max_connections: 1 });
     await source.start(receiver, 0);
     const first = await connect({ path: socketPath });
-    await until(() => source.stats().connections === 1);
+    first.write('delivered\n');
+    await until(() => receiver.lines.length === 1);
     const second = await connect({ path: socketPath });
     await closed(second);
     const third = await connect({ path: socketPath });
     await closed(third);
-    expect(source.stats()).toMatchObject({ connections: 1, accepted: 1, refused: 2 });
-    expect(logger.lines.filter((l) => l.includes('refusing'))).toHaveLength(1);
+    expect(source.stats()).toMatchObject({ connections: 1, accepted: 1, connectionsRefused: 2, connectionsEvicted: 0 });
+    expect(logger.lines.filter((l) => l.includes('refusing unix connections'))).toHaveLength(1);
     first.write('still served\n');
-    await until(() => receiver.lines.length === 1);
+    await until(() => receiver.lines.length === 2);
 
     // Once the first one goes, a new connection is accepted.
     first.destroy();
     await until(() => source.stats().connections === 0);
     (await connect({ path: socketPath })).write('next\n');
+    await until(() => receiver.lines.length === 3);
+    expect(source.stats()).toMatchObject({ accepted: 2, connectionsRefused: 2 });
+  });
+
+  it('at the limit, evicts the oldest connection that never delivered a complete line instead of refusing the new one', async () => {
+    const port = await freePort();
+    const { source, receiver, logger } = makeSource({ unix_path: '', tcp_port: port, max_connections: 3 });
+    await source.start(receiver, 0);
+    const ulogd = await connect({ host: '127.0.0.1', port });
+    ulogd.write('from ulogd\n');
+    await until(() => receiver.lines.length === 1);
+    const idle = await connect({ host: '127.0.0.1', port });
+    const half = await connect({ host: '127.0.0.1', port });
+    half.write('{"half":');
+    await until(() => source.stats().connections === 3 && source.stats().bytesRead === 19);
+
+    const newcomer = await connect({ host: '127.0.0.1', port });
+    await closed(idle);
+    expect(half.destroyed).toBe(false);
+    const another = await connect({ host: '127.0.0.1', port });
+    await closed(half);
+    expect(source.stats()).toMatchObject({ connections: 3, connectionsEvicted: 2, connectionsRefused: 0, partialLinesDropped: 1 });
+    expect(logger.lines.filter((l) => l.includes('evicted a tcp connection'))).toHaveLength(1);
+
+    newcomer.write('newcomer\n');
+    another.write('another\n');
+    ulogd.write('ulogd again\n');
+    await until(() => receiver.lines.length === 4);
+    expect(receiver.texts.sort()).toEqual(['another', 'from ulogd', 'newcomer', 'ulogd again']);
+  });
+
+  it('gives the unix socket a limit of its own: a full TCP side does not lock ulogd out', async () => {
+    const port = await freePort();
+    const { source, receiver } = makeSource({ tcp_port: port, max_connections: 2, unix_max_connections: 2 });
+    await source.start(receiver, 0);
+    const squatters = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await connect({ host: '127.0.0.1', port });
+      c.write('x\n');
+      squatters.push(c);
+    }
     await until(() => receiver.lines.length === 2);
-    expect(source.stats()).toMatchObject({ accepted: 2, refused: 2 });
+    const refused = await connect({ host: '127.0.0.1', port });
+    await closed(refused);
+
+    const ulogd = await connect({ path: socketPath });
+    ulogd.write('ulogd\n');
+    await until(() => receiver.lines.length === 3);
+    expect(source.stats()).toMatchObject({ unixConnections: 1, tcpConnections: 2, connectionsRefused: 1 });
+  });
+
+  it('creates the unix socket with mode 0660, or the configured mode and group', async () => {
+    const { source, receiver } = makeSource();
+    await source.start(receiver, 0);
+    expect((await stat(socketPath)).mode & 0o7777).toBe(0o660);
+    await source.stop();
+
+    const other = makeSource({ unix_mode: '600', unix_group: '65534' });
+    await other.source.start(other.receiver, 0);
+    const s = await stat(socketPath);
+    expect(s.mode & 0o7777).toBe(0o600);
+    expect(s.gid).toBe(65534);
+  });
+
+  it('refuses to start with a unix_group that does not exist', async () => {
+    const { source, receiver } = makeSource({ unix_group: 'no-such-group-nfwatch' });
+    await expect(source.start(receiver, 0)).rejects.toThrow(/unix_group "no-such-group-nfwatch" is not a group/);
   });
 
   it('drops and counts a partial line left when a client disconnects', async () => {

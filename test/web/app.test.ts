@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
-import { buildApp } from '../../src/web/app.js';
+import { memoryLogger } from '../../src/util/log.js';
+import { buildApp, isLoopbackName, parseHost, shownPath } from '../../src/web/app.js';
 import { deps, hub, packet, T0, webConfig } from './helpers.js';
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -176,5 +177,73 @@ describe('without a token (loopback only)', () => {
     for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080', '127.1.2.3']) {
       expect((await a.inject({ url: '/api/summary', headers: { host } })).statusCode, host).toBe(200);
     }
+  });
+
+  it('refuses names that only start like a loopback address, and malformed Host values', async () => {
+    const a = await make({ allowed_origins: ['https://dash.example:8443'] });
+    for (const host of ['127.0.0.1.evil.example', '127.0.0.1.evil.example:8080', '127.evil.example', 'localhost.evil.example', '[::1].evil.example', '127.0.0.1:8080.evil.example', '127.0.0.01', '127.0.0.1:99999', '127.0.0.1:', '127.0.0.1.', 'dash.example.evil.example']) {
+      const res = await a.inject({ url: '/metrics', headers: { host } });
+      expect(res.statusCode, host).toBe(403);
+      expect(res.json(), host).toMatchObject({ code: 'forbidden_host' });
+    }
+    // A configured name (here the host of an allowed origin) is ours, on any port.
+    expect((await a.inject({ url: '/api/summary', headers: { host: 'DASH.example:8080' } })).statusCode).toBe(200);
+  });
+
+  it('accepts the configured web.host (an IPv6 one in brackets)', async () => {
+    const a = await make({ host: '::1' });
+    expect((await a.inject({ url: '/api/summary', headers: { host: '[::1]:9000' } })).statusCode).toBe(200);
+  });
+});
+
+describe('Host parsing', () => {
+  it('parseHost takes exactly name[:port] or [IPv6][:port]', () => {
+    expect(parseHost('LocalHost:8080')).toEqual({ name: 'localhost', port: '8080' });
+    expect(parseHost('[::1]')).toEqual({ name: '[::1]', port: '' });
+    expect(parseHost('fw-1.example.org')).toEqual({ name: 'fw-1.example.org', port: '' });
+    for (const bad of ['', ':80', 'a b', 'a:b', 'a:65536', 'a:123456', 'a.', '.a', 'a..b', '-a', '[::1', '::1', 'a/b', 'a@b', 'a:80:80']) expect(parseHost(bad), bad).toBeNull();
+  });
+
+  it('isLoopbackName knows 127.0.0.0/8 dotted quads, [::1] and localhost, nothing that merely starts like them', () => {
+    for (const n of ['127.0.0.1', '127.255.255.254', '[::1]', 'localhost']) expect(isLoopbackName(n), n).toBe(true);
+    for (const n of ['127.0.0.1.evil.example', '127.evil.example', '127.1', '127.0.0.01', '128.0.0.1', 'localhost.example', '[::2]', '0x7f.0.0.1']) expect(isLoopbackName(n), n).toBe(false);
+  });
+
+  it('shownPath percent-encodes markup and cuts long paths', () => {
+    expect(shownPath('/a/<script>"&\'')).toBe('/a/%3Cscript%3E%22%26%27');
+    expect(shownPath('/é')).toBe('/%C3%A9');
+    expect(shownPath(`/${'x'.repeat(500)}`).length).toBeLessThanOrEqual(202);
+  });
+});
+
+describe('hostile requests', () => {
+  it('answers a query number too large for a double with 400 bad_request naming the parameter, and logs nothing', async () => {
+    const config = webConfig();
+    const d = { ...deps(config), logger: memoryLogger('debug') };
+    app = await buildApp(d, hub(config));
+    for (const url of [`/api/sources?limit=${'9'.repeat(5000)}`, '/api/sources?limit=1e400', '/api/campaigns?limit=-1e400', '/api/fingerprints?limit=1e309']) {
+      const res = await app.inject(url);
+      expect(res.statusCode, url.slice(0, 40)).toBe(400);
+      expect(res.json(), url.slice(0, 40)).toMatchObject({ statusCode: 400, code: 'bad_request', message: 'querystring/limit must be a finite number from 1 to 1000' });
+    }
+    expect(d.logger.lines).toEqual([]);
+  });
+
+  it('answers a URL that is not valid percent-encoding with 400, the security headers, and no echo of it', async () => {
+    const a = await make();
+    const res = await a.inject('/%zz<b>');
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-security-policy']).toBe(CSP);
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.json()).toMatchObject({ statusCode: 400, code: 'bad_request' });
+    expect(res.body).not.toContain('%zz');
+    expect(res.body).not.toContain('<b>');
+  });
+
+  it('shows the path of an unknown route percent-encoded', async () => {
+    const a = await make();
+    const res = await a.inject('/nope/<img>');
+    expect(res.statusCode).toBe(404);
+    expect(res.json().message).toBe('no route GET /nope/%3Cimg%3E');
   });
 });

@@ -1,7 +1,7 @@
 // The scan-watch page in a real browser (Debian chromium driven by playwright-core) against the
 // real web app (buildApp) and a real LiveHub, fed with real ulogd lines from test/fixtures/ulogd:
 // decoded by the daemon's decoder, fingerprinted by the bundled signatures, observed by a Tracker,
-// published through the hub — the path a packet takes in the daemon (src/pipeline/wire.ts).
+// published through the hub — the path a packet takes in the daemon (src/wire.ts).
 //
 // Source addresses are rewritten into the documentation ranges (RFC 5737) and given countries by
 // hand, because the fixtures were captured between two lab namespaces (198.18.0.0/15); no packet
@@ -19,8 +19,8 @@ import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { decodeLine } from '../../src/decode/line.js';
 import { FingerprintEnricher } from '../../src/enrich/signatures.js';
-import { decodeOptions } from '../../src/pipeline/wire.js';
-import type { CounterEvent, HealthSnapshot, IntervalAggregate, PacketEvent } from '../../src/pipeline/types.js';
+import { decodeOptions } from '../../src/wire.js';
+import { noDecodeErrors, type CounterEvent, type HealthSnapshot, type IntervalAggregate, type PacketEvent } from '../../src/pipeline/types.js';
 import { Tracker } from '../../src/track/query.js';
 import { buildApp } from '../../src/web/app.js';
 import { LiveHub } from '../../src/web/stream.js';
@@ -401,7 +401,7 @@ function health(): HealthSnapshot {
     events: 0,
     eventsPerSecond: 0,
     oversizedLines: 0,
-    decodeErrors: { not_json: 0, not_object: 0, no_timestamp: 0, bad_timestamp: 0, wrong_type: 0, unknown_record: 0 },
+    decodeErrors: { ...noDecodeErrors(), not_json: 0 },
     lateEvents: 0,
     counterResets: 0,
     openIntervals: 0,

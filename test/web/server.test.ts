@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { isLoopback, startWeb } from '../../src/web/server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/load.js';
+import { SettingError } from '../../src/util/errors.js';
+import { isLoopback, startWeb, webAccess } from '../../src/web/server.js';
 import { deps, hub, webConfig } from './helpers.js';
 
 describe('isLoopback', () => {
@@ -46,7 +49,7 @@ describe('startWeb', () => {
       await server.close();
     }
     const missing = webConfig({ token_file: join(dir, 'nope') });
-    await expect(startWeb(missing, deps(missing), hub(missing))).rejects.toThrow(/cannot read token_file/);
+    await expect(startWeb(missing, deps(missing), hub(missing))).rejects.toThrow(/web\.token_file: cannot read .*nope/);
   });
 
   it('wants tls_cert and tls_key together', async () => {
@@ -72,5 +75,70 @@ describe('startWeb', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('startWeb when listen() fails', () => {
+  it('names web.port and the address when the port is in use', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const config = webConfig({ port });
+      const err = await startWeb(config, deps(config), hub(config)).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(SettingError);
+      expect((err as SettingError).setting).toBe('web.port');
+      expect((err as Error).message).toMatch(new RegExp(`^web\\.port: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`));
+      expect((err as SettingError).in('/etc/nfwatch/nfwatch.toml').message).toMatch(/^\/etc\/nfwatch\/nfwatch\.toml: web\.port: /);
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
+});
+
+describe('webAccess: the start-up checks of [web] (shared with --check-config)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfwatch-access-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const otherKey = join(dir, 'other-key.pem');
+  beforeAll(() => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', otherKey], { stdio: 'ignore' });
+    writeFileSync(join(dir, 'garbage.pem'), 'not pem\n');
+    writeFileSync(join(dir, 'token'), '  from-file \n');
+    writeFileSync(join(dir, 'empty'), '\n');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function problems(overrides: Parameters<typeof webConfig>[0]): Promise<string[]> {
+    const err = await webAccess(webConfig(overrides)).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+
+  it('gives the token in force (token_file trimmed) and the TLS pair', async () => {
+    expect(await webAccess(webConfig())).toEqual({ token: '' });
+    expect(await webAccess(webConfig({ token: 't' }))).toEqual({ token: 't' });
+    const access = await webAccess(webConfig({ host: '0.0.0.0', token_file: join(dir, 'token'), tls_cert: cert, tls_key: key }));
+    expect(access.token).toBe('from-file');
+    expect(access.https?.cert.equals(readFileSync(cert))).toBe(true);
+    expect(access.https?.key.equals(readFileSync(key))).toBe(true);
+  });
+
+  it('refuses each start-up problem naming its key, and lists them all at once', async () => {
+    expect(await problems({ host: '0.0.0.0' })).toEqual([expect.stringMatching(/^web\.host: refusing to listen on 0\.0\.0\.0 without a token/)]);
+    expect(await problems({ token: 'a', token_file: join(dir, 'token') })).toEqual(['web.token_file: set token or token_file, not both']);
+    expect(await problems({ token_file: join(dir, 'empty') })).toEqual([`web.token_file: ${join(dir, 'empty')} is empty`]);
+    expect(await problems({ token_file: join(dir, 'nope') })).toEqual([expect.stringMatching(/^web\.token_file: cannot read .*nope: ENOENT/)]);
+    expect(await problems({ tls_cert: cert })).toEqual(['web.tls_key: tls_cert and tls_key go together: set both or neither']);
+    expect(await problems({ tls_key: key })).toEqual(['web.tls_cert: tls_cert and tls_key go together: set both or neither']);
+    expect(await problems({ tls_cert: cert, tls_key: join(dir, 'garbage.pem') })).toEqual([expect.stringMatching(/^web\.tls_key: .*garbage\.pem holds no usable PEM private key \((?!error:)/)]);
+    expect(await problems({ tls_cert: join(dir, 'garbage.pem'), tls_key: key })).toEqual([expect.stringMatching(/^web\.tls_cert: .*garbage\.pem holds no usable PEM certificate/)]);
+    expect(await problems({ tls_cert: cert, tls_key: otherKey })).toEqual([expect.stringMatching(/^web\.tls_key: the key in .*other-key\.pem does not belong to the certificate in .*cert\.pem/)]);
+    expect(await problems({ tls_cert: dir, tls_key: join(dir, 'nope.pem') })).toEqual([
+      expect.stringMatching(/^web\.tls_cert: cannot read .*EISDIR/),
+      expect.stringMatching(/^web\.tls_key: cannot read .*nope\.pem: ENOENT/),
+    ]);
+    expect(await problems({ host: '192.0.2.1', tls_cert: cert })).toHaveLength(2);
   });
 });
