@@ -1,11 +1,22 @@
 // nfwatch's health as Prometheus text exposition format 0.0.4
 // (https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format): one `# HELP`
-// and one `# TYPE` line per metric family, then its samples. Pure: figures in, text out.
+// and one `# TYPE` line per metric family, then its samples. Figures in, text out; the only reads
+// of the live process (CPU, memory, open files) happen when a scrape does not pass them in.
+//
+// Conventions (https://prometheus.io/docs/practices/naming/): counters end in `_total`, units are
+// base units in the name (`_seconds`, `_bytes`), `nfwatch_build_info{version,nodejs} 1` names the
+// build, and the standard process_* / nodejs_* families carry the names prom-client's
+// collectDefaultMetrics() gives them, so stock Node.js dashboards work. Written by hand rather than
+// with prom-client: every nfwatch figure is already a snapshot read at scrape time (a registry would
+// only copy it), and collectDefaultMetrics() keeps an event-loop-delay monitor and a GC observer
+// running between scrapes; here nothing runs outside a scrape.
+import { readFileSync, readdirSync } from 'node:fs';
 import type { HealthSnapshot, SourceHealthField, Verdict } from '../pipeline/types.js';
 import { VERDICTS } from '../pipeline/types.js';
 import type { TrackerStats } from '../pipeline/types.js';
 import { SCAN_TYPES } from '../track/scans.js';
 import type { CounterSeries } from './history.js';
+import { NFWATCH_VERSION } from './version.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -19,6 +30,58 @@ export interface MetricsInput {
   tracker: TrackerStats | null;
   uptimeSeconds: number;
   streamClients: number;
+  /** The process figures; read from this process when absent (a scrape). */
+  process?: ProcessFigures;
+  /** nfwatch's version for nfwatch_build_info; package.json's when absent. */
+  version?: string;
+}
+
+/** The figures of the standard process_* and nodejs_* families. */
+export interface ProcessFigures {
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  /** Epoch seconds. */
+  startTimeSeconds: number;
+  residentMemoryBytes: number;
+  /** null where /proc is not there (not Linux). */
+  virtualMemoryBytes: number | null;
+  openFds: number | null;
+  maxFds: number | null;
+  heapTotalBytes: number;
+  heapUsedBytes: number;
+  externalMemoryBytes: number;
+  nodeVersion: string;
+}
+
+/** This process's figures now: process.cpuUsage/memoryUsage, /proc/self for fds and virtual memory. */
+export function readProcessFigures(): ProcessFigures {
+  const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
+  let virtualMemoryBytes: number | null = null;
+  let openFds: number | null = null;
+  let maxFds: number | null = null;
+  try {
+    const vm = /^VmSize:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (vm) virtualMemoryBytes = Number(vm[1]) * 1024;
+    openFds = readdirSync('/proc/self/fd').length - 1; // minus the directory handle of the listing itself
+    const limit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (limit) maxFds = Number(limit[1]);
+  } catch {
+    // not Linux: those families are left out
+  }
+  return {
+    cpuUserSeconds: cpu.user / 1e6,
+    cpuSystemSeconds: cpu.system / 1e6,
+    startTimeSeconds: Math.round(performance.timeOrigin / 1000),
+    residentMemoryBytes: mem.rss,
+    virtualMemoryBytes,
+    openFds,
+    maxFds,
+    heapTotalBytes: mem.heapTotal,
+    heapUsedBytes: mem.heapUsed,
+    externalMemoryBytes: mem.external,
+    nodeVersion: process.versions.node,
+  };
 }
 
 /** The source figures of the health snapshot as metric families, by source name. */
@@ -112,5 +175,25 @@ export function renderMetrics(input: MetricsInput): string {
   m.family('nfwatch_nfacct_bytes_total', 'counter', 'Bytes counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.bytes]));
   m.family('nfwatch_uptime_seconds', 'gauge', 'Seconds since nfwatch started.', input.uptimeSeconds);
   m.family('nfwatch_stream_clients', 'gauge', 'WebSocket clients of the live event stream.', input.streamClients);
+  m.family('nfwatch_build_info', 'gauge', 'Always 1; the labels name the nfwatch version and the Node.js it runs on.',
+    [[{ version: input.version ?? NFWATCH_VERSION, nodejs: input.process?.nodeVersion ?? process.versions.node }, 1]]);
+  writeProcess(m, input.process ?? readProcessFigures());
   return m.text();
+}
+
+/** The standard families, named as prom-client's collectDefaultMetrics() names them. */
+function writeProcess(m: Exposition, p: ProcessFigures): void {
+  m.family('process_cpu_user_seconds_total', 'counter', 'Total user CPU time spent in seconds.', p.cpuUserSeconds);
+  m.family('process_cpu_system_seconds_total', 'counter', 'Total system CPU time spent in seconds.', p.cpuSystemSeconds);
+  m.family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', p.cpuUserSeconds + p.cpuSystemSeconds);
+  m.family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', p.startTimeSeconds);
+  m.family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', p.residentMemoryBytes);
+  if (p.virtualMemoryBytes !== null) m.family('process_virtual_memory_bytes', 'gauge', 'Virtual memory size in bytes.', p.virtualMemoryBytes);
+  if (p.openFds !== null) m.family('process_open_fds', 'gauge', 'Number of open file descriptors.', p.openFds);
+  if (p.maxFds !== null) m.family('process_max_fds', 'gauge', 'Maximum number of open file descriptors.', p.maxFds);
+  m.family('nodejs_heap_size_total_bytes', 'gauge', 'Process heap size from Node.js in bytes.', p.heapTotalBytes);
+  m.family('nodejs_heap_size_used_bytes', 'gauge', 'Process heap size used from Node.js in bytes.', p.heapUsedBytes);
+  m.family('nodejs_external_memory_bytes', 'gauge', 'Node.js external memory size in bytes.', p.externalMemoryBytes);
+  const [major = '', minor = '', patch = ''] = p.nodeVersion.split('.');
+  m.family('nodejs_version_info', 'gauge', 'Node.js version info.', [[{ version: `v${p.nodeVersion}`, major, minor, patch }, 1]]);
 }

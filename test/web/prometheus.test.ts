@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/web/app.js';
-import { escapeLabelValue, renderMetrics } from '../../src/web/prometheus.js';
+import { escapeLabelValue, readProcessFigures, renderMetrics, type ProcessFigures } from '../../src/web/prometheus.js';
 import { deps, health, hub, webConfig } from './helpers.js';
 
 /** The text format, line by line: comments, or `name{labels} value`. Returns samples by series. */
@@ -73,6 +73,51 @@ describe('Prometheus text exposition', () => {
     expect(s.has('nfwatch_tracked_sources')).toBe(false); // tracking off
   });
 
+  it('follows the naming conventions: counters end in _total, build info, process and Node.js families', () => {
+    const proc: ProcessFigures = {
+      cpuUserSeconds: 1.5, cpuSystemSeconds: 0.25, startTimeSeconds: 1764050400, residentMemoryBytes: 50_000_000,
+      virtualMemoryBytes: 900_000_000, openFds: 21, maxFds: 1024, heapTotalBytes: 30_000_000, heapUsedBytes: 20_000_000,
+      externalMemoryBytes: 2_000_000, nodeVersion: '20.19.1',
+    };
+    const text = renderMetrics({
+      health: health(),
+      totals: { allowed: 1, blocked: 2, unknown: 0, syns: 0 },
+      counters: [],
+      tracker: { tracked: 0, evicted: 0, expired: 0, scans: { vertical: 0, horizontal: 0, ssh_bruteforce: 0 }, newScans: { vertical: 0, horizontal: 0, ssh_bruteforce: 0 }, suspected: 0, campaigns: 0 },
+      uptimeSeconds: 1,
+      streamClients: 0,
+      process: proc,
+      version: '1.2.3',
+    });
+    const s = parse(text);
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      expect(name!.endsWith('_total'), `${name} is a ${type}`).toBe(type === 'counter');
+    }
+    expect(s.get('nfwatch_build_info{version="1.2.3",nodejs="20.19.1"}')).toBe(1);
+    expect(s.get('process_cpu_seconds_total')).toBe(1.75);
+    expect(s.get('process_cpu_user_seconds_total')).toBe(1.5);
+    expect(s.get('process_start_time_seconds')).toBe(1764050400);
+    expect(s.get('process_resident_memory_bytes')).toBe(50_000_000);
+    expect(s.get('process_open_fds')).toBe(21);
+    expect(s.get('process_max_fds')).toBe(1024);
+    expect(s.get('nodejs_heap_size_used_bytes')).toBe(20_000_000);
+    expect(s.get('nodejs_heap_size_total_bytes')).toBe(30_000_000);
+    expect(s.get('nodejs_version_info{version="v20.19.1",major="20",minor="19",patch="1"}')).toBe(1);
+    // Names kept from before (dashboards and alerts use them).
+    for (const name of ['nfwatch_events_total{verdict="blocked"}', 'nfwatch_lines_total', 'nfwatch_late_events_total', 'nfwatch_sink_backlog{sink="graphite"}', 'nfwatch_uptime_seconds']) {
+      expect(s.has(name), name).toBe(true);
+    }
+  });
+
+  it('reads this process when a scrape passes no figures', () => {
+    const p = readProcessFigures();
+    expect(p.residentMemoryBytes).toBeGreaterThan(0);
+    expect(p.heapUsedBytes).toBeGreaterThan(0);
+    expect(p.cpuUserSeconds + p.cpuSystemSeconds).toBeGreaterThan(0);
+    expect(Math.abs(p.startTimeSeconds - Date.now() / 1000)).toBeLessThan(24 * 3600);
+    if (process.platform === 'linux') expect(p.openFds).toBeGreaterThan(2);
+  });
+
   it('GET /metrics serves it as text/plain version 0.0.4', async () => {
     const config = webConfig();
     const app: FastifyInstance = await buildApp(deps(config), hub(config));
@@ -83,5 +128,7 @@ describe('Prometheus text exposition', () => {
     const s = parse(res.body);
     expect(s.get('nfwatch_events_total{verdict="allowed"}')).toBe(100);
     expect(s.get('nfwatch_tracked_sources')).toBe(0);
+    expect(s.get('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect([...s.keys()].some((k) => k.startsWith('nfwatch_build_info{version="'))).toBe(true);
   });
 });
