@@ -3,24 +3,36 @@
 import { parseArgs } from 'node:util';
 import { checkConfig, runDaemon } from './main.js';
 import { errorText } from './util/errors.js';
+import { NFWATCH_VERSION } from './web/version.js';
 
-const USAGE = `Usage: nfwatch [--config FILE] [--check-config FILE] [--help]
+/** Read when --config is not given: where the Debian install puts it (README "Install on Debian"). */
+const DEFAULT_CONFIG = '/etc/nfwatch/nfwatch.toml';
+
+const USAGE = `Usage: nfwatch [--config FILE] [--check-config FILE] [--version] [--help]
 
 nfwatch reads the JSON that ulogd2 writes for NFLOG packets and NFACCT counters (from its file or
 its unix/tcp socket mode) and writes Graphite metrics aggregated by event time.
 
 Options:
-  -c, --config FILE        run the daemon with this configuration (default: /etc/nfwatch/nfwatch.toml)
+  -c, --config FILE        run the daemon with this configuration (default: ${DEFAULT_CONFIG})
       --check-config FILE  run the daemon's start-up checks on FILE (also the [web] token and TLS
                            files) and exit: 0 when it would start, 1 with the problems otherwise
+  -V, --version            print the version and exit
   -h, --help               show this help
+
+Backfill: nfwatch replay [--config FILE] FILE...  (see nfwatch replay --help)
 
 Signals: SIGTERM/SIGINT flush pending intervals and exit 0; SIGHUP reopens the source files
 and re-reads log level, verdict rules and error sampling from the configuration.
 `;
 
 function main(argv: string[]): void {
-  let values: { config?: string; 'check-config'?: string; help?: boolean };
+  // `nfwatch replay ...`: backfill old ulogd files (src/replay/), with options of its own.
+  if (argv[0] === 'replay') {
+    void import('./replay/cli.js').then((m) => m.replayMain(argv.slice(1), DEFAULT_CONFIG));
+    return;
+  }
+  let values: { config?: string; 'check-config'?: string; help?: boolean; version?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -28,6 +40,7 @@ function main(argv: string[]): void {
         config: { type: 'string', short: 'c' },
         'check-config': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
       strict: true,
       allowPositionals: false,
@@ -38,6 +51,10 @@ function main(argv: string[]): void {
   }
   if (values.help) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`nfwatch ${NFWATCH_VERSION}\n`);
     return;
   }
   const checkPath = values['check-config'];
@@ -55,7 +72,7 @@ function main(argv: string[]): void {
     );
     return;
   }
-  const path = values.config ?? '/etc/nfwatch/nfwatch.toml';
+  const path = values.config ?? DEFAULT_CONFIG;
   // Start-up errors name the setting and the file (ConfigError, SettingError) or say what failed;
   // an operator needs that line, not a JavaScript stack trace.
   runDaemon(path).catch((err: unknown) => {

@@ -4,6 +4,9 @@ import type { Config } from './config/schema.js';
 import { buildDaemon, decodeOptions } from './wire.js';
 import { SettingError } from './util/errors.js';
 import { createLogger } from './util/log.js';
+import type { Pipeline } from './pipeline/pipeline.js';
+import type { HealthSnapshot } from './pipeline/types.js';
+import type { SourceFigures } from './web/healthz.js';
 import { startWeb, webAccess, type WebAccess, type WebServer } from './web/server.js';
 
 /** How long SIGTERM waits for sinks to deliver what is pending before exiting anyway. */
@@ -31,6 +34,21 @@ export async function checkConfig(configPath: string): Promise<CheckedConfig> {
   }
 }
 
+/**
+ * The pipeline's health with each file source's `missingFile` added for /healthz (web/healthz.ts:
+ * a file that does not exist is a stuck source). The API schemas and /metrics list their fields,
+ * so nothing else shows it.
+ */
+export function webHealth(pipeline: Pipeline): HealthSnapshot {
+  const health = pipeline.health();
+  for (const source of pipeline.sources) {
+    const figures = health.sources?.[source.name] as SourceFigures | undefined;
+    const missing = source.stats().missingFile;
+    if (figures && typeof missing === 'number') figures.missingFile = missing;
+  }
+  return health;
+}
+
 export async function runDaemon(configPath: string): Promise<void> {
   const { config, web: access } = await checkConfig(configPath);
   const logger = createLogger(config.general.log_level);
@@ -40,7 +58,7 @@ export async function runDaemon(configPath: string): Promise<void> {
   if (hub && access) {
     // Listening first: a port in use stops the daemon before any source is read.
     try {
-      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => pipeline.health(), geoCredits, startedAt, logger: logger.child('web') }, hub, access);
+      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, startedAt, logger: logger.child('web') }, hub, access);
     } catch (err) {
       throw err instanceof SettingError ? err.in(configPath) : err;
     }

@@ -21,6 +21,7 @@ import { errorCode } from '../util/errors.js';
 import type { WebDeps } from './deps.js';
 import { parseIPv4 } from './filter.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
+import { HealthJudge } from './healthz.js';
 import * as S from './schemas.js';
 import { registerStatic } from './static.js';
 import type { LiveHub } from './stream.js';
@@ -104,7 +105,17 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
   const errors = { 400: S.ErrorReply, 401: S.ErrorReply, 403: S.ErrorReply };
 
   // --- routes ---------------------------------------------------------------------------------
-  app.get('/healthz', { schema: { querystring: S.NoQuery, response: { 200: S.HealthzReply } } }, async () => ({ status: 'ok' as const }));
+  // Judged every second (not only when a monitor asks), so "for 30 s" means what it says.
+  const judge = new HealthJudge();
+  const verdict = () => judge.observe(deps.health(), Date.now());
+  const sampler = setInterval(verdict, 1000);
+  sampler.unref();
+  app.addHook('onClose', async () => clearInterval(sampler));
+  app.get('/healthz', { schema: { querystring: S.NoQuery, response: { 200: S.HealthzReply, 503: S.HealthzReply } } }, async (_req, reply): Promise<S.HealthzReply> => {
+    const v = verdict();
+    if (v.status !== 'ok') reply.code(503);
+    return v;
+  });
 
   app.get('/api/summary', { schema: { querystring: S.NoQuery, response: { 200: S.SummaryReply, ...errors } } }, async (): Promise<S.SummaryReply> => {
     const h = deps.health();

@@ -220,4 +220,21 @@ export const RatesReply = Type.Object({
   points: Type.Array(VerdictPoint),
 });
 
-export const HealthzReply = Type.Object({ status: Type.Literal('ok') });
+// --- /healthz (no token: names and rules only, never a path, host or error text; see healthz.ts) ---
+
+const ComponentState = Type.Record(Type.String(), Type.String({ description: "'ok' or the rule that failed" }));
+
+export const HealthzReply = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  problems: Type.Array(
+    Type.Object({
+      component: Type.Union([Type.Literal('sink'), Type.Literal('source')]),
+      name: Type.String(),
+      reason: Type.String({ description: 'unreachable, stalled, dropping, waiting, unconnected' }),
+      message: Type.String(),
+    }),
+  ),
+  sinks: ComponentState,
+  sources: ComponentState,
+});
+export type HealthzReply = Static<typeof HealthzReply>;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { buildApp, isLoopbackName, parseHost, shownPath } from '../../src/web/app.js';
@@ -85,11 +85,52 @@ describe('the JSON API', () => {
     expect((await a.inject('/api/summary')).json()).toMatchObject({ tracking: false, time: null, sources: null, scans: null });
   });
 
-  it('GET /healthz: 200 {status:"ok"}, nothing else, no token needed', async () => {
+  it('GET /healthz: 200 {status:"ok"} with each sink and source ok, no token needed, not cached', async () => {
     const a = await make({ token: 's3cret' });
     const res = await a.inject('/healthz');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok' });
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual({ status: 'ok', problems: [], sinks: { graphite: 'ok' }, sources: {} });
+  });
+
+  it('GET /healthz: 503 "degraded" with the problems when a sink cannot reach its server or a source is stuck; names only, no paths or hosts', async () => {
+    const config = webConfig({ token: 's3cret' });
+    const d = deps(config);
+    const source = (kind: string, extra: Record<string, number> = {}) => ({
+      kind, linesRead: 0, bytesRead: 0, connections: 0, connectionsRefused: 0, connectionsEvicted: 0, partialLinesDropped: 0, rotations: 0, truncations: 0, symlinksRefused: 0, ...extra,
+    });
+    let snapshot = () => d.health();
+    app = await buildApp({ ...d, health: () => snapshot() }, hub(config), { token: 's3cret' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    // carbon away with something to send; the file source's file is there.
+    snapshot = () => ({
+      ...d.health(),
+      sinks: { graphite: { backlog: 40, dropped: 0, sent: 100, connected: false }, influx: { backlog: 0, dropped: 0, sent: 5, connected: true } },
+      sources: { ulogd: { ...source('file', { missingFile: 0 }), secretPath: 1 } as never },
+    });
+    expect((await app.inject('/healthz')).statusCode).toBe(200); // not for 2 s yet
+    vi.setSystemTime(Date.now() + 2000);
+    const res = await app.inject('/healthz');
+    vi.useRealTimers();
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toEqual({
+      status: 'degraded',
+      problems: [{ component: 'sink', name: 'graphite', reason: 'unreachable', message: 'output graphite cannot reach its server; 40 items waiting' }],
+      sinks: { graphite: 'unreachable', influx: 'ok' },
+      sources: { ulogd: 'ok' },
+    });
+    expect(res.body).not.toMatch(/secretPath|\/var\/|127\.0\.0\.1|2003/);
+    // carbon back: ok again at once.
+    snapshot = () => ({ ...d.health(), sinks: { graphite: { backlog: 0, dropped: 0, sent: 140, connected: true } } });
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+  });
+
+  it('GET /healthz: a query changes nothing in the answer', async () => {
+    const a = await make({ token: 's3cret' });
+    const res = await a.inject('/healthz?verbose=1&token=x');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ok', problems: [], sinks: { graphite: 'ok' }, sources: {} });
   });
 
   it('names its errors: unknown routes 404 not_found, a plain GET of /stream 426 upgrade_required', async () => {
