@@ -111,6 +111,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
         maxPrefixes: config.aggregate.max_prefixes,
         maxOpenIntervals: config.aggregate.max_open_intervals,
         maxCounterNames: config.aggregate.max_counter_names,
+        maxSeries: config.aggregate.max_series,
       },
       nfacctModes,
       errorSamplesPerMinute: config.general.error_samples_per_minute,

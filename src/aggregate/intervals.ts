@@ -12,6 +12,7 @@
 //    and lines that were already counted into closed intervals are recognised by `skipBelow`.
 import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
 import { emptyAggregate } from './empty.js';
+import { foldThroughBudget, OTHER_VALUE, OTHER_WINDOW, SeriesBudgets } from './budget.js';
 
 export interface AggregatorOptions {
   intervalMs: number;
@@ -21,7 +22,17 @@ export interface AggregatorOptions {
   maxOpenIntervals: number;
   /** Distinct NFACCT counter names written over the aggregator's life; later new names → OTHER_COUNTER. */
   maxCounterNames: number;
+  /**
+   * Distinct names written over the aggregator's life per family (destination ports of each
+   * verdict, log prefixes, SYN windows, fingerprints, countries, tools); later new names are
+   * summed into the family's `other`. Default DEFAULT_MAX_SERIES.
+   */
+  maxSeries?: number;
 }
+
+/** aggregate.max_series' default. */
+export const DEFAULT_MAX_SERIES = 100;
+export { OTHER_VALUE, OTHER_WINDOW } from './budget.js';
 
 export interface AggregatorSource {
   name: string;
@@ -89,6 +100,10 @@ export interface AggregatorStats {
   countersIgnored: number;
   /** Counter records whose name came after the maxCounterNames budget was spent (summed as _other). */
   countersFolded: number;
+  /** Names admitted to their own series over all families (counter names included). */
+  seriesAdmitted: number;
+  /** Events (and counter records) folded into a family's `other` by the series budget. */
+  seriesFolded: number;
   counterResets: number;
   openIntervals: number;
   closedIntervals: number;
@@ -113,9 +128,11 @@ export class IntervalAggregator {
     lateUntracked: 0,
     countersIgnored: 0,
     countersFolded: 0,
+    seriesAdmitted: 0,
+    seriesFolded: 0,
   };
-  /** Counter names admitted so far (at most options.maxCounterNames, never forgotten). */
-  private readonly counterNames = new Set<string>();
+  /** Lifetime name budgets, one per family; counter names use options.maxCounterNames. */
+  readonly budgets: SeriesBudgets;
 
   constructor(
     private readonly options: AggregatorOptions,
@@ -123,6 +140,7 @@ export class IntervalAggregator {
     private readonly emit: (aggregate: IntervalAggregate) => void,
     private readonly clock: () => number = Date.now,
   ) {
+    this.budgets = new SeriesBudgets(options.maxSeries ?? DEFAULT_MAX_SERIES, { counter: options.maxCounterNames });
     this.sources = sources.map((s) => ({
       name: s.name,
       replayable: s.replayable,
@@ -219,13 +237,14 @@ export class IntervalAggregator {
     }
     // A budget over the daemon's life, not per interval: 10,000 new garbage names every interval
     // would otherwise become 10,000 new series every interval.
-    if (!this.counterNames.has(name)) {
-      if (this.counterNames.size < this.options.maxCounterNames) this.counterNames.add(name);
-      else {
-        name = OTHER_COUNTER;
-        this.stats.countersFolded++;
-      }
+    const budget = this.budgets.get('counter');
+    if (!budget.admit(name)) {
+      name = OTHER_COUNTER;
+      this.stats.countersFolded++;
+      budget.folded++;
+      this.stats.seriesFolded = this.budgets.folded;
     }
+    this.stats.seriesAdmitted = this.budgets.admitted;
     const counters = open.aggregate.counters;
     const totals = counters.get(name);
     if (totals) {
@@ -339,7 +358,36 @@ export class IntervalAggregator {
     for (const positions of open.late) this.latePositions -= positions.length;
     this.stats.openIntervals = this.starts.length;
     this.stats.closedIntervals++;
+    this.applyBudgets(open.aggregate);
     this.emit(open.aggregate);
+  }
+
+  /**
+   * Folds the names the lifetime budgets do not admit into each family's `other`, busiest first.
+   * Done when an interval closes (not per event) so that the interval's busiest names are offered
+   * first; the same closed interval always yields the same names after a replay only if the
+   * budgets are in the same state, which holds for a fresh budget replaying the same intervals.
+   */
+  private applyBudgets(a: IntervalAggregate): void {
+    const b = this.budgets;
+    for (const verdict of ['allowed', 'blocked', 'unknown'] as const) {
+      const v = a.verdicts[verdict];
+      v.otherPorts += foldThroughBudget(v.ports, b.get(`dport.${verdict}`));
+    }
+    a.otherPrefixes += foldThroughBudget(a.prefixes, b.get('prefix'));
+    a.otherFingerprints += foldThroughBudget(a.fingerprints, b.get('fingerprint'));
+    const windows = a.synWindows.get(OTHER_WINDOW) ?? 0;
+    a.synWindows.delete(OTHER_WINDOW);
+    const foldedWindows = windows + foldThroughBudget(a.synWindows, b.get('window'));
+    if (foldedWindows > 0) a.synWindows.set(OTHER_WINDOW, foldedWindows);
+    for (const [family, map] of [['country', a.countries], ['tool', a.tools]] as const) {
+      const before = map.get(OTHER_VALUE) ?? 0;
+      map.delete(OTHER_VALUE);
+      const folded = before + foldThroughBudget(map, b.get(family));
+      if (folded > 0) map.set(OTHER_VALUE, folded);
+    }
+    this.stats.seriesAdmitted = b.admitted;
+    this.stats.seriesFolded = b.folded;
   }
 
   /** Event time up to which intervals are closed (the next checkpoint's flushedUntil). */

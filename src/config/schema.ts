@@ -85,9 +85,7 @@ export const ConfigSchema = Type.Object(
         state_dir: Type.String({
           minLength: 1,
           default: '/var/lib/nfwatch',
-          // The shipped example runs from a checkout without root (npm start).
-          examples: ['.state'],
-          description: 'Where read positions are saved (one small JSON file per file source). A relative path is taken from the working directory.',
+          description: 'Where read positions are saved (one small JSON file per file source); it must be writable by the user nfwatch runs as (the systemd unit gives it /var/lib/nfwatch). A relative path is taken from the working directory.',
         }),
         log_level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info', description: 'Least severe log level written to stderr.' }),
         max_line_bytes: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 65536, description: 'Longest accepted line; longer lines are skipped and counted, never buffered whole.' }),
@@ -120,13 +118,14 @@ export const ConfigSchema = Type.Object(
     ),
     aggregate: Type.Object(
       {
-        interval_seconds: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: "Length of an aggregation interval, aligned to wall-clock multiples; match carbon's finest retention." }),
+        interval_seconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: "Length of an aggregation interval, aligned to wall-clock multiples. Must equal the finest retention of carbon's storage schema for nfwatch's prefix: whisper keeps only the last value written per slot, so with Debian's stock schema (60s:1d,...) a 10 s interval would keep one count in six. 60 matches stock carbon; use 10 only with conf/carbon/storage-schemas.conf (10s:1d,...) installed." }),
         grace_seconds: Type.Number({ minimum: 0, maximum: 600, default: 2, description: 'While live, how long after an interval ends its events may still arrive before it is written.' }),
         lateness_seconds: Type.Number({ minimum: 0, maximum: 3600, default: 5, description: 'While catching up, how far event time may step backwards before an interval is closed.' }),
         top_ports: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'Destination ports written per verdict and interval; the rest are summed into `other` so a port scan cannot create 65 535 series.' }),
         top_values: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'SYN window sizes, SYN fingerprints and source countries written per interval; the rest are summed into `other`.' }),
         max_prefixes: Type.Integer({ minimum: 1, maximum: 10000, default: 200, description: 'Distinct log prefixes counted per interval; more are summed into `other`.' }),
         max_counter_names: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Distinct NFACCT counter names written over the daemon\'s life (nfacct objects are few). Names first seen after that are summed into `_other`, so a stream of garbage names cannot create series without end; totals stay exact.' }),
+        max_series: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Series budget over the daemon\'s life, per family (destination ports of each verdict, log prefixes, SYN windows, SYN fingerprints, countries, tools; NFACCT names use max_counter_names): the first names admitted, busiest first in each interval, keep their own series; later new names are summed into the family\'s `other`. An hour-long 65 535-port scan creates at most this many dport series; totals stay exact.' }),
         max_open_intervals: Type.Integer({ minimum: 2, maximum: 100000, default: 720, description: 'Intervals held open at once; events far in the future are counted into the newest one.' }),
       },
       { ...strict, default: {} },
@@ -185,7 +184,7 @@ export const ConfigSchema = Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Serve the live scan-watch page, its JSON API, /metrics and the WebSocket event stream.' }),
         host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on. Anything but loopback exposes firewall logs: then `token` is required (nfwatch refuses to start without it) and TLS is strongly advised.' }),
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port (0: any free port, for tests).' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8733, description: 'TCP port (0: any free port, for tests). The default, 8733, stays clear of the ports of tools often found beside it (crowdsec 8080/6060, Prometheus 9090, node_exporter 9100, Grafana 3000, InfluxDB 8086, VictoriaMetrics 8428, carbon 2003/2004).' }),
         token: Type.String({ default: '', description: 'Access token for the page, the API and the stream (sent as `Authorization: Bearer <token>` or `?token=`). Required when host is not loopback.' }),
         token_file: Type.String({ default: '', description: 'Read the token from this file instead (keeps it out of the config file).' }),
         tls_cert: Type.String({ default: '', description: 'PEM certificate file: serve HTTPS/WSS. Needs tls_key.' }),
@@ -216,6 +215,7 @@ export const ConfigSchema = Type.Object(
             resend_intervals: Type.Integer({ minimum: 0, maximum: 1000, default: 12, description: 'After a reconnect, intervals written just before the break are written again (carbon keeps the last write for a timestamp, so this is harmless and covers lines lost in a dying connection).' }),
             reconnect_min_ms: Type.Integer({ minimum: 10, maximum: 600000, default: 250, description: 'First reconnect delay; doubles up to reconnect_max_ms.' }),
             reconnect_max_ms: Type.Integer({ minimum: 10, maximum: 600000, default: 10000, description: 'Longest reconnect delay.' }),
+            max_creates_per_minute: Type.Integer({ minimum: 0, maximum: 100_000, default: 40, description: 'New series nfwatch asks carbon to create per minute (a token bucket like carbon\'s own, bursts of 3/4 of it). Keep it below carbon\'s MAX_CREATES_PER_MINUTE (Debian: 50), which drops the points of series it has no budget to create, with room for carbon\'s own ~20 series. Core series (events.<verdict>.count, proto, input, syn.count, every `other`) go first, then NFACCT counters, then the busiest values, then health gauges; a new series that does not fit yet is summed into its family\'s `other` (a gauge: written by a later snapshot) and created in a later minute. Counted in nfwatch.series.admitted / folded. 0: no limit (carbon with MAX_CREATES_PER_MINUTE = inf).' }),
           },
           { ...strict, default: {} },
         ),

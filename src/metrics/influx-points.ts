@@ -27,6 +27,7 @@
 // ever low-cardinality values; a source or destination address is a string FIELD, never a tag.
 import { DECODE_ERROR_REASONS, VERDICTS, type HealthSnapshot, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
 import { protocolName, splitTop, type TopLimits } from './names.js';
+import { OTHER_WINDOW } from '../aggregate/budget.js';
 
 export type Precision = 's' | 'ms' | 'us' | 'ns';
 
@@ -142,7 +143,9 @@ class PointSet {
 /**
  * The points of one interval, stamped with its start. Ports, SYN windows, fingerprints and
  * countries beyond the top N are summed into `other`, exactly as for Graphite, so every
- * breakdown of a verdict sums to its count.
+ * breakdown of a verdict sums to its count. The lifetime series budget (aggregate.max_series) is
+ * applied by the aggregator, so both outputs name the same values; the per-minute creation budget
+ * (outputs.graphite.max_creates_per_minute) is carbon's alone.
  */
 export function intervalPoints(agg: IntervalAggregate, opts: PointOptions, top: TopLimits): string[] {
   const out: string[] = [];
@@ -164,9 +167,13 @@ export function intervalPoints(agg: IntervalAggregate, opts: PointOptions, top: 
   for (const [source, n] of agg.sources) if (n > 0) set.add(`${p}_events_by_input`, [host, ['source', source]], n);
   if (agg.syns > 0) {
     set.add(`${p}_syn`, [host], agg.syns);
-    const windows = splitTop(agg.synWindows, top.values);
+    // Windows the aggregator's series budget folded are counted under OTHER_WINDOW (not a window).
+    const windowCounts = agg.synWindows.has(OTHER_WINDOW) ? new Map(agg.synWindows) : agg.synWindows;
+    const foldedWindows = windowCounts.get(OTHER_WINDOW) ?? 0;
+    windowCounts.delete(OTHER_WINDOW);
+    const windows = splitTop(windowCounts, top.values);
     for (const [w, n] of windows.top) set.add(`${p}_syn_by_window`, [host, ['window', String(w)]], n);
-    if (windows.folded) set.add(`${p}_syn_by_window`, [host, ['window', 'other']], windows.rest);
+    if (windows.folded || foldedWindows > 0) set.add(`${p}_syn_by_window`, [host, ['window', 'other']], windows.rest + foldedWindows);
     for (const [ttl, n] of agg.synInitialTtls) if (n > 0) set.add(`${p}_syn_by_ittl`, [host, ['ittl', String(ttl)]], n);
     const fps = splitTop(agg.fingerprints, top.values);
     for (const [key, n] of fps.top) set.add(`${p}_syn_by_fingerprint`, [host, ['fingerprint', key]], n);

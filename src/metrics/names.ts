@@ -25,6 +25,8 @@
 //   <p>.campaigns.active
 //   <p>.track.sources|evicted|expired            tracked sources; LRU evictions; window expiries
 //   <p>.nfwatch.lines|events|events_per_second|oversized_lines|late_events|counter_resets|open_intervals
+//   <p>.nfwatch.series.admitted|folded          series created in carbon; creations held back by
+//                                                outputs.graphite.max_creates_per_minute
 //   <p>.nfwatch.decode_errors.<reason>
 //   <p>.nfwatch.sinks.<sink>.backlog|dropped|sent|connected
 //   <p>.nfwatch.sources.<source>.<figure>        lines_read, bytes_read, connections, connections_refused,
@@ -55,10 +57,16 @@
 //   <n>.nfwatch.sinks.backlog;host=h;sink=graphite           (and dropped, sent, connected)
 //   <n>.nfwatch.sources.rotations;host=h;source=ulogd        (and the other source figures)
 //
+// Which names get their own series: aggregate.max_series (lifetime, per family; applied by the
+// aggregator, see aggregate/budget.ts), then aggregate.top_ports / top_values (per interval, here),
+// then, for carbon only, the creation budget (plan* mark what may be folded or deferred; the
+// Graphite sink applies it when it writes). Folded values always go to the family's `other`.
+//
 // Distinct raw names can sanitise to the same path ("a b" and "a_b"); render* then add their
 // values instead of letting one overwrite the other, so totals stay exact.
 import type { GraphiteConfig } from '../config/schema.js';
 import { PROTOCOL_NAMES } from '../decode/protocols.js';
+import { OTHER_WINDOW, type CreateKind, type PlannedMetric } from '../aggregate/budget.js';
 import {
   DECODE_ERROR_REASONS,
   SOURCE_HEALTH_FIELDS,
@@ -146,7 +154,9 @@ export type HealthField =
   | 'oversized_lines'
   | 'late_events'
   | 'counter_resets'
-  | 'open_intervals';
+  | 'open_intervals'
+  | 'series.admitted'
+  | 'series.folded';
 
 /** Builds metric paths for one configuration and host; caches sanitised components. */
 export class MetricNamer {
@@ -332,6 +342,42 @@ function add(out: Record<string, number>, path: string, value: number): void {
   out[path] = (out[path] ?? 0) + value;
 }
 
+/**
+ * Metrics of one batch with, per path, what the Graphite sink's creation budget may do with it
+ * when the series is new (see aggregate/budget.ts). Same-path values are summed.
+ */
+class Plan {
+  private readonly byPath = new Map<string, PlannedMetric>();
+
+  add(path: string, value: number, kind: CreateKind, other?: string, first?: boolean): void {
+    if (!Number.isFinite(value)) return;
+    const m = this.byPath.get(path);
+    if (m !== undefined) {
+      m.value += value;
+      // A path that is some family's `other` must never be folded itself.
+      if (kind === 'core') {
+        m.kind = 'core';
+        delete m.other;
+      }
+      return;
+    }
+    const planned: PlannedMetric = { path, value, kind };
+    if (other !== undefined) planned.other = other;
+    if (first) planned.first = true;
+    this.byPath.set(path, planned);
+  }
+
+  list(): PlannedMetric[] {
+    return [...this.byPath.values()];
+  }
+}
+
+function toRecord(metrics: readonly PlannedMetric[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics) add(out, m.path, m.value);
+  return out;
+}
+
 /** The `n` largest entries (ties: smaller key first) and the sum of the rest. */
 export function splitTop<K extends number | string>(counts: Map<K, number>, n: number): { top: Array<[K, number]>; rest: number; folded: boolean } {
   const entries: Array<[K, number]> = [];
@@ -358,75 +404,121 @@ export interface TopLimits {
  * dport.* of a verdict always sum to its events that had a destination port.
  */
 export function renderInterval(agg: IntervalAggregate, namer: MetricNamer, top: TopLimits): Record<string, number> {
-  const out: Record<string, number> = {};
+  return toRecord(planInterval(agg, namer, top));
+}
+
+/**
+ * renderInterval's metrics with their creation kinds: counts that must exist for totals to add
+ * up (events.<verdict>.count, proto, input, syn.count, ittl, os, and every `other`) are 'core';
+ * named ports, prefixes, windows, fingerprints, tools, countries and NFACCT counters are 'fold'
+ * (into their family's `other`), counters offered first.
+ */
+export function planInterval(agg: IntervalAggregate, namer: MetricNamer, top: TopLimits): PlannedMetric[] {
+  const plan = new Plan();
   for (const verdict of VERDICTS) {
     const v = agg.verdicts[verdict];
     // Always written, also as 0: a verdict's count series stays continuous while others are busy.
-    add(out, namer.verdictCount(verdict), v.count);
-    for (const [proto, n] of v.protocols) if (n > 0) add(out, namer.protocol(verdict, proto), n);
+    plan.add(namer.verdictCount(verdict), v.count, 'core');
+    for (const [proto, n] of v.protocols) if (n > 0) plan.add(namer.protocol(verdict, proto), n, 'core');
 
     const ports = splitTop(v.ports, top.ports);
     const other = ports.rest + v.otherPorts;
     const folded = ports.folded || v.otherPorts > 0;
-    for (const [port, n] of ports.top) add(out, namer.dport(verdict, port), n);
-    if (folded || other > 0) add(out, namer.dport(verdict, 'other'), other);
+    const otherPath = namer.dport(verdict, 'other');
+    for (const [port, n] of ports.top) plan.add(namer.dport(verdict, port), n, 'fold', otherPath);
+    if (folded || other > 0) plan.add(otherPath, other, 'core');
   }
-  for (const [prefix, n] of agg.prefixes) if (n > 0) add(out, namer.logPrefix(prefix), n);
-  if (agg.otherPrefixes > 0) add(out, namer.logPrefix(null), agg.otherPrefixes);
-  for (const [source, n] of agg.sources) if (n > 0) add(out, namer.input(source), n);
+  const otherPrefix = namer.logPrefix(null);
+  for (const [prefix, n] of agg.prefixes) if (n > 0) plan.add(namer.logPrefix(prefix), n, 'fold', otherPrefix);
+  if (agg.otherPrefixes > 0) plan.add(otherPrefix, agg.otherPrefixes, 'core');
+  for (const [source, n] of agg.sources) if (n > 0) plan.add(namer.input(source), n, 'core');
   // A counter present in the aggregate was polled in this interval: written even when its delta
   // is 0, as ulogd's own GRAPHITE output does.
   for (const [name, t] of agg.counters) {
-    add(out, namer.nfacct(name, 'pkts'), t.pkts);
-    add(out, namer.nfacct(name, 'bytes'), t.bytes);
+    plan.add(namer.nfacct(name, 'pkts'), t.pkts, 'fold', namer.nfacct(OTHER_COUNTER_NAME, 'pkts'), true);
+    plan.add(namer.nfacct(name, 'bytes'), t.bytes, 'fold', namer.nfacct(OTHER_COUNTER_NAME, 'bytes'), true);
   }
   if (agg.syns > 0) {
-    add(out, namer.synCount(), agg.syns);
-    const windows = splitTop(agg.synWindows, top.values);
-    for (const [w, n] of windows.top) add(out, namer.synWindow(w), n);
-    if (windows.folded) add(out, namer.synWindow('other'), windows.rest);
-    for (const [ttl, n] of agg.synInitialTtls) if (n > 0) add(out, namer.synInitialTtl(ttl), n);
+    plan.add(namer.synCount(), agg.syns, 'core');
+    const windowCounts = agg.synWindows.has(OTHER_WINDOW) ? new Map(agg.synWindows) : agg.synWindows;
+    const foldedWindows = windowCounts.get(OTHER_WINDOW) ?? 0;
+    windowCounts.delete(OTHER_WINDOW);
+    const windows = splitTop(windowCounts, top.values);
+    const otherWindow = namer.synWindow('other');
+    for (const [w, n] of windows.top) plan.add(namer.synWindow(w), n, 'fold', otherWindow);
+    if (windows.folded || foldedWindows > 0) plan.add(otherWindow, windows.rest + foldedWindows, 'core');
+    for (const [ttl, n] of agg.synInitialTtls) if (n > 0) plan.add(namer.synInitialTtl(ttl), n, 'core');
     const fingerprints = splitTop(agg.fingerprints, top.values);
-    for (const [key, n] of fingerprints.top) add(out, namer.synFingerprint(key), n);
-    if (fingerprints.folded || agg.otherFingerprints > 0) add(out, namer.synFingerprint(null), fingerprints.rest + agg.otherFingerprints);
-    for (const [os, n] of agg.synOs) if (n > 0) add(out, namer.synOs(os), n);
+    const otherFp = namer.synFingerprint(null);
+    for (const [key, n] of fingerprints.top) plan.add(namer.synFingerprint(key), n, 'fold', otherFp);
+    if (fingerprints.folded || agg.otherFingerprints > 0) plan.add(otherFp, fingerprints.rest + agg.otherFingerprints, 'core');
+    for (const [os, n] of agg.synOs) if (n > 0) plan.add(namer.synOs(os), n, 'core');
   }
-  for (const [tool, n] of agg.tools) if (n > 0) add(out, namer.tool(tool), n);
+  const otherTool = namer.tool('other');
+  for (const [tool, n] of agg.tools) if (n > 0) plan.add(namer.tool(tool), n, tool === 'other' ? 'core' : 'fold', otherTool);
   const countries = splitTop(agg.countries, top.values);
-  for (const [cc, n] of countries.top) add(out, namer.country(cc), n);
-  if (countries.folded) add(out, namer.country(null), countries.rest);
-  return out;
+  const otherCountry = namer.country(null);
+  for (const [cc, n] of countries.top) plan.add(namer.country(cc), n, cc === 'other' ? 'core' : 'fold', otherCountry);
+  if (countries.folded) plan.add(otherCountry, countries.rest, 'core');
+  return plan.list();
+}
+
+/** The NFACCT name folded counters are summed under (aggregate/intervals.ts OTHER_COUNTER). */
+const OTHER_COUNTER_NAME = '_other';
+
+/** What the Graphite sink reports about its series (nfwatch.series.*). */
+export interface SeriesHealth {
+  /** New series nfwatch has written (created in carbon). */
+  admitted: number;
+  /** New series held back by the creation budget: values folded into `other`, or gauges deferred. */
+  folded: number;
 }
 
 /** Path → value for one health snapshot (a small fixed set: zeros are written too). */
-export function renderHealth(h: HealthSnapshot, namer: MetricNamer): Record<string, number> {
-  const out: Record<string, number> = {};
-  add(out, namer.health('lines'), h.lines);
-  add(out, namer.health('events'), h.events);
-  add(out, namer.health('events_per_second'), Math.round(h.eventsPerSecond * 1000) / 1000);
-  add(out, namer.health('oversized_lines'), h.oversizedLines);
-  add(out, namer.health('late_events'), h.lateEvents);
-  add(out, namer.health('counter_resets'), h.counterResets);
-  add(out, namer.health('open_intervals'), h.openIntervals);
-  for (const reason of DECODE_ERROR_REASONS) add(out, namer.decodeErrors(reason), h.decodeErrors[reason] ?? 0);
+export function renderHealth(h: HealthSnapshot, namer: MetricNamer, series?: SeriesHealth): Record<string, number> {
+  return toRecord(planHealth(h, namer, series));
+}
+
+/**
+ * renderHealth's metrics: gauges, written again by the next snapshot, so never created over the
+ * creation budget: the nfwatch.* figures and decode errors 'defer', the per-sink, per-source and
+ * tracker figures 'spare' (only from the top of the budget, after counts).
+ */
+export function planHealth(h: HealthSnapshot, namer: MetricNamer, series?: SeriesHealth): PlannedMetric[] {
+  const plan = new Plan();
+  let kind: CreateKind = 'defer';
+  const add = (path: string, value: number) => plan.add(path, value, kind);
+  add(namer.health('lines'), h.lines);
+  add(namer.health('events'), h.events);
+  add(namer.health('events_per_second'), Math.round(h.eventsPerSecond * 1000) / 1000);
+  add(namer.health('oversized_lines'), h.oversizedLines);
+  add(namer.health('late_events'), h.lateEvents);
+  add(namer.health('counter_resets'), h.counterResets);
+  add(namer.health('open_intervals'), h.openIntervals);
+  if (series !== undefined) {
+    add(namer.health('series.admitted'), series.admitted);
+    add(namer.health('series.folded'), series.folded);
+  }
+  for (const reason of DECODE_ERROR_REASONS) add(namer.decodeErrors(reason), h.decodeErrors[reason] ?? 0);
+  kind = 'spare';
   for (const [sink, s] of Object.entries(h.sinks)) {
-    add(out, namer.sink(sink, 'backlog'), s.backlog);
-    add(out, namer.sink(sink, 'dropped'), s.dropped);
-    add(out, namer.sink(sink, 'sent'), s.sent);
-    add(out, namer.sink(sink, 'connected'), s.connected ? 1 : 0);
+    add(namer.sink(sink, 'backlog'), s.backlog);
+    add(namer.sink(sink, 'dropped'), s.dropped);
+    add(namer.sink(sink, 'sent'), s.sent);
+    add(namer.sink(sink, 'connected'), s.connected ? 1 : 0);
   }
   for (const [source, figures] of Object.entries(h.sources ?? {})) {
-    for (const field of SOURCE_HEALTH_FIELDS) add(out, namer.source(source, field), figures[field]);
+    for (const field of SOURCE_HEALTH_FIELDS) add(namer.source(source, field), figures[field]);
   }
   const t = h.tracker;
   if (t !== null) {
-    for (const [type, n] of Object.entries(t.scans)) add(out, namer.scans(type, 'active'), n);
-    for (const [type, n] of Object.entries(t.newScans)) add(out, namer.scans(type, 'new'), n);
-    add(out, namer.gauge('scans.suspected'), t.suspected);
-    add(out, namer.gauge('campaigns.active'), t.campaigns);
-    add(out, namer.gauge('track.sources'), t.tracked);
-    add(out, namer.gauge('track.evicted'), t.evicted);
-    add(out, namer.gauge('track.expired'), t.expired);
+    for (const [type, n] of Object.entries(t.scans)) add(namer.scans(type, 'active'), n);
+    for (const [type, n] of Object.entries(t.newScans)) add(namer.scans(type, 'new'), n);
+    add(namer.gauge('scans.suspected'), t.suspected);
+    add(namer.gauge('campaigns.active'), t.campaigns);
+    add(namer.gauge('track.sources'), t.tracked);
+    add(namer.gauge('track.evicted'), t.evicted);
+    add(namer.gauge('track.expired'), t.expired);
   }
-  return out;
+  return plan.list();
 }

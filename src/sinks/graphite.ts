@@ -13,13 +13,22 @@
 // `resend_intervals` delivered interval batches are written again first (carbon keeps the last
 // value written for a timestamp: resending is idempotent). deliveredUntil() lets the pipeline
 // commit read positions only for intervals that got this far.
+//
+// Series creation: stock carbon creates at most MAX_CREATES_PER_MINUTE (50) new whisper files a
+// minute and DROPS the points of any other new series. So a batch is turned into lines only when
+// it is written (not when queued: a backlog sent after an outage must not burst), through a
+// CreateLimiter of `max_creates_per_minute`: new core series first, then NFACCT counters, then
+// the busiest named values; a new named series that does not fit this minute has its value
+// added to its family's `other` (totals stay exact) and is created in a later minute; a new health
+// gauge that does not fit is simply written by a later snapshot (see aggregate/budget.ts).
 import net from 'node:net';
 import graphite from 'graphite';
 import CarbonClient from 'graphite/lib/CarbonClient.js';
 import type { GraphiteConfig } from '../config/schema.js';
 import type { HealthSnapshot, IntervalAggregate, Sink, SinkHealth } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
-import { renderHealth, renderInterval, type MetricNamer, type TopLimits } from '../metrics/names.js';
+import { planHealth, planInterval, type MetricNamer, type TopLimits } from '../metrics/names.js';
+import { CreateLimiter, planWrites, type PlannedMetric } from '../aggregate/budget.js';
 import { DrainWaiters } from '../util/waiters.js';
 import { DropLog } from './drops.js';
 
@@ -171,8 +180,12 @@ interface Batch {
   /** Timestamp of every line (interval start, or health time), epoch ms. */
   readonly start: number;
   readonly end: number;
-  readonly metrics: Record<string, number>;
-  readonly lines: number;
+  /** Until first written: the rendered metrics, creation budget not yet applied. */
+  planned: PlannedMetric[] | null;
+  /** From the first write on: path → value as written (and resent). */
+  metrics: Record<string, number> | null;
+  /** Lines (planned metrics until the first write, then written ones). */
+  lines: number;
 }
 
 export interface GraphiteSinkOptions {
@@ -191,6 +204,8 @@ export class GraphiteSink implements Sink {
   private readonly logger: Logger;
   private readonly client: graphite;
   private readonly conn: CarbonConnection;
+  private readonly limiter: CreateLimiter;
+  private readonly now: () => number;
 
   /** Undelivered batches in order; the first `inFlight` of them are written and await their ack. */
   private queue: Batch[] = [];
@@ -216,6 +231,8 @@ export class GraphiteSink implements Sink {
     this.namer = options.namer;
     this.top = options.top;
     this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.limiter = new CreateLimiter(config.max_creates_per_minute);
     this.drops = new DropLog(this.logger, options.now ?? Date.now, (n) => `backlog full (${config.backlog_max_lines} lines): dropped ${n} oldest metric lines`);
     this.conn = new CarbonConnection(config.host, config.port, config.reconnect_min_ms, Math.max(config.reconnect_min_ms, config.reconnect_max_ms), this.logger, {
       connected: (reconnect) => this.onConnected(reconnect),
@@ -227,8 +244,8 @@ export class GraphiteSink implements Sink {
 
   writeInterval(agg: IntervalAggregate): void {
     try {
-      const metrics = renderInterval(agg, this.namer, this.top);
-      this.enqueue({ kind: 'interval', start: agg.start, end: agg.start + agg.length, metrics, lines: Object.keys(metrics).length });
+      const planned = planInterval(agg, this.namer, this.top);
+      this.enqueue({ kind: 'interval', start: agg.start, end: agg.start + agg.length, planned, metrics: null, lines: planned.length });
     } catch (err) {
       // Rendering plain data should not fail; if it does, losing one interval beats crashing.
       this.logger.error(`cannot render interval ${new Date(agg.start).toISOString()}: ${String(err)}`);
@@ -237,8 +254,8 @@ export class GraphiteSink implements Sink {
 
   writeHealth(health: HealthSnapshot): void {
     try {
-      const metrics = renderHealth(health, this.namer);
-      this.enqueue({ kind: 'health', start: health.time, end: health.time, metrics, lines: Object.keys(metrics).length });
+      const planned = planHealth(health, this.namer, this.seriesHealth());
+      this.enqueue({ kind: 'health', start: health.time, end: health.time, planned, metrics: null, lines: planned.length });
     } catch (err) {
       this.logger.error(`cannot render health: ${String(err)}`);
     }
@@ -248,6 +265,11 @@ export class GraphiteSink implements Sink {
     // Batches are queued in event-time order, so the oldest undelivered interval bounds everything.
     for (const b of this.queue) if (b.kind === 'interval') return b.start;
     return Infinity;
+  }
+
+  /** New series written so far, and new series held back by max_creates_per_minute. */
+  seriesHealth(): { admitted: number; folded: number } {
+    return { admitted: this.limiter.created, folded: this.limiter.refused };
   }
 
   health(): SinkHealth {
@@ -309,6 +331,14 @@ export class GraphiteSink implements Sink {
 
   private send(batch: Batch, isResend: boolean): void {
     const generation = this.generation;
+    if (batch.metrics === null) {
+      // First write: decide now which new series may be created (see the top of this file).
+      batch.metrics = planWrites(batch.planned ?? [], this.limiter, this.now());
+      batch.planned = null;
+      const lines = Object.keys(batch.metrics).length;
+      this.queuedLines -= batch.lines - lines;
+      batch.lines = lines;
+    }
     // node-graphite treats a falsy timestamp as "now"; an interval at epoch 0 cannot occur.
     this.client.write(batch.metrics, batch.start, (err) => {
       if (generation !== this.generation) return; // that connection is gone; already requeued

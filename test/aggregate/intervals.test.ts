@@ -328,3 +328,56 @@ describe('interval aggregator: crash and replay', () => {
     expect(store.counter('ipv6.http')).toEqual({ pkts: 59 * 3, bytes: 59 * 300 });
   });
 });
+
+describe('series budget over the aggregator\'s life (aggregate.max_series)', () => {
+  const source = [{ name: 'ulogd', replayable: true, nfacct: 'deltas' as const }];
+
+  it('a port scan across many intervals names at most max_series ports per verdict; the busy port keeps its name; totals exact', () => {
+    const out = new LastWriteWins();
+    const agg = new IntervalAggregator({ ...options, maxSeries: 10 }, source, out.write, () => T0);
+    let sent = 0;
+    for (let k = 0; k < 30; k++) {
+      const t = T0 + k * options.intervalMs;
+      for (let i = 0; i < 5; i++) agg.addPacket(packet(t, 'blocked', 22), NONE, NONE);
+      for (let p = 0; p < 100; p++) agg.addPacket(packet(t, 'blocked', 1000 + k * 100 + p), NONE, NONE);
+      sent += 105;
+    }
+    agg.closeAll();
+    const named = new Set<number>();
+    let total = 0;
+    for (const a of out.byStart.values()) {
+      const v = a.verdicts.blocked;
+      for (const [port, n] of v.ports) {
+        named.add(port);
+        total += n;
+      }
+      total += v.otherPorts;
+      expect(v.ports.get(22)).toBe(5);
+    }
+    expect(named.size).toBe(10);
+    expect(total).toBe(sent);
+    expect(out.total('blocked')).toBe(sent);
+    expect(agg.stats.seriesFolded).toBe(sent - 30 * 5 - 9);
+  });
+
+  it('folds fingerprints, windows, countries and tools into their `other` too, each family with its own budget', () => {
+    const out = new LastWriteWins();
+    const agg = new IntervalAggregator({ ...options, maxSeries: 2 }, source, out.write, () => T0);
+    for (let i = 0; i < 6; i++) {
+      const e = packet(T0, 'blocked', 22);
+      e.fingerprint = { key: `fp${i}`, window: 1000 + i, initialTtl: 64 } as unknown as PacketEvent['fingerprint'];
+      e.tool = `tool${i}`;
+      e.geo = { country: `C${i}` } as unknown as PacketEvent['geo'];
+      agg.addPacket(e, NONE, NONE);
+    }
+    agg.closeAll();
+    const a = out.byStart.get(T0)!;
+    expect(a.fingerprints.size).toBe(2);
+    expect(a.otherFingerprints).toBe(4);
+    expect(a.synWindows.size).toBe(3); // two windows and OTHER_WINDOW
+    expect(a.synWindows.get(65536)).toBe(4);
+    expect(a.countries.get('other')).toBe(4);
+    expect(a.tools.get('other')).toBe(4);
+    expect(agg.stats.seriesAdmitted).toBe(2 * 4 + 1 + 1); // 2 each of fingerprint, window, country, tool; 1 prefix; 1 port
+  });
+});

@@ -16,7 +16,7 @@ function problemsOf(text: string): string[] {
 describe('configuration schema', () => {
   it('fills every default from the schema for an empty file', () => {
     const config = parseConfigText('');
-    expect(config.aggregate.interval_seconds).toBe(10);
+    expect(config.aggregate.interval_seconds).toBe(60); // one write per slot of stock carbon's 60 s archive
     expect(config.outputs.graphite).toMatchObject({ enabled: true, host: '127.0.0.1', port: 2003, prefix: 'netfilter.{hostname}' });
     expect(config.sources.file).toEqual([{ name: 'ulogd', path: '/var/log/ulog/ulogd.json', from: 'end', poll_ms: 250, follow_symlinks: false, nfacct: 'deltas' }]);
     expect(config.sources.socket).toEqual([]);

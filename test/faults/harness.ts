@@ -122,7 +122,9 @@ export async function graphiteListener(port = 0): Promise<GraphiteListener> {
 
 /**
  * A daemon config in `dir`: the `sources` tables given, one-second intervals, Graphite to
- * `graphitePort` (prefix "nfw", hostname "fw"), web off. `extra` is appended as is.
+ * `graphitePort` (prefix "nfw", hostname "fw"), web off. `extra` is appended as is. The listener is
+ * not carbon: series creation is not paced (max_creates_per_minute = 0), so a spec sees every
+ * series at once; the pacing itself is specified in test/sinks and test/e2e/stock-carbon.
  */
 export function daemonConfig(dir: string, graphitePort: number, sources: readonly string[], extra = ''): string {
   return [
@@ -138,6 +140,7 @@ export function daemonConfig(dir: string, graphitePort: number, sources: readonl
     'host = "127.0.0.1"',
     `port = ${graphitePort}`,
     'prefix = "nfw"',
+    'max_creates_per_minute = 0',
     '[web]',
     'enabled = false',
     extra,

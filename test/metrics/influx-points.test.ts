@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OTHER_WINDOW } from '../../src/aggregate/budget.js';
 import { emptyAggregate } from '../../src/aggregate/empty.js';
 import { escapeMeasurement, escapeTag, eventPoint, healthPoints, intervalPoints, line, quoteString, timestamp } from '../../src/metrics/influx-points.js';
 import { noDecodeErrors, type HealthSnapshot, type PacketEvent } from '../../src/pipeline/types.js';
@@ -87,5 +88,19 @@ describe('healthPoints and eventPoint', () => {
     expect(l).toBe('nfwatch_event,host=fw1,proto=tcp,verdict=blocked src="203.0.113.9",dst="10.0.0.1",sport=6000i,dport=22i,prefix="DROP x" 1795508741234000007');
     const tags = l.split(' ')[0]!;
     expect(tags).not.toContain('203.0.113.9');
+  });
+});
+
+describe('intervalPoints and the aggregator\'s series budget', () => {
+  it('writes folded SYN windows (OTHER_WINDOW) as window=other, added to the top-N rest', () => {
+    const agg = emptyAggregate(0, 60_000);
+    agg.syns = 10;
+    agg.synWindows.set(1024, 4);
+    agg.synWindows.set(2048, 3);
+    agg.synWindows.set(4096, 1);
+    agg.synWindows.set(OTHER_WINDOW, 2);
+    const lines = intervalPoints(agg, opts, top).filter((l) => l.startsWith('nfwatch_syn_by_window'));
+    expect(lines).toContain('nfwatch_syn_by_window,host=fw1,window=other count=3i 0');
+    expect(lines.some((l) => l.includes('65536'))).toBe(false);
   });
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { OTHER_VALUE, OTHER_WINDOW } from '../../src/aggregate/budget.js';
 import { emptyAggregate } from '../../src/aggregate/empty.js';
 import {
   MetricNamer,
+  planHealth,
+  planInterval,
   protocolName,
   renderHealth,
   renderInterval,
@@ -344,5 +347,47 @@ describe('scan, campaign and tracking gauges', () => {
       'netfilter.fw1.track.evicted': 7,
     });
     expect(renderHealth(h, tagged())).toMatchObject({ 'nfwatch.scans.active;host=fw1;type=ssh_bruteforce': 4 });
+  });
+});
+
+describe('planInterval: what the creation budget may do with each new series', () => {
+  it('marks counts that make totals add up as core, named values as foldable into their family\'s other, counters first', () => {
+    const agg = emptyAggregate(0, 60_000);
+    agg.verdicts.blocked.count = 5;
+    agg.verdicts.blocked.protocols.set(6, 5);
+    agg.verdicts.blocked.ports.set(22, 5);
+    agg.counters.set('ipv4.ssh', { pkts: 5, bytes: 300 });
+    agg.countries.set('CN', 2);
+    agg.countries.set(OTHER_VALUE, 3);
+    const plan = new Map(planInterval(agg, dotted(), { ports: 20, values: 20 }).map((m) => [m.path, m]));
+    expect(plan.get('netfilter.fw1.events.blocked.count')!.kind).toBe('core');
+    expect(plan.get('netfilter.fw1.events.blocked.proto.tcp')!.kind).toBe('core');
+    expect(plan.get('netfilter.fw1.events.blocked.dport.22')).toMatchObject({ kind: 'fold', other: 'netfilter.fw1.events.blocked.dport.other' });
+    expect(plan.get('netfilter.fw1.nfacct.ipv4.ssh.pkts')).toMatchObject({ kind: 'fold', first: true, other: 'netfilter.fw1.nfacct.other.pkts' });
+    expect(plan.get('netfilter.fw1.geo.CN')).toMatchObject({ kind: 'fold', other: 'netfilter.fw1.geo.other' });
+    // Countries the aggregator's budget folded are written as geo.other, which is core.
+    expect(plan.get('netfilter.fw1.geo.other')).toMatchObject({ kind: 'core', value: 3 });
+  });
+
+  it('writes windows the aggregator folded (OTHER_WINDOW) as syn.window.other, never as a window number', () => {
+    const agg = emptyAggregate(0, 60_000);
+    agg.syns = 4;
+    agg.synWindows.set(1024, 1);
+    agg.synWindows.set(OTHER_WINDOW, 3);
+    const out = renderInterval(agg, dotted(), { ports: 20, values: 20 });
+    expect(out['netfilter.fw1.syn.window.other']).toBe(3);
+    expect(out['netfilter.fw1.syn.window.1024']).toBe(1);
+    expect(Object.keys(out).some((p) => p.includes(String(OTHER_WINDOW)))).toBe(false);
+  });
+
+  it('renderHealth writes nfwatch.series.admitted and folded when the sink reports them', () => {
+    const h: HealthSnapshot = {
+      time: 0, elapsed: 10, lines: 0, events: 0, eventsPerSecond: 0, oversizedLines: 0, decodeErrors: noDecodeErrors(),
+      lateEvents: 0, counterResets: 0, openIntervals: 0, tracker: null, sinks: {},
+    };
+    const out = renderHealth(h, dotted(), { admitted: 42, folded: 7 });
+    expect(out['netfilter.fw1.nfwatch.series.admitted']).toBe(42);
+    expect(out['netfilter.fw1.nfwatch.series.folded']).toBe(7);
+    expect(planHealth(h, dotted()).every((m) => m.kind === 'defer' || m.kind === 'spare')).toBe(true);
   });
 });

@@ -87,6 +87,8 @@ const cfg = (port: number, over: Partial<GraphiteConfig> = {}): GraphiteConfig =
   resend_intervals: 12,
   reconnect_min_ms: 20,
   reconnect_max_ms: 100,
+  // Unlimited here; the creation budget has its own tests below.
+  max_creates_per_minute: 0,
   ...over,
 });
 
@@ -171,8 +173,8 @@ describe('GraphiteSink', () => {
       sinks: {},
     };
     s.writeHealth(h);
-    // Seven figures and one line per decode error reason.
-    const lines = 7 + DECODE_ERROR_REASONS.length;
+    // Seven figures, series.admitted and series.folded, and one line per decode error reason.
+    const lines = 9 + DECODE_ERROR_REASONS.length;
     expect(s.health().backlog).toBe(lines);
     expect(s.deliveredUntil()).toBe(Infinity);
     const c = carbon();
@@ -313,5 +315,81 @@ describe('GraphiteSink', () => {
     expect(down.health()).toMatchObject({ backlog: 5, dropped: 5, connected: false });
     expect(released()).toBe(true);
     await c.kill();
+  });
+});
+
+describe('GraphiteSink under a creation budget (max_creates_per_minute, like stock carbon)', () => {
+  /** A port scan interval: `ports` blocked ports with one packet each, plus port 22 with `busy`. */
+  function scan(i: number, ports: number, busy = 50): IntervalAggregate {
+    const agg = emptyAggregate(T0 + i * 60_000, 60_000);
+    const v = agg.verdicts.blocked;
+    v.ports.set(22, busy);
+    for (let p = 0; p < ports; p++) v.ports.set(1000 + i * ports + p, 1);
+    v.count = busy + ports;
+    v.protocols.set(6, v.count);
+    return agg;
+  }
+  const sumOf = (rx: Map<string, number>, re: RegExp) => [...rx].filter(([k]) => re.test(k.split(' ')[0]!)).reduce((a, [, v]) => a + v, 0);
+  const pathsOf = (rx: Map<string, number>) => new Set([...rx.keys()].map((k) => k.split(' ')[0]!));
+
+  it('never asks for more new series per minute than allowed, creates the verdict counts first, and folds the rest into dport.other with exact totals', async () => {
+    const c = carbon();
+    await c.listen(0);
+    let now = T0;
+    const { s } = sink(cfg(c.port, { max_creates_per_minute: 13 }), () => now); // bursts of 10
+    const first = scan(0, 15);
+    s.writeInterval(first);
+    await s.flush(5000);
+    await until('the dport lines', () => c.lines.some((l) => l.includes('.dport.other ')));
+    const rx = c.received();
+    const paths = pathsOf(rx);
+    // A burst of 10, plus dport.other: a family's `other` is created (as core) when a value is first folded into it.
+    expect(paths.size).toBeLessThanOrEqual(10 + 1);
+    for (const v of ['allowed', 'blocked', 'unknown']) expect(paths.has(`netfilter.fw1.events.${v}.count`)).toBe(true);
+    expect(paths.has('netfilter.fw1.events.blocked.dport.other')).toBe(true);
+    // The busiest port got its own series first.
+    expect(paths.has('netfilter.fw1.events.blocked.dport.22')).toBe(true);
+    expect(sumOf(rx, /\.blocked\.dport\./)).toBe(65);
+    expect(sumOf(rx, /\.blocked\.count$/)).toBe(65);
+    expect(s.seriesHealth().admitted).toBe(paths.size);
+    expect(s.seriesHealth().folded).toBeGreaterThan(0);
+
+    // One minute later the bucket is full again: up to 10 more new series, still exact.
+    now += 60_000;
+    s.writeInterval(scan(1, 15));
+    await s.flush(5000);
+    await until('the second interval', () => sumOf(c.received(), /\.blocked\.dport\./) === 130);
+    const all = c.received();
+    expect(pathsOf(all).size - paths.size).toBeLessThanOrEqual(10);
+    expect(pathsOf(all).size).toBeLessThan(3 + 1 + 1 + 30);
+    expect(sumOf(all, /\.blocked\.dport\./)).toBe(130);
+  });
+
+  it('writes health figures it cannot create yet in a later snapshot instead; secondary gauges only from the top of the bucket', async () => {
+    const c = carbon();
+    await c.listen(0);
+    let now = T0;
+    const { s } = sink(cfg(c.port, { max_creates_per_minute: 8 }), () => now); // bursts of 6
+    const h: HealthSnapshot = {
+      time: T0, elapsed: 10, lines: 1, events: 1, eventsPerSecond: 0, oversizedLines: 0, decodeErrors: noDecodeErrors(),
+      lateEvents: 0, counterResets: 0, openIntervals: 0, tracker: null,
+      sinks: { influx: { backlog: 0, dropped: 0, sent: 0, connected: true } },
+    };
+    // nfwatch.* figures and decode errors first (9 + 8 reasons), then the 4 sink figures.
+    const main = 9 + DECODE_ERROR_REASONS.length;
+    const snapshot = async (minute: number, expectLines: number) => {
+      now = T0 + minute * 60_000;
+      s.writeHealth({ ...h, time: now });
+      await s.flush(5000);
+      const ts = String(now / 1000);
+      await until(`snapshot ${minute}`, () => c.lines.filter((l) => l.endsWith(ts)).length >= expectLines);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(c.lines.filter((l) => l.endsWith(ts)).length).toBe(expectLines);
+    };
+    await snapshot(0, 6); // the burst
+    await snapshot(1, 12); // refilled to 6: six more
+    await snapshot(2, main); // the last five; one token left: no sink figure (they need 5)
+    await snapshot(3, main + 2); // 6 tokens: sink figures while 5 or more are left
+    expect(s.seriesHealth()).toMatchObject({ admitted: main + 2 });
   });
 });

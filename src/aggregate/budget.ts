@@ -1,0 +1,205 @@
+// Series budgets: how many metric series nfwatch lets exist, over time, and how fast it asks
+// carbon to create new ones. Pure (no I/O, the clock is an argument), shared by the aggregator
+// (which names) and the Graphite sink (which paces creations).
+//
+// Two limits, one rule — a value whose own series is not allowed goes to its family's `other`
+// series, so sums stay exact:
+//  - NameBudget: a lifetime budget per family (destination ports of a verdict, SYN windows,
+//    fingerprints, countries, log prefixes, tools, NFACCT counter names). The first `limit`
+//    distinct names admitted keep their own series for ever; later new names are folded. Within
+//    an interval names are offered busiest first, so busy ports and common values are admitted
+//    before a scan's one-packet ports, and an admitted name never loses its series (stable names).
+//  - CreateLimiter: a token bucket like carbon's own MAX_CREATES_PER_MINUTE bucket (carbon:
+//    capacity = rate = 50 a minute), but refilled at perMinute (below carbon's rate) with a burst
+//    of 3/4 of it. Carbon refills at least as fast as we do, so our creations never take carbon's
+//    bucket lower than 50 - 30 = 20 (default 40; plus core series created over the limit): room
+//    for carbon's own ~20 carbon.agents.* series, which go through the same bucket. A new series
+//    that does not fit now is folded into its family's `other` (or, for a gauge, written later)
+//    and created in a later minute. Secondary gauges ('spare') only use the top third of the
+//    burst, so health figures never take the place of an interval's counts.
+
+/** Key under which folded SYN windows are counted in IntervalAggregate.synWindows (not a real window). */
+export const OTHER_WINDOW = 65536;
+/** Key under which folded countries and tools are counted in IntervalAggregate.countries / tools. */
+export const OTHER_VALUE = 'other';
+
+/** Lifetime admission of distinct names for one family. */
+export class NameBudget {
+  private readonly names = new Set<string>();
+  /** Values (event counts or records) folded into `other` because their name was not admitted. */
+  folded = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Names admitted so far. */
+  get size(): number {
+    return this.names.size;
+  }
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  /** True when `name` has, or now gets, its own series; false when it must be folded. */
+  admit(name: string): boolean {
+    if (this.names.has(name)) return true;
+    if (this.names.size >= this.limit) return false;
+    this.names.add(name);
+    return true;
+  }
+}
+
+/**
+ * Passes a per-interval count map through a budget: names are offered busiest first (ties: the
+ * smaller key), the ones not admitted are removed from `counts` and their sum is returned (to be
+ * added to the family's `other`). Keys that are negative numbers (NONE) are left alone.
+ */
+export function foldThroughBudget<K extends number | string>(counts: Map<K, number>, budget: NameBudget): number {
+  const entries: Array<[K, number]> = [];
+  for (const [k, v] of counts) if (typeof k !== 'number' || k >= 0) entries.push([k, v]);
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let rest = 0;
+  for (const [k, v] of entries) {
+    if (budget.admit(String(k))) continue;
+    counts.delete(k);
+    rest += v;
+    budget.folded += v;
+  }
+  return rest;
+}
+
+/** The families the aggregator names, each with its own lifetime budget. */
+export type SeriesFamily = 'dport.allowed' | 'dport.blocked' | 'dport.unknown' | 'prefix' | 'window' | 'fingerprint' | 'country' | 'tool' | 'counter';
+
+/** One NameBudget per family. */
+export class SeriesBudgets {
+  private readonly families = new Map<SeriesFamily, NameBudget>();
+
+  constructor(
+    private readonly perFamily: number,
+    overrides: Partial<Record<SeriesFamily, number>> = {},
+  ) {
+    for (const [family, limit] of Object.entries(overrides)) this.families.set(family as SeriesFamily, new NameBudget(limit));
+  }
+
+  get(family: SeriesFamily): NameBudget {
+    let b = this.families.get(family);
+    if (b === undefined) {
+      b = new NameBudget(this.perFamily);
+      this.families.set(family, b);
+    }
+    return b;
+  }
+
+  /** Names admitted over all families. */
+  get admitted(): number {
+    let n = 0;
+    for (const b of this.families.values()) n += b.size;
+    return n;
+  }
+
+  /** Values folded over all families. */
+  get folded(): number {
+    let n = 0;
+    for (const b of this.families.values()) n += b.folded;
+    return n;
+  }
+}
+
+/**
+ * How a new series is treated when the creation budget is spent:
+ *  - 'core': created anyway (and counted against the bucket first): events.<verdict>.count,
+ *    syn.count, protocol and input breakdowns, `other` series that something is folded into;
+ *  - 'fold': not created now, its value goes to the family's `other`;
+ *  - 'defer': not written now (a gauge: the next snapshot writes it again);
+ *  - 'spare': like 'defer', but created only while more than 2/3 of the burst is left (secondary
+ *    health gauges: per-source, per-sink, per-reason figures).
+ */
+export type CreateKind = 'core' | 'fold' | 'defer' | 'spare';
+
+/** A token bucket of series creations, mirroring carbon's MAX_CREATES_PER_MINUTE. */
+export class CreateLimiter {
+  private readonly known = new Set<string>();
+  private tokens: number;
+  private last: number | null = null;
+  /** New series created (first written) so far. */
+  created = 0;
+  /** Creations refused: values folded into `other` ('fold') or gauges left for later ('defer'). */
+  refused = 0;
+
+  /** Largest burst: 3/4 of a minute's creations. */
+  readonly burst: number;
+
+  /** `perMinute` 0 disables the limit. */
+  constructor(readonly perMinute: number) {
+    this.burst = Math.max(1, Math.ceil((perMinute * 3) / 4));
+    this.tokens = this.burst;
+  }
+
+  /** Series written before: no creation needed. */
+  isKnown(path: string): boolean {
+    return this.known.has(path);
+  }
+
+  /** Creation tokens available at `now` (epoch ms). */
+  available(now: number): number {
+    this.refill(now);
+    return this.tokens;
+  }
+
+  /**
+   * May `path` be written at `now`? Known series: always. New series: when a token is left, or
+   * kind 'core' (which may drive the bucket below zero: later creations wait until it refills).
+   */
+  allow(path: string, now: number, kind: CreateKind): boolean {
+    if (this.perMinute <= 0 || this.known.has(path)) return true;
+    this.refill(now);
+    const floor = kind === 'spare' ? 1 + (this.burst * 2) / 3 : 1;
+    if (kind !== 'core' && this.tokens < floor) {
+      this.refused++;
+      return false;
+    }
+    this.tokens -= 1;
+    this.known.add(path);
+    this.created++;
+    return true;
+  }
+
+  private refill(now: number): void {
+    if (this.last !== null && now > this.last) this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 60_000) * this.perMinute);
+    if (this.last === null || now > this.last) this.last = now;
+  }
+}
+
+/** One metric value as rendered, with what to do when its series is new and cannot be created. */
+export interface PlannedMetric {
+  path: string;
+  value: number;
+  kind: CreateKind;
+  /** 'fold': the family's `other` path that takes the value instead. */
+  other?: string;
+  /** 'fold': offered before the other foldable metrics (NFACCT counters). */
+  first?: boolean;
+}
+
+/**
+ * Applies the creation budget to one batch: core metrics first, then foldable ones busiest first,
+ * then gauges. Folded values are added to their `other` path (created as 'core' when needed), so
+ * the batch's totals are unchanged. Returns path → value to write.
+ */
+export function planWrites(metrics: readonly PlannedMetric[], limiter: CreateLimiter, now: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (path: string, value: number) => {
+    out[path] = (out[path] ?? 0) + value;
+  };
+  const rank = (m: PlannedMetric) => (m.kind === 'core' ? 0 : m.kind === 'fold' ? (m.first ? 1 : 2) : m.kind === 'defer' ? 3 : 4);
+  const ordered = metrics.slice().sort((a, b) => rank(a) - rank(b) || (a.kind === 'fold' ? b.value - a.value : 0));
+  for (const m of ordered) {
+    if (limiter.allow(m.path, now, m.kind)) add(m.path, m.value);
+    else if (m.kind === 'fold' && m.other !== undefined) {
+      limiter.allow(m.other, now, 'core');
+      add(m.other, m.value);
+    }
+  }
+  return out;
+}

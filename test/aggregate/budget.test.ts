@@ -1,0 +1,171 @@
+// The series budget and the creation-rate limit, as a spec (src/aggregate/budget.ts).
+import { describe, expect, it } from 'vitest';
+import { CreateLimiter, foldThroughBudget, NameBudget, planWrites, SeriesBudgets, type PlannedMetric } from '../../src/aggregate/budget.js';
+
+const T0 = 1_700_000_000_000;
+const MINUTE = 60_000;
+
+describe('NameBudget: a lifetime budget of distinct names for one family', () => {
+  it('admits the first `limit` distinct names and refuses every later new one', () => {
+    const b = new NameBudget(2);
+    expect(b.admit('22')).toBe(true);
+    expect(b.admit('443')).toBe(true);
+    expect(b.admit('8080')).toBe(false);
+    expect(b.size).toBe(2);
+  });
+
+  it('keeps an admitted name for ever (stable series names)', () => {
+    const b = new NameBudget(1);
+    b.admit('22');
+    for (let i = 0; i < 1000; i++) b.admit(String(i + 1000));
+    expect(b.admit('22')).toBe(true);
+  });
+});
+
+describe('foldThroughBudget: one interval\'s counts through a family budget', () => {
+  it('offers names busiest first, so busy values win over a scan\'s one-packet values', () => {
+    const b = new NameBudget(2);
+    const counts = new Map([[1001, 1], [22, 90], [1002, 1], [443, 40]]);
+    expect(foldThroughBudget(counts, b)).toBe(2);
+    expect([...counts.keys()].sort()).toEqual([22, 443]);
+    expect(b.folded).toBe(2);
+  });
+
+  it('returns the folded sum so the family total stays exact', () => {
+    const b = new NameBudget(3);
+    const counts = new Map<number, number>();
+    for (let p = 1; p <= 100; p++) counts.set(p, p);
+    const total = 5050;
+    const rest = foldThroughBudget(counts, b);
+    expect([...counts.values()].reduce((a, v) => a + v, 0) + rest).toBe(total);
+    expect([...counts.keys()].sort((x, y) => x - y)).toEqual([98, 99, 100]);
+  });
+
+  it('bounds series over time: a 65,535-port scan spread over an hour of intervals admits only `limit` ports', () => {
+    const b = new NameBudget(100);
+    let folded = 0;
+    for (let minute = 0; minute < 60; minute++) {
+      const counts = new Map<number, number>([[22, 30]]);
+      for (let p = minute * 1093; p < Math.min(65_536, (minute + 1) * 1093); p++) if (p !== 22) counts.set(p, 1);
+      folded += foldThroughBudget(counts, b);
+    }
+    expect(b.size).toBe(100);
+    expect(b.has('22')).toBe(true);
+    expect(folded).toBe(b.folded);
+  });
+
+  it('leaves NONE (negative) keys alone', () => {
+    const counts = new Map([[-1, 5], [80, 1]]);
+    expect(foldThroughBudget(counts, new NameBudget(0))).toBe(1);
+    expect(counts.get(-1)).toBe(5);
+  });
+});
+
+describe('SeriesBudgets: one budget per family, in one place', () => {
+  it('gives each family its own limit (with overrides, e.g. counter names) and sums the figures', () => {
+    const budgets = new SeriesBudgets(1, { counter: 3 });
+    expect(budgets.get('dport.blocked').admit('22')).toBe(true);
+    expect(budgets.get('dport.blocked').admit('23')).toBe(false);
+    expect(budgets.get('dport.allowed').admit('23')).toBe(true);
+    for (const n of ['a', 'b', 'c']) expect(budgets.get('counter').admit(n)).toBe(true);
+    expect(budgets.get('counter').admit('d')).toBe(false);
+    expect(budgets.admitted).toBe(5);
+  });
+});
+
+describe('CreateLimiter: new series per minute, shaped like carbon\'s MAX_CREATES_PER_MINUTE bucket', () => {
+  it('allows a burst of 3/4 of a minute\'s series at once, then refuses until the bucket refills', () => {
+    const l = new CreateLimiter(4);
+    expect(['a', 'b', 'c', 'd'].map((p) => l.allow(p, T0, 'fold'))).toEqual([true, true, true, false]);
+    expect(l.allow('d', T0 + 15_000, 'fold')).toBe(true); // 15 s = one token at 4/min
+    expect(l.allow('e', T0 + 15_000, 'fold')).toBe(false);
+    expect(l.created).toBe(4);
+    expect(l.refused).toBe(2);
+  });
+
+  it('never charges series already written', () => {
+    const l = new CreateLimiter(1);
+    expect(l.allow('a', T0, 'fold')).toBe(true);
+    for (let i = 0; i < 100; i++) expect(l.allow('a', T0, 'fold')).toBe(true);
+    expect(l.isKnown('a')).toBe(true);
+  });
+
+  it('creates core series even when the bucket is empty, and they are paid back before anything else is created', () => {
+    const l = new CreateLimiter(2); // a burst of 2
+    expect(['x', 'y', 'z'].map((p) => l.allow(p, T0, 'core'))).toEqual([true, true, true]);
+    expect(l.available(T0)).toBe(-1);
+    expect(l.allow('n', T0 + 30_000, 'fold')).toBe(false); // back at 0 tokens
+    expect(l.allow('n', T0 + 60_000, 'fold')).toBe(true);
+  });
+
+  it('under a flood of new names, never takes stock carbon\'s bucket (50, refilled 50/min) below 20: room for carbon\'s own ~20 series', () => {
+    const l = new CreateLimiter(40);
+    let carbon = 50;
+    let lowest = carbon;
+    let n = 0;
+    let created = 0;
+    for (let t = T0; t < T0 + 10 * MINUTE; t += 500) {
+      carbon = Math.min(50, carbon + (500 / MINUTE) * 50);
+      for (let k = 0; k < 10; k++) if (l.allow(`s${n++}`, t, 'fold')) {
+        carbon--;
+        created++;
+      }
+      lowest = Math.min(lowest, carbon);
+    }
+    expect(lowest).toBeGreaterThanOrEqual(20);
+    // ... and still creates about 40 a minute.
+    expect(created).toBeGreaterThanOrEqual(10 * 40);
+    expect(created).toBeLessThanOrEqual(10 * 40 + 30);
+  });
+
+  it('lets secondary gauges (spare) use only the top third of the burst, so counts are never crowded out by health figures', () => {
+    const l = new CreateLimiter(8); // a burst of 6: spare gauges may create while 5 or more tokens are left
+    expect(['g1', 'g2', 'g3'].map((p) => l.allow(p, T0, 'spare'))).toEqual([true, true, false]);
+    expect(['c1', 'c2', 'c3', 'c4', 'c5'].map((p) => l.allow(p, T0, 'fold'))).toEqual([true, true, true, true, false]);
+  });
+
+  it('never creates a gauge (defer) over the budget: it waits for a later snapshot', () => {
+    const l = new CreateLimiter(1);
+    expect(['h1', 'h2'].map((p) => l.allow(p, T0, 'defer'))).toEqual([true, false]);
+    expect(l.available(T0)).toBe(0);
+  });
+
+  it('0 means no limit', () => {
+    const l = new CreateLimiter(0);
+    for (let i = 0; i < 1000; i++) expect(l.allow(`s${i}`, T0, 'fold')).toBe(true);
+  });
+});
+
+describe('planWrites: one batch through the creation budget', () => {
+  const fold = (path: string, value: number, other: string, first = false): PlannedMetric => ({ path, value, kind: 'fold', other, ...(first ? { first } : {}) });
+
+  it('writes core first, then counters, then the busiest values; folds the others into their family\'s other', () => {
+    const l = new CreateLimiter(5); // a burst of 4
+    const out = planWrites(
+      [
+        fold('dport.1001', 1, 'dport.other'),
+        fold('dport.22', 50, 'dport.other'),
+        { path: 'blocked.count', value: 53, kind: 'core' },
+        fold('nfacct.http.pkts', 7, 'nfacct.other.pkts', true),
+        fold('dport.1002', 2, 'dport.other'),
+      ],
+      l,
+      T0,
+    );
+    expect(out).toEqual({ 'blocked.count': 53, 'nfacct.http.pkts': 7, 'dport.22': 50, 'dport.1002': 2, 'dport.other': 1 });
+  });
+
+  it('keeps totals exact whatever is refused', () => {
+    const l = new CreateLimiter(1); // a burst of 1
+    const metrics = Array.from({ length: 50 }, (_, i) => fold(`geo.c${i}`, i + 1, 'geo.other'));
+    const out = planWrites(metrics, l, T0);
+    expect(Object.values(out).reduce((a, v) => a + v, 0)).toBe((50 * 51) / 2);
+    expect(Object.keys(out).sort()).toEqual(['geo.c49', 'geo.other']);
+  });
+
+  it('drops a new gauge that does not fit (a later snapshot writes it), and writes it once created', () => {
+    const l = new CreateLimiter(1);
+    expect(planWrites([{ path: 'a', value: 1, kind: 'defer' }, { path: 'b', value: 2, kind: 'defer' }], l, T0)).toEqual({ a: 1 });
+    expect(planWrites([{ path: 'a', value: 3, kind: 'defer' }, { path: 'b', value: 4, kind: 'defer' }], l, T0 + MINUTE)).toEqual({ a: 3, b: 4 });
+  });
+});
