@@ -122,6 +122,9 @@ export function exampleToml(): string {
   const out = [
     '# nfwatch configuration. Generated from src/config/schema.ts by `npm run docs:config`:',
     '# every key with its meaning and default. Values that differ from the default are marked.',
+    '# Install it as /etc/nfwatch/nfwatch.toml (the path nfwatch reads without --config); every path',
+    '# in it is absolute, for the systemd unit in conf/systemd/. From a checkout, `npm start` uses',
+    '# conf/checkout.toml instead.',
     '',
   ];
   tables(root, '', out);
