@@ -3,23 +3,18 @@
 // packet header can hold never reach a metric path; garbage counter names cannot grow series
 // without end. Files, unix sockets, the web API and the Graphite listener are all real.
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   followConfig,
-  graphiteListener,
   packetLineAt,
   packetLineWith,
+  Scope,
   sleep,
-  startNfwatch,
-  tempDir,
   waitFor,
   unixSocketConfig,
   withWeb,
-  type GraphiteListener,
-  type Nfwatch,
 } from './harness.js';
 
 const BLOCKED = 'nfw.events.blocked.count';
@@ -28,42 +23,12 @@ const health = (figure: string) => `nfw.nfwatch.${figure}`;
 const YEAR_2100 = 4_102_444_800;
 
 /** Everything a spec started, stopped after it whatever happened. */
-const running: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const stop of running.splice(0).reverse()) await stop();
-});
-
-async function listener(): Promise<GraphiteListener> {
-  const g = await graphiteListener();
-  running.push(() => g.close());
-  return g;
-}
-
-function temp(): string {
-  const t = tempDir();
-  running.push(() => t.remove());
-  return t.dir;
-}
-
-async function daemon(dir: string, toml: string): Promise<Nfwatch> {
-  const nfw = await startNfwatch(dir, toml);
-  running.push(() => nfw.stop());
-  return nfw;
-}
+const scope = new Scope();
+afterEach(() => scope.close());
 
 /** A line with `oob.time.sec` written as the raw JSON number text `sec` (2^53+1 survives as text). */
 function lineWithEpochText(sec: string): string {
   return packetLineAt(Date.now()).replace(/"oob\.time\.sec": ?\d+/, `"oob.time.sec": ${sec}`);
-}
-
-async function connectUnix(path: string): Promise<Socket> {
-  const socket = createConnection(path);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  running.push(() => void socket.destroy());
-  return socket;
 }
 
 /** The saved read positions of the file sources (state_dir/*.json), as parsed JSON. */
@@ -76,11 +41,11 @@ function savedStates(dir: string): unknown[] {
 
 describe('a line dated far in the future', () => {
   it('is counted as future_timestamp on the file source, and every later event still reaches Graphite on time', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp();
     const file = join(dir, 'ulogd.json');
     writeFileSync(file, '');
-    const nfw = await daemon(dir, followConfig(dir, file, g.port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, g.port));
 
     appendFileSync(file, `${packetLineAt(Date.now())}\n${packetLineAt(Date.now())}\n`);
     appendFileSync(file, `${packetLineAt(YEAR_2100 * 1000)}\n`);
@@ -103,10 +68,10 @@ describe('a line dated far in the future', () => {
   });
 
   it('is counted as future_timestamp on the unix socket source, and later events still reach Graphite', async () => {
-    const g = await listener();
-    const dir = temp();
-    await daemon(dir, unixSocketConfig(dir, g.port));
-    const socket = await connectUnix(join(dir, 'ulogd.sock'));
+    const g = await scope.listener();
+    const dir = scope.temp();
+    await scope.daemon(dir, unixSocketConfig(dir, g.port));
+    const socket = await scope.connectUnix(join(dir, 'ulogd.sock'));
 
     socket.write(`${packetLineAt(Date.now())}\n${packetLineAt(YEAR_2100 * 1000)}\n`);
     for (let k = 0; k < 3; k++) {
@@ -120,22 +85,22 @@ describe('a line dated far in the future', () => {
 
 describe('an epoch out of any range (1e20, 1e308, 2^53+1)', () => {
   it('on the socket source with a stream client connected: refused and counted, the daemon stays up and its API answers', async () => {
-    const g = await listener();
-    const dir = temp();
-    const nfw = await daemon(dir, withWeb(unixSocketConfig(dir, g.port)));
+    const g = await scope.listener();
+    const dir = scope.temp();
+    const nfw = await scope.daemon(dir, withWeb(unixSocketConfig(dir, g.port)));
     const url = await waitFor('the web address', () => /scan-watch page at (http:\/\/\S+?)\/?$/m.exec(nfw.log())?.[1]);
 
     const stream = new WebSocket(`${url.replace(/^http/, 'ws')}/stream`);
     const frames: string[] = [];
     stream.on('message', (data) => frames.push(String(data)));
     stream.on('error', () => undefined);
-    running.push(() => void stream.terminate());
+    scope.defer(() => void stream.terminate());
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     });
 
-    const socket = await connectUnix(join(dir, 'ulogd.sock'));
+    const socket = await scope.connectUnix(join(dir, 'ulogd.sock'));
     const good = () => `${packetLineAt(Date.now())}\n`;
     socket.write(good() + good() + good());
     socket.write(['1e20', '1e308', '9007199254740993'].map((s) => `${lineWithEpochText(s)}\n`).join(''));
@@ -154,11 +119,11 @@ describe('an epoch out of any range (1e20, 1e308, 2^53+1)', () => {
   });
 
   it('on the file source: counted once (no re-read of the chunk), saved state stays sane, and every restart works', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp();
     const file = join(dir, 'ulogd.json');
     writeFileSync(file, '');
-    const nfw = await daemon(dir, followConfig(dir, file, g.port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, g.port));
 
     const good = () => `${packetLineAt(Date.now())}\n`;
     appendFileSync(file, good() + good() + good());
@@ -182,11 +147,11 @@ describe('an epoch out of any range (1e20, 1e308, 2^53+1)', () => {
 
 describe('numbers and names that would explode the metric tree', () => {
   it('never writes a path from an out-of-range protocol or port, and folds new counter names into _other after the budget, over time', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp();
     const file = join(dir, 'ulogd.json');
     writeFileSync(file, '');
-    await daemon(dir, followConfig(dir, file, g.port).replace('grace_seconds = 0.5', 'grace_seconds = 0.5\nmax_counter_names = 50'));
+    await scope.daemon(dir, followConfig(dir, file, g.port).replace('grace_seconds = 0.5', 'grace_seconds = 0.5\nmax_counter_names = 50'));
 
     const now = Date.now();
     const hostile = [
@@ -222,11 +187,11 @@ describe('numbers and names that would explode the metric tree', () => {
 
 describe('malformed values are reported as what they are', () => {
   it('says "JSON null" for null, and refuses 30 February and a +99:99 offset as bad timestamps', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp();
     const file = join(dir, 'ulogd.json');
     writeFileSync(file, '');
-    const nfw = await daemon(dir, followConfig(dir, file, g.port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, g.port));
     const base = JSON.parse(packetLineAt(Date.now())) as Record<string, unknown>;
     delete base['oob.time.sec'];
     delete base['oob.time.usec'];

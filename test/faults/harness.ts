@@ -2,7 +2,7 @@
 // temp dir, a plaintext Graphite listener on 127.0.0.1 that records every line it receives, and real
 // ulogd 2.0.8 lines (from test/fixtures/ulogd) stamped with the time a spec asks for.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,4 +165,50 @@ export function unixSocketConfig(dir: string, graphitePort: number, extra = ''):
 /** `toml` with the web view on, on a free port (the daemon logs its address), plus `settings`. */
 export function withWeb(toml: string, settings: readonly string[] = []): string {
   return toml.replace('[web]\nenabled = false', ['[web]', 'enabled = true', 'port = 0', ...settings].join('\n'));
+}
+
+/**
+ * What one spec starts — Graphite listeners, temp dirs, daemons, sockets — stopped after it in
+ * reverse order whatever happened: `const scope = new Scope(); afterEach(() => scope.close());`.
+ */
+export class Scope {
+  private readonly stops: Array<() => Promise<unknown> | void> = [];
+
+  async listener(port = 0): Promise<GraphiteListener> {
+    const g = await graphiteListener(port);
+    this.stops.push(() => g.close());
+    return g;
+  }
+
+  temp(prefix?: string): string {
+    const t = tempDir(prefix);
+    this.stops.push(() => t.remove());
+    return t.dir;
+  }
+
+  async daemon(dir: string, toml: string): Promise<Nfwatch> {
+    const nfw = await startNfwatch(dir, toml);
+    this.stops.push(() => nfw.stop());
+    return nfw;
+  }
+
+  /** A client connected to the unix socket at `path`. */
+  async connectUnix(path: string): Promise<Socket> {
+    const socket = createConnection(path);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    this.stops.push(() => void socket.destroy());
+    return socket;
+  }
+
+  /** Anything else to undo after the spec. */
+  defer(stop: () => Promise<unknown> | void): void {
+    this.stops.push(stop);
+  }
+
+  async close(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) await stop();
+  }
 }

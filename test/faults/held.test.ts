@@ -14,12 +14,10 @@ import {
   followConfig,
   unixSocketConfig,
   withWeb,
-  graphiteListener,
   packetLineAt,
   packetLineWith,
+  Scope,
   sleep,
-  startNfwatch,
-  tempDir,
   waitFor,
   type GraphiteListener,
   type GraphitePoint,
@@ -33,43 +31,13 @@ const RSS_LIMIT_MB = 300;
 const LF = Buffer.from('\n');
 
 /** Everything a spec started, stopped after it whatever happened. */
-const running: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const stop of running.splice(0).reverse()) await stop();
-});
-
-async function listener(port = 0): Promise<GraphiteListener> {
-  const g = await graphiteListener(port);
-  running.push(() => g.close());
-  return g;
-}
-
-function temp(): string {
-  const t = tempDir('nfw-held-');
-  running.push(() => t.remove());
-  return t.dir;
-}
-
-async function daemon(dir: string, toml: string): Promise<Nfwatch> {
-  const nfw = await startNfwatch(dir, toml);
-  running.push(() => nfw.stop());
-  return nfw;
-}
+const scope = new Scope();
+afterEach(() => scope.close());
 
 function emptyFile(dir: string): string {
   const file = join(dir, 'ulogd.json');
   writeFileSync(file, '');
   return file;
-}
-
-async function connectUnix(path: string): Promise<Socket> {
-  const socket = createConnection(path);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  running.push(() => void socket.destroy());
-  return socket;
 }
 
 /** Writes on a socket, waiting for 'drain' when its buffer is full (a 20 MB line is not queued whole). */
@@ -122,7 +90,7 @@ function watchRss(nfw: Nfwatch): { max(): number } {
   };
   sample();
   const timer = setInterval(sample, 50);
-  running.push(() => clearInterval(timer));
+  scope.defer(() => clearInterval(timer));
   return {
     max: () => {
       sample();
@@ -195,10 +163,10 @@ async function expectHealth(g: GraphiteListener, want: Record<string, number>): 
 
 describe('garbage around good lines', () => {
   it('in a followed file: invalid JSON, raw binary, a 100 MB line and JSON nested 100 000 deep are counted by reason, every good line before and after is counted exactly, and the daemon stays small and running', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp('nfw-held-');
     const file = emptyFile(dir);
-    const nfw = await daemon(dir, followConfig(dir, file, g.port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, g.port));
     const rss = watchRss(nfw);
     const bad = garbage();
     let good = 0;
@@ -240,11 +208,11 @@ describe('garbage around good lines', () => {
   }, 90_000);
 
   it('on one unix socket connection: the same garbage and a 20 MB line are counted by reason, and the good lines after them on that connection are still counted exactly', async () => {
-    const g = await listener();
-    const dir = temp();
-    const nfw = await daemon(dir, unixSocketConfig(dir, g.port));
+    const g = await scope.listener();
+    const dir = scope.temp('nfw-held-');
+    const nfw = await scope.daemon(dir, unixSocketConfig(dir, g.port));
     const rss = watchRss(nfw);
-    const socket = await connectUnix(join(dir, 'ulogd.sock'));
+    const socket = await scope.connectUnix(join(dir, 'ulogd.sock'));
     let closed = false;
     socket.on('close', () => (closed = true));
     const bad = garbage();
@@ -294,15 +262,15 @@ describe('Graphite line injection through names', () => {
       '=\n\r\t ;',
       '~evil;host=other',
     ];
-    const dir = temp();
+    const dir = scope.temp('nfw-held-');
     const file = emptyFile(dir);
-    const dotted = await listener();
-    const tagged = await listener();
+    const dotted = await scope.listener();
+    const tagged = await scope.listener();
     const dottedDir = join(dir, 'dotted');
     const taggedDir = join(dir, 'tagged');
     for (const d of [dottedDir, taggedDir]) mkdirSync(d);
-    await daemon(dottedDir, followConfig(dottedDir, file, dotted.port));
-    await daemon(taggedDir, followConfig(taggedDir, file, tagged.port).replace('prefix = "nfw"', 'prefix = "nfw"\ntagged = true'));
+    await scope.daemon(dottedDir, followConfig(dottedDir, file, dotted.port));
+    await scope.daemon(taggedDir, followConfig(taggedDir, file, tagged.port).replace('prefix = "nfw"', 'prefix = "nfw"\ntagged = true'));
 
     const nfacct = (name: string, t: number) =>
       JSON.stringify({ timestamp: new Date(t).toISOString().slice(0, 19), dvc: 'Netfilter', 'sum.name': name, 'sum.pkts': 7, 'sum.bytes': 420, 'oob.time.sec': Math.floor(t / 1000), 'oob.time.usec': 0 });
@@ -348,10 +316,10 @@ describe('Graphite line injection through names', () => {
 
 describe('signals while lines are being appended', () => {
   it('loses and double-counts nothing across ten kill -9 in a row, each followed by a restart', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp('nfw-held-');
     const file = emptyFile(dir);
-    const nfw = await daemon(dir, followConfig(dir, file, g.port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, g.port));
     const ROUNDS = 10;
     const PER_ROUND = 20;
     // How long each incarnation runs before its kill: right after start (no checkpoint saved yet) up to well past a commit.
@@ -378,10 +346,10 @@ describe('signals while lines are being appended', () => {
   }, 90_000);
 
   it('stays up through 100 SIGHUPs within about two seconds and counts every line exactly once', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp('nfw-held-');
     const file = emptyFile(dir);
-    const nfw = await daemon(dir, followConfig(dir, file, g.port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, g.port));
     const ROUNDS = 30;
     const PER_ROUND = 10;
 
@@ -412,11 +380,11 @@ describe('signals while lines are being appended', () => {
 
 describe('carbon down, then back', () => {
   it('delivers every event exactly once carbon is listening again on the same port after 15 s away', async () => {
-    const first = await listener();
+    const first = await scope.listener();
     const port = first.port;
-    const dir = temp();
+    const dir = scope.temp('nfw-held-');
     const file = emptyFile(dir);
-    const nfw = await daemon(dir, followConfig(dir, file, port));
+    const nfw = await scope.daemon(dir, followConfig(dir, file, port));
     let written = 0;
     const write = (n: number) => {
       appendFileSync(file, goodLines(n));
@@ -431,7 +399,7 @@ describe('carbon down, then back', () => {
       write(5);
       await sleep(250);
     }
-    const second = await listener(port);
+    const second = await scope.listener(port);
     write(5);
 
     const all = () => [...first.points(), ...second.points()];
@@ -468,8 +436,8 @@ describe('the web view', () => {
   }
 
   it('answers path traversal attempts with 404 or 400 and never with a file from outside its fixed routes', async () => {
-    const dir = temp();
-    const nfw = await daemon(dir, withWeb(followConfig(dir, emptyFile(dir), (await listener()).port)));
+    const dir = scope.temp('nfw-held-');
+    const nfw = await scope.daemon(dir, withWeb(followConfig(dir, emptyFile(dir), (await scope.listener()).port)));
     const port = Number(new URL(await webUrl(nfw)).port);
     const control = await rawGet(port, '/app.js');
     expect(control.status).toBe(200);
@@ -507,13 +475,13 @@ describe('the web view', () => {
   }, 30_000);
 
   it('keeps 190 reading stream clients served at ~2000 lines/s while 10 clients never read: it drops the 10, stays small, and its API answers', async () => {
-    const g = await listener();
-    const dir = temp();
+    const g = await scope.listener();
+    const dir = scope.temp('nfw-held-');
     const file = emptyFile(dir);
     // A client that does not read is dropped for its unsent bytes (past 2 × slow_client_bytes, or past it at a
     // heartbeat) or for a missing pong at the next heartbeat, whichever comes first; a 3 s heartbeat keeps that
     // within the spec while leaving a busy test process ample time to answer pings for its 190 readers.
-    const nfw = await daemon(dir, withWeb(followConfig(dir, file, g.port), ['max_clients = 256', 'heartbeat_seconds = 3']));
+    const nfw = await scope.daemon(dir, withWeb(followConfig(dir, file, g.port), ['max_clients = 256', 'heartbeat_seconds = 3']));
     const url = await webUrl(nfw);
     const rss = watchRss(nfw);
     const summary = async () => {
@@ -531,7 +499,7 @@ describe('the web view', () => {
       new Promise((resolve, reject) => {
         const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/stream`);
         const reader: Reader = { ws, events: 0, closed: false };
-        running.push(() => void ws.terminate());
+        scope.defer(() => void ws.terminate());
         ws.on('message', (data: Buffer) => {
           if (data.subarray(0, 16).toString() === '{"type":"events"') reader.events++;
         });
