@@ -12,7 +12,7 @@ import { parseIPv4, parseIPv6 } from './filter.js';
 import type { LiveHub } from './stream.js';
 
 export interface WebServer {
-  /** Where it listens, e.g. "http://127.0.0.1:8080". */
+  /** Where it listens, e.g. "http://127.0.0.1:8733". */
   url: string;
   close(): Promise<void>;
 }
