@@ -89,6 +89,9 @@ port = 0
 [outputs.graphite]
 port = ${opts.carbonPort}
 prefix = "${opts.prefix}"
+# The lab's carbon creates without limit (MAX_CREATES_PER_MINUTE = inf), and these specs count
+# every port and prefix series: no pacing here; stock-carbon.test.ts specifies the pacing.
+max_creates_per_minute = 0
 reconnect_min_ms = 100
 reconnect_max_ms = 1000
 `;

@@ -113,10 +113,14 @@ describe('nfwatch replay writes what the live daemon wrote for the same file', (
   const base = Math.floor((Date.now() - 5 * 60_000) / 1000) * 1000;
   const FIXTURES = ['ipv4-tcp-dropped.jsonl', ALLOWED_FIXTURE, 'ipv4-udp.jsonl', 'syn-port6000.jsonl', 'ipv6-tcp.jsonl', 'ipv4-icmp.jsonl'];
 
-  /** What carbon holds per `path time` for the interval metrics (nfwatch.* health is wall-clock). */
+  /**
+   * What carbon holds per `path time` for the metrics counted from events. Left out: nfwatch.*
+   * health (wall-clock) and the tracker's gauges (scans, campaigns, track: the state of the live
+   * window, written by the daemon when it has one; replay does not track).
+   */
   const held = (g: GraphiteListener) => {
     const last = new Map<string, number>();
-    for (const p of g.points()) if (!p.path.startsWith('nfw.nfwatch.')) last.set(`${p.path} ${p.time}`, p.value);
+    for (const p of g.points()) if (!/^nfw\.(nfwatch|scans|campaigns|track)\./.test(p.path)) last.set(`${p.path} ${p.time}`, p.value);
     return Object.fromEntries([...last].sort(([a], [b]) => a.localeCompare(b)));
   };
 
