@@ -1,4 +1,6 @@
 // The daemon: load the configuration, wire the pipeline, run until a signal.
+import { join } from 'node:path';
+import { SeriesBudgetFile } from './aggregate/budget-file.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { buildDaemon, decodeOptions } from './wire.js';
@@ -11,6 +13,8 @@ import { startWeb, webAccess, type WebAccess, type WebServer } from './web/serve
 
 /** How long SIGTERM waits for sinks to deliver what is pending before exiting anyway. */
 const SHUTDOWN_FLUSH_MS = 5000;
+/** How often newly admitted series names are saved (a crash loses at most this much of them). */
+const BUDGET_SAVE_MS = 60_000;
 
 /** A configuration as the daemon runs it, with the [web] token and TLS files read and checked. */
 export interface CheckedConfig {
@@ -35,16 +39,17 @@ export async function checkConfig(configPath: string): Promise<CheckedConfig> {
 }
 
 /**
- * The pipeline's health with each file source's `missingFile` added for /healthz (web/healthz.ts:
- * a file that does not exist is a stuck source). The API schemas and /metrics list their fields,
- * so nothing else shows it.
+ * The pipeline's health with each file source's `missingFile` and `unreadable` added for /healthz
+ * (web/healthz.ts: a file that does not exist or cannot be read is a stuck source). The API
+ * schemas and /metrics list their fields, so nothing else shows them.
  */
 export function webHealth(pipeline: Pipeline): HealthSnapshot {
   const health = pipeline.health();
   for (const source of pipeline.sources) {
     const figures = health.sources?.[source.name] as SourceFigures | undefined;
-    const missing = source.stats().missingFile;
-    if (figures && typeof missing === 'number') figures.missingFile = missing;
+    const { missingFile, unreadable } = source.stats();
+    if (figures && typeof missingFile === 'number') figures.missingFile = missingFile;
+    if (figures && typeof unreadable === 'number') figures.unreadable = unreadable;
   }
   return health;
 }
@@ -63,6 +68,11 @@ export async function runDaemon(configPath: string): Promise<void> {
       throw err instanceof SettingError ? err.in(configPath) : err;
     }
   }
+  // The series names admitted by earlier runs keep their series (aggregate.max_series is a budget
+  // over the daemon's life, not per start).
+  const budgetFile = new SeriesBudgetFile(join(config.general.state_dir, 'series.json'), pipeline.aggregator.budgets, logger.child('aggregate'));
+  budgetFile.load();
+  setInterval(() => void budgetFile.save(), BUDGET_SAVE_MS).unref();
   await pipeline.start();
   if (web) logger.info(`scan-watch page at ${web.url}/`);
   logger.info(
@@ -76,6 +86,7 @@ export async function runDaemon(configPath: string): Promise<void> {
     logger.info(`${signal}: flushing and stopping`);
     Promise.resolve(web?.close())
       .then(() => pipeline.stop(SHUTDOWN_FLUSH_MS))
+      .then(() => budgetFile.save())
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         logger.error(`error while stopping: ${(err as Error).message}`);

@@ -40,6 +40,11 @@ export class NameBudget {
     return this.names.has(name);
   }
 
+  /** The admitted names, oldest first. */
+  list(): string[] {
+    return [...this.names];
+  }
+
   /** True when `name` has, or now gets, its own series; false when it must be folded. */
   admit(name: string): boolean {
     if (this.names.has(name)) return true;
@@ -69,7 +74,8 @@ export function foldThroughBudget<K extends number | string>(counts: Map<K, numb
 }
 
 /** The families the aggregator names, each with its own lifetime budget. */
-export type SeriesFamily = 'dport.allowed' | 'dport.blocked' | 'dport.unknown' | 'prefix' | 'window' | 'fingerprint' | 'country' | 'tool' | 'counter';
+export const SERIES_FAMILIES = ['dport.allowed', 'dport.blocked', 'dport.unknown', 'prefix', 'window', 'fingerprint', 'country', 'tool', 'counter'] as const;
+export type SeriesFamily = (typeof SERIES_FAMILIES)[number];
 
 /** One NameBudget per family. */
 export class SeriesBudgets {
@@ -102,6 +108,30 @@ export class SeriesBudgets {
   get folded(): number {
     let n = 0;
     for (const b of this.families.values()) n += b.folded;
+    return n;
+  }
+
+  /** The admitted names per family, in admission order (what a restart must keep). */
+  snapshot(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [family, b] of this.families) if (b.size > 0) out[family] = b.list();
+    return out;
+  }
+
+  /**
+   * Admits names saved by snapshot() before any interval is named, so a restart keeps the series
+   * the last run had instead of spending a new budget. Unknown families and non-string names are
+   * ignored; a family keeps at most its (possibly lowered) limit. Returns the names admitted.
+   */
+  restore(saved: unknown): number {
+    if (typeof saved !== 'object' || saved === null) return 0;
+    let n = 0;
+    for (const family of SERIES_FAMILIES) {
+      const names = (saved as Record<string, unknown>)[family];
+      if (!Array.isArray(names)) continue;
+      const budget = this.get(family);
+      for (const name of names) if (typeof name === 'string' && !budget.has(name) && budget.admit(name)) n++;
+    }
     return n;
   }
 }

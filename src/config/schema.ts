@@ -85,7 +85,7 @@ export const ConfigSchema = Type.Object(
         state_dir: Type.String({
           minLength: 1,
           default: '/var/lib/nfwatch',
-          description: 'Where read positions are saved (one small JSON file per file source); it must be writable by the user nfwatch runs as (the systemd unit gives it /var/lib/nfwatch). A relative path is taken from the working directory.',
+          description: 'Where read positions (one small JSON file per file source) and the series names admitted so far (series.json) are saved; it must be writable by the user nfwatch runs as (the systemd unit gives it /var/lib/nfwatch). A relative path is taken from the working directory.',
         }),
         log_level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info', description: 'Least severe log level written to stderr.' }),
         max_line_bytes: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 65536, description: 'Longest accepted line; longer lines are skipped and counted, never buffered whole.' }),
@@ -125,7 +125,7 @@ export const ConfigSchema = Type.Object(
         top_values: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'SYN window sizes, SYN fingerprints and source countries written per interval; the rest are summed into `other`.' }),
         max_prefixes: Type.Integer({ minimum: 1, maximum: 10000, default: 200, description: 'Distinct log prefixes counted per interval; more are summed into `other`.' }),
         max_counter_names: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Distinct NFACCT counter names written over the daemon\'s life (nfacct objects are few). Names first seen after that are summed into `_other`, so a stream of garbage names cannot create series without end; totals stay exact.' }),
-        max_series: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Series budget over the daemon\'s life, per family (destination ports of each verdict, log prefixes, SYN windows, SYN fingerprints, countries, tools; NFACCT names use max_counter_names): the first names admitted, busiest first in each interval, keep their own series; later new names are summed into the family\'s `other`. An hour-long 65 535-port scan creates at most this many dport series; totals stay exact.' }),
+        max_series: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Series budget over the daemon\'s life, per family (destination ports of each verdict, log prefixes, SYN windows, SYN fingerprints, countries, tools; NFACCT names use max_counter_names): the first names admitted, busiest first in each interval, keep their own series; later new names are summed into the family\'s `other`. An hour-long 65 535-port scan creates at most this many dport series; totals stay exact. The admitted names are kept in state_dir/series.json, so a restart does not spend a new budget.' }),
         max_open_intervals: Type.Integer({ minimum: 2, maximum: 100000, default: 720, description: 'Intervals held open at once; events far in the future are counted into the newest one.' }),
       },
       { ...strict, default: {} },

@@ -18,6 +18,7 @@
 //   <p>_health              –                       lines, events, events_per_second (float), …
 //   <p>_health_decode_errors reason                 count
 //   <p>_health_sinks        sink                    backlog, dropped, sent, connected (0/1)
+//   <p>_health_sources      source, kind            lines_read, bytes_read, connections, … (as Graphite's nfwatch.sources.*)
 //   <p>_scans               type                    active, new
 //   <p>_event               verdict, proto          src, dst, prefix, tool, country (strings),
 //                                                   sport, dport (integers)   sampled, opt-in
@@ -25,8 +26,8 @@
 // Interval points are stamped with the interval's start (event time): a replay writes the same
 // series at the same timestamp again, which InfluxDB treats as an overwrite. Tag values are only
 // ever low-cardinality values; a source or destination address is a string FIELD, never a tag.
-import { DECODE_ERROR_REASONS, VERDICTS, type HealthSnapshot, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
-import { protocolName, splitTop, type TopLimits } from './names.js';
+import { DECODE_ERROR_REASONS, SOURCE_HEALTH_FIELDS, VERDICTS, type HealthSnapshot, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
+import { protocolName, SOURCE_METRIC_NAMES, splitTop, type TopLimits } from './names.js';
 import { OTHER_WINDOW } from '../aggregate/budget.js';
 
 export type Precision = 's' | 'ms' | 'us' | 'ns';
@@ -223,6 +224,11 @@ export function healthPoints(h: HealthSnapshot, opts: PointOptions): string[] {
   for (const reason of DECODE_ERROR_REASONS) push(line(`${p}_health_decode_errors`, [host, ['reason', reason]], { count: h.decodeErrors[reason] ?? 0 }, time));
   for (const [sink, s] of Object.entries(h.sinks)) {
     push(line(`${p}_health_sinks`, [host, ['sink', sink]], { backlog: s.backlog, dropped: s.dropped, sent: s.sent, connected: s.connected ? 1 : 0 }, time));
+  }
+  for (const [source, figures] of Object.entries(h.sources ?? {})) {
+    const sourceFields: Fields = {};
+    for (const field of SOURCE_HEALTH_FIELDS) sourceFields[SOURCE_METRIC_NAMES[field]] = figures[field];
+    push(line(`${p}_health_sources`, [host, ['source', source], ['kind', figures.kind]], sourceFields, time));
   }
   if (t !== null) {
     const scans = new Map<string, { active: number; new: number }>();

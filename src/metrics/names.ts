@@ -481,35 +481,15 @@ export function renderHealth(h: HealthSnapshot, namer: MetricNamer, series?: Ser
 
 /**
  * renderHealth's metrics: gauges, written again by the next snapshot, so never created over the
- * creation budget: the nfwatch.* figures and decode errors 'defer', the per-sink, per-source and
- * tracker figures 'spare' (only from the top of the budget, after counts).
+ * creation budget: the tracker's first, then the nfwatch.* figures and decode errors 'defer' (while
+ * 0: 'spare'); the per-sink and per-source figures 'spare' (only from the top of the budget).
  */
 export function planHealth(h: HealthSnapshot, namer: MetricNamer, series?: SeriesHealth): PlannedMetric[] {
   const plan = new Plan();
   let kind: CreateKind = 'defer';
   const add = (path: string, value: number) => plan.add(path, value, kind);
-  add(namer.health('lines'), h.lines);
-  add(namer.health('events'), h.events);
-  add(namer.health('events_per_second'), Math.round(h.eventsPerSecond * 1000) / 1000);
-  add(namer.health('oversized_lines'), h.oversizedLines);
-  add(namer.health('late_events'), h.lateEvents);
-  add(namer.health('counter_resets'), h.counterResets);
-  add(namer.health('open_intervals'), h.openIntervals);
-  if (series !== undefined) {
-    add(namer.health('series.admitted'), series.admitted);
-    add(namer.health('series.folded'), series.folded);
-  }
-  for (const reason of DECODE_ERROR_REASONS) add(namer.decodeErrors(reason), h.decodeErrors[reason] ?? 0);
-  kind = 'spare';
-  for (const [sink, s] of Object.entries(h.sinks)) {
-    add(namer.sink(sink, 'backlog'), s.backlog);
-    add(namer.sink(sink, 'dropped'), s.dropped);
-    add(namer.sink(sink, 'sent'), s.sent);
-    add(namer.sink(sink, 'connected'), s.connected ? 1 : 0);
-  }
-  for (const [source, figures] of Object.entries(h.sources ?? {})) {
-    for (const field of SOURCE_HEALTH_FIELDS) add(namer.source(source, field), figures[field]);
-  }
+  // Who is scanning now, first: a port scan that spends the budget on its ports must not keep
+  // these out of carbon for minutes.
   const t = h.tracker;
   if (t !== null) {
     for (const [type, n] of Object.entries(t.scans)) add(namer.scans(type, 'active'), n);
@@ -519,6 +499,31 @@ export function planHealth(h: HealthSnapshot, namer: MetricNamer, series?: Serie
     add(namer.gauge('track.sources'), t.tracked);
     add(namer.gauge('track.evicted'), t.evicted);
     add(namer.gauge('track.expired'), t.expired);
+  }
+  // A figure that is still 0 says little until it moves: created only from the top of the budget,
+  // so a dozen zero error counters do not take the first minute's creations from the busiest ports.
+  const addFigure = (path: string, value: number) => plan.add(path, value, value === 0 ? 'spare' : 'defer');
+  addFigure(namer.health('lines'), h.lines);
+  addFigure(namer.health('events'), h.events);
+  addFigure(namer.health('events_per_second'), Math.round(h.eventsPerSecond * 1000) / 1000);
+  addFigure(namer.health('oversized_lines'), h.oversizedLines);
+  addFigure(namer.health('late_events'), h.lateEvents);
+  addFigure(namer.health('counter_resets'), h.counterResets);
+  addFigure(namer.health('open_intervals'), h.openIntervals);
+  if (series !== undefined) {
+    addFigure(namer.health('series.admitted'), series.admitted);
+    addFigure(namer.health('series.folded'), series.folded);
+  }
+  for (const reason of DECODE_ERROR_REASONS) addFigure(namer.decodeErrors(reason), h.decodeErrors[reason] ?? 0);
+  kind = 'spare';
+  for (const [sink, s] of Object.entries(h.sinks)) {
+    add(namer.sink(sink, 'backlog'), s.backlog);
+    add(namer.sink(sink, 'dropped'), s.dropped);
+    add(namer.sink(sink, 'sent'), s.sent);
+    add(namer.sink(sink, 'connected'), s.connected ? 1 : 0);
+  }
+  for (const [source, figures] of Object.entries(h.sources ?? {})) {
+    for (const field of SOURCE_HEALTH_FIELDS) add(namer.source(source, field), figures[field]);
   }
   return plan.list();
 }

@@ -254,6 +254,9 @@ export class FileSource implements LineSource {
       generation: this.generation,
       offset: this.offset,
       missingFile: this.missing ? 1 : 0,
+      // Refused (a symlink, not a regular file) or failing to open/read (EACCES, EIO): stuck
+      // until an admin acts, which /healthz reports.
+      unreadable: this.refusing !== '' || this.lastError !== '' ? 1 : 0,
     };
   }
 

@@ -18,6 +18,9 @@
 //                were lost.
 // Sources:
 //   waiting      a file source whose path does not exist (missingFile = 1) for SOURCE_GRACE_MS.
+//   unreadable   a file source that cannot read its path (unreadable = 1: permission denied, an I/O
+//                error, a symlink or not a regular file refused) for UNREADABLE_MS: unlike a file
+//                that is not there yet, this does not fix itself.
 //   unconnected  a socket source with no connection from ulogd for SOURCE_GRACE_MS (ulogd drops
 //                every line it logs while it is not connected).
 // An idle source is not a problem: a quiet firewall logs nothing.
@@ -27,15 +30,16 @@
 // when the page is served beyond loopback.
 import type { HealthSnapshot, SinkHealth, SourceHealth } from '../pipeline/types.js';
 
-/** A source's figures as the daemon passes them: SourceHealth plus a file source's missingFile. */
-export type SourceFigures = SourceHealth & { missingFile?: number };
+/** A source's figures as the daemon passes them: SourceHealth plus a file source's missingFile and unreadable. */
+export type SourceFigures = SourceHealth & { missingFile?: number; unreadable?: number };
 
 export const UNREACHABLE_MS = 2_000;
 export const STALL_MS = 30_000;
 export const DROP_MEMORY_MS = 5 * 60_000;
 export const SOURCE_GRACE_MS = 60_000;
+export const UNREADABLE_MS = 5_000;
 
-export type ProblemReason = 'unreachable' | 'stalled' | 'dropping' | 'waiting' | 'unconnected';
+export type ProblemReason = 'unreachable' | 'stalled' | 'dropping' | 'waiting' | 'unreadable' | 'unconnected';
 
 export interface HealthProblem {
   component: 'sink' | 'source';
@@ -57,6 +61,7 @@ export interface JudgeLimits {
   stallMs: number;
   dropMemoryMs: number;
   sourceGraceMs: number;
+  unreadableMs: number;
 }
 
 interface SinkMemory {
@@ -72,11 +77,11 @@ interface SinkMemory {
 export class HealthJudge {
   private readonly sinks = new Map<string, SinkMemory>();
   /** Since when a source has been in a bad state (absent: it is not). */
-  private readonly sourceBadSince = new Map<string, number>();
+  private readonly sourceBadSince = new Map<string, { reason: ProblemReason; since: number }>();
   private readonly limits: JudgeLimits;
 
   constructor(limits: Partial<JudgeLimits> = {}) {
-    this.limits = { unreachableMs: UNREACHABLE_MS, stallMs: STALL_MS, dropMemoryMs: DROP_MEMORY_MS, sourceGraceMs: SOURCE_GRACE_MS, ...limits };
+    this.limits = { unreachableMs: UNREACHABLE_MS, stallMs: STALL_MS, dropMemoryMs: DROP_MEMORY_MS, sourceGraceMs: SOURCE_GRACE_MS, unreadableMs: UNREADABLE_MS, ...limits };
   }
 
   /** Takes the snapshot of `now` (epoch ms) and says what it makes of it. */
@@ -127,21 +132,24 @@ export class HealthJudge {
 
   private judgeSource(name: string, h: SourceFigures, now: number): HealthProblem | undefined {
     let reason: ProblemReason | undefined;
-    if (h.kind === 'file' && h.missingFile === 1) reason = 'waiting';
+    if (h.kind === 'file' && h.unreadable === 1) reason = 'unreadable';
+    else if (h.kind === 'file' && h.missingFile === 1) reason = 'waiting';
     else if (h.kind === 'socket' && h.connections === 0) reason = 'unconnected';
     if (reason === undefined) {
       this.sourceBadSince.delete(name);
       return undefined;
     }
-    const since = this.sourceBadSince.get(name) ?? now;
-    this.sourceBadSince.set(name, since);
+    // A change of reason starts the clock again (a file that appears but cannot be read).
+    const bad = this.sourceBadSince.get(name);
+    const since = bad?.reason === reason ? bad.since : now;
+    this.sourceBadSince.set(name, { reason, since });
     const seconds = Math.round((now - since) / 1000);
-    if (now - since < this.limits.sourceGraceMs) return undefined;
-    return {
-      component: 'source',
-      name,
-      reason,
-      message: reason === 'waiting' ? `source ${name}: its file has not existed for ${seconds} s` : `source ${name}: ulogd has not been connected for ${seconds} s`,
+    if (now - since < (reason === 'unreadable' ? this.limits.unreadableMs : this.limits.sourceGraceMs)) return undefined;
+    const messages: Record<string, string> = {
+      waiting: `source ${name}: its file has not existed for ${seconds} s`,
+      unreadable: `source ${name}: its file could not be read for ${seconds} s (permissions, or refused: see the log)`,
+      unconnected: `source ${name}: ulogd has not been connected for ${seconds} s`,
     };
+    return { component: 'source', name, reason, message: messages[reason]! };
   }
 }

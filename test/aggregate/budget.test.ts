@@ -169,3 +169,28 @@ describe('planWrites: one batch through the creation budget', () => {
     expect(planWrites([{ path: 'a', value: 3, kind: 'defer' }, { path: 'b', value: 4, kind: 'defer' }], l, T0 + MINUTE)).toEqual({ a: 3, b: 4 });
   });
 });
+
+describe('SeriesBudgets across restarts: snapshot() and restore()', () => {
+  it('a restored budget admits the saved names first and refuses new ones once full', () => {
+    const before = new SeriesBudgets(2);
+    before.get('dport.blocked').admit('22');
+    before.get('dport.blocked').admit('443');
+    before.get('country').admit('DE');
+    const saved = JSON.parse(JSON.stringify(before.snapshot())) as unknown;
+    const after = new SeriesBudgets(2);
+    expect(after.restore(saved)).toBe(3);
+    expect(after.get('dport.blocked').admit('8080')).toBe(false);
+    expect(after.get('dport.blocked').admit('443')).toBe(true);
+    expect(after.get('country').admit('FR')).toBe(true);
+    expect(after.admitted).toBe(4);
+  });
+
+  it('keeps at most the (possibly lowered) limit, in admission order, and ignores what it does not know', () => {
+    const after = new SeriesBudgets(2, { counter: 1 });
+    expect(after.restore({ 'dport.allowed': ['80', '443', '22'], counter: ['a', 'b'], nonsense: ['x'], window: 'not a list', tool: [7, 'nmap-syn'] })).toBe(4);
+    expect(after.get('dport.allowed').list()).toEqual(['80', '443']);
+    expect(after.get('counter').list()).toEqual(['a']);
+    expect(after.get('tool').list()).toEqual(['nmap-syn']);
+    for (const garbage of [null, 42, 'x', []]) expect(new SeriesBudgets(2).restore(garbage)).toBe(0);
+  });
+});

@@ -1,14 +1,21 @@
 // The npm tarball as an admin installs it: `npm pack` of the repository's files (tracked and new,
 // not ignored; built by prepack), `npm install -g --prefix <tmp>` of that tarball, then the
 // installed bin run from another directory: --version, --check-config of the shipped example, and
-// the daemon as an unprivileged user following a file into a Graphite listener, counts exact.
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
+// the installed daemon on the shipped example as an unprivileged user in group adm, following the
+// lab's real ulogd (NFLOG in a network namespace) into Debian's stock carbon for a minute of
+// traffic: whisper totals exact, and every series the Grafana dashboards query written.
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { followConfig, graphiteListener, packetLineAt, waitFor, withWeb } from '../faults/harness.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { decodeOptions } from '../../src/wire.js';
+import { nfacctSince, send, SETTLE_MS, type Counts } from '../e2e/expect.js';
+import { createLab, freePort, nfacctReported, requireRoot, requireTools, sendTraffic, sleep, startUlogd, waitFor, type Lab, type Ulogd } from '../e2e/lab.js';
+import { loggedTruth, requireStockCarbon, seriesUnder, startStockCarbon, whisperTotals, type StockCarbon } from '../e2e/stock-carbon.js';
+import { exposedNames, GRAPHITE_DASHBOARD, loadDashboard, PROMETHEUS_DASHBOARD, unexposedPrometheusNames, unmatchedGraphiteTargets } from '../grafana/dashboard.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -21,6 +28,9 @@ const installed = join(prefix, 'lib', 'node_modules', 'nfwatch');
 let tarball = '';
 let files: string[] = [];
 let tarballBytes = 0;
+const NOBODY = 65534;
+/** Debian's adm group: ulogd's log directory is group adm (the systemd unit's user is in it). */
+const ADM_GID = Number(/^adm:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1] ?? 4);
 
 function run(cmd: string, args: string[], cwd: string, timeout: number): SpawnSyncReturns<string> {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
@@ -94,42 +104,117 @@ describe('npm pack and npm install -g of the tarball', () => {
     expect(text).toMatch(/^port = 8733$/m);
     expect(run(bin, ['--check-config', example], '/', 10_000).stdout).toMatch(/configuration is valid/);
   });
+});
 
-  it('runs as an unprivileged user: follows a file into Graphite with exact counts, serves the page, exits 0 on SIGTERM', async () => {
-    const g = await graphiteListener();
-    const dir = join(tmp, 'run');
-    mkdirSync(join(dir, 'state'), { recursive: true });
-    chmodSync(dir, 0o755);
-    chownSync(join(dir, 'state'), 65534, 65534);
-    const file = join(dir, 'ulogd.json');
-    const now = Date.now();
-    writeFileSync(file, Array.from({ length: 40 }, (_, i) => packetLineAt(now - 3000 + i) + '\n').join(''));
-    chmodSync(file, 0o644);
-    const config = join(dir, 'nfwatch.toml');
-    writeFileSync(config, withWeb(followConfig(dir, file, g.port)));
-    // nobody:nogroup, no supplementary groups, no capabilities; the bin's own shebang finds node.
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', bin, '--config', config], {
+describe('the installed nfwatch as an unprivileged service user, against the lab\'s real ulogd and stock carbon', () => {
+  let lab: Lab | undefined;
+  let carbon: StockCarbon | undefined;
+  let ulogd: Ulogd | undefined;
+  let daemon: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    requireRoot();
+    requireTools(['ip', 'nft', 'nfacct', 'iptables-nft', 'ip6tables-nft', 'ulogd', 'hping3', 'nmap', 'setpriv', 'carbon-cache', 'whisper-fetch']);
+    requireStockCarbon();
+    lab = await createLab();
+    carbon = await startStockCarbon(join(tmp, 'carbon'));
+  }, 120_000);
+
+  afterAll(async () => {
+    if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+    await ulogd?.stop();
+    await carbon?.stop();
+    await lab?.destroy();
+  }, 60_000);
+
+  it('the shipped example (paths and ports changed) counts a minute of traffic exactly in whisper and writes every series the dashboards read', { timeout: 240_000 }, async () => {
+    if (!lab || !carbon) throw new Error('lab not created');
+    // ulogd's log directory as Debian has /var/log/ulog: group adm, not readable by others.
+    const ulogDir = join(tmp, 'ulog');
+    mkdirSync(ulogDir);
+    chownSync(ulogDir, 0, ADM_GID);
+    chmodSync(ulogDir, 0o750);
+    const state = join(tmp, 'state');
+    mkdirSync(state);
+    chownSync(state, NOBODY, NOBODY);
+    const nfacctBefore = await nfacctReported(lab);
+    ulogd = await startUlogd(lab, { mode: 'file', tmpDir: join(tmp, 'ulogd'), jsonPath: join(ulogDir, 'ulogd.json') });
+
+    const webPort = await freePort();
+    let toml = readFileSync(join(installed, 'conf', 'nfwatch.toml'), 'utf8');
+    for (const [from, to] of [
+      ['state_dir = "/var/lib/nfwatch"', `state_dir = "${state}"`],
+      ['path = "/var/log/ulog/ulogd.json"', `path = "${ulogd.outputPath}"`],
+      ['port = 8733', `port = ${webPort}`],
+      ['port = 2003', `port = ${carbon.port}`],
+    ] as const) {
+      if (!toml.includes(from)) throw new Error(`the shipped example no longer contains ${from}`);
+      toml = toml.replace(from, to);
+    }
+    const config = join(tmp, 'nfwatch.toml');
+    writeFileSync(config, toml);
+    chmodSync(config, 0o644);
+    // nobody, with adm as its only supplementary group (as the systemd unit's user), no capabilities.
+    daemon = spawn('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--groups', String(ADM_GID), '--inh-caps=-all', '--bounding-set=-all', '--', bin, '--config', config], {
       cwd: '/',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
-    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-    try {
-      const url = await waitFor('the web view to listen', () => /web: listening on (http:\/\/\S+)/.exec(log)?.[1], 20_000);
-      appendFileSync(file, Array.from({ length: 17 }, (_, i) => packetLineAt(Date.now() + i) + '\n').join(''));
-      await waitFor(`57 blocked events in Graphite (log:\n${log})`, () => (g.carbonSum('nfw.events.blocked.count') === 57 ? true : undefined), 20_000);
-      const page = await fetch(url);
-      expect(page.status).toBe(200);
-      expect(await page.text()).toMatch(/<html/i);
-      child.kill('SIGTERM');
-      const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
-      expect(code, log).toBe(0);
-      expect(g.carbonSum('nfw.events.blocked.count')).toBe(57);
-      expect(statSync(join(dir, 'state', 'file-ulogd.json')).uid).toBe(65534);
-    } finally {
-      child.kill('SIGKILL');
-      await g.close();
-    }
-  }, 60_000);
+    daemon.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    daemon.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    await waitFor(`the installed nfwatch to start (log:\n${log})`, () => {
+      if (daemon!.exitCode !== null) throw new Error(`nfwatch exited with ${daemon!.exitCode}:\n${log}`);
+      return log.includes('nfwatch started') ? true : undefined;
+    }, 20_000);
+    const startedAt = Date.now();
+
+    // A minute of traffic: a SYN scan, the port-6000 scanner shape, blocked telnet, DNS, UDP drops, ICMP.
+    const expected: Counts = new Map();
+    await sendTraffic(lab, { kind: 'nmap', ports: '1-300' });
+    await send(lab, expected, 'ssh6000', 30);
+    await send(lab, expected, 'drop23', 20);
+    await send(lab, expected, 'dns', 10);
+    await sleep(Math.max(0, startedAt + 30_000 - Date.now()));
+    await send(lab, expected, 'udpDrop', 15);
+    await send(lab, expected, 'icmp', 5);
+    await sendTraffic(lab, { kind: 'nmap', ports: '301-400' });
+    const lastTraffic = Date.now();
+    await sleep(SETTLE_MS);
+
+    const truth = loggedTruth(ulogd.outputPath, decodeOptions(parseConfigText(toml)));
+    expect(truth.logged).toBeGreaterThanOrEqual(400); // the scans alone; nmap may lose one of its own
+    const nfacct = await nfacctSince(lab, nfacctBefore);
+    // The shipped interval is a minute: wait until the one with the last traffic is closed and written.
+    await sleep(Math.max(0, (Math.floor(lastTraffic / 60_000) + 1) * 60_000 + 5_000 - Date.now()));
+    const prefixes = readdirSync(join(carbon.storageDir, 'whisper', 'netfilter'));
+    expect(prefixes, 'one host under the shipped prefix netfilter.{hostname}').toHaveLength(1);
+    const host = prefixes[0]!;
+    const from = Math.floor(startedAt / 60_000) * 60 - 60;
+    const until = Math.ceil(Date.now() / 1000) + 60;
+    let totals = await whisperTotals(carbon.storageDir, `netfilter.${host}`, truth, nfacct, from, until);
+    await waitFor('whisper to hold what ulogd logged', async () => {
+      totals = await whisperTotals(carbon!.storageDir, `netfilter.${host}`, truth, nfacct, from, until);
+      return JSON.stringify(totals.got) === JSON.stringify(totals.want) ? true : undefined;
+    }, 20_000, 1000).catch(() => undefined);
+    console.log(`installed nfwatch as nobody:adm: whisper vs logged ${JSON.stringify(totals)}`);
+    expect(totals.got).toEqual(totals.want);
+
+    // The dashboards cannot drift: every Graphite target matches a series this run wrote, and every
+    // metric a Prometheus panel reads is on the installed daemon's /metrics.
+    const paths = seriesUnder(carbon.storageDir, 'netfilter');
+    const graphite = unmatchedGraphiteTargets(loadDashboard(GRAPHITE_DASHBOARD), paths, host);
+    expect(graphite.count).toBeGreaterThan(30);
+    expect(graphite.missing, `dashboard targets that match none of the ${paths.length} series written`).toEqual([]);
+    const metrics = await fetch(`http://127.0.0.1:${webPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(unexposedPrometheusNames(loadDashboard(PROMETHEUS_DASHBOARD), exposedNames(await metrics.text())).missing).toEqual([]);
+    const page = await fetch(`http://127.0.0.1:${webPort}/`);
+    expect(await page.text()).toMatch(/<html/i);
+
+    daemon.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => (daemon!.exitCode !== null ? r(daemon!.exitCode) : daemon!.once('exit', r)));
+    expect(code, log).toBe(0);
+    expect(statSync(join(state, 'file-ulogd.json')).uid).toBe(NOBODY);
+    expect(log).not.toMatch(/ error /);
+  });
 });

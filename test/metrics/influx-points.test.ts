@@ -71,16 +71,22 @@ describe('intervalPoints', () => {
 });
 
 describe('healthPoints and eventPoint', () => {
-  it('health: integer counters, float rate, sinks', () => {
+  it('health: integer counters, float rate, sinks, sources', () => {
     const h: HealthSnapshot = {
       time: 1_795_508_741_234, elapsed: 10, lines: 5, events: 4, eventsPerSecond: 0.4, oversizedLines: 0,
       decodeErrors: { ...noDecodeErrors(), not_json: 1 },
       lateEvents: 0, counterResets: 0, openIntervals: 1, sinks: { influx: { backlog: 3, dropped: 2, sent: 1, connected: true } }, tracker: null,
+      sources: {
+        ulogd: { kind: 'file', linesRead: 5, bytesRead: 4500, connections: 0, connectionsRefused: 0, connectionsEvicted: 0, partialLinesDropped: 0, rotations: 1, truncations: 0, symlinksRefused: 0 },
+      },
     };
     const lines = healthPoints(h, opts);
     expect(lines[0]).toBe('nfwatch_health,host=fw1 lines=5i,events=4i,events_per_second=0.4,oversized_lines=0i,late_events=0i,counter_resets=0i,open_intervals=1i 1795508741');
     expect(lines).toContain('nfwatch_health_decode_errors,host=fw1,reason=not_json count=1i 1795508741');
     expect(lines).toContain('nfwatch_health_sinks,host=fw1,sink=influx backlog=3i,dropped=2i,sent=1i,connected=1i 1795508741');
+    expect(lines).toContain(
+      'nfwatch_health_sources,host=fw1,kind=file,source=ulogd lines_read=5i,bytes_read=4500i,connections=0i,connections_refused=0i,connections_evicted=0i,partial_lines_dropped=0i,rotations=1i,truncations=0i,symlinks_refused=0i 1795508741',
+    );
   });
   it('event: the source address is a field, never a tag; ns timestamp with a sequence', () => {
     const e = { kind: 'packet', time: 1_795_508_741_234, verdict: 'blocked', protocol: 6, srcIp: '203.0.113.9', dstIp: '10.0.0.1', srcPort: 6000, dstPort: 22, prefix: 'DROP x', tool: '', geo: null, fingerprint: null } as unknown as PacketEvent;

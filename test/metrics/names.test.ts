@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OTHER_VALUE, OTHER_WINDOW } from '../../src/aggregate/budget.js';
+import { CreateLimiter, OTHER_VALUE, OTHER_WINDOW, planWrites } from '../../src/aggregate/budget.js';
 import { emptyAggregate } from '../../src/aggregate/empty.js';
 import {
   MetricNamer,
@@ -348,6 +348,24 @@ describe('scan, campaign and tracking gauges', () => {
     });
     expect(renderHealth(h, tagged())).toMatchObject({ 'nfwatch.scans.active;host=fw1;type=ssh_bruteforce': 4 });
   });
+
+  it('come first in the health snapshot\'s creation order, so a scan spending the budget on its ports cannot keep them out of carbon', () => {
+    const h: HealthSnapshot = {
+      time: 1_700_000_000_000, elapsed: 10, lines: 0, events: 0, eventsPerSecond: 0, oversizedLines: 0, decodeErrors: noDecodeErrors(),
+      lateEvents: 0, counterResets: 0, openIntervals: 0, sinks: { graphite: { backlog: 0, sent: 0, dropped: 0, connected: true } },
+      tracker: { tracked: 1, evicted: 0, expired: 0, suspected: 0, campaigns: 0, scans: { vertical: 1, horizontal: 0, ssh_bruteforce: 0 }, newScans: { vertical: 1, horizontal: 0, ssh_bruteforce: 0 } },
+    };
+    const plan = planHealth(h, dotted());
+    const firstOther = plan.findIndex((m) => !/\.(scans|campaigns|track)\./.test(m.path));
+    expect(firstOther).toBe(11);
+    expect(plan.slice(0, 11).every((m) => m.kind === 'defer')).toBe(true);
+    // The budget spent by a scan: the two tokens that refill in 3 s go to the tracker's gauges.
+    const limiter = new CreateLimiter(40);
+    for (let i = 0; limiter.available(0) >= 1; i++) limiter.allow(`netfilter.fw1.events.blocked.dport.${i}`, 0, 'fold');
+    const written = Object.keys(planWrites(plan, limiter, 3_000));
+    expect(written.length).toBe(2);
+    expect(written.every((p) => /\.(scans|campaigns|track)\./.test(p))).toBe(true);
+  });
 });
 
 describe('planInterval: what the creation budget may do with each new series', () => {
@@ -389,5 +407,18 @@ describe('planInterval: what the creation budget may do with each new series', (
     expect(out['netfilter.fw1.nfwatch.series.admitted']).toBe(42);
     expect(out['netfilter.fw1.nfwatch.series.folded']).toBe(7);
     expect(planHealth(h, dotted()).every((m) => m.kind === 'defer' || m.kind === 'spare')).toBe(true);
+  });
+
+  it('a health figure still at 0 is created only from the top of the budget (spare); once it moves, before the others (defer)', () => {
+    const h: HealthSnapshot = {
+      time: 0, elapsed: 10, lines: 5, events: 0, eventsPerSecond: 0, oversizedLines: 0, decodeErrors: { ...noDecodeErrors(), not_json: 2 },
+      lateEvents: 0, counterResets: 0, openIntervals: 1, tracker: null, sinks: {},
+    };
+    const kinds = Object.fromEntries(planHealth(h, dotted()).map((m) => [m.path, m.kind]));
+    expect(kinds['netfilter.fw1.nfwatch.lines']).toBe('defer');
+    expect(kinds['netfilter.fw1.nfwatch.events']).toBe('spare');
+    expect(kinds['netfilter.fw1.nfwatch.open_intervals']).toBe('defer');
+    expect(kinds['netfilter.fw1.nfwatch.decode_errors.not_json']).toBe('defer');
+    expect(kinds['netfilter.fw1.nfwatch.decode_errors.bad_timestamp']).toBe('spare');
   });
 });

@@ -370,9 +370,11 @@ describe('GraphiteSink under a creation budget (max_creates_per_minute, like sto
     await c.listen(0);
     let now = T0;
     const { s } = sink(cfg(c.port, { max_creates_per_minute: 8 }), () => now); // bursts of 6
+    // Every figure non-zero (a zero one waits for the top of the bucket like the sink figures).
     const h: HealthSnapshot = {
-      time: T0, elapsed: 10, lines: 1, events: 1, eventsPerSecond: 0, oversizedLines: 0, decodeErrors: noDecodeErrors(),
-      lateEvents: 0, counterResets: 0, openIntervals: 0, tracker: null,
+      time: T0, elapsed: 10, lines: 1, events: 1, eventsPerSecond: 1, oversizedLines: 1,
+      decodeErrors: Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 1])) as HealthSnapshot['decodeErrors'],
+      lateEvents: 1, counterResets: 1, openIntervals: 1, tracker: null,
       sinks: { influx: { backlog: 0, dropped: 0, sent: 0, connected: true } },
     };
     // nfwatch.* figures and decode errors first (9 + 8 reasons), then the 4 sink figures.

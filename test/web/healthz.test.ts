@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HealthSnapshot, SinkHealth, SourceHealth } from '../../src/pipeline/types.js';
 import { HealthJudge, type SourceFigures } from '../../src/web/healthz.js';
-import { writeFileSync } from 'node:fs';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
 import { webHealth } from '../../src/main.js';
@@ -71,6 +71,18 @@ describe('HealthJudge', () => {
     expect(judge.observe(snap({}, missing), T + 62_000).status).toBe('ok');
   });
 
+  it('a file source that cannot read its file (permissions, a refused symlink), for 5 s; a missing file that appears unreadable starts a new clock', () => {
+    const judge = new HealthJudge();
+    const missing = { ulogd: source('file', { missingFile: 1 }) };
+    const unreadable = { ulogd: source('file', { missingFile: 0, unreadable: 1 }) };
+    expect(judge.observe(snap({}, missing), T).status).toBe('ok');
+    expect(judge.observe(snap({}, unreadable), T + 50_000).status).toBe('ok');
+    expect(judge.observe(snap({}, unreadable), T + 54_000).status).toBe('ok');
+    const v = judge.observe(snap({}, unreadable), T + 55_000);
+    expect(v.problems).toEqual([{ component: 'source', name: 'ulogd', reason: 'unreadable', message: 'source ulogd: its file could not be read for 5 s (permissions, or refused: see the log)' }]);
+    expect(judge.observe(snap({}, { ulogd: source('file', { missingFile: 0, unreadable: 0 }) }), T + 56_000).status).toBe('ok');
+  });
+
   it('a socket source that ulogd has not been connected to for 60 s; an idle connected one is fine', () => {
     const judge = new HealthJudge();
     expect(judge.observe(snap({}, { s: source('socket') }), T).status).toBe('ok');
@@ -82,7 +94,7 @@ describe('HealthJudge', () => {
 });
 
 describe("the daemon's health for /healthz (main.ts webHealth)", () => {
-  it("adds a file source's missingFile, so a file that does not exist can be told from a quiet one", async () => {
+  it("adds a file source's missingFile and unreadable, so a file that does not exist or is refused can be told from a quiet one", async () => {
     const tmp = tempDir('nfw-healthz-unit-');
     const path = join(tmp.dir, 'ulogd.json');
     const config = parseConfigText(
@@ -97,6 +109,15 @@ describe("the daemon's health for /healthz (main.ts webHealth)", () => {
       await waitFor('the source to open its file', () => ((webHealth(pipeline).sources?.ulogd as SourceFigures).missingFile === 0 ? true : undefined), 5000);
       // The API's view of the same snapshot has no such field.
       expect(Object.keys(pipeline.health().sources!.ulogd!)).not.toContain('missingFile');
+      expect((webHealth(pipeline).sources?.ulogd as SourceFigures).unreadable).toBe(0);
+      // A symlink put at the path is refused (follow_symlinks = false): unreadable until it goes.
+      rmSync(path);
+      writeFileSync(`${path}.real`, '');
+      symlinkSync(`${path}.real`, path);
+      await waitFor('the source to refuse the symlink', () => ((webHealth(pipeline).sources?.ulogd as SourceFigures).unreadable === 1 ? true : undefined), 5000);
+      rmSync(path);
+      writeFileSync(path, '');
+      await waitFor('the source to read the regular file again', () => ((webHealth(pipeline).sources?.ulogd as SourceFigures).unreadable === 0 ? true : undefined), 5000);
     } finally {
       await pipeline.stop(100);
       tmp.remove();
