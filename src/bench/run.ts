@@ -1,176 +1,373 @@
-// `npm run bench`: throughput and memory of the hot path, on one core, against the floor of
-// splitting lines and JSON.parse-ing each one. ulogd writes up to ~80 000 lines/s on these
-// machines; nfwatch must keep up with room to spare.
-import { performance } from 'node:perf_hooks';
-import { parseConfigText } from '../config/load.js';
-import { createGeoIp } from '../enrich/geoip.js';
-import { FingerprintEnricher } from '../enrich/signatures.js';
-import { Pipeline, type PipelineStages } from '../pipeline/pipeline.js';
-import { trackOptions } from '../track/options.js';
-import { Tracker } from '../track/query.js';
-import type { LineReceiver } from '../pipeline/types.js';
-import { LineSplitter } from '../sources/lines.js';
+// `npm run bench`: the real daemon process, end to end, as users run it, against the floors of
+// reading ulogd's file (split into lines; split and JSON.parse every line).
+//
+//   npm run bench [-- --lines N] [--rounds N] [--corpus normal,flood,sources100k] [--seed N] [--json FILE]
+//   npm run bench -- --live RATE[,RATE...] [--seconds N]
+//
+// Batch mode generates seeded corpora of ulogd 2.0.8 JSON lines (corpus.ts) into a temp dir, then,
+// round after round, runs the floors (floor.ts) and the daemon (daemon.ts) over each, as separate
+// processes, interleaved because the machine is shared and noisy, and reports medians. The daemon's
+// own counters are checked against each corpus's truth; a mismatch is printed loudly and makes the
+// exit code non-zero. Live mode (live.ts) measures the daemon following a file a writer appends to.
+// Not a test: it is never part of `npm test`.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CORPUS_KINDS, END_AGE_SECONDS, generateCorpus, type CorpusKind, type CorpusTruth } from './corpus.js';
+import { CLI, daemonConfig, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
+import type { FloorMode, FloorResult } from './floor.js';
+import { runLive, type LiveResult } from './live.js';
+import { describeMachine, median } from './proc.js';
 
-const LINES = Number(process.env.BENCH_LINES ?? 500_000);
-const CHUNK = 256 * 1024;
-const ULOGD_RATE = 80_000;
+const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
 
-/** A packet line shaped like ulogd 2.0.8's with the Debian stack (BASE, IFINDEX, IP2STR, HWHDR). */
-function packetLine(i: number, sec: number, usec: number): string {
-  const drop = i % 3 === 0;
-  const port = drop ? 1 + (i % 1024) : 22;
-  return JSON.stringify({
-    timestamp: new Date(sec * 1000).toISOString().slice(0, 19) + `.${String(usec).padStart(6, '0')}`,
-    dvc: 'Netfilter',
-    'raw.pktlen': 40,
-    'raw.pktcount': 1,
-    'oob.prefix': drop ? 'Input Default DROP' : 'SSH Attempt',
-    'oob.time.sec': sec,
-    'oob.time.usec': usec,
-    'oob.mark': 0,
-    'oob.ifindex_in': 2,
-    'oob.hook': 1,
-    'raw.mac_len': 14,
-    'oob.family': 2,
-    'oob.protocol': 2048,
-    'raw.label': drop ? 0 : 1,
-    'raw.type': 1,
-    'raw.mac.addrlen': 6,
-    'ip.protocol': 6,
-    'ip.tos': 0,
-    'ip.ttl': 103,
-    'ip.totlen': 40,
-    'ip.ihl': 5,
-    'ip.csum': 4242,
-    'ip.id': 256,
-    'ip.fragoff': 0,
-    src_port: 6000,
-    dest_port: port,
-    'tcp.seq': 9764864 + i,
-    'tcp.ackseq': 0,
-    'tcp.window': 16384,
-    'tcp.offset': 0,
-    'tcp.reserved': 0,
-    'tcp.urg': 0,
-    'tcp.ack': 0,
-    'tcp.psh': 0,
-    'tcp.rst': 0,
-    'tcp.syn': 1,
-    'tcp.fin': 0,
-    'tcp.res1': 0,
-    'tcp.res2': 0,
-    'tcp.csum': 1234,
-    'oob.in': 'eth0',
-    'oob.out': '',
-    // 50 000 distinct public-looking sources, so GeoIP and the tracker see a realistic spread.
-    src_ip: `${20 + ((i % 50_000) >> 16)}.${((i % 50_000) >> 8) & 255}.${i & 255}.9`,
-    dest_ip: '198.51.100.1',
-    'mac.saddr.str': '52:54:00:12:34:56',
-    'mac.daddr.str': '52:54:00:65:43:21',
-    'mac.str': '52:54:00:65:43:21:52:54:00:12:34:56:08:00',
-    action: drop ? 'blocked' : 'allowed',
+const USAGE = `Usage: npm run bench -- [options]
+
+Batch mode (default): the daemon (dist/cli.js) over generated corpora, against the floors.
+  --lines N          lines per corpus (default 1000000, or BENCH_LINES)
+  --rounds N         measurements of each kind, reported as medians (default 3)
+  --corpus LIST      any of ${CORPUS_KINDS.join(',')} (default normal,flood)
+  --seed N           seed of the corpora (default 1)
+  --json FILE        write the results as JSON to FILE instead of after the table
+  --baseline CLI     also measure another build's daemon (e.g. a previous commit's dist/cli.js),
+                     interleaved with this one, as the row "baseline daemon"
+Live mode: the daemon following a file a writer appends flood lines to.
+  --live RATES       lines per second, e.g. 20000,60000
+  --seconds N        how long to write at each rate (default 20)
+`;
+
+interface Options {
+  lines: number;
+  rounds: number;
+  corpora: CorpusKind[];
+  seed: number;
+  json: string | null;
+  baseline: string | null;
+  live: number[];
+  seconds: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      lines: { type: 'string' },
+      rounds: { type: 'string' },
+      corpus: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'string' },
+      baseline: { type: 'string' },
+      live: { type: 'string' },
+      seconds: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const int = (text: string | undefined, fallback: number, what: string, min: number): number => {
+    if (text === undefined) return fallback;
+    const n = Number(text.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer >= ${min}, not "${text}"`);
+    return n;
+  };
+  const corpora = (values.corpus ?? 'normal,flood').split(',').map((c) => c.trim()).filter((c) => c !== '');
+  for (const c of corpora) if (!(CORPUS_KINDS as readonly string[]).includes(c)) throw new Error(`unknown corpus "${c}" (${CORPUS_KINDS.join(', ')})`);
+  return {
+    lines: int(values.lines ?? process.env.BENCH_LINES, 1_000_000, '--lines', 1000),
+    rounds: int(values.rounds, 3, '--rounds', 1),
+    corpora: corpora as CorpusKind[],
+    seed: int(values.seed, 1, '--seed', 0),
+    json: values.json ?? null,
+    baseline: values.baseline ?? null,
+    live: values.live === undefined ? [] : values.live.split(',').map((r) => int(r.trim(), 0, '--live rate', 1)),
+    seconds: int(values.seconds, 20, '--seconds', 1),
+  };
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+/** Progress goes to stderr, so stdout holds only the report. */
+const note = (line: string) => process.stderr.write(`${line}\n`);
+
+function fmtInt(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—';
+}
+
+function fmt(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '—';
+}
+
+function table(header: string[], rows: string[][], rightFrom = 2): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= rightFrom ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** Failed checks are printed loudly and make the exit code non-zero; returns whether all passed. */
+function report(label: string, checks: readonly Check[]): boolean {
+  const failed = checks.filter((c) => !c.ok);
+  for (const c of failed) {
+    note(`!!! CHECK FAILED ${label}: ${c.what}: expected ${c.expected}, the daemon says ${c.actual}`);
+  }
+  if (failed.length > 0) process.exitCode = 1;
+  return failed.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch mode
+
+function runFloor(file: string, mode: FloorMode): Promise<FloorResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FLOOR, file, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (text += d));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`floor ${mode} exited with ${code}`));
+      else resolve(JSON.parse(text) as FloorResult);
+    });
   });
 }
 
-function counterLine(sec: number, name: string): string {
-  return JSON.stringify({ timestamp: new Date(sec * 1000).toISOString().slice(0, 19), dvc: 'Netfilter', 'sum.name': name, 'sum.pkts': 12, 'sum.bytes': 4800, 'oob.time.sec': sec, 'oob.time.usec': 0 });
+interface Row {
+  corpus: CorpusKind;
+  what: 'floor: read + split' | 'floor: + JSON.parse' | 'nfwatch daemon' | 'baseline daemon';
+  linesPerSecond: number[];
+  cpuSeconds: number[];
+  peakRssKiB: number[];
 }
 
-function buildInput(): { data: Buffer; lines: number } {
-  const parts: string[] = [];
-  const start = Math.floor(Date.now() / 1000) - 3600;
-  for (let i = 0; i < LINES; i++) {
-    // ulogd's peak rate: event time advances by 1/80 000 s per line.
-    const micros = Math.floor((i * 1_000_000) / ULOGD_RATE);
-    const sec = start + Math.floor(micros / 1_000_000);
-    parts.push(i % 1000 === 999 ? counterLine(sec, 'ipv4.http') : packetLine(i, sec, micros % 1_000_000));
+interface Medians {
+  corpus: CorpusKind;
+  what: string;
+  linesPerSecond: number;
+  cpuSecondsPerMillionLines: number;
+  peakRssMiB: number;
+  cpuRatioToParseFloor: number;
+  rounds: number;
+}
+
+function writeCorpus(kind: CorpusKind, file: string, lines: number, seed: number): { truth: CorpusTruth; seconds: number } {
+  const t0 = now();
+  const fd = openSync(file, 'w');
+  try {
+    const truth = generateCorpus(kind, { seed, lines, nowUsec: Date.now() * 1000 }, (text) => writeSync(fd, text));
+    return { truth, seconds: (now() - t0) / 1000 };
+  } finally {
+    closeSync(fd);
   }
-  return { data: Buffer.from(parts.join('\n') + '\n'), lines: LINES };
 }
 
-function feed(data: Buffer, splitter: LineSplitter): void {
-  for (let off = 0; off < data.length; off += CHUNK) {
-    // A reused read buffer in the file source; a subarray here (same bytes, no copy).
-    splitter.push(data.subarray(off, Math.min(data.length, off + CHUNK)), off);
+function describeCorpus(truth: CorpusTruth, file: string, seconds: number): string {
+  const span = (truth.lastEventUsec - truth.firstEventUsec) / 1e6;
+  const first = new Date(truth.firstEventUsec / 1000).toISOString();
+  return (
+    `  ${truth.kind.padEnd(12)} ${fmtInt(truth.lines)} lines, ${fmt(truth.bytes / 2 ** 20, 0)} MiB (~${Math.round(truth.bytes / truth.lines)} B/line): ` +
+    `${fmtInt(truth.allowed)} allowed, ${fmtInt(truth.blocked)} blocked (${fmtInt(truth.ipv6Packets)} IPv6), ${fmtInt(truth.nfacctLines)} NFACCT; ` +
+    `${fmtInt(truth.distinctSources)} sources; events from ${first} over ${fmt(span, 1)} s ` +
+    `(${fmtInt(truth.lines / Math.max(span, 1e-6))}/s; last ${END_AGE_SECONDS} s before generation); written in ${fmt(seconds, 1)} s → ${file}`
+  );
+}
+
+/** The daemon's own start-up checks on a config like the bench's (clear errors before any round). */
+function checkConfig(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'nfwatch.toml');
+  writeFileSync(path, daemonConfig({ dir, file: join(dir, 'ulogd.json') }, 2003, 8733));
+  const result = spawnSync(process.execPath, [CLI, '--check-config', path], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`the bench's daemon configuration does not pass --check-config:\n${result.stderr}`);
+}
+
+async function batch(options: Options, tmp: string): Promise<void> {
+  out(`seed ${options.seed}; ${fmtInt(options.lines)} lines per corpus; ${options.rounds} round(s); corpora: ${options.corpora.join(', ')}`);
+  checkConfig(join(tmp, 'check'));
+  out('corpora (ulogd 2.0.8 JSON, Debian stacks; truth counted while generating):');
+  const truths = new Map<CorpusKind, { truth: CorpusTruth; file: string }>();
+  for (const kind of options.corpora) {
+    const file = join(tmp, `${kind}.json`);
+    note(`generating ${kind}...`);
+    const { truth, seconds } = writeCorpus(kind, file, options.lines, options.seed);
+    truths.set(kind, { truth, file });
+    out(describeCorpus(truth, file, seconds));
+  }
+  out();
+
+  const startups: StartupMeasurement[] = [];
+  const rows = new Map<string, Row>();
+  const row = (corpus: CorpusKind, what: Row['what']): Row => {
+    const key = `${corpus} ${what}`;
+    let r = rows.get(key);
+    if (!r) rows.set(key, (r = { corpus, what, linesPerSecond: [], cpuSeconds: [], peakRssKiB: [] }));
+    return r;
+  };
+  const daemonRuns: Array<{ corpus: CorpusKind; round: number; run: DaemonMeasurement }> = [];
+  let allPassed = true;
+
+  for (let round = 1; round <= options.rounds; round++) {
+    const tag = `round ${round}/${options.rounds}`;
+    const startup = await measureStartup({ dir: join(tmp, `r${round}-startup`), file: join(tmp, `r${round}-empty.json`) });
+    startups.push(startup);
+    note(`${tag} startup on an empty file: ready after ${fmt(startup.readySeconds, 2)} s, ${fmt(startup.cpuSeconds, 2)} s CPU, ${fmt(startup.peakRssKiB / 1024, 0)} MiB`);
+    for (const kind of options.corpora) {
+      const { truth, file } = truths.get(kind)!;
+      for (const mode of ['split', 'parse'] as const) {
+        const f = await runFloor(file, mode);
+        if (f.lines !== truth.lines) {
+          note(`!!! CHECK FAILED ${tag} ${kind} floor ${mode}: ${f.lines} lines read, the corpus has ${truth.lines}`);
+          process.exitCode = 1;
+        }
+        const r = row(kind, mode === 'split' ? 'floor: read + split' : 'floor: + JSON.parse');
+        r.linesPerSecond.push(f.lines / f.wallSeconds);
+        r.cpuSeconds.push(f.cpuSeconds);
+        r.peakRssKiB.push(f.peakRssKiB);
+        note(`${tag} ${kind} floor ${mode}: ${fmtInt(f.lines / f.wallSeconds)} lines/s, ${fmt(f.cpuSeconds, 2)} s CPU`);
+      }
+      const daemons: Array<['nfwatch daemon' | 'baseline daemon', string]> = [['nfwatch daemon', CLI]];
+      if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline]);
+      for (const [what, cli] of daemons) {
+        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.split(' ')[0]}`), file, cli }, truth);
+        daemonRuns.push({ corpus: kind, round, run: d });
+        const r = row(kind, what);
+        r.linesPerSecond.push(d.linesPerSecond);
+        r.cpuSeconds.push(d.cpuSeconds);
+        r.peakRssKiB.push(d.peakRssKiB);
+        const passed = report(`${tag} ${kind} ${what}`, d.checks);
+        allPassed &&= passed;
+        note(
+          `${tag} ${kind} ${what}: ${fmtInt(d.linesPerSecond)} lines/s, done ${fmt(d.wallSeconds, 1)} s after spawn, ${fmt(d.cpuSeconds, 2)} s CPU, ` +
+            `${fmt(d.peakRssKiB / 1024, 0)} MiB peak, /healthz ${d.health}, ${d.checks.length} checks ${passed ? 'passed' : 'FAILED'}`,
+        );
+      }
+    }
+  }
+
+  // Medians; the daemon's CPU is the work of the lines: its start-up on an empty file subtracted.
+  const startupCpu = median(startups.map((s) => s.cpuSeconds));
+  const medians: Medians[] = [];
+  for (const kind of options.corpora) {
+    const lines = truths.get(kind)!.truth.lines;
+    const perMillion = (r: Row) => (median(r.cpuSeconds) - (r.what.endsWith('daemon') ? startupCpu : 0)) / (lines / 1e6);
+    const parseFloor = rows.get(`${kind} floor: + JSON.parse`)!;
+    for (const what of ['floor: read + split', 'floor: + JSON.parse', 'nfwatch daemon', 'baseline daemon'] as const) {
+      const r = rows.get(`${kind} ${what}`);
+      if (r === undefined) continue;
+      medians.push({
+        corpus: kind,
+        what,
+        linesPerSecond: median(r.linesPerSecond),
+        cpuSecondsPerMillionLines: perMillion(r),
+        peakRssMiB: median(r.peakRssKiB) / 1024,
+        cpuRatioToParseFloor: perMillion(r) / perMillion(parseFloor),
+        rounds: r.linesPerSecond.length,
+      });
+    }
+  }
+
+  out(`medians of ${options.rounds} round(s); daemon CPU minus its start-up on an empty file (${fmt(startupCpu, 2)} s):`);
+  const rowsText = medians.map((m) => [
+    m.corpus, m.what, fmtInt(m.linesPerSecond), fmt(m.cpuSecondsPerMillionLines, 2), fmt(m.peakRssMiB, 0), `${fmt(m.cpuRatioToParseFloor, 2)}×`,
+  ]);
+  for (const line of table(['corpus', 'what', 'lines/s', 'CPU s per 1M lines', 'peak RSS MiB', 'CPU ratio to JSON.parse floor'], rowsText)) out(line);
+  out(
+    `daemon start-up (empty file, until /metrics answers): ${fmt(median(startups.map((s) => s.readySeconds)), 2)} s, ` +
+      `${fmt(startupCpu, 2)} s CPU, ${fmt(median(startups.map((s) => s.peakRssKiB)) / 1024, 0)} MiB peak RSS`,
+  );
+  out(`truth checks: ${allPassed ? 'all passed' : 'FAILED (see the !!! lines above)'}`);
+
+  const json = {
+    machine: describeMachine(),
+    seed: options.seed,
+    lines: options.lines,
+    rounds: options.rounds,
+    corpora: Object.fromEntries([...truths].map(([k, v]) => [k, v.truth])),
+    startup: { readySeconds: median(startups.map((s) => s.readySeconds)), cpuSeconds: startupCpu, peakRssMiB: median(startups.map((s) => s.peakRssKiB)) / 1024, runs: startups },
+    results: medians,
+    daemonRuns,
+    checksPassed: allPassed,
+  };
+  if (options.json) {
+    writeFileSync(options.json, `${JSON.stringify(json, null, 2)}\n`);
+    out(`JSON written to ${options.json}`);
+  } else {
+    out();
+    out(JSON.stringify(json));
   }
 }
 
-function measure(name: string, lines: number, run: () => void): { rate: number; cpuMs: number } {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  run();
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000;
-  const rate = lines / (wall / 1000);
-  process.stdout.write(`${name.padEnd(44)} ${Math.round(rate).toLocaleString('en-US').padStart(10)} lines/s   ${(wall / 1000).toFixed(2)} s wall   ${(cpuMs / 1000).toFixed(2)} s cpu\n`);
-  return { rate, cpuMs };
+// ---------------------------------------------------------------------------------------------
+// Live mode
+
+async function live(options: Options, tmp: string): Promise<void> {
+  if (options.corpora.some((c) => c !== 'flood')) note('live mode writes the flood corpus only; --corpus is ignored');
+  out(`live: seed ${options.seed}; flood lines at ${options.live.map(fmtInt).join(', ')} lines/s for ${options.seconds} s each`);
+  const results: LiveResult[] = [];
+  let allPassed = true;
+  for (const rate of options.live) {
+    out();
+    out(`rate ${fmtInt(rate)} lines/s (+ NFACCT lines once a second):`);
+    const dir = join(tmp, `live-${rate}`);
+    mkdirSync(dir, { recursive: true });
+    const result = await runLive({ rate, seconds: options.seconds, seed: options.seed, dir, out });
+    results.push(result);
+    const passed = report(`live ${rate}/s`, result.checks);
+    allPassed &&= passed;
+    out(
+      `  max lag ${fmtInt(result.maxLag)} lines, final lag ${fmtInt(result.finalLag)} lines, ` +
+        `caught up ${result.catchUpSeconds === null ? 'NOT within 60 s' : `${fmt(result.catchUpSeconds, 1)} s after the writer stopped`}, ` +
+        `median CPU ${fmt(result.medianCpuPercent, 0)} %, peak RSS ${fmt(result.peakRssKiB / 1024, 0)} MiB, ${result.checks.length} checks ${passed ? 'passed' : 'FAILED'}`,
+    );
+  }
+  out();
+  const rows = results.map((r) => [
+    fmtInt(r.rate), fmtInt(r.maxLag), fmtInt(r.finalLag), r.catchUpSeconds === null ? '>60' : fmt(r.catchUpSeconds, 1), fmt(r.medianCpuPercent, 0), fmt(r.peakRssKiB / 1024, 0),
+  ]);
+  for (const line of table(['lines/s', 'max lag', 'final lag', 'catch-up s', 'median CPU %', 'peak RSS MiB'], rows, 0)) out(line);
+  out(`truth checks: ${allPassed ? 'all passed' : 'FAILED (see the !!! lines above)'}`);
+  const json = { machine: describeMachine(), seed: options.seed, seconds: options.seconds, live: results, checksPassed: allPassed };
+  if (options.json) {
+    writeFileSync(options.json, `${JSON.stringify(json, null, 2)}\n`);
+    out(`JSON written to ${options.json}`);
+  } else {
+    out();
+    out(JSON.stringify(json));
+  }
 }
+
+// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { data, lines } = buildInput();
-  process.stdout.write(`input: ${lines.toLocaleString('en-US')} ulogd JSON lines, ${(data.length / 1e6).toFixed(0)} MB, ~${Math.round(data.length / lines)} bytes/line\n\n`);
-
-  // Floor: split and JSON.parse every line, nothing else.
-  let parsed = 0;
-  const floorReceiver: LineReceiver = {
-    line: (_s, text) => {
-      if (JSON.parse(text) !== null) parsed++;
-    },
-    oversized: () => undefined,
-    caughtUp: () => undefined,
-  };
-  const floor = measure('floor: split + JSON.parse', lines, () => feed(data, new LineSplitter(floorReceiver, 0, 65536)));
-
-  // nfwatch: split, decode, aggregate by event time (no sink I/O: sinks work per interval), first
-  // bare, then with every enricher and the tracker as the daemon runs them.
-  const defaults = parseConfigText('[outputs.graphite]\nenabled = false\n');
-  const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return this; }, level: 'error' as const };
-  const run = async (label: string, stages: () => Promise<PipelineStages>): Promise<number> => {
-    let best = 0;
-    for (let round = 1; round <= 2; round++) {
-      const source = { name: 'bench', kind: 'bench', replayable: true, start: async () => undefined, commit: async () => undefined, reopen: async () => undefined, stop: async () => undefined, stats: () => ({}) };
-      const pipeline = new Pipeline(
-        {
-          decode: { verdictRules: [{ prefix_contains: 'DROP', verdict: 'blocked' }], useRawLabel: true, naiveTimestamps: 'local', maxFutureMs: 300_000 },
-          aggregate: { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 200, maxOpenIntervals: 720, maxCounterNames: 1000 },
-          nfacctModes: ['deltas'],
-          errorSamplesPerMinute: 0,
-          tickMs: 1000,
-        },
-        [source],
-        [],
-        silent,
-        await stages(),
-      );
-      const splitter = new LineSplitter(pipeline, 0, 65536);
-      const r = measure(`${label} (run ${round})`, lines, () => {
-        feed(data, splitter);
-        pipeline.aggregator.closeAll();
-      });
-      if (pipeline.aggregator.stats.events !== lines) throw new Error(`bench lost lines: ${pipeline.aggregator.stats.events} of ${lines}`);
-      best = Math.max(best, r.rate);
-    }
-    return best;
-  };
-  const bare = await run('nfwatch: split + decode + aggregate', async () => ({ enrichers: [], tracker: null }));
-  const full = await run('+ fingerprint + GeoIP + tracker', async () => {
-    const geoip = await createGeoIp({ ...defaults.geoip }, silent, { watch: false, pollMs: 0 });
-    return {
-      enrichers: [FingerprintEnricher.fromConfig(''), ...(geoip ? [geoip] : [])],
-      tracker: new Tracker(trackOptions(defaults.track)),
-    };
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build`);
+  if (options.baseline !== null && !existsSync(options.baseline)) throw new Error(`--baseline ${options.baseline}: no such file`);
+  const m = describeMachine();
+  out(`machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalRamGiB} GiB RAM, Linux ${m.kernel}, node ${m.node}, load average ${m.loadAverage1m} at start`);
+  const started = now();
+  const tmp = mkdtempSync(join(tmpdir(), 'nfwatch-bench-'));
+  // Ctrl-C reaches the daemon and the children too (same process group); the corpora must not stay behind.
+  process.once('SIGINT', () => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(130);
   });
-  if (parsed !== lines) throw new Error(`floor parsed ${parsed} of ${lines}`);
-
-  const mem = process.memoryUsage();
-  const line = (name: string, rate: number) =>
-    `${name}: ${Math.round(rate).toLocaleString('en-US')} lines/s = ${(rate / ULOGD_RATE).toFixed(1)}× ulogd's peak of ${ULOGD_RATE.toLocaleString('en-US')}/s, ` +
-    `${((rate / floor.rate) * 100).toFixed(0)}% of the JSON.parse floor, one core ${((ULOGD_RATE / rate) * 100).toFixed(0)}% busy at that peak\n`;
-  process.stdout.write(
-    `\n${line('decode + aggregate', bare)}${line('full daemon hot path', full)}` +
-      `memory after: rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB (input buffer ${(data.length / 2 ** 20).toFixed(0)} MiB of it), heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB\n`,
-  );
+  try {
+    if (options.live.length > 0) await live(options, tmp);
+    else await batch(options, tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  note(`bench took ${fmt((now() - started) / 1000, 0)} s`);
 }
 
 await main();
