@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.js';
 import { NONE, type Enricher, type GeoInfo, type PacketEvent } from '../pipeline/types.js';
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { classifyIp, mappedIpv4 } from './ip-ranges.js';
+import { classifyIp, classifyIpv4, ipv4Value, mappedIpv4 } from './ip-ranges.js';
 
 export type GeoIpConfig = Config['geoip'];
 
@@ -174,7 +174,7 @@ export function geoCreditOf(file: string, databaseType: string, bundled: boolean
 }
 
 export interface GeoIpStats {
-  /** Addresses in the cache now. */
+  /** Answers in the caches now (addresses, and IPv4 networks of /24 or wider). */
   entries: number;
   /** enrich() calls answered from the cache, and those that were not (cumulative). */
   hits: number;
@@ -186,6 +186,9 @@ export interface GeoIpStats {
 export class GeoIpEnricher implements Enricher {
   readonly name = 'geoip';
   private readonly cache: LRUCache<string, GeoInfo> | null;
+  /** IPv4 answers of networks of /16 or wider (by address >>> 16) and of /17–/24 (by address >>> 8). */
+  private readonly byNet16 = new Map<number, GeoInfo>();
+  private readonly byNet24 = new Map<number, GeoInfo>();
   /** GeoInfo by content, so equal answers share one object; emptied when it outgrows the cache. */
   private readonly interned = new Map<string, GeoInfo>();
   private readonly internMax: number;
@@ -199,7 +202,7 @@ export class GeoIpEnricher implements Enricher {
 
   private constructor(
     private readonly databases: readonly Database[],
-    cacheSize: number,
+    private readonly cacheSize: number,
     private readonly logger: Logger,
     private readonly options: Required<Pick<GeoIpOptions, 'watch' | 'pollMs' | 'debounceMs'>>,
   ) {
@@ -274,6 +277,11 @@ export class GeoIpEnricher implements Enricher {
   enrich(event: PacketEvent): void {
     const ip = event.srcIp;
     const cache = this.cache;
+    const v4 = cache === null ? -1 : ipv4Value(ip);
+    if (v4 >= 0) {
+      event.geo = this.lookupIpv4(ip, v4);
+      return;
+    }
     if (cache !== null) {
       const hit = cache.get(ip);
       if (hit !== undefined) {
@@ -286,6 +294,32 @@ export class GeoIpEnricher implements Enricher {
     const geo = this.lookup(ip);
     if (cache !== null) cache.set(ip, geo);
     event.geo = geo;
+  }
+
+  /**
+   * An IPv4 address through the caches: its own label first (private and reserved ranges go down to
+   * /32), then the databases' answer for its network. A database answer holds for the whole network
+   * the lookup ended in, and most of the IPv4 space is in networks of /16 or wider, so a flood from
+   * random addresses is answered by network (at most 65 536 /16 entries, `cache_size` /24 entries)
+   * instead of missing a per-address cache on every packet.
+   */
+  private lookupIpv4(ip: string, v4: number): GeoInfo {
+    const label = classifyIpv4(v4);
+    if (label === 'private') return GEO_PRIVATE;
+    if (label === 'reserved') return GEO_RESERVED;
+    const hit = this.byNet16.get(v4 >>> 16) ?? this.byNet24.get(v4 >>> 8) ?? this.cache!.get(ip);
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const { geo, prefixLength } = this.lookupDatabases(ip, false);
+    if (prefixLength <= 16) this.byNet16.set(v4 >>> 16, geo);
+    else if (prefixLength <= 24) {
+      if (this.byNet24.size >= this.cacheSize) this.byNet24.clear();
+      this.byNet24.set(v4 >>> 8, geo);
+    } else this.cache!.set(ip, geo);
+    return geo;
   }
 
   /** The answer for one address, without the cache. */
@@ -301,20 +335,33 @@ export class GeoIpEnricher implements Enricher {
       if (v4 !== '') key = v4;
       else v6 = true;
     }
+    return this.lookupDatabases(key, v6).geo;
+  }
+
+  /**
+   * What the databases say about a global address, and the longest prefix of the networks their
+   * lookups ended in: every address of that network gets the same answer.
+   */
+  private lookupDatabases(key: string, v6: boolean): { geo: GeoInfo; prefixLength: number } {
     let country = '';
     let city = '';
     let asn = NONE;
     let asOrg = '';
+    let prefixLength = 0;
     for (const db of this.databases) {
       if (v6 && !db.ipv6) continue;
       let record: Response | null;
+      let depth: number;
       try {
-        record = db.reader.get(key);
+        [record, depth] = db.reader.getWithPrefixLength(key);
       } catch (error) {
         // A database that opened cleanly but is damaged inside: say so now and then, answer unknown.
-        if (this.lookupErrors++ % 10_000 === 0) this.logger.error(`lookup of ${ip} in ${db.path} failed: ${errorText(error)} (${this.lookupErrors} failures)`);
+        if (this.lookupErrors++ % 10_000 === 0) this.logger.error(`lookup of ${key} in ${db.path} failed: ${errorText(error)} (${this.lookupErrors} failures)`);
+        // Not cacheable by network.
+        prefixLength = 128;
         continue;
       }
+      if (depth > prefixLength) prefixLength = depth;
       if (record === null) continue;
       // Order: city, country, asn (see open): the City database's country wins where it has one.
       if (country === '') country = countryOf(record);
@@ -324,7 +371,7 @@ export class GeoIpEnricher implements Enricher {
         asOrg = asn === NONE ? '' : asOrgOf(record);
       }
     }
-    return this.intern(country, city, asn, asOrg);
+    return { geo: this.intern(country, city, asn, asOrg), prefixLength };
   }
 
   private intern(country: string, city: string, asn: number, asOrg: string): GeoInfo {
@@ -340,7 +387,7 @@ export class GeoIpEnricher implements Enricher {
   }
 
   stats(): GeoIpStats {
-    return { entries: this.cache?.size ?? 0, hits: this.hits, misses: this.misses, reloads: this.reloads };
+    return { entries: (this.cache?.size ?? 0) + this.byNet16.size + this.byNet24.size, hits: this.hits, misses: this.misses, reloads: this.reloads };
   }
 
   /** SIGHUP: reopen every configured database file now; a file that fails to open keeps its old reader. */
@@ -454,6 +501,8 @@ export class GeoIpEnricher implements Enricher {
     db.loaded = opened.signature;
     db.failed = '';
     this.cache?.clear();
+    this.byNet16.clear();
+    this.byNet24.clear();
     this.interned.clear();
     this.reloads++;
     this.logger.info(`reloaded the ${describe(db)}`);

@@ -141,7 +141,8 @@ function parseIpv6(s: string): boolean {
 }
 
 /** Label of an IPv4 address given as an unsigned 32-bit number (IANA IPv4 special-purpose registry). */
-function classifyIpv4(a: number): RangeLabel {
+/** The label of an IPv4 address given as its unsigned 32-bit value (see ipv4Value). */
+export function classifyIpv4(a: number): RangeLabel {
   const o1 = Math.floor(a / 16777216); // first octet, without sign trouble from >>
   const o2 = Math.floor(a / 65536) % 256;
   const o3 = Math.floor(a / 256) % 256;
@@ -225,6 +226,11 @@ function classifyIpv6(): RangeLabel {
   // 64:ff9b:1::/48 local NAT64 (RFC 8215), 100::/64 discard-only (RFC 6666), 5f00::/16 SRv6 SIDs
   // (RFC 9602), the deprecated site-local fec0::/10 (RFC 3879), and space IANA has not allocated.
   return 'reserved';
+}
+
+/** A dotted-quad IPv4 address as an unsigned 32-bit number; -1 for anything else (IPv6, garbage). */
+export function ipv4Value(ip: string): number {
+  return parseIpv4(ip, 0, ip.length);
 }
 
 /**

@@ -131,7 +131,8 @@ export class FileSource implements LineSource {
 
   private readonly logger: Logger;
   private readonly statePath: string;
-  private readonly buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** Two read buffers: one is split while the next chunk is read into the other. */
+  private readonly buffers = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
 
   private receiver: LineReceiver | undefined;
   private index = 0;
@@ -294,27 +295,44 @@ export class FileSource implements LineSource {
     return this.checkReplaced();
   }
 
-  /** Reads up to a batch of chunks; returns true when it reached the end of the file. */
+  /**
+   * Reads up to a batch of chunks; returns true when it reached the end of the file. Double
+   * buffered: the next chunk is read while this one is split and decoded, so during a catch-up
+   * or a flood the pipeline does not wait on every read.
+   */
   private async readBatch(): Promise<boolean> {
-    for (let i = 0; i < CHUNKS_PER_BATCH && !this.stopping; i++) {
-      if ((await this.readChunk()) === 0) return true;
+    const file = this.file;
+    if (!file || !this.splitter) return true;
+    let which = 0;
+    let pending: Promise<{ bytesRead: number }> | null = file.handle.read(this.buffers[0]!, 0, CHUNK_BYTES, this.offset);
+    try {
+      for (let i = 0; i < CHUNKS_PER_BATCH; i++) {
+        const { bytesRead }: { bytesRead: number } = await pending!;
+        pending = null;
+        if (bytesRead === 0 || this.stopping) return true;
+        const buffer = this.buffers[which]!;
+        if (i + 1 < CHUNKS_PER_BATCH) {
+          which ^= 1;
+          pending = file.handle.read(this.buffers[which]!, 0, CHUNK_BYTES, this.offset + bytesRead);
+        }
+        this.consume(buffer, bytesRead);
+      }
+      return false;
+    } finally {
+      // Never leave a read in flight into a buffer the next batch reuses (or a rejection unheard).
+      if (pending !== null) await pending.catch(() => undefined);
     }
-    return false;
   }
 
-  private async readChunk(): Promise<number> {
-    const file = this.file;
-    if (!file || !this.splitter) return 0;
-    const { bytesRead } = await file.handle.read(this.buffer, 0, CHUNK_BYTES, this.offset);
-    if (bytesRead === 0 || this.stopping) return 0;
-    this.keepPrefix(this.buffer, this.offset, bytesRead);
-    this.splitter.push(this.buffer.subarray(0, bytesRead), packPosition(this.generation, this.offset));
+  /** Splits one chunk read at the current offset and moves past it. */
+  private consume(buffer: Buffer, bytesRead: number): void {
+    this.keepPrefix(buffer, this.offset, bytesRead);
+    this.splitter!.push(buffer.subarray(0, bytesRead), packPosition(this.generation, this.offset));
     this.offset += bytesRead;
     this.counters.bytesRead += bytesRead;
     this.lastGrowthAt = Date.now();
     const info = this.generations.get(this.generation);
     if (info && this.offset > info.size) info.size = this.offset;
-    return bytesRead;
   }
 
   /**
@@ -360,7 +378,9 @@ export class FileSource implements LineSource {
     const newHasData = current.size > 0n;
     if (!newHasData && Date.now() - this.lastGrowthAt < (this.options.rotationIdleMs ?? ROTATION_IDLE_MS)) return false;
     // Lines written between our last read and the stat above must not be lost: drain again.
-    if ((await this.readChunk()) > 0) return true;
+    const drainedAt = this.offset;
+    await this.readBatch();
+    if (this.offset > drainedAt) return true;
     await this.switchToNext();
     return true;
   }

@@ -6,7 +6,9 @@ import type { PacketEvent } from '../pipeline/types.js';
 import { SLOTS } from './sources.js';
 
 export class HistogramBucket {
-  readonly slots = new Uint32Array(SLOTS);
+  // A plain array of small integers, not a Uint32Array: a flood of random windows makes a bucket
+  // per packet, and a typed array (with its backing store) costs several times more to allocate.
+  readonly slots: number[] = new Array<number>(SLOTS).fill(0);
   total = 0;
   /** Last OS / tool seen with this key ('' none). */
   os = '';

@@ -112,15 +112,34 @@ describe('GeoIP with the bundled DB-IP Lite country database', () => {
     expect(geoOf(enricher, '10.0.0.1')).toBe(geoOf(enricher, '192.168.0.1'));
   });
 
-  it('keeps at most cache_size addresses, the most recently seen', async () => {
+  it('keeps at most cache_size IPv6 addresses, the most recently seen', async () => {
     const enricher = await geoip({ cache_size: 100 });
-    const addresses = Array.from({ length: 1000 }, (_, i) => `8.8.${i >> 8}.${i & 255}`);
+    const addresses = Array.from({ length: 1000 }, (_, i) => `2001:4860:4860::${i.toString(16)}`);
     for (const ip of addresses) geoOf(enricher, ip);
     expect(enricher.stats()).toMatchObject({ entries: 100, hits: 0, misses: 1000 });
     for (const ip of addresses.slice(-100)) geoOf(enricher, ip);
     expect(enricher.stats()).toMatchObject({ entries: 100, hits: 100, misses: 1000 });
     geoOf(enricher, addresses[0] ?? '');
     expect(enricher.stats()).toMatchObject({ entries: 100, hits: 100, misses: 1001 });
+  });
+
+  it('answers IPv4 by network: one database lookup per network, the same answer as an uncached lookup', async () => {
+    const enricher = await geoip({ cache_size: 100 });
+    // 1,000 addresses in four /24s: four lookups.
+    const addresses = Array.from({ length: 1000 }, (_, i) => `8.8.${i >> 8}.${i & 255}`);
+    for (const ip of addresses) geoOf(enricher, ip);
+    expect(enricher.stats()).toMatchObject({ hits: 996, misses: 4 });
+    // A spoofed flood: 20,000 random addresses, each answered as an uncached lookup answers it,
+    // private and reserved ranges (down to /24s such as 192.0.2.0/24) included.
+    let seed = 7;
+    const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
+    for (let i = 0; i < 20_000; i++) {
+      const v = random();
+      const ip = i % 10 === 0 ? `192.0.${i % 3}.${v & 255}` : `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+      expect(geoOf(enricher, ip), ip).toEqual(enricher.lookup(ip));
+    }
+    // At most 65,536 /16 networks, cache_size /24 networks and cache_size longer-prefix addresses.
+    expect(enricher.stats().entries).toBeLessThanOrEqual(65_536 + 100 + 100);
   });
 
   it('works without a cache (cache_size = 0)', async () => {
