@@ -68,7 +68,9 @@ export function isSyn(event: PacketEvent): boolean {
  */
 export function fingerprintKey(ittl: number, window: number, olen: number, df: number): string {
   const q = (n: number): string => (n < 0 ? '?' : String(n));
-  return `ittl=${q(ittl)},win=${q(window)},olen=${q(olen)},df=${q(df)}`;
+  // join() builds one flat string; `+` or a template would make a tree of concatenations that every
+  // source, histogram and campaign holding the key keeps alive (and that hashing must flatten).
+  return ['ittl=', q(ittl), ',win=', q(window), ',olen=', q(olen), ',df=', q(df)].join('');
 }
 
 /**

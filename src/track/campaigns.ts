@@ -134,7 +134,8 @@ export class CampaignTable {
     const moved = addPort(link.ports, e.dstPort, o.campaignMaxPorts);
     if (moved || campaign === undefined || campaign.id !== link.campaignId) {
       const many = link.ports.length > o.campaignMaxPorts;
-      const key = many ? `${fp.key}|*` : `${fp.key}|${link.ports.join(',')}`;
+      // One flat string (join), not a concatenation tree that a campaign would keep alive.
+      const key = many ? [fp.key, '|*'].join('') : [fp.key, '|', link.ports.join(',')].join('');
       if (key !== link.key || campaign === undefined || campaign.id !== link.campaignId) {
         if (campaign !== undefined && campaign.id === link.campaignId) this.leave(link, s.address);
         campaign = this.cache.get(key);

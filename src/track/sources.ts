@@ -28,6 +28,12 @@ export const C_PROBES = 3;
 export const C_SSH = 4;
 export const COUNTERS = 5;
 
+// "No epoch" markers: small integers rather than ±Infinity, because a field that ever holds a
+// non-integer number is boxed (a separate heap number) in every object of its class — four boxes
+// per tracked source for the two sets. Real epochs (event time / slot length) are far inside.
+const NO_MIN_EPOCH = 0x7fffffff;
+const NO_FULL_EPOCH = -0x80000000;
+
 /**
  * A capped set whose members remember the epoch they were last seen in, and whether they were
  * ever hit by a packet that counts towards scans (stored as the sign: −epoch). Holds its first
@@ -41,9 +47,9 @@ export class WindowSet<K> {
   /** Members hit by a counting packet. */
   counted = 0;
   /** Lowest epoch stored (a lower bound): no sweep is needed before it expires. */
-  minEpoch = Number.POSITIVE_INFINITY;
+  minEpoch = NO_MIN_EPOCH;
   /** Last epoch in which a new member was turned away because the set was full. */
-  fullEpoch = Number.NEGATIVE_INFINITY;
+  fullEpoch = NO_FULL_EPOCH;
 
   /** Returns true when `key` was new. */
   add(key: K, epoch: number, counts: boolean, cap: number): boolean {
@@ -95,8 +101,8 @@ export class WindowSet<K> {
     this.soleKey = undefined;
     this.soleValue = 0;
     this.counted = 0;
-    this.minEpoch = Number.POSITIVE_INFINITY;
-    this.fullEpoch = Number.NEGATIVE_INFINITY;
+    this.minEpoch = NO_MIN_EPOCH;
+    this.fullEpoch = NO_FULL_EPOCH;
   }
 
   /** Drops members last seen before `oldest`. */
@@ -108,10 +114,10 @@ export class WindowSet<K> {
         if (this.soleValue < 0) this.counted--;
         this.soleKey = undefined;
       }
-      this.minEpoch = this.soleKey === undefined ? Number.POSITIVE_INFINITY : Math.abs(this.soleValue);
+      this.minEpoch = this.soleKey === undefined ? NO_MIN_EPOCH : Math.abs(this.soleValue);
       return;
     }
-    let min = Number.POSITIVE_INFINITY;
+    let min = NO_MIN_EPOCH;
     for (const [key, value] of members) {
       const epoch = value < 0 ? -value : value;
       if (epoch < oldest) {
