@@ -111,18 +111,34 @@ export class CampaignTable {
     if (fp === null || e.dstPort < 0) return;
     const o = this.options;
     const time = e.time;
-    const links = (s.links ??= []);
+    const first = s.firstLink;
     let link: CampaignLink | undefined;
-    for (let i = 0; i < links.length; i++) {
-      if (links[i]!.fingerprint === fp.key) {
-        link = links[i];
-        break;
+    if (first.fingerprint === fp.key) link = first;
+    else if (s.links !== null) {
+      const links = s.links;
+      for (let i = 0; i < links.length; i++) {
+        if (links[i]!.fingerprint === fp.key) {
+          link = links[i];
+          break;
+        }
       }
     }
     if (link === undefined) {
-      if (links.length >= o.maxLabels) return;
-      link = { fingerprint: fp.key, ports: [], key: '', campaignId: 0, country: '', sport: e.srcPort, lastSeen: time };
-      links.push(link);
+      if (first.fingerprint === '') {
+        // The source's first fingerprint: its own link object, nothing allocated.
+        link = first;
+        link.fingerprint = fp.key;
+        link.ports.length = 0;
+        link.key = '';
+        link.campaignId = 0;
+        link.country = '';
+        link.sport = e.srcPort;
+        link.lastSeen = time;
+      } else {
+        if (1 + (s.links?.length ?? 0) >= o.maxLabels) return;
+        link = { fingerprint: fp.key, ports: [], key: '', campaignId: 0, country: '', sport: e.srcPort, lastSeen: time };
+        (s.links ??= []).push(link);
+      }
     } else if (link.lastSeen < time - o.campaignWindowMs) {
       // Silent for a whole campaign window: start over (its old campaign has ended or moved on).
       this.leave(link, s.address);

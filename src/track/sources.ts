@@ -226,7 +226,12 @@ export class SourceState {
   oses: string[] | null = null;
   /** Country of the last event that had one. */
   country = '';
-  /** Campaign memberships, one per fingerprint (see campaigns.ts). */
+  /**
+   * Campaign memberships, one per fingerprint (see campaigns.ts): the first in `firstLink` (unused
+   * while its fingerprint is ''), made with the object and reused with it, so a one-SYN source of
+   * a flood allocates nothing for its campaign; further ones in `links`.
+   */
+  readonly firstLink: CampaignLink = { fingerprint: '', ports: [], key: '', campaignId: 0, country: '', sport: NONE, lastSeen: 0 };
   links: CampaignLink[] | null = null;
 
   // Scan state (see scans.ts).
@@ -285,11 +290,20 @@ export class SourceState {
     this.seqHits = 0;
     this.seqMisses = 0;
     this.seqEpoch = 0;
-    // Null, not emptied: `tools !== null` means "a tool was seen", and a list may have been handed out.
-    this.fingerprints = null;
+    // Emptied for reuse (only copies are handed out); `tools` is nulled: `tools !== null` means "a
+    // tool was seen" (scans.ts).
+    if (this.fingerprints !== null) this.fingerprints.length = 0;
+    if (this.oses !== null) this.oses.length = 0;
     this.tools = null;
-    this.oses = null;
     this.country = '';
+    const first = this.firstLink;
+    first.fingerprint = '';
+    first.ports.length = 0;
+    first.key = '';
+    first.campaignId = 0;
+    first.country = '';
+    first.sport = NONE;
+    first.lastSeen = 0;
     this.links = null;
     this.scanState = 0;
     this.vertical = 0;
