@@ -119,6 +119,17 @@ function report(label: string, checks: readonly Check[]): boolean {
   return failed.length === 0;
 }
 
+/** The results as JSON: into --json FILE, or as one line after the table. */
+function writeResults(options: Options, json: unknown): void {
+  if (options.json) {
+    writeFileSync(options.json, `${JSON.stringify(json, null, 2)}\n`);
+    out(`JSON written to ${options.json}`);
+  } else {
+    out();
+    out(JSON.stringify(json));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Batch mode
 
@@ -292,13 +303,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     daemonRuns,
     checksPassed: allPassed,
   };
-  if (options.json) {
-    writeFileSync(options.json, `${JSON.stringify(json, null, 2)}\n`);
-    out(`JSON written to ${options.json}`);
-  } else {
-    out();
-    out(JSON.stringify(json));
-  }
+  writeResults(options, json);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,13 +336,7 @@ async function live(options: Options, tmp: string): Promise<void> {
   for (const line of table(['lines/s', 'max lag', 'final lag', 'catch-up s', 'median CPU %', 'peak RSS MiB'], rows, 0)) out(line);
   out(`truth checks: ${allPassed ? 'all passed' : 'FAILED (see the !!! lines above)'}`);
   const json = { machine: describeMachine(), seed: options.seed, seconds: options.seconds, live: results, checksPassed: allPassed };
-  if (options.json) {
-    writeFileSync(options.json, `${JSON.stringify(json, null, 2)}\n`);
-    out(`JSON written to ${options.json}`);
-  } else {
-    out();
-    out(JSON.stringify(json));
-  }
+  writeResults(options, json);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -140,8 +140,7 @@ function parseIpv6(s: string): boolean {
   return true;
 }
 
-/** Label of an IPv4 address given as an unsigned 32-bit number (IANA IPv4 special-purpose registry). */
-/** The label of an IPv4 address given as its unsigned 32-bit value (see ipv4Value). */
+/** Label of an IPv4 address given as an unsigned 32-bit number (see ipv4Value; IANA IPv4 special-purpose registry). */
 export function classifyIpv4(a: number): RangeLabel {
   const o1 = Math.floor(a / 16777216); // first octet, without sign trouble from >>
   const o2 = Math.floor(a / 65536) % 256;
