@@ -31,7 +31,8 @@ export function decodeOptions(config: Config): DecodeOptions {
 /** The running parts the daemon (and the web view) needs besides the pipeline itself. */
 export interface Daemon {
   pipeline: Pipeline;
-  tracker: Tracker;
+  /** null with track.enabled = false. */
+  tracker: Tracker | null;
   /** Recent verdict and NFACCT rates for the web view, fed by closed intervals. */
   history: IntervalHistory;
   /** The WebSocket event stream; null when the web view is off. */
@@ -88,7 +89,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   if (geoip) enrichers.push(geoip);
 
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
-  const tracker = new Tracker(trackOptions(config.track));
+  const tracker = config.track.enabled ? new Tracker(trackOptions(config.track)) : null;
 
   // 5. The live stream of enriched events for the web view.
   const sourceNames = sources.map((s) => s.name);

@@ -156,6 +156,7 @@ export const ConfigSchema = Type.Object(
     ),
     track: Type.Object(
       {
+        enabled: Type.Boolean({ default: true, description: 'Track sources: per-source behaviour, scan detection, campaigns, the scan and campaign gauges and the page\'s sources, scans and campaigns. Off: counts, fingerprints and GeoIP still work, at less CPU and memory per packet (the tracker is most of both during a flood of spoofed sources).' }),
         max_sources: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Source addresses tracked at once; the least recently seen are evicted (and counted) beyond it, so a scan from a /16 cannot exhaust memory.' }),
         window_seconds: Type.Integer({ minimum: 10, maximum: 86400, default: 300, description: 'Sliding window over which a source\'s behaviour is judged.' }),
         max_ports_per_source: Type.Integer({ minimum: 16, maximum: 65536, default: 1024, description: 'Distinct destination ports remembered per source within the window; beyond it the count is reported as "at least".' }),
