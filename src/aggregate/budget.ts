@@ -138,8 +138,9 @@ export class SeriesBudgets {
 
 /**
  * How a new series is treated when the creation budget is spent:
- *  - 'core': created anyway (and counted against the bucket first): events.<verdict>.count,
- *    syn.count, protocol and input breakdowns, `other` series that something is folded into;
+ *  - 'core': held back with its value and written later at its own timestamp, once the bucket has
+ *    refilled (events.<verdict>.count, syn.count, protocol and input breakdowns, `other` series
+ *    that something is folded into): never lost, never created faster than carbon allows;
  *  - 'fold': not created now, its value goes to the family's `other`;
  *  - 'defer': not written now (a gauge: the next snapshot writes it again);
  *  - 'spare': like 'defer', but created only while more than 2/3 of the burst is left (secondary
@@ -177,16 +178,24 @@ export class CreateLimiter {
     return this.tokens;
   }
 
+  /** How long from `now` until a creation token is available again (0: now). */
+  msUntilToken(now: number): number {
+    if (this.perMinute <= 0) return 0;
+    const missing = 1 - this.available(now);
+    return missing <= 0 ? 0 : Math.ceil((missing / this.perMinute) * 60_000);
+  }
+
   /**
-   * May `path` be written at `now`? Known series: always. New series: when a token is left, or
-   * kind 'core' (which may drive the bucket below zero: later creations wait until it refills).
+   * May `path` be written at `now`? Known series: always. New series: when a token is left (for
+   * 'spare', more than 2/3 of the burst). Carbon drops the points of a series it cannot create, so
+   * no kind may go over: a refused 'core' metric is held and offered again (planWrites).
    */
   allow(path: string, now: number, kind: CreateKind): boolean {
     if (this.perMinute <= 0 || this.known.has(path)) return true;
     this.refill(now);
     const floor = kind === 'spare' ? 1 + (this.burst * 2) / 3 : 1;
-    if (kind !== 'core' && this.tokens < floor) {
-      this.refused++;
+    if (this.tokens < floor) {
+      if (kind !== 'core') this.refused++;
       return false;
     }
     this.tokens -= 1;
@@ -214,22 +223,25 @@ export interface PlannedMetric {
 
 /**
  * Applies the creation budget to one batch: core metrics first, then foldable ones busiest first,
- * then gauges. Folded values are added to their `other` path (created as 'core' when needed), so
- * the batch's totals are unchanged. Returns path → value to write.
+ * then gauges. Folded values are added to their `other` path, so the batch's totals are unchanged.
+ * Returns path → value to write now, and the core metrics (and `other` sums) whose new series
+ * cannot be created yet: the caller writes them later, at the batch's timestamp.
  */
-export function planWrites(metrics: readonly PlannedMetric[], limiter: CreateLimiter, now: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  const add = (path: string, value: number) => {
-    out[path] = (out[path] ?? 0) + value;
+export function planWrites(metrics: readonly PlannedMetric[], limiter: CreateLimiter, now: number): { write: Record<string, number>; held: PlannedMetric[] } {
+  const write: Record<string, number> = {};
+  const held = new Map<string, number>();
+  const add = (into: Record<string, number> | Map<string, number>, path: string, value: number) => {
+    if (into instanceof Map) into.set(path, (into.get(path) ?? 0) + value);
+    else into[path] = (into[path] ?? 0) + value;
   };
+  // A core path refused once in this batch stays refused (its value must not be split between now and later).
+  const core = (path: string, value: number) => add(!held.has(path) && limiter.allow(path, now, 'core') ? write : held, path, value);
   const rank = (m: PlannedMetric) => (m.kind === 'core' ? 0 : m.kind === 'fold' ? (m.first ? 1 : 2) : m.kind === 'defer' ? 3 : 4);
   const ordered = metrics.slice().sort((a, b) => rank(a) - rank(b) || (a.kind === 'fold' ? b.value - a.value : 0));
   for (const m of ordered) {
-    if (limiter.allow(m.path, now, m.kind)) add(m.path, m.value);
-    else if (m.kind === 'fold' && m.other !== undefined) {
-      limiter.allow(m.other, now, 'core');
-      add(m.other, m.value);
-    }
+    if (m.kind === 'core') core(m.path, m.value);
+    else if (limiter.allow(m.path, now, m.kind)) add(write, m.path, m.value);
+    else if (m.kind === 'fold' && m.other !== undefined) core(m.other, m.value);
   }
-  return out;
+  return { write, held: [...held].map(([path, value]) => ({ path, value, kind: 'core' as const })) };
 }

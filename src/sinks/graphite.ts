@@ -19,8 +19,10 @@
 // it is written (not when queued: a backlog sent after an outage must not burst), through a
 // CreateLimiter of `max_creates_per_minute`: new core series first, then NFACCT counters, then
 // the busiest named values; a new named series that does not fit this minute has its value
-// added to its family's `other` (totals stay exact) and is created in a later minute; a new health
-// gauge that does not fit is simply written by a later snapshot (see aggregate/budget.ts).
+// added to its family's `other` (totals stay exact) and is created in a later minute; a new core
+// series (a count, or an `other`) that does not fit is held with its value and written at its own
+// timestamp once the bucket has refilled; a new health gauge that does not fit is simply written
+// by a later snapshot (see aggregate/budget.ts).
 import net from 'node:net';
 import graphite from 'graphite';
 import CarbonClient from 'graphite/lib/CarbonClient.js';
@@ -38,6 +40,8 @@ const MAX_IN_FLIGHT = 8;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** TCP keepalive probe delay: notices a carbon host that vanished without closing the connection. */
 const KEEPALIVE_MS = 15_000;
+/** Held core metrics are offered again after at least this long (one creation token at 40/min is 1.5 s). */
+const HOLD_RETRY_MS = 1_000;
 /** How long close() waits for carbon to acknowledge our FIN before destroying the socket. */
 const CLOSE_WAIT_MS = 1_000;
 /** close() first tries to send what is queued for this long. */
@@ -219,6 +223,10 @@ export class GraphiteSink implements Sink {
   /** Bumped on every disconnect: acks from an older connection are ignored. */
   private generation = 0;
 
+  /** Core metrics waiting for creation tokens (see hold()), and the timer that queues them again. */
+  private held: Batch[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
+
   private sentLines = 0;
   private readonly drops: DropLog;
   private closed = false;
@@ -262,9 +270,11 @@ export class GraphiteSink implements Sink {
   }
 
   deliveredUntil(): number {
-    // Batches are queued in event-time order, so the oldest undelivered interval bounds everything.
-    for (const b of this.queue) if (b.kind === 'interval') return b.start;
-    return Infinity;
+    // The oldest undelivered interval bounds everything (held ones are older than the queue's).
+    let until = Infinity;
+    for (const b of this.held) if (b.kind === 'interval' && b.start < until) until = b.start;
+    for (const b of this.queue) if (b.kind === 'interval' && b.start < until) until = b.start;
+    return until;
   }
 
   /** New series written so far, and new series held back by max_creates_per_minute. */
@@ -285,6 +295,7 @@ export class GraphiteSink implements Sink {
     if (this.closed) return;
     await this.flush(CLOSE_FLUSH_MS);
     this.closed = true;
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
     if (this.queuedLines > 0) this.logger.warn(`closing with ${this.queuedLines} metric lines not delivered to carbon`);
     this.drops.warn(true);
     await this.conn.end();
@@ -319,6 +330,8 @@ export class GraphiteSink implements Sink {
   /** Writes what may be written now: resends first, then the queue, up to MAX_IN_FLIGHT. */
   private pump(): void {
     if (!this.conn.connected) return;
+    // Held core metrics go before anything new once a creation token is back: they are older.
+    if (this.held.length > 0 && this.limiter.msUntilToken(this.now()) === 0) this.queue.splice(this.inFlight, 0, ...this.held.splice(0));
     while (this.resendInFlight + this.inFlight < MAX_IN_FLIGHT) {
       if (this.resendInFlight < this.resend.length) {
         this.send(this.resend[this.resendInFlight++]!, true);
@@ -333,11 +346,13 @@ export class GraphiteSink implements Sink {
     const generation = this.generation;
     if (batch.metrics === null) {
       // First write: decide now which new series may be created (see the top of this file).
-      batch.metrics = planWrites(batch.planned ?? [], this.limiter, this.now());
+      const { write, held } = planWrites(batch.planned ?? [], this.limiter, this.now());
+      batch.metrics = write;
       batch.planned = null;
-      const lines = Object.keys(batch.metrics).length;
+      const lines = Object.keys(write).length;
       this.queuedLines -= batch.lines - lines;
       batch.lines = lines;
+      if (held.length > 0) this.hold({ kind: batch.kind, start: batch.start, end: batch.end, planned: held, metrics: null, lines: held.length });
     }
     // node-graphite treats a falsy timestamp as "now"; an interval at epoch 0 cannot occur.
     this.client.write(batch.metrics, batch.start, (err) => {
@@ -370,7 +385,26 @@ export class GraphiteSink implements Sink {
   }
 
   private idle(): boolean {
-    return this.queue.length === 0 && this.resend.length === 0;
+    return this.queue.length === 0 && this.resend.length === 0 && this.held.length === 0;
+  }
+
+  /**
+   * Keeps core metrics whose new series carbon may not create yet (max_creates_per_minute spent)
+   * and queues them again, at their own timestamp, once a creation token is back: carbon would
+   * drop their points, and these are counts. Read positions are not committed past them.
+   */
+  private hold(batch: Batch, isNew = true): void {
+    this.held.push(batch);
+    if (isNew) this.queuedLines += batch.lines;
+    if (this.holdTimer !== undefined) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      if (this.closed) return;
+      this.pump();
+      // Still no token (or no connection): look again later.
+      if (this.held.length > 0) this.hold(this.held.pop()!, false);
+    }, Math.max(HOLD_RETRY_MS, this.limiter.msUntilToken(this.now())));
+    this.holdTimer.unref();
   }
 
   private onConnected(reconnect: boolean): void {

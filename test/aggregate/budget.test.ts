@@ -90,12 +90,12 @@ describe('CreateLimiter: new series per minute, shaped like carbon\'s MAX_CREATE
     expect(l.isKnown('a')).toBe(true);
   });
 
-  it('creates core series even when the bucket is empty, and they are paid back before anything else is created', () => {
+  it('refuses core series too when the bucket is empty (carbon would drop their points), without counting them as folded', () => {
     const l = new CreateLimiter(2); // a burst of 2
-    expect(['x', 'y', 'z'].map((p) => l.allow(p, T0, 'core'))).toEqual([true, true, true]);
-    expect(l.available(T0)).toBe(-1);
-    expect(l.allow('n', T0 + 30_000, 'fold')).toBe(false); // back at 0 tokens
-    expect(l.allow('n', T0 + 60_000, 'fold')).toBe(true);
+    expect(['x', 'y', 'z'].map((p) => l.allow(p, T0, 'core'))).toEqual([true, true, false]);
+    expect(l.refused).toBe(0);
+    expect(l.msUntilToken(T0)).toBe(30_000);
+    expect(l.allow('z', T0 + 30_000, 'core')).toBe(true);
   });
 
   it('under a flood of new names, never takes stock carbon\'s bucket (50, refilled 50/min) below 20: room for carbon\'s own ~20 series', () => {
@@ -140,7 +140,8 @@ describe('planWrites: one batch through the creation budget', () => {
   const fold = (path: string, value: number, other: string, first = false): PlannedMetric => ({ path, value, kind: 'fold', other, ...(first ? { first } : {}) });
 
   it('writes core first, then counters, then the busiest values; folds the others into their family\'s other', () => {
-    const l = new CreateLimiter(5); // a burst of 4
+    const l = new CreateLimiter(6); // a burst of 5
+    l.allow('dport.other', T0, 'core'); // written before: 4 creations left
     const out = planWrites(
       [
         fold('dport.1001', 1, 'dport.other'),
@@ -152,21 +153,32 @@ describe('planWrites: one batch through the creation budget', () => {
       l,
       T0,
     );
-    expect(out).toEqual({ 'blocked.count': 53, 'nfacct.http.pkts': 7, 'dport.22': 50, 'dport.1002': 2, 'dport.other': 1 });
+    expect(out).toEqual({ write: { 'blocked.count': 53, 'nfacct.http.pkts': 7, 'dport.22': 50, 'dport.1002': 2, 'dport.other': 1 }, held: [] });
+  });
+
+  it('holds a core series it cannot create yet (with its value, folded values included) instead of writing it over the budget', () => {
+    const l = new CreateLimiter(1); // a burst of 1
+    const metrics = [{ path: 'blocked.count', value: 9, kind: 'core' as const }, ...Array.from({ length: 50 }, (_, i) => fold(`geo.c${i}`, i + 1, 'geo.other'))];
+    const first = planWrites(metrics, l, T0);
+    expect(first.write).toEqual({ 'blocked.count': 9 });
+    expect(first.held).toEqual([{ path: 'geo.other', value: (50 * 51) / 2, kind: 'core' }]);
+    // A minute later the held sum is created and written whole.
+    expect(planWrites(first.held, l, T0 + MINUTE)).toEqual({ write: { 'geo.other': (50 * 51) / 2 }, held: [] });
   });
 
   it('keeps totals exact whatever is refused', () => {
-    const l = new CreateLimiter(1); // a burst of 1
+    const l = new CreateLimiter(2); // a burst of 2
     const metrics = Array.from({ length: 50 }, (_, i) => fold(`geo.c${i}`, i + 1, 'geo.other'));
-    const out = planWrites(metrics, l, T0);
-    expect(Object.values(out).reduce((a, v) => a + v, 0)).toBe((50 * 51) / 2);
-    expect(Object.keys(out).sort()).toEqual(['geo.c49', 'geo.other']);
+    const { write, held } = planWrites(metrics, l, T0);
+    const total = Object.values(write).reduce((a, v) => a + v, 0) + held.reduce((a, m) => a + m.value, 0);
+    expect(total).toBe((50 * 51) / 2);
+    expect(Object.keys(write).sort()).toEqual(['geo.c48', 'geo.c49']);
   });
 
   it('drops a new gauge that does not fit (a later snapshot writes it), and writes it once created', () => {
     const l = new CreateLimiter(1);
-    expect(planWrites([{ path: 'a', value: 1, kind: 'defer' }, { path: 'b', value: 2, kind: 'defer' }], l, T0)).toEqual({ a: 1 });
-    expect(planWrites([{ path: 'a', value: 3, kind: 'defer' }, { path: 'b', value: 4, kind: 'defer' }], l, T0 + MINUTE)).toEqual({ a: 3, b: 4 });
+    expect(planWrites([{ path: 'a', value: 1, kind: 'defer' }, { path: 'b', value: 2, kind: 'defer' }], l, T0).write).toEqual({ a: 1 });
+    expect(planWrites([{ path: 'a', value: 3, kind: 'defer' }, { path: 'b', value: 4, kind: 'defer' }], l, T0 + MINUTE).write).toEqual({ a: 3, b: 4 });
   });
 });
 

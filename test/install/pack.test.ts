@@ -38,7 +38,9 @@ function run(cmd: string, args: string[], cwd: string, timeout: number): SpawnSy
   return r;
 }
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  if (!process.env.NFW_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+});
 
 beforeAll(() => {
   // A copy of the checkout, so prepack's clean build never touches the repository's dist/.
@@ -197,6 +199,11 @@ describe('the installed nfwatch as an unprivileged service user, against the lab
       return JSON.stringify(totals.got) === JSON.stringify(totals.want) ? true : undefined;
     }, 20_000, 1000).catch(() => undefined);
     console.log(`installed nfwatch as nobody:adm: whisper vs logged ${JSON.stringify(totals)}`);
+    if (JSON.stringify(totals.got) !== JSON.stringify(totals.want)) {
+      // What carbon created and refused, and what nfwatch said, to tell a dropped create from a lost count.
+      console.log(`carbon's creates and drops:\n${carbon.log().split('\n').filter((l) => /creat|drop|MAX_CREATES/i.test(l)).join('\n')}`);
+      console.log(`series written: ${seriesUnder(carbon.storageDir, 'netfilter').join(' ')}\nnfwatch's log:\n${log}`);
+    }
     expect(totals.got).toEqual(totals.want);
 
     // The dashboards cannot drift: every Graphite target matches a series this run wrote, and every
@@ -204,7 +211,11 @@ describe('the installed nfwatch as an unprivileged service user, against the lab
     const paths = seriesUnder(carbon.storageDir, 'netfilter');
     const graphite = unmatchedGraphiteTargets(loadDashboard(GRAPHITE_DASHBOARD), paths, host);
     expect(graphite.count).toBeGreaterThan(30);
-    expect(graphite.missing, `dashboard targets that match none of the ${paths.length} series written`).toEqual([]);
+    // Per-source and per-sink health figures are created only from the top third of the creation
+    // budget, so on stock carbon they wait while a scan spends it; test/grafana/dashboards.test.ts
+    // checks them unpaced.
+    const missing = graphite.missing.filter((m) => !/\.nfwatch\.(sources|sinks)\./.test(m));
+    expect(missing, `dashboard targets that match none of the ${paths.length} series written`).toEqual([]);
     const metrics = await fetch(`http://127.0.0.1:${webPort}/metrics`);
     expect(metrics.status).toBe(200);
     expect(unexposedPrometheusNames(loadDashboard(PROMETHEUS_DASHBOARD), exposedNames(await metrics.text())).missing).toEqual([]);

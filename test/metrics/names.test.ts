@@ -362,7 +362,7 @@ describe('scan, campaign and tracking gauges', () => {
     // The budget spent by a scan: the two tokens that refill in 3 s go to the tracker's gauges.
     const limiter = new CreateLimiter(40);
     for (let i = 0; limiter.available(0) >= 1; i++) limiter.allow(`netfilter.fw1.events.blocked.dport.${i}`, 0, 'fold');
-    const written = Object.keys(planWrites(plan, limiter, 3_000));
+    const written = Object.keys(planWrites(plan, limiter, 3_000).write);
     expect(written.length).toBe(2);
     expect(written.every((p) => /\.(scans|campaigns|track)\./.test(p))).toBe(true);
   });
