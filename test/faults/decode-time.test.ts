@@ -71,7 +71,7 @@ describe('a line dated far in the future', () => {
     const g = await scope.listener();
     const dir = scope.temp();
     await scope.daemon(dir, unixSocketConfig(dir, g.port));
-    const socket = await scope.connectUnix(join(dir, 'ulogd.sock'));
+    const socket = await scope.connect(join(dir, 'ulogd.sock'));
 
     socket.write(`${packetLineAt(Date.now())}\n${packetLineAt(YEAR_2100 * 1000)}\n`);
     for (let k = 0; k < 3; k++) {
@@ -100,7 +100,7 @@ describe('an epoch out of any range (1e20, 1e308, 2^53+1)', () => {
       stream.once('error', reject);
     });
 
-    const socket = await scope.connectUnix(join(dir, 'ulogd.sock'));
+    const socket = await scope.connect(join(dir, 'ulogd.sock'));
     const good = () => `${packetLineAt(Date.now())}\n`;
     socket.write(good() + good() + good());
     socket.write(['1e20', '1e308', '9007199254740993'].map((s) => `${lineWithEpochText(s)}\n`).join(''));

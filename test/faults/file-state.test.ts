@@ -3,29 +3,28 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureStopped } from '../e2e/nfwatch.js';
-import { followConfig, graphiteListener, packetLineAt, sleep, startNfwatch, tempDir, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
+import { followConfig, packetLineAt, Scope, sleep, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
 
 const BLOCKED = 'nfw.events.blocked.count';
 
-let temp: ReturnType<typeof tempDir>;
+/** What a spec started, stopped after it whatever happened. */
+const scope = new Scope();
+let dir: string;
 let graphite: GraphiteListener;
 let nfwatch: Nfwatch | undefined;
 let file: string;
 let statePath: string;
 
 beforeEach(async () => {
-  temp = tempDir('nfw-state-');
-  graphite = await graphiteListener();
-  file = join(temp.dir, 'ulogd.json');
-  statePath = join(temp.dir, 'state', 'file-ulogd.json');
+  dir = scope.temp('nfw-state-');
+  graphite = await scope.listener();
+  file = join(dir, 'ulogd.json');
+  statePath = join(dir, 'state', 'file-ulogd.json');
 });
 
 afterEach(async () => {
-  await ensureStopped(nfwatch);
+  await scope.close();
   nfwatch = undefined;
-  await graphite.close();
-  temp.remove();
 });
 
 function lines(count: number, at = Date.now()): string {
@@ -38,13 +37,13 @@ async function expectTotal(total: number): Promise<void> {
   expect(graphite.carbonSum(BLOCKED)).toBe(total);
 }
 
-const fromEnd = (port: number) => followConfig(temp.dir, file, port).replace('from = "beginning"', 'from = "end"');
+const fromEnd = (port: number) => followConfig(dir, file, port).replace('from = "beginning"', 'from = "end"');
 
 describe('file source with a damaged state file', () => {
   it('resumes from the previous good copy when the state file is damaged (from = "end": 0 of 50 lost)', async () => {
     // Lines from before nfwatch was installed: from = "end" skips them.
     writeFileSync(file, lines(20, Date.now() - 3_600_000));
-    nfwatch = await startNfwatch(temp.dir, fromEnd(graphite.port));
+    nfwatch = await scope.daemon(dir, fromEnd(graphite.port));
     await sleep(500);
     for (let i = 0; i < 5; i++) {
       appendFileSync(file, lines(2));
@@ -63,7 +62,7 @@ describe('file source with a damaged state file', () => {
 
   it('reads the file from its start when neither the state file nor its previous copy can be read', async () => {
     writeFileSync(file, '');
-    nfwatch = await startNfwatch(temp.dir, fromEnd(graphite.port));
+    nfwatch = await scope.daemon(dir, fromEnd(graphite.port));
     await sleep(500);
     for (let i = 0; i < 5; i++) {
       appendFileSync(file, lines(2));
@@ -83,7 +82,7 @@ describe('file source with a damaged state file', () => {
 
   it('is a first run again once the state file and its copy are deleted on purpose (from = "end" skips what is there)', async () => {
     writeFileSync(file, lines(20, Date.now() - 3_600_000));
-    nfwatch = await startNfwatch(temp.dir, fromEnd(graphite.port));
+    nfwatch = await scope.daemon(dir, fromEnd(graphite.port));
     await sleep(500);
     appendFileSync(file, lines(3));
     await expectTotal(3);

@@ -4,34 +4,33 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, chmodSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureStopped } from '../e2e/nfwatch.js';
-import { followConfig, graphiteListener, packetLineAt, sleep, startNfwatch, tempDir, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
+import { followConfig, packetLineAt, Scope, sleep, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
 
 const BLOCKED = 'nfw.events.blocked.count';
 const HASH = '$6$Zq9Xw1Lm$K3cQ8e0vYpTn5sR2uJ7hG4fD1aB6iC9oE3wV0xM8nL2kH5jP7tS4qU1rY6zA0bN9mC3dF8gE2hI5jK7lO0pQ';
 const SHADOW = `root:${HASH}:19700:0:99999:7:::\nulog:!:19700::::::\n`;
 
-let temp: ReturnType<typeof tempDir>;
+/** What a spec started, stopped after it whatever happened. */
+const scope = new Scope();
+let dir: string;
 let graphite: GraphiteListener;
 let nfwatch: Nfwatch | undefined;
 let file: string;
 let secret: string;
 
 beforeEach(async () => {
-  temp = tempDir('nfw-symlink-');
-  graphite = await graphiteListener();
-  file = join(temp.dir, 'ulogd.json');
+  dir = scope.temp('nfw-symlink-');
+  graphite = await scope.listener();
+  file = join(dir, 'ulogd.json');
   // A root-only file, like /etc/shadow.
-  secret = join(temp.dir, 'shadow');
+  secret = join(dir, 'shadow');
   writeFileSync(secret, SHADOW, { mode: 0o600 });
   chmodSync(secret, 0o600);
 });
 
 afterEach(async () => {
-  await ensureStopped(nfwatch);
+  await scope.close();
   nfwatch = undefined;
-  await graphite.close();
-  temp.remove();
 });
 
 function lines(count: number): string {
@@ -54,7 +53,7 @@ function expectNoSecretIn(log: string): void {
 describe('file source and symbolic links', () => {
   it('refuses a followed path replaced by a symlink to a root-only file, reads none of it, and keeps running', async () => {
     writeFileSync(file, lines(5));
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await expectTotal(5);
 
     // Someone who can write the log directory "rotates" the log and puts a symlink in its place.
@@ -79,7 +78,7 @@ describe('file source and symbolic links', () => {
 
   it('refuses a path that is a symlink when nfwatch starts, and waits for a real file', async () => {
     symlinkSync(secret, file);
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await waitFor('the refusal', () => (/symbolic link|not_json/.test(nfwatch!.log()) ? true : undefined), 10_000);
     await sleep(1000);
     expectNoSecretIn(nfwatch.log());
@@ -91,11 +90,11 @@ describe('file source and symbolic links', () => {
   });
 
   it('follows a symlink when the file source is configured to (follow_symlinks = true)', async () => {
-    const target = join(temp.dir, 'real.json');
+    const target = join(dir, 'real.json');
     writeFileSync(target, lines(6));
     symlinkSync(target, file);
-    const config = followConfig(temp.dir, file, graphite.port).replace('poll_ms = 50', 'poll_ms = 50\nfollow_symlinks = true');
-    nfwatch = await startNfwatch(temp.dir, config);
+    const config = followConfig(dir, file, graphite.port).replace('poll_ms = 50', 'poll_ms = 50\nfollow_symlinks = true');
+    nfwatch = await scope.daemon(dir, config);
     await expectTotal(6);
     appendFileSync(target, lines(2));
     await expectTotal(8);
@@ -106,7 +105,7 @@ describe('quoting undecodable lines in the log', () => {
   it('quotes at most 64 characters of an undecodable line, with control characters escaped', async () => {
     const line = `garbage ${'x'.repeat(30)}\u001b[2J\u0007\u202e${'y'.repeat(30)} TAIL-NOT-QUOTED ${'z'.repeat(200)}`;
     writeFileSync(file, `${line}\n${lines(1)}`);
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await expectTotal(1);
     const log = nfwatch.log();
     const sample = log.split('\n').find((l) => l.includes('not_json'));

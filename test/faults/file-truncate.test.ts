@@ -4,27 +4,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureStopped } from '../e2e/nfwatch.js';
-import { followConfig, graphiteListener, packetLineAt, sleep, startNfwatch, tempDir, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
+import { followConfig, packetLineAt, Scope, sleep, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
 
 const BLOCKED = 'nfw.events.blocked.count';
 
-let temp: ReturnType<typeof tempDir>;
+/** What a spec started, stopped after it whatever happened. */
+const scope = new Scope();
+let dir: string;
 let graphite: GraphiteListener;
 let nfwatch: Nfwatch | undefined;
 let file: string;
 
 beforeEach(async () => {
-  temp = tempDir('nfw-truncate-');
-  graphite = await graphiteListener();
-  file = join(temp.dir, 'ulogd.json');
+  dir = scope.temp('nfw-truncate-');
+  graphite = await scope.listener();
+  file = join(dir, 'ulogd.json');
 });
 
 afterEach(async () => {
-  await ensureStopped(nfwatch);
+  await scope.close();
   nfwatch = undefined;
-  await graphite.close();
-  temp.remove();
 });
 
 /** `count` packet lines stamped now, as ulogd writes them (one per line). */
@@ -43,7 +42,7 @@ describe('file source: a file cut shorter in place', () => {
   it('does not count again what is left of a file cut shorter while followed (100 lines, cut to 50, 10 more: 110)', async () => {
     const hundred = lines(100);
     writeFileSync(file, hundred);
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await expectTotal(100);
 
     const fifty = hundred.split('\n').slice(0, 50).join('\n').length + 1;
@@ -58,7 +57,7 @@ describe('file source: a file cut shorter in place', () => {
   it('does not count again what is left of a file cut shorter while nfwatch was stopped', async () => {
     const hundred = lines(100);
     writeFileSync(file, hundred);
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await expectTotal(100);
     expect(await nfwatch.stop()).toBe(0);
 
@@ -74,7 +73,7 @@ describe('file source: a file cut shorter in place', () => {
 
   it('still reads a copytruncated file (cut to 0, then new lines) from its start', async () => {
     writeFileSync(file, lines(100));
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await expectTotal(100);
 
     truncateSync(file, 0);
@@ -84,7 +83,7 @@ describe('file source: a file cut shorter in place', () => {
 
   it('reads new content written after a copytruncate that nfwatch noticed only once it was there', async () => {
     writeFileSync(file, lines(100));
-    nfwatch = await startNfwatch(temp.dir, followConfig(temp.dir, file, graphite.port));
+    nfwatch = await scope.daemon(dir, followConfig(dir, file, graphite.port));
     await expectTotal(100);
     expect(await nfwatch.stop()).toBe(0);
 

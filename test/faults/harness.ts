@@ -192,14 +192,19 @@ export class Scope {
     return nfw;
   }
 
-  /** A client connected to the unix socket at `path`. */
-  async connectUnix(path: string): Promise<Socket> {
-    const socket = createConnection(path);
+  /**
+   * A client connected to a unix socket path or a TCP address, as ulogd's JSON plugin (or anyone
+   * else) connects; rejects when the connection fails. Errors after connecting are ignored (the
+   * daemon may close it); destroyed after the spec.
+   */
+  async connect(target: string | { host: string; port: number }): Promise<Socket> {
+    const socket = typeof target === 'string' ? createConnection(target) : createConnection(target);
+    this.stops.push(() => void socket.destroy());
+    socket.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    this.stops.push(() => void socket.destroy());
     return socket;
   }
 

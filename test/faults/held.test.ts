@@ -212,7 +212,7 @@ describe('garbage around good lines', () => {
     const dir = scope.temp('nfw-held-');
     const nfw = await scope.daemon(dir, unixSocketConfig(dir, g.port));
     const rss = watchRss(nfw);
-    const socket = await scope.connectUnix(join(dir, 'ulogd.sock'));
+    const socket = await scope.connect(join(dir, 'ulogd.sock'));
     let closed = false;
     socket.on('close', () => (closed = true));
     const bad = garbage();

@@ -3,41 +3,28 @@
 // Prometheus /metrics and /api/summary. Runs the real daemon (dist/cli.js) on loopback.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { ensureStopped } from '../e2e/nfwatch.js';
-import { daemonConfig, fileSource, freePort, graphiteListener, packetLineAt, sleep, startNfwatch, tempDir, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
+import { daemonConfig, fileSource, freePort, packetLineAt, Scope, sleep, waitFor, type GraphiteListener, type Nfwatch } from './harness.js';
 
-let temp: ReturnType<typeof tempDir>;
+/** What a spec started, stopped after it whatever happened. */
+const scope = new Scope();
+let dir: string;
 let graphite: GraphiteListener;
 let nfwatch: Nfwatch | undefined;
-const clients: Socket[] = [];
 
 beforeEach(async () => {
-  temp = tempDir('nfw-source-stats-');
-  graphite = await graphiteListener();
+  dir = scope.temp('nfw-source-stats-');
+  graphite = await scope.listener();
 });
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await ensureStopped(nfwatch);
+  await scope.close();
   nfwatch = undefined;
-  await graphite.close();
-  temp.remove();
 });
 
 function lines(count: number): string {
   return Array.from({ length: count }, () => `${packetLineAt(Date.now())}\n`).join('');
-}
-
-function connect(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const client = createConnection({ host: '127.0.0.1', port });
-    clients.push(client);
-    client.on('error', () => undefined);
-    client.once('connect', () => resolve(client));
-    client.once('error', reject);
-  });
 }
 
 function closed(client: Socket, ms = 3000): Promise<boolean> {
@@ -53,13 +40,13 @@ function closed(client: Socket, ms = 3000): Promise<boolean> {
 
 describe('source statistics', () => {
   it('reports refused and evicted connections, dropped partial lines, rotations, truncations and refused symlinks in Graphite, /metrics and /api/summary', async () => {
-    const file = join(temp.dir, 'ulogd.json');
+    const file = join(dir, 'ulogd.json');
     writeFileSync(file, lines(3));
     const tcpPort = await freePort();
     const webPort = await freePort();
-    nfwatch = await startNfwatch(
-      temp.dir,
-      daemonConfig(temp.dir, graphite.port, [...fileSource(file), '[[sources.socket]]', 'name = "sock"', `tcp_port = ${tcpPort}`, 'max_connections = 1']).replace(
+    nfwatch = await scope.daemon(
+      dir,
+      daemonConfig(dir, graphite.port, [...fileSource(file), '[[sources.socket]]', 'name = "sock"', `tcp_port = ${tcpPort}`, 'max_connections = 1']).replace(
         '[web]\nenabled = false',
         `[web]\nenabled = true\nhost = "127.0.0.1"\nport = ${webPort}`,
       ),
@@ -67,14 +54,14 @@ describe('source statistics', () => {
 
     // Socket: a squatter with half a line is evicted by the next client (its half line dropped);
     // that client delivers, so the one after it is refused.
-    const squatter = await connect(tcpPort);
+    const squatter = await scope.connect({ host: '127.0.0.1', port: tcpPort });
     squatter.write('{"half": ');
     await sleep(200);
-    const client = await connect(tcpPort);
+    const client = await scope.connect({ host: '127.0.0.1', port: tcpPort });
     expect(await closed(squatter)).toBe(true);
     client.write(lines(2));
     await sleep(300);
-    const refused = await connect(tcpPort);
+    const refused = await scope.connect({ host: '127.0.0.1', port: tcpPort });
     expect(await closed(refused)).toBe(true);
 
     // File: a rotation by rename, a copytruncate, then a symlink put in the file's place.
