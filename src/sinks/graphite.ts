@@ -393,16 +393,20 @@ export class GraphiteSink implements Sink {
    * and queues them again, at their own timestamp, once a creation token is back: carbon would
    * drop their points, and these are counts. Read positions are not committed past them.
    */
-  private hold(batch: Batch, isNew = true): void {
+  private hold(batch: Batch): void {
     this.held.push(batch);
-    if (isNew) this.queuedLines += batch.lines;
-    if (this.holdTimer !== undefined) return;
+    this.queuedLines += batch.lines;
+    this.armHoldTimer();
+  }
+
+  /** While metrics are held, looks again once a token should be back (pump() releases them). */
+  private armHoldTimer(): void {
+    if (this.holdTimer !== undefined || this.held.length === 0) return;
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined;
       if (this.closed) return;
       this.pump();
-      // Still no token (or no connection): look again later.
-      if (this.held.length > 0) this.hold(this.held.pop()!, false);
+      this.armHoldTimer(); // still no token, or no connection
     }, Math.max(HOLD_RETRY_MS, this.limiter.msUntilToken(this.now())));
     this.holdTimer.unref();
   }
