@@ -1,7 +1,7 @@
 // Shared pieces of the hostile-input specs: the real daemon process (dist/cli.js) on a config in a
 // temp dir, a plaintext Graphite listener on 127.0.0.1 that records every line it receives, and real
 // ulogd 2.0.8 lines (from test/fixtures/ulogd) stamped with the time a spec asks for.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +165,16 @@ export function unixSocketConfig(dir: string, graphitePort: number, extra = ''):
 /** `toml` with the web view on, on a free port (the daemon logs its address), plus `settings`. */
 export function withWeb(toml: string, settings: readonly string[] = []): string {
   return toml.replace('[web]\nenabled = false', ['[web]', 'enabled = true', 'port = 0', ...settings].join('\n'));
+}
+
+/**
+ * A daemon in `dir` with only the web view, on 127.0.0.1:`port` (plus `webSettings`), following an
+ * empty file it creates there; no output. For specs of the web view's own behaviour.
+ */
+export function webOnlyConfig(dir: string, port: number, webSettings: readonly string[] = []): string {
+  const file = join(dir, 'ulogd.json');
+  writeFileSync(file, '');
+  return ['[general]', `state_dir = "${join(dir, 'state')}"`, '[[sources.file]]', `path = "${file}"`, 'from = "beginning"', '[outputs.graphite]', 'enabled = false', '[web]', 'host = "127.0.0.1"', `port = ${port}`, ...webSettings].join('\n');
 }
 
 /**

@@ -161,6 +161,18 @@ async function expectHealth(g: GraphiteListener, want: Record<string, number>): 
   for (const [figure, value] of Object.entries(want)) expect(g.max(health(figure)), figure).toBe(value);
 }
 
+/** Every good line reached Graphite, and every bad one of `bad` is counted by its reason in health. */
+async function expectCounted(g: GraphiteListener, good: number, bad: Garbage): Promise<void> {
+  await settle(() => g.carbonSum(BLOCKED), good, 20_000);
+  await expectHealth(g, {
+    oversized_lines: bad.oversized + 1,
+    'decode_errors.not_json': bad.notJson,
+    'decode_errors.not_object': bad.notObject,
+    'decode_errors.unknown_record': bad.unknownRecord,
+    lines: good + bad.notJson + bad.notObject + bad.unknownRecord,
+  });
+}
+
 describe('garbage around good lines', () => {
   it('in a followed file: invalid JSON, raw binary, a 100 MB line and JSON nested 100 000 deep are counted by reason, every good line before and after is counted exactly, and the daemon stays small and running', async () => {
     const g = await scope.listener();
@@ -191,14 +203,7 @@ describe('garbage around good lines', () => {
     await sleep(200);
     appendGood(2);
 
-    await settle(() => g.carbonSum(BLOCKED), good, 20_000);
-    await expectHealth(g, {
-      oversized_lines: bad.oversized + 1,
-      'decode_errors.not_json': bad.notJson,
-      'decode_errors.not_object': bad.notObject,
-      'decode_errors.unknown_record': bad.unknownRecord,
-      lines: good + bad.notJson + bad.notObject + bad.unknownRecord,
-    });
+    await expectCounted(g, good, bad);
     expect(nfw.process.exitCode).toBeNull();
     expect(nfw.process.signalCode).toBeNull();
     expect(rss.max()).toBeLessThan(RSS_LIMIT_MB);
@@ -233,14 +238,7 @@ describe('garbage around good lines', () => {
     await sleep(200);
     await sendGood(2);
 
-    await settle(() => g.carbonSum(BLOCKED), good, 20_000);
-    await expectHealth(g, {
-      oversized_lines: bad.oversized + 1,
-      'decode_errors.not_json': bad.notJson,
-      'decode_errors.not_object': bad.notObject,
-      'decode_errors.unknown_record': bad.unknownRecord,
-      lines: good + bad.notJson + bad.notObject + bad.unknownRecord,
-    });
+    await expectCounted(g, good, bad);
     expect(closed).toBe(false);
     expect(nfw.process.exitCode).toBeNull();
     expect(rss.max()).toBeLessThan(RSS_LIMIT_MB);

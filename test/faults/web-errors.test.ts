@@ -3,12 +3,10 @@
 // a request line that is not HTTP. Each gets a clear 4xx that carries the same security headers as
 // a normal answer and never echoes the request path unescaped; none is logged as an error, and the
 // daemon keeps answering.
-import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStopped } from '../e2e/nfwatch.js';
-import { freePort, startNfwatch, tempDir, type Nfwatch } from './harness.js';
+import { freePort, startNfwatch, tempDir, webOnlyConfig, type Nfwatch } from './harness.js';
 
 interface Answer {
   status: number;
@@ -54,12 +52,7 @@ describe('the web view under hostile requests', () => {
 
   beforeAll(async () => {
     port = await freePort();
-    const ulogd = join(tmp.dir, 'ulogd.json');
-    writeFileSync(ulogd, '');
-    nfwatch = await startNfwatch(
-      tmp.dir,
-      ['[general]', `state_dir = "${join(tmp.dir, 'state')}"`, '[[sources.file]]', `path = "${ulogd}"`, 'from = "beginning"', '[outputs.graphite]', 'enabled = false', '[web]', 'host = "127.0.0.1"', `port = ${port}`].join('\n'),
-    );
+    nfwatch = await startNfwatch(tmp.dir, webOnlyConfig(tmp.dir, port));
     const ok = await get(port, '/api/summary');
     expect(ok.status).toBe(200);
     normal = Object.fromEntries(SECURITY.map((h) => [h, ok.headers[h] ?? '']));

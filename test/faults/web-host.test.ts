@@ -2,13 +2,11 @@
 // no token. A page on evil.example whose name is rebound to 127.0.0.1 reaches the port, but every
 // request it makes names its own host in `Host` (and its own origin in `Origin`): the daemon must
 // answer only to names that are this machine's loopback literals, `localhost`, or configured.
-import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ensureStopped } from '../e2e/nfwatch.js';
-import { freePort, startNfwatch, tempDir, type Nfwatch } from './harness.js';
+import { freePort, startNfwatch, tempDir, webOnlyConfig, type Nfwatch } from './harness.js';
 
 interface Answer {
   status: number;
@@ -72,24 +70,10 @@ describe('the web view without a token (the default) answers only to its own nam
 
   beforeAll(async () => {
     port = await freePort();
-    const ulogd = join(tmp.dir, 'ulogd.json');
-    writeFileSync(ulogd, '');
     nfwatch = await startNfwatch(
       tmp.dir,
-      [
-        '[general]',
-        `state_dir = "${join(tmp.dir, 'state')}"`,
-        '[[sources.file]]',
-        `path = "${ulogd}"`,
-        'from = "beginning"',
-        '[outputs.graphite]',
-        'enabled = false',
-        '[web]',
-        'host = "127.0.0.1"',
-        `port = ${port}`,
-        // A name configured for the page (e.g. an /etc/hosts alias used through an SSH tunnel).
-        `allowed_origins = ["http://nfwatch.test:${port}"]`,
-      ].join('\n'),
+      // A name configured for the page (e.g. an /etc/hosts alias used through an SSH tunnel).
+      webOnlyConfig(tmp.dir, port, [`allowed_origins = ["http://nfwatch.test:${port}"]`]),
     );
   });
 
