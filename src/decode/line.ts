@@ -1,7 +1,10 @@
-// One ulogd JSON line → one typed event or a reasoned error. Pure: no I/O, no clock.
+// One ulogd JSON line → one typed event or a reasoned error. Pure: no I/O, no clock (the
+// scanner's key predictions are a cache, they never change a result).
 import type { DecodeResult } from '../pipeline/types.js';
+import { F, fieldsFromObject, newFields, type Fields } from './fields.js';
 import { decodeCounter, isCounterRecord } from './nfacct.js';
-import { decodePacket, isPacketRecord, type Record_, type VerdictOptions } from './packet.js';
+import { decodePacket, isPacketRecord, type VerdictOptions } from './packet.js';
+import { LineScanner } from './scan.js';
 import { describe, epochFromOob, epochFromTimestamp, type NaiveZone } from './time.js';
 
 export interface DecodeOptions extends VerdictOptions {
@@ -12,6 +15,18 @@ export interface DecodeOptions extends VerdictOptions {
    * taking it would hold every later event behind it.
    */
   maxFutureMs: number;
+}
+
+const scanner = new LineScanner();
+const fields = newFields();
+
+/**
+ * The line bytes[from, to) as ulogd wrote it (UTF-8): read by the scanner when it is plain ulogd
+ * JSON, else parsed as text by decodeLine, with the same result either way.
+ */
+export function decodeBytes(bytes: Buffer, from: number, to: number, source: number, options: DecodeOptions): DecodeResult {
+  if (scanner.scan(bytes, from, to, fields)) return decodeFields(fields, source, options);
+  return decodeLine(bytes.toString('utf8', from, to), source, options);
 }
 
 export function decodeLine(line: string, source: number, options: DecodeOptions): DecodeResult {
@@ -25,18 +40,20 @@ export function decodeLine(line: string, source: number, options: DecodeOptions)
     const what = parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed;
     return { kind: 'error', reason: 'not_object', detail: `JSON ${what}, not an object` };
   }
-  const record = parsed as Record_;
+  return decodeFields(fieldsFromObject(parsed as { readonly [key: string]: unknown }, fields), source, options);
+}
 
+function decodeFields(record: Fields, source: number, options: DecodeOptions): DecodeResult {
   // Record kind first, so a line that is neither is reported as such rather than for its time.
   const counter = isCounterRecord(record);
   if (!counter && !isPacketRecord(record)) {
     return { kind: 'error', reason: 'unknown_record', detail: 'neither an NFLOG packet nor an NFACCT record (no src_ip, oob.prefix, ip.protocol or sum.name)' };
   }
 
-  let time = epochFromOob(record['oob.time.sec'], record['oob.time.usec']);
+  let time = epochFromOob(record[F['oob.time.sec']], record[F['oob.time.usec']]);
   if (time === null) {
     // eventv1=1 names it @timestamp.
-    const stamp = record['timestamp'] ?? record['@timestamp'];
+    const stamp = record[F.timestamp] ?? record[F['@timestamp']];
     if (stamp === undefined) return { kind: 'error', reason: 'no_timestamp', detail: 'no oob.time.sec, timestamp or @timestamp' };
     if (typeof stamp !== 'string') return { kind: 'error', reason: 'bad_timestamp', detail: `timestamp is ${describe(stamp)}, not a string` };
     time = epochFromTimestamp(stamp, options.naiveTimestamps);

@@ -1,17 +1,17 @@
 // NFACCT records → CounterEvent. ulogd's NFACCT input emits sum.name, sum.pkts, sum.bytes (and
 // oob.time.sec/usec with its timestamp=1 option), see input/sum/ulogd_inpflow_NFACCT.c.
 import type { CounterEvent, DecodeError } from '../pipeline/types.js';
-import type { Record_ } from './packet.js';
+import { F, type Fields } from './fields.js';
 import { describe } from './time.js';
 
-export function isCounterRecord(record: Record_): boolean {
-  return record['sum.name'] !== undefined;
+export function isCounterRecord(fields: Fields): boolean {
+  return fields[F['sum.name']] !== undefined;
 }
 
-export function decodeCounter(record: Record_, source: number, time: number): CounterEvent | DecodeError {
-  const name = record['sum.name'];
-  const pkts = record['sum.pkts'];
-  const bytes = record['sum.bytes'];
+export function decodeCounter(fields: Fields, source: number, time: number): CounterEvent | DecodeError {
+  const name = fields[F['sum.name']];
+  const pkts = fields[F['sum.pkts']];
+  const bytes = fields[F['sum.bytes']];
   if (typeof name !== 'string' || name === '') return refuse('wrong_type', 'sum.name', 'a non-empty string', name);
   if (name.length > MAX_NAME) return refuse('out_of_range', 'sum.name', `at most ${MAX_NAME} characters`, name);
   if (typeof pkts !== 'number') return refuse('wrong_type', 'sum.pkts', 'a number', pkts);

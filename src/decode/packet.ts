@@ -15,6 +15,7 @@ import {
   type PacketEvent,
   type Verdict,
 } from '../pipeline/types.js';
+import { F, FIELD_NAMES, type Fields } from './fields.js';
 import { describe } from './time.js';
 
 export interface VerdictRule {
@@ -26,9 +27,6 @@ export interface VerdictOptions {
   verdictRules: readonly VerdictRule[];
   useRawLabel: boolean;
 }
-
-/** A decoded JSON object: ulogd writes flat objects of strings and integers. */
-export type Record_ = { readonly [key: string]: unknown };
 
 /** IPv4 DF flag inside ip.fragoff, which BASE copies as ntohs(frag_off) with the flag bits. */
 const IP_DF = 0x4000;
@@ -49,41 +47,41 @@ const U32 = 0xffff_ffff;
  * no later stage meets 1e308, -1 or 2.5 in a port, a protocol or a window.
  */
 class FieldReader {
-  badKey = '';
+  badKey = -1;
   badReason: 'wrong_type' | 'out_of_range' = 'wrong_type';
   badValue: unknown = undefined;
-  record: Record_ = {};
+  fields: Fields = [];
 
   /** An unsigned integer header field of at most `max`; NONE when absent. */
-  int(key: string, max: number): number {
-    const v = this.record[key];
+  int(key: number, max: number): number {
+    const v = this.fields[key];
     if (v === undefined || v === null) return NONE;
     if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;
     this.fail(key, typeof v === 'number' ? 'out_of_range' : 'wrong_type', v);
     return NONE;
   }
 
-  str(key: string): string {
-    const v = this.record[key];
+  str(key: number): string {
+    const v = this.fields[key];
     if (v === undefined || v === null) return '';
     if (typeof v === 'string' && v.length <= MAX_TEXT) return v;
     this.fail(key, typeof v === 'string' ? 'out_of_range' : 'wrong_type', v);
     return '';
   }
 
-  address(key: string): string {
+  address(key: number): string {
     const v = this.str(key);
     if (ADDRESS.test(v)) return v;
     this.fail(key, 'out_of_range', v);
     return '';
   }
 
-  flag(key: string, bit: number): number {
+  flag(key: number, bit: number): number {
     return this.int(key, 1) > 0 ? bit : 0;
   }
 
-  private fail(key: string, reason: 'wrong_type' | 'out_of_range', value: unknown): void {
-    if (this.badKey !== '') return;
+  private fail(key: number, reason: 'wrong_type' | 'out_of_range', value: unknown): void {
+    if (this.badKey !== -1) return;
     this.badKey = key;
     this.badReason = reason;
     this.badValue = value;
@@ -92,14 +90,14 @@ class FieldReader {
 
 const reader = new FieldReader();
 
-export function verdictOf(record: Record_, prefix: string, options: VerdictOptions): Verdict {
-  const action = record['action'];
+export function verdictOf(fields: Fields, prefix: string, options: VerdictOptions): Verdict {
+  const action = fields[F.action];
   if (action === 'allowed' || action === 'blocked') return action;
   for (const rule of options.verdictRules) {
     if (prefix.includes(rule.prefix_contains)) return rule.verdict;
   }
   if (options.useRawLabel) {
-    const label = record['raw.label'];
+    const label = fields[F['raw.label']];
     if (typeof label === 'number') return label !== 0 ? 'allowed' : 'blocked';
   }
   return 'unknown';
@@ -107,38 +105,38 @@ export function verdictOf(record: Record_, prefix: string, options: VerdictOptio
 
 /** Builds the event; `time` was already resolved by the caller. */
 export function decodePacket(
-  record: Record_,
+  fields: Fields,
   source: number,
   time: number,
   options: VerdictOptions,
 ): PacketEvent | DecodeError {
   const r = reader;
-  r.record = record;
-  r.badKey = '';
+  r.fields = fields;
+  r.badKey = -1;
 
-  const prefix = r.str('oob.prefix');
-  const srcIp = r.address('src_ip');
-  const dstIp = r.address('dest_ip');
-  const oobFamily = r.int('oob.family', U8);
+  const prefix = r.str(F['oob.prefix']);
+  const srcIp = r.address(F['src_ip']);
+  const dstIp = r.address(F['dest_ip']);
+  const oobFamily = r.int(F['oob.family'], U8);
   const family = oobFamily === 2 ? 4 : oobFamily === 10 ? 6 : srcIp.includes(':') ? 6 : srcIp ? 4 : 0;
-  const protocol = r.int('ip.protocol', U8);
+  const protocol = r.int(F['ip.protocol'], U8);
 
   let tcpFlags = NONE;
   let tcpWindow = NONE;
   let tcpSeq = NONE;
-  if (protocol === 6 || record['tcp.syn'] !== undefined) {
+  if (protocol === 6 || fields[F['tcp.syn']] !== undefined) {
     tcpFlags =
-      r.flag('tcp.fin', TCP_FIN) |
-      r.flag('tcp.syn', TCP_SYN) |
-      r.flag('tcp.rst', TCP_RST) |
-      r.flag('tcp.psh', TCP_PSH) |
-      r.flag('tcp.ack', TCP_ACK) |
-      r.flag('tcp.urg', TCP_URG);
+      r.flag(F['tcp.fin'], TCP_FIN) |
+      r.flag(F['tcp.syn'], TCP_SYN) |
+      r.flag(F['tcp.rst'], TCP_RST) |
+      r.flag(F['tcp.psh'], TCP_PSH) |
+      r.flag(F['tcp.ack'], TCP_ACK) |
+      r.flag(F['tcp.urg'], TCP_URG);
     // BASE copies glibc's tcphdr.res2, the two bits after URG: ECE (low) and CWR (high).
-    const res2 = r.int('tcp.res2', 3);
+    const res2 = r.int(F['tcp.res2'], 3);
     if (res2 > 0) tcpFlags |= (res2 & 1 ? TCP_ECE : 0) | (res2 & 2 ? TCP_CWR : 0);
-    tcpWindow = r.int('tcp.window', U16);
-    tcpSeq = r.int('tcp.seq', U32);
+    tcpWindow = r.int(F['tcp.window'], U16);
+    tcpSeq = r.int(F['tcp.seq'], U32);
   }
 
   let ttl: number;
@@ -147,19 +145,19 @@ export function decodePacket(
   let ipTotalLength: number;
   let ipHeaderLength: number;
   if (family === 6) {
-    ttl = r.int('ip6.hoplimit', U8);
+    ttl = r.int(F['ip6.hoplimit'], U8);
     ipId = NONE;
     df = NONE;
-    const payload = r.int('ip6.payloadlen', U16);
+    const payload = r.int(F['ip6.payloadlen'], U16);
     ipTotalLength = payload === NONE ? NONE : payload + 40;
     ipHeaderLength = 40;
   } else {
-    ttl = r.int('ip.ttl', U8);
-    ipId = r.int('ip.id', U16);
-    const fragoff = r.int('ip.fragoff', U16);
+    ttl = r.int(F['ip.ttl'], U8);
+    ipId = r.int(F['ip.id'], U16);
+    const fragoff = r.int(F['ip.fragoff'], U16);
     df = fragoff === NONE ? NONE : fragoff & IP_DF ? 1 : 0;
-    ipTotalLength = r.int('ip.totlen', U16);
-    const ihl = r.int('ip.ihl', 15);
+    ipTotalLength = r.int(F['ip.totlen'], U16);
+    const ihl = r.int(F['ip.ihl'], 15);
     ipHeaderLength = ihl === NONE ? NONE : ihl * 4;
   }
 
@@ -168,15 +166,15 @@ export function decodePacket(
     kind: 'packet',
     source,
     time,
-    device: r.str('dvc'),
+    device: r.str(F['dvc']),
     prefix,
-    verdict: verdictOf(record, prefix, options),
+    verdict: verdictOf(fields, prefix, options),
     family,
     protocol,
     srcIp,
     dstIp,
-    srcPort: r.int('src_port', U16),
-    dstPort: r.int('dest_port', U16),
+    srcPort: r.int(F['src_port'], U16),
+    dstPort: r.int(F['dest_port'], U16),
     tcpFlags,
     tcpWindow,
     tcpSeq,
@@ -185,32 +183,32 @@ export function decodePacket(
     df,
     ipTotalLength,
     ipHeaderLength,
-    icmpType: r.int(isIcmp6 ? 'icmpv6.type' : 'icmp.type', U8),
-    icmpCode: r.int(isIcmp6 ? 'icmpv6.code' : 'icmp.code', U8),
-    inIf: r.str('oob.in'),
-    outIf: r.str('oob.out'),
-    mac: r.str('mac.str'),
-    nflogGroup: r.int('oob.group', U16),
+    icmpType: r.int(isIcmp6 ? F['icmpv6.type'] : F['icmp.type'], U8),
+    icmpCode: r.int(isIcmp6 ? F['icmpv6.code'] : F['icmp.code'], U8),
+    inIf: r.str(F['oob.in']),
+    outIf: r.str(F['oob.out']),
+    mac: r.str(F['mac.str']),
+    nflogGroup: r.int(F['oob.group'], U16),
     fingerprint: null,
     os: '',
     tool: '',
     classification: null,
     geo: null,
   };
-  r.record = {};
-  if (r.badKey !== '') {
+  r.fields = [];
+  if (r.badKey !== -1) {
     const what = r.badReason === 'wrong_type' ? 'has a value of the wrong type' : 'is out of range';
-    return { kind: 'error', reason: r.badReason, detail: `key "${r.badKey}" ${what}: ${describe(r.badValue)}` };
+    return { kind: 'error', reason: r.badReason, detail: `key "${FIELD_NAMES[r.badKey]}" ${what}: ${describe(r.badValue)}` };
   }
   return event;
 }
 
 /** Whether a record looks like an NFLOG packet (as opposed to NFACCT or something else). */
-export function isPacketRecord(record: Record_): boolean {
+export function isPacketRecord(fields: Fields): boolean {
   return (
-    record['src_ip'] !== undefined ||
-    record['oob.prefix'] !== undefined ||
-    record['raw.pktlen'] !== undefined ||
-    record['ip.protocol'] !== undefined
+    fields[F.src_ip] !== undefined ||
+    fields[F['oob.prefix']] !== undefined ||
+    fields[F['raw.pktlen']] !== undefined ||
+    fields[F['ip.protocol']] !== undefined
   );
 }

@@ -3,7 +3,7 @@
 // every sink has delivered the intervals they cover.
 import type { AggregatorOptions } from '../aggregate/intervals.js';
 import { IntervalAggregator } from '../aggregate/intervals.js';
-import { decodeLine, type DecodeOptions } from '../decode/line.js';
+import { decodeBytes, type DecodeOptions } from '../decode/line.js';
 import type { Tracker } from '../track/query.js';
 import type { Logger } from '../util/log.js';
 import { quoteExcerpt, sanitizeDetail } from '../util/excerpt.js';
@@ -149,9 +149,9 @@ export class Pipeline implements LineReceiver {
 
   // --- LineReceiver: the hot path ---------------------------------------------------------
 
-  line(source: number, text: string, start: number, end: number): void {
+  line(source: number, bytes: Buffer, from: number, to: number, start: number, end: number): void {
     this.lines++;
-    let result: DecodeResult = decodeLine(text, source, this.options.decode);
+    let result: DecodeResult = decodeBytes(bytes, from, to, source, this.options.decode);
     if (result.kind !== 'error' && result.time > this.latestTrusted) result = futureTime(result.time, this.latestTrusted);
     switch (result.kind) {
       case 'packet': {
@@ -168,20 +168,21 @@ export class Pipeline implements LineReceiver {
       default:
         this.aggregator.advance(source, end);
         this.decodeErrors[result.reason]++;
-        this.sampleError(source, result.reason, result.detail, text, start);
+        this.sampleError(source, result.reason, result.detail, bytes, from, to, start);
     }
   }
 
   oversized(source: number, bytes: number): void {
     this.oversizedLines++;
-    this.sampleError(source, 'oversized', `line of ${bytes} bytes is over general.max_line_bytes, skipped`, '', -1);
+    this.sampleError(source, 'oversized', `line of ${bytes} bytes is over general.max_line_bytes, skipped`, null, 0, 0, -1);
   }
 
   caughtUp(source: number, atEnd: boolean): void {
     this.aggregator.caughtUp(source, atEnd);
   }
 
-  private sampleError(source: number, reason: string, detail: string, text: string, start: number): void {
+  /** Logs a bad line (bytes[from, to), or none) within the per-minute allowance; counts the rest. */
+  private sampleError(source: number, reason: string, detail: string, bytes: Buffer | null, from: number, to: number, start: number): void {
     const now = Date.now();
     if (now - this.sampleWindowStart >= 60_000) {
       if (this.suppressedSamples > 0) this.logger.warn(`${this.suppressedSamples} more undecodable lines in the last minute were counted but not quoted`);
@@ -194,10 +195,11 @@ export class Pipeline implements LineReceiver {
       return;
     }
     this.samplesLeft--;
-    const from = this.sources[source];
-    const name = from?.name ?? String(source);
-    const where = start >= 0 ? ` at ${from?.describePosition?.(start) ?? `position ${start}`}` : '';
+    const origin = this.sources[source];
+    const name = origin?.name ?? String(source);
+    const where = start >= 0 ? ` at ${origin?.describePosition?.(start) ?? `position ${start}`}` : '';
     // Only enough of the line to recognise it, escaped: it is foreign input, see sources/excerpt.ts.
+    const text = bytes && to > from ? bytes.toString('utf8', from, to) : '';
     const excerpt = text ? `: ${quoteExcerpt(text)}` : '';
     this.logger.warn(`source ${name}${where}: ${reason}: ${sanitizeDetail(detail)}${excerpt}`);
   }

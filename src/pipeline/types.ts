@@ -182,8 +182,11 @@ export type DecodeResult = NfEvent | DecodeError;
  * cannot replay (sockets) pass NONE.
  */
 export interface LineReceiver {
-  /** One complete line without its newline; `start`/`end` are the positions before and after it. */
-  line(source: number, text: string, start: number, end: number): void;
+  /**
+   * One complete line: bytes[from, to), without its newline (the bytes are the source's and are
+   * reused once this returns); `start`/`end` are the positions before and after it.
+   */
+  line(source: number, bytes: Buffer, from: number, to: number, start: number, end: number): void;
   /** A line longer than the configured limit was skipped (never buffered whole). */
   oversized(source: number, bytes: number): void;
   /** The source has read all there is for now: its watermark may follow the wall clock. */

@@ -19,7 +19,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import { decodeLine } from '../decode/line.js';
+import { decodeBytes } from '../decode/line.js';
 import { DECODE_ERROR_REASONS, NONE, type DecodeErrorReason, type IntervalAggregate, type LineReceiver, type Sink } from '../pipeline/types.js';
 import { LineSplitter } from '../sources/lines.js';
 import type { Logger } from '../util/log.js';
@@ -132,9 +132,9 @@ export async function inspectFiles(paths: readonly string[], config: Config): Pr
     const file: ReplayFile = { path, size: info.size, gzip: await isGzip(path), firstTime: null };
     let firstTime: number | null = null;
     const receiver: LineReceiver = {
-      line(_s, text) {
+      line(_s, bytes, from, to) {
         if (firstTime !== null) return;
-        const r = decodeLine(text, 0, decode);
+        const r = decodeBytes(bytes, from, to, 0, decode);
         if (r.kind !== 'error') firstTime = r.time;
       },
       oversized() {},
@@ -220,9 +220,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   let bytesRead = 0;
   let lines = 0;
   const counting: LineReceiver = {
-    line: (s, text, start, end) => {
+    line: (s, bytes, from, to, start, end) => {
       lines++;
-      pipeline.line(s, text, start, end);
+      pipeline.line(s, bytes, from, to, start, end);
     },
     oversized: (s, bytes) => pipeline.oversized(s, bytes),
     caughtUp: (s, atEnd) => pipeline.caughtUp(s, atEnd),
@@ -271,7 +271,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     }
     // A last line without its newline is still a line (as the file source reads a rotated file).
     const partial = splitter.flushPartial();
-    if (partial) counting.line(0, partial.text, NONE, NONE);
+    if (partial) counting.line(0, partial.bytes, 0, partial.bytes.length, NONE, NONE);
   }
   pipeline.aggregator.closeAll();
   report();

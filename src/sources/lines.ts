@@ -1,7 +1,8 @@
 // Splits a byte stream into lines for the file and socket sources.
 // This is the hot path (ulogd writes up to ~80 000 lines/s of ~900 bytes), so a chunk is scanned
-// with indexOf and each line decoded straight out of it; bytes are copied only for the one line
-// that straddles two chunks, into a holding buffer that is reused and never grows past the limit.
+// with indexOf and each line handed on as a range of it, never copied or made a string; bytes are
+// copied only for the one line that straddles two chunks, into a holding buffer that is reused and
+// never grows past the limit.
 import { NONE, type LineReceiver } from '../pipeline/types.js';
 
 const LF = 10;
@@ -9,7 +10,8 @@ const CR = 13;
 
 /** A partial last line taken out of the splitter by flushPartial(). */
 export interface PartialLine {
-  text: string;
+  /** Its bytes (a copy), without a trailing CR. */
+  bytes: Buffer;
   /** Positions before and after its bytes (NONE when the splitter runs without positions). */
   start: number;
   end: number;
@@ -75,8 +77,8 @@ export class LineSplitter {
       } else {
         const textEnd = lineLength > 0 && chunk[newline - 1] === CR ? newline - 1 : newline;
         this.lines++;
-        if (positions) receiver.line(source, chunk.toString('utf8', pos, textEnd), chunkStart + pos, chunkStart + newline + 1);
-        else receiver.line(source, chunk.toString('utf8', pos, textEnd), NONE, NONE);
+        if (positions) receiver.line(source, chunk, pos, textEnd, chunkStart + pos, chunkStart + newline + 1);
+        else receiver.line(source, chunk, pos, textEnd, NONE, NONE);
       }
       pos = newline + 1;
       newline = chunk.indexOf(LF, pos);
@@ -104,9 +106,9 @@ export class LineSplitter {
     if (this.heldLength === 0) return undefined;
     const bytes = this.heldLength;
     const textEnd = this.held[bytes - 1] === CR ? bytes - 1 : bytes;
-    const text = this.held.toString('utf8', 0, textEnd);
+    const copy = Buffer.from(this.held.subarray(0, textEnd));
     this.reset();
-    return { text, start, end: start >= 0 ? start + bytes : NONE };
+    return { bytes: copy, start, end: start >= 0 ? start + bytes : NONE };
   }
 
   /** Forgets any held partial line (the holding buffer is kept for reuse). */
@@ -152,9 +154,8 @@ export class LineSplitter {
     }
     const bytes = this.heldLength;
     const textEnd = bytes > 0 && this.held[bytes - 1] === CR ? bytes - 1 : bytes;
-    const text = this.held.toString('utf8', 0, textEnd);
     this.reset();
     this.lines++;
-    this.receiver.line(this.source, text, start, end);
+    this.receiver.line(this.source, this.held, 0, textEnd, start, end);
   }
 }

@@ -55,6 +55,12 @@ const options = (): PipelineOptions => ({
   tickMs: 1_000_000,
 });
 
+/** Hands `text` to the receiver as a source does: as bytes. */
+function send(receiver: LineReceiver, text: string, start: number, end: number): void {
+  const bytes = Buffer.from(text);
+  receiver.line(0, bytes, 0, bytes.length, start, end);
+}
+
 const line = (sec: number) => JSON.stringify({ 'oob.time.sec': sec, 'oob.time.usec': 0, 'oob.prefix': 'x', src_ip: '198.18.0.2', 'ip.protocol': 6, dest_port: 22, action: 'blocked' });
 
 describe('pipeline', () => {
@@ -64,8 +70,8 @@ describe('pipeline', () => {
     const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
     await pipeline.start();
     const rx = source.receiver!;
-    rx.line(0, line(T0 / 1000 + 1), 0, 100);
-    rx.line(0, line(T0 / 1000 + 11), 100, 200);
+    send(rx, line(T0 / 1000 + 1), 0, 100);
+    send(rx, line(T0 / 1000 + 11), 100, 200);
     rx.caughtUp(0, true);
     pipeline.tick(T0 + 12_500); // closes [T0, T0+10 s)
     expect(sink.written.map((a) => a.start)).toEqual([T0]);
@@ -84,8 +90,8 @@ describe('pipeline', () => {
     const logger = memoryLogger();
     const pipeline = new Pipeline(options(), [source], [], logger);
     await pipeline.start();
-    for (let i = 0; i < 5; i++) source.receiver!.line(0, `garbage ${i}`, i * 10, i * 10 + 10);
-    source.receiver!.line(0, '[1]', 50, 60);
+    for (let i = 0; i < 5; i++) send(source.receiver!, `garbage ${i}`, i * 10, i * 10 + 10);
+    send(source.receiver!, '[1]', 50, 60);
     source.receiver!.oversized(0, 1_000_000);
     const health = pipeline.health();
     expect(health.decodeErrors.not_json).toBe(5);
@@ -104,9 +110,9 @@ describe('pipeline', () => {
     await pipeline.start();
     const rx = source.receiver!;
     pipeline.tick(T0); // the wall clock: T0, so the bound is T0 + 300 s
-    rx.line(0, line(T0 / 1000 + 1), 0, 100);
-    rx.line(0, line(4_102_444_800), 100, 200);
-    rx.line(0, line(T0 / 1000 + 11), 200, 300);
+    send(rx, line(T0 / 1000 + 1), 0, 100);
+    send(rx, line(4_102_444_800), 100, 200);
+    send(rx, line(T0 / 1000 + 11), 200, 300);
     rx.caughtUp(0, true);
     pipeline.tick(T0 + 22_500);
     expect(sink.written.map((a) => a.start)).toEqual([T0, T0 + 10_000]);
@@ -114,7 +120,7 @@ describe('pipeline', () => {
     expect(pipeline.health().decodeErrors.future_timestamp).toBe(1);
     expect(pipeline.health().lateEvents).toBe(0);
     // Just inside the bound (the clock is now T0 + 22.5 s): taken.
-    rx.line(0, line(T0 / 1000 + 322), 300, 400);
+    send(rx, line(T0 / 1000 + 322), 300, 400);
     await pipeline.stop(10);
     expect(sink.written.reduce((n, a) => n + a.verdicts.blocked.count, 0)).toBe(3);
     expect(pipeline.health().decodeErrors.future_timestamp).toBe(1);
@@ -128,7 +134,7 @@ describe('pipeline', () => {
     const pipeline = new Pipeline(options(), [source], [sink], logger);
     await pipeline.start();
     // Stamped in the current second (not the next: its interval could start after Date.now()).
-    source.receiver!.line(0, line(Math.floor(Date.now() / 1000)), 0, 100);
+    send(source.receiver!, line(Math.floor(Date.now() / 1000)), 0, 100);
     await pipeline.stop(10);
     // Counted and written now, not held until 1e23.
     expect(sink.written.map((a) => a.verdicts.blocked.count)).toEqual([1]);
@@ -156,14 +162,14 @@ describe('pipeline', () => {
       await new Promise((r) => setImmediate(r));
     };
     for (let i = 0; i < 20; i++) {
-      source.receiver!.line(0, line(T0 / 1000 + i * 10), i * 100, i * 100 + 100);
+      send(source.receiver!, line(T0 / 1000 + i * 10), i * 100, i * 100 + 100);
       await deliverAll(T0 + i * 10_000 + 12_500);
     }
     const errors = logger.lines.filter((l) => l.includes('cannot save its read position'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('EROFS');
     source.failing = false;
-    source.receiver!.line(0, line(T0 / 1000 + 200), 2000, 2100);
+    send(source.receiver!, line(T0 / 1000 + 200), 2000, 2100);
     await deliverAll(T0 + 212_500);
     expect(source.commits.length).toBeGreaterThan(0);
     expect(logger.lines.some((l) => l.includes('its read position is saved again'))).toBe(true);
@@ -175,7 +181,7 @@ describe('pipeline', () => {
     const sink = new FakeSink();
     const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
     await pipeline.start();
-    source.receiver!.line(0, line(Math.floor(Date.now() / 1000)), NONE, NONE);
+    send(source.receiver!, line(Math.floor(Date.now() / 1000)), NONE, NONE);
     await pipeline.stop(10);
     expect(sink.written).toHaveLength(1);
     expect(sink.written[0]!.verdicts.blocked.count).toBe(1);

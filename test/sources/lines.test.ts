@@ -104,7 +104,7 @@ describe('line splitter', () => {
     const { splitter, receiver } = splitterFor();
     splitter.push(Buffer.from('done\nunfinished'), 50);
     expect(splitter.heldBytes).toBe(10);
-    expect(splitter.flushPartial()).toEqual({ text: 'unfinished', start: 55, end: 65 });
+    expect(splitter.flushPartial()).toEqual({ bytes: Buffer.from('unfinished'), start: 55, end: 65 });
     expect(splitter.heldBytes).toBe(0);
     expect(splitter.flushPartial()).toBeUndefined();
     splitter.push(Buffer.from('next\n'), 0);

@@ -12,8 +12,8 @@ export class RecordingReceiver implements LineReceiver {
   lines: SeenLine[] = [];
   oversizedLines: number[] = [];
   caughtUpCalls: Array<[number, boolean]> = [];
-  line(source: number, text: string, start: number, end: number): void {
-    this.lines.push({ source, text, start, end });
+  line(source: number, bytes: Buffer, from: number, to: number, start: number, end: number): void {
+    this.lines.push({ source, text: bytes.toString('utf8', from, to), start, end });
   }
   oversized(_source: number, bytes: number): void {
     this.oversizedLines.push(bytes);

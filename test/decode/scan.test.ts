@@ -1,0 +1,163 @@
+// The line scanner reads ulogd's lines without JSON.parse. It may refuse any line (JSON.parse then
+// decides), but a line it accepts must decode exactly as JSON.parse would have it: same event, same
+// error, same reason. Checked on every real line of the lab captures and on seeded mutations of
+// them that aim at JSON's edges.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/bench/corpus.js';
+import { newFields } from '../../src/decode/fields.js';
+import { decodeBytes, decodeLine, type DecodeOptions } from '../../src/decode/line.js';
+import { LineScanner } from '../../src/decode/scan.js';
+
+const options: DecodeOptions = {
+  verdictRules: [{ prefix_contains: 'DROP', verdict: 'blocked' }],
+  useRawLabel: true,
+  naiveTimestamps: 'utc',
+  maxFutureMs: 300_000,
+};
+
+const FIXTURES = new URL('../fixtures/ulogd/', import.meta.url);
+const REAL_LINES: string[] = [
+  ...readdirSync(FIXTURES)
+    .filter((name) => name.endsWith('.jsonl'))
+    .flatMap((name) => readFileSync(new URL(name, FIXTURES), 'utf8').split('\n')),
+  ...readFileSync(new URL('../../demo/ulogd-lab-capture.jsonl', import.meta.url), 'utf8').split('\n'),
+].filter((line) => line !== '');
+
+/** The line inside other bytes, as a source hands it over: a range of a larger chunk. */
+function inChunk(line: Buffer): { chunk: Buffer; from: number; to: number } {
+  const chunk = Buffer.concat([Buffer.from('{"before": 1}\n'), line, Buffer.from('\n{"after": "x"}')]);
+  return { chunk, from: 14, to: 14 + line.length };
+}
+
+function viaBytes(line: Buffer): ReturnType<typeof decodeBytes> {
+  const { chunk, from, to } = inChunk(line);
+  return decodeBytes(chunk, from, to, 0, options);
+}
+
+function viaJson(line: Buffer): ReturnType<typeof decodeLine> {
+  return decodeLine(line.toString('utf8'), 0, options);
+}
+
+/** Whether the scanner itself accepts the line (rather than handing it to JSON.parse). */
+function scanned(line: Buffer): boolean {
+  const { chunk, from, to } = inChunk(line);
+  return new LineScanner().scan(chunk, from, to, newFields());
+}
+
+describe('the line scanner', () => {
+  it('reads every real ulogd 2.0.8 line of the lab captures itself, as JSON.parse does', () => {
+    expect(REAL_LINES.length).toBeGreaterThan(1000);
+    for (const text of REAL_LINES) {
+      const line = Buffer.from(text);
+      expect(scanned(line), text).toBe(true);
+      expect(viaBytes(line), text).toEqual(viaJson(line));
+    }
+  });
+
+  it('decodes lines of other shapes, spacing and key orders as JSON.parse does', () => {
+    const cases = [
+      '{"oob.time.sec":1795986323,"src_ip":"198.51.100.7","ip.protocol":6,"dest_port":22,"action":"blocked"}',
+      '  {  "src_ip" : "198.51.100.7" ,\t"oob.time.sec"\t:\t1795986323 , "ip.protocol": 17 }  ',
+      '{"sum.name": "ipv4.ssh", "sum.pkts": 999999999999999, "sum.bytes": 0, "timestamp": "2026-11-29T21:05:23"}',
+      '{"src_ip": "198.51.100.7", "oob.time.sec": 1795986323, "tcp.syn": true, "ip.protocol": null}',
+      '{"src_ip": "198.51.100.7", "oob.time.sec": 1795986323, "raw.label": 0, "unknown.key": false}',
+    ];
+    for (const text of cases) {
+      const line = Buffer.from(text);
+      expect(scanned(line), text).toBe(true);
+      expect(viaBytes(line), text).toEqual(viaJson(line));
+    }
+  });
+
+  it('leaves to JSON.parse every line outside its plain subset, with the same outcome', () => {
+    const base = '"oob.time.sec": 1795986323, "ip.protocol": 6';
+    const cases = [
+      // Escapes, controls and non-ASCII in strings and keys.
+      `{"oob.prefix": "a\\"b", "src_ip": "198.51.100.7", ${base}}`,
+      `{"oob.prefix": "\\u0041DROP", "src_ip": "198.51.100.7", ${base}}`,
+      `{"oob.prefix": "tab\there", "src_ip": "198.51.100.7", ${base}}`,
+      `{"oob.prefix": "DROP é", "src_ip": "198.51.100.7", ${base}}`,
+      `{"src\\u005fip": "198.51.100.7", ${base}}`,
+      // A key the decoder reads given twice: the last one wins in JSON.
+      `{"src_ip": "198.51.100.7", "src_ip": "203.0.113.9", ${base}}`,
+      `{"oob.time.sec": 1, ${base}, "src_ip": "198.51.100.7"}`,
+      // Numbers JSON reads differently or not at all.
+      `{"src_ip": "198.51.100.7", "dest_port": 22.0, ${base}}`,
+      `{"src_ip": "198.51.100.7", "dest_port": 2.2e1, ${base}}`,
+      `{"src_ip": "198.51.100.7", "dest_port": -22, ${base}}`,
+      `{"src_ip": "198.51.100.7", "dest_port": 022, ${base}}`,
+      `{"src_ip": "198.51.100.7", "tcp.seq": 12345678901234567890, ${base}}`,
+      `{"sum.name": "x", "sum.pkts": 9007199254740993, "sum.bytes": 1, "oob.time.sec": 1795986323}`,
+      // Nesting, other tops, broken structure.
+      `{"src_ip": ["198.51.100.7"], ${base}}`,
+      `{"src_ip": {"v": 4}, ${base}}`,
+      `[{"src_ip": "198.51.100.7", ${base}}]`,
+      `{"src_ip": "198.51.100.7", ${base},}`,
+      `{"src_ip": "198.51.100.7", ${base}} x`,
+      `{"src_ip": "198.51.100.7", ${base}`,
+      `{"src_ip" "198.51.100.7", ${base}}`,
+      `{"src_ip": "198.51.100.7" ${base}}`,
+      `{"src_ip": tru, ${base}}`,
+      `{src_ip: "198.51.100.7", ${base}}`,
+      '\ufeff{"src_ip": "198.51.100.7", "oob.time.sec": 1795986323}',
+      '{}',
+      '',
+      'null',
+    ];
+    for (const text of cases) {
+      const line = Buffer.from(text);
+      expect(scanned(line), text).toBe(false);
+      expect(viaBytes(line), text).toEqual(viaJson(line));
+    }
+  });
+
+  it('agrees with JSON.parse on 20,000 seeded mutations of real lines', () => {
+    const rng = new Rng(15);
+    const pick = <T>(items: readonly T[]): T => items[rng.int(0, items.length - 1)]!;
+    // Bytes at JSON's edges: structure, escapes, number parts, controls, UTF-8 and invalid bytes.
+    const edgeBytes = [0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x20, 0x09, 0x0d, 0x00, 0x1f, 0x7f, 0x2d, 0x2e, 0x65, 0x45, 0x2b, 0x30, 0x39, 0x74, 0x6e, 0xc3, 0xa9, 0xff, 0x80];
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const original = Buffer.from(pick(REAL_LINES));
+      let line: Buffer;
+      const at = rng.int(0, original.length - 1);
+      switch (rng.int(0, 5)) {
+        case 0: // one byte replaced
+          line = Buffer.from(original);
+          line[at] = pick(edgeBytes);
+          break;
+        case 1: // one byte removed
+          line = Buffer.concat([original.subarray(0, at), original.subarray(at + 1)]);
+          break;
+        case 2: // one byte inserted
+          line = Buffer.concat([original.subarray(0, at), Buffer.of(pick(edgeBytes)), original.subarray(at)]);
+          break;
+        case 3: // cut short
+          line = original.subarray(0, at);
+          break;
+        case 4: { // a key-value pair repeated (JSON keeps the last)
+          const text = original.toString('utf8');
+          const pairs = text.slice(1, -1).split(', ');
+          const i = rng.int(0, pairs.length - 1);
+          const repeated = pairs[i]!.replace(/: .*/, `: ${pick(['0', '1', '"x"', '65535', '4294967296', 'null', '"198.51.100.9"'])}`);
+          pairs.splice(rng.int(0, pairs.length), 0, repeated);
+          line = Buffer.from(`{${pairs.join(', ')}}`);
+          break;
+        }
+        default: { // a value replaced by another JSON value
+          const text = original.toString('utf8');
+          const pairs = text.slice(1, -1).split(', ');
+          const i = rng.int(0, pairs.length - 1);
+          pairs[i] = pairs[i]!.replace(/: .*/, `: ${pick(['-1', '1.5', '1e3', '256', '65536', '1e308', '9007199254740993', 'true', 'false', 'null', '[]', '{}', '""', '"a\\u0000b"', '"é"', `"${'x'.repeat(300)}"`, '"2100-01-01T00:00:00"', '4102444800', '0'])}`);
+          line = Buffer.from(`{${pairs.join(', ')}}`);
+        }
+      }
+      if (scanned(line)) accepted++;
+      expect(viaBytes(line), line.toString('latin1')).toEqual(viaJson(line));
+    }
+    // Both paths were exercised: the scanner took some mutated lines itself and refused others.
+    expect(accepted).toBeGreaterThan(2_000);
+    expect(accepted).toBeLessThan(20_000);
+  });
+});
