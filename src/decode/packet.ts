@@ -36,6 +36,9 @@ const MAX_TEXT = 256;
 /** An address as IP2STR writes it: IPv4 dotted quad or IPv6 text, nothing else. */
 const ADDRESS = /^[0-9A-Fa-f.:]{0,45}$/;
 
+/** What the field reader holds between lines, so it keeps no line's values alive. */
+const NO_FIELDS: Fields = [];
+
 const U8 = 0xff;
 const U16 = 0xffff;
 const U32 = 0xffff_ffff;
@@ -50,7 +53,7 @@ class FieldReader {
   badKey = -1;
   badReason: 'wrong_type' | 'out_of_range' = 'wrong_type';
   badValue: unknown = undefined;
-  fields: Fields = [];
+  fields: Fields = NO_FIELDS;
 
   /** An unsigned integer header field of at most `max`; NONE when absent. */
   int(key: number, max: number): number {
@@ -195,7 +198,7 @@ export function decodePacket(
     classification: null,
     geo: null,
   };
-  r.fields = [];
+  r.fields = NO_FIELDS;
   if (r.badKey !== -1) {
     const what = r.badReason === 'wrong_type' ? 'has a value of the wrong type' : 'is out of range';
     return { kind: 'error', reason: r.badReason, detail: `key "${FIELD_NAMES[r.badKey]}" ${what}: ${describe(r.badValue)}` };

@@ -16,7 +16,7 @@ const MAX_SPORTS = 16;
 export interface CampaignLink {
   fingerprint: string;
   /** Sorted target ports this source sent SYNs with this fingerprint to; more than campaignMaxPorts + 1 are not kept. */
-  ports: number[];
+  ports: readonly number[];
   /** Campaign key and the id of the campaign instance joined (0: none). */
   key: string;
   campaignId: number;
@@ -26,6 +26,10 @@ export interface CampaignLink {
   lastSeen: number;
 }
 
+/**
+ * A group of sources. Most groups of a flood of random fingerprints never get a second source, so
+ * the first member is held in plain fields and the maps are made only when a second one joins.
+ */
 export class Campaign {
   readonly id: number;
   readonly key: string;
@@ -37,10 +41,15 @@ export class Campaign {
   lastSeen: number;
   /** Sources that joined and did not move on (total, listed or not). */
   sources = 0;
-  /** Up to campaignMaxListed addresses → last SYN time. */
-  readonly listed = new Map<string, number>();
-  readonly countries = new Map<string, number>();
-  readonly sourcePorts = new Map<number, number>();
+  /** The sole member while there is at most one ('' none) and the maps are not made. */
+  private soleAddress = '';
+  private soleTime = 0;
+  private soleCountry = '';
+  private soleSport = 0;
+  /** Up to campaignMaxListed addresses → last SYN time; sources by country and by source port (null while one member). */
+  private listed: Map<string, number> | null = null;
+  private countries: Map<string, number> | null = null;
+  private sourcePorts: Map<number, number> | null = null;
   otherSourcePorts = 0;
   /** SYNs seen from members. */
   syns = 0;
@@ -56,6 +65,75 @@ export class Campaign {
     this.firstSeen = time;
     this.lastSeen = time;
   }
+
+  /** Counts a source in; lists it while fewer than `maxListed` are. */
+  join(address: string, time: number, country: string, sport: number, maxListed: number): void {
+    this.sources++;
+    if (this.listed === null && this.sources === 1) {
+      this.soleAddress = address;
+      this.soleTime = time;
+      this.soleCountry = country;
+      this.soleSport = sport;
+      return;
+    }
+    const listed = this.maps();
+    if (listed.size < maxListed) listed.set(address, time);
+    bump(this.countries!, country, 1);
+    const sourcePorts = this.sourcePorts!;
+    if (sourcePorts.has(sport) || sourcePorts.size < MAX_SPORTS) bump(sourcePorts, sport, 1);
+    else this.otherSourcePorts++;
+  }
+
+  /** Takes a member's contribution back. */
+  leave(address: string, country: string, sport: number): void {
+    this.sources--;
+    if (this.listed === null) {
+      if (this.soleAddress === address) this.soleAddress = '';
+      return;
+    }
+    this.listed.delete(address);
+    bump(this.countries!, country, -1);
+    if (this.sourcePorts!.has(sport)) bump(this.sourcePorts!, sport, -1);
+    else if (this.otherSourcePorts > 0) this.otherSourcePorts--;
+  }
+
+  /** A listed member's newest SYN time. */
+  seen(address: string, time: number): void {
+    if (this.listed === null) {
+      if (this.soleAddress === address) this.soleTime = time;
+    } else if (this.listed.has(address)) this.listed.set(address, time);
+  }
+
+  /** Listed addresses, first joined first. */
+  addresses(): string[] {
+    if (this.listed === null) return this.soleAddress === '' ? [] : [this.soleAddress];
+    return [...this.listed.keys()];
+  }
+
+  countryCounts(): Array<[string, number]> {
+    if (this.countries === null) return this.soleAddress === '' ? [] : [[this.soleCountry, 1]];
+    return [...this.countries];
+  }
+
+  sourcePortCounts(): Array<[number, number]> {
+    if (this.sourcePorts === null) return this.soleAddress === '' ? [] : [[this.soleSport, 1]];
+    return [...this.sourcePorts];
+  }
+
+  /** The maps, made on the second member with the sole one moved in. */
+  private maps(): Map<string, number> {
+    if (this.listed !== null) return this.listed;
+    const listed = (this.listed = new Map<string, number>());
+    this.countries = new Map<string, number>();
+    this.sourcePorts = new Map<number, number>();
+    if (this.soleAddress !== '') {
+      listed.set(this.soleAddress, this.soleTime);
+      this.countries.set(this.soleCountry, 1);
+      this.sourcePorts.set(this.soleSport, 1);
+      this.soleAddress = '';
+    }
+    return listed;
+  }
 }
 
 function bump<K>(map: Map<K, number>, key: K, by: number): void {
@@ -64,13 +142,23 @@ function bump<K>(map: Map<K, number>, key: K, by: number): void {
   else map.delete(key);
 }
 
-/** Inserts `port` into the sorted list unless present or the list is already past `max`; returns whether it changed. */
-function addPort(ports: number[], port: number, max: number): boolean {
+/** A link's ports before its first SYN: shared, never written (a link's ports are replaced, not changed). */
+export const NO_PORTS: readonly number[] = Object.freeze([]);
+
+/**
+ * The sorted list with `port` inserted, as a new array of exactly the needed length (a list that
+ * grows in place takes 17 slots for one port, and a flood's sources each keep one); null when the
+ * port is present or the list is already past `max`.
+ */
+function withPort(ports: readonly number[], port: number, max: number): number[] | null {
   let i = 0;
   while (i < ports.length && (ports[i] ?? 0) < port) i++;
-  if (ports[i] === port || ports.length > max) return false;
-  ports.splice(i, 0, port);
-  return true;
+  if (ports[i] === port || ports.length > max) return null;
+  const out = new Array<number>(ports.length + 1);
+  for (let j = 0; j < i; j++) out[j] = ports[j]!;
+  out[i] = port;
+  for (let j = i; j < ports.length; j++) out[j + 1] = ports[j]!;
+  return out;
 }
 
 export class CampaignTable {
@@ -128,7 +216,7 @@ export class CampaignTable {
         // The source's first fingerprint: its own link object, nothing allocated.
         link = first;
         link.fingerprint = fp.key;
-        link.ports.length = 0;
+        link.ports = NO_PORTS;
         link.key = '';
         link.campaignId = 0;
         link.country = '';
@@ -136,18 +224,20 @@ export class CampaignTable {
         link.lastSeen = time;
       } else {
         if (1 + (s.links?.length ?? 0) >= o.maxLabels) return;
-        link = { fingerprint: fp.key, ports: [], key: '', campaignId: 0, country: '', sport: e.srcPort, lastSeen: time };
+        link = { fingerprint: fp.key, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport: e.srcPort, lastSeen: time };
         (s.links ??= []).push(link);
       }
     } else if (link.lastSeen < time - o.campaignWindowMs) {
       // Silent for a whole campaign window: start over (its old campaign has ended or moved on).
       this.leave(link, s.address);
-      link.ports.length = 0;
+      link.ports = NO_PORTS;
     }
     if (time > link.lastSeen) link.lastSeen = time;
 
     let campaign = link.key === '' ? undefined : this.cache.get(link.key);
-    const moved = addPort(link.ports, e.dstPort, o.campaignMaxPorts);
+    const ports = withPort(link.ports, e.dstPort, o.campaignMaxPorts);
+    const moved = ports !== null;
+    if (ports !== null) link.ports = ports;
     if (moved || campaign === undefined || campaign.id !== link.campaignId) {
       const many = link.ports.length > o.campaignMaxPorts;
       // One flat string (join), not a concatenation tree that a campaign would keep alive.
@@ -156,7 +246,8 @@ export class CampaignTable {
         if (campaign !== undefined && campaign.id === link.campaignId) this.leave(link, s.address);
         campaign = this.cache.get(key);
         if (campaign === undefined) {
-          campaign = new Campaign(this.nextId++, key, fp.key, many ? [] : link.ports.slice(), many, time);
+          // The link's list is never changed in place (withPort makes a new one), so it can be shared.
+          campaign = new Campaign(this.nextId++, key, fp.key, many ? NO_PORTS : link.ports, many, time);
           this.cache.set(key, campaign);
         }
         this.join(campaign, link, s, e);
@@ -164,7 +255,7 @@ export class CampaignTable {
     }
     campaign.syns++;
     if (time > campaign.lastSeen) campaign.lastSeen = time;
-    if (campaign.listed.has(s.address)) campaign.listed.set(s.address, time);
+    campaign.seen(s.address, time);
     if (e.os !== '') campaign.os = e.os;
     if (e.tool !== '') campaign.tool = e.tool;
   }
@@ -174,22 +265,14 @@ export class CampaignTable {
     link.campaignId = c.id;
     link.country = s.country;
     link.sport = e.srcPort;
-    c.sources++;
-    if (c.listed.size < this.options.campaignMaxListed) c.listed.set(s.address, e.time);
-    bump(c.countries, s.country, 1);
-    if (c.sourcePorts.has(e.srcPort) || c.sourcePorts.size < MAX_SPORTS) bump(c.sourcePorts, e.srcPort, 1);
-    else c.otherSourcePorts++;
+    c.join(s.address, e.time, s.country, e.srcPort, this.options.campaignMaxListed);
   }
 
   /** Takes a source's contribution back from the campaign it joined, if that campaign still exists. */
   private leave(link: CampaignLink, address: string): void {
     const c = link.key === '' ? undefined : this.cache.peek(link.key);
     if (c !== undefined && c.id === link.campaignId) {
-      c.sources--;
-      c.listed.delete(address);
-      bump(c.countries, link.country, -1);
-      if (c.sourcePorts.has(link.sport)) bump(c.sourcePorts, link.sport, -1);
-      else if (c.otherSourcePorts > 0) c.otherSourcePorts--;
+      c.leave(address, link.country, link.sport);
       if (c.sources <= 0) this.cache.delete(c.key);
     }
     link.key = '';

@@ -307,8 +307,8 @@ function scoreOf(sort: Exclude<SourceSort, 'last_seen'>): (s: SourceState) => nu
 }
 
 function campaignRow(c: Campaign): CampaignRow {
-  const countries = [...c.countries].map(([country, sources]) => ({ country, sources })).sort((a, b) => b.sources - a.sources);
-  const sourcePorts = [...c.sourcePorts].map(([port, sources]) => ({ port, sources })).sort((a, b) => b.sources - a.sources);
+  const countries = c.countryCounts().map(([country, sources]) => ({ country, sources })).sort((a, b) => b.sources - a.sources);
+  const sourcePorts = c.sourcePortCounts().map(([port, sources]) => ({ port, sources })).sort((a, b) => b.sources - a.sources);
   const top = sourcePorts[0];
   return {
     key: c.key,
@@ -316,7 +316,7 @@ function campaignRow(c: Campaign): CampaignRow {
     ports: [...c.ports],
     manyPorts: c.manyPorts,
     sources: c.sources,
-    addresses: [...c.listed.keys()],
+    addresses: c.addresses(),
     countries,
     sourcePorts,
     sharedSourcePort: top !== undefined && top.port >= 0 && top.sources * 2 > c.sources ? top.port : null,

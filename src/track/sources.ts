@@ -8,10 +8,11 @@
 // covers is between (SLOTS−1)/SLOTS and 1 window long.
 //
 // observe() runs for every packet (up to ~80 000/s): no closures, no copies, no allocation except
-// when a source, a set member or (in campaigns.ts) a campaign membership is new.
-import { LRUCache } from 'lru-cache';
+// when a source, a set member or (in campaigns.ts) a campaign membership is new. The recency order
+// is a list threaded through the sources themselves (newer/older), so seeing a source moves two
+// links and a new one costs a Map entry, nothing more.
 import { NONE, TCP_ACK, TCP_RST, TCP_SYN, type PacketEvent } from '../pipeline/types.js';
-import type { CampaignLink } from './campaigns.js';
+import { NO_PORTS, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
 import type { TrackOptions } from './options.js';
 
@@ -231,7 +232,7 @@ export class SourceState {
    * while its fingerprint is ''), made with the object and reused with it, so a one-SYN source of
    * a flood allocates nothing for its campaign; further ones in `links`.
    */
-  readonly firstLink: CampaignLink = { fingerprint: '', ports: [], key: '', campaignId: 0, country: '', sport: NONE, lastSeen: 0 };
+  readonly firstLink: CampaignLink = { fingerprint: '', ports: NO_PORTS, key: '', campaignId: 0, country: '', sport: NONE, lastSeen: 0 };
   links: CampaignLink[] | null = null;
 
   // Scan state (see scans.ts).
@@ -249,6 +250,10 @@ export class SourceState {
   sshLast = 0;
   /** Event time the SSH bucket last overflowed (0: never). */
   sshOverflowAt = 0;
+
+  /** Neighbours in the table's recency list (SourceTable's alone to change). */
+  newer: SourceState | null = null;
+  older: SourceState | null = null;
 
   constructor(address: string, time: number, epoch: number, ring: Uint32Array, base: number, row: number) {
     this.address = address;
@@ -290,15 +295,15 @@ export class SourceState {
     this.seqHits = 0;
     this.seqMisses = 0;
     this.seqEpoch = 0;
-    // Emptied for reuse (only copies are handed out); `tools` is nulled: `tools !== null` means "a
-    // tool was seen" (scans.ts).
-    if (this.fingerprints !== null) this.fingerprints.length = 0;
-    if (this.oses !== null) this.oses.length = 0;
+    // Dropped, not emptied: an emptied array grows to 17 slots on its next push, while a new one
+    // is made with exactly one (addLabel), and most sources never get a second label.
+    this.fingerprints = null;
+    this.oses = null;
     this.tools = null;
     this.country = '';
     const first = this.firstLink;
     first.fingerprint = '';
-    first.ports.length = 0;
+    first.ports = NO_PORTS;
     first.key = '';
     first.campaignId = 0;
     first.country = '';
@@ -399,7 +404,7 @@ function addLabel(list: string[] | null, value: string, cap: number): string[] |
 /** Why a source left the table. */
 export type RemoveReason = 'evicted' | 'expired';
 
-/** The table of tracked sources: an LRU bounded by `maxSources`. */
+/** The table of tracked sources, least recently seen evicted beyond `maxSources`. */
 export class SourceTable {
   readonly options: TrackOptions;
   readonly slotMs: number;
@@ -409,33 +414,49 @@ export class SourceTable {
   expired = 0;
   /** Packets observed (cumulative). */
   packets = 0;
-  private readonly cache: LRUCache<string, SourceState>;
+  private readonly byAddress = new Map<string, SourceState>();
+  /** Ends of the recency list. */
+  private newest: SourceState | null = null;
+  private oldest: SourceState | null = null;
   private readonly isSshPort: Uint8Array;
-  private removing: RemoveReason = 'expired';
   private readonly rows = new RowPool();
   /** The last source removed, reused for the next new one (see SourceState.reset). */
   private spare: SourceState | null = null;
 
-  constructor(options: TrackOptions, onRemove?: (s: SourceState, reason: RemoveReason) => void) {
+  constructor(
+    options: TrackOptions,
+    private readonly onRemove?: (s: SourceState, reason: RemoveReason) => void,
+  ) {
     this.options = options;
     this.slotMs = Math.max(1, Math.floor(options.windowMs / SLOTS));
     this.isSshPort = new Uint8Array(65536);
     for (const port of options.sshPorts) this.isSshPort[port] = 1;
-    this.cache = new LRUCache<string, SourceState>({
-      max: options.maxSources,
-      // Called once per removal, never per packet.
-      dispose: (value, _key, reason) => {
-        if (reason !== 'evict' && reason !== 'delete') return;
-        this.releaseRow(value);
-        if (reason === 'evict') {
-          this.evicted++;
-          onRemove?.(value, 'evicted');
-        } else {
-          onRemove?.(value, this.removing);
-        }
-        this.spare = value;
-      },
-    });
+  }
+
+  /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */
+  private remove(s: SourceState, reason: RemoveReason): void {
+    this.byAddress.delete(s.address);
+    this.unlink(s);
+    this.releaseRow(s);
+    this.onRemove?.(s, reason);
+    this.spare = s;
+  }
+
+  private unlink(s: SourceState): void {
+    if (s.newer !== null) s.newer.older = s.older;
+    else this.newest = s.older;
+    if (s.older !== null) s.older.newer = s.newer;
+    else this.oldest = s.newer;
+    s.newer = null;
+    s.older = null;
+  }
+
+  private pushNewest(s: SourceState): void {
+    s.older = this.newest;
+    s.newer = null;
+    if (this.newest !== null) this.newest.newer = s;
+    else this.oldest = s;
+    this.newest = s;
   }
 
   private releaseRow(s: SourceState): void {
@@ -456,16 +477,21 @@ export class SourceTable {
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.byAddress.size;
   }
 
   get(address: string): SourceState | undefined {
-    return this.cache.peek(address);
+    return this.byAddress.get(address);
   }
 
   /** Most recently seen first. */
-  values(): IterableIterator<SourceState> {
-    return this.cache.values();
+  *values(): IterableIterator<SourceState> {
+    // The next one is read before yielding: the caller may observe packets between steps.
+    for (let s = this.newest; s !== null; ) {
+      const older: SourceState | null = s.older;
+      yield s;
+      s = older;
+    }
   }
 
   /** Counts one packet; returns its source's state. */
@@ -474,9 +500,12 @@ export class SourceTable {
     const time = e.time;
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
-    let s = this.cache.get(e.srcIp);
+    let s = this.byAddress.get(e.srcIp);
     if (s === undefined) {
-      // A row is taken before set() evicts the oldest source (which gives its row back).
+      if (this.byAddress.size >= o.maxSources && this.oldest !== null) {
+        this.evicted++;
+        this.remove(this.oldest, 'evicted');
+      }
       const row = this.rows.alloc();
       const spare = this.spare;
       this.spare = null;
@@ -484,8 +513,13 @@ export class SourceTable {
         spare !== null
           ? spare.reset(e.srcIp, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row)
           : new SourceState(e.srcIp, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row);
-      this.cache.set(e.srcIp, s);
+      this.byAddress.set(e.srcIp, s);
+      this.pushNewest(s);
     } else {
+      if (s !== this.newest) {
+        this.unlink(s);
+        this.pushNewest(s);
+      }
       if (time > s.lastSeen) s.lastSeen = time;
       if (time < s.firstSeen) s.firstSeen = time;
       if (epoch > s.epoch) advance(s, epoch);
@@ -568,15 +602,12 @@ export class SourceTable {
    */
   prune(now: number): number {
     const cutoff = now - this.options.windowMs;
-    const stale: string[] = [];
-    for (const s of this.cache.rvalues()) {
-      if (s === undefined) continue;
-      if (s.lastSeen >= cutoff) break;
-      stale.push(s.address);
+    let dropped = 0;
+    while (this.oldest !== null && this.oldest.lastSeen < cutoff) {
+      this.remove(this.oldest, 'expired');
+      dropped++;
     }
-    this.removing = 'expired';
-    for (const address of stale) this.cache.delete(address);
-    this.expired += stale.length;
-    return stale.length;
+    this.expired += dropped;
+    return dropped;
   }
 }
