@@ -86,28 +86,32 @@ export function shapeCode(ittl: number, window: number, olen: number, df: number
 }
 
 /**
- * Bound of the key cache. A flood with random windows (Mirai's scanner randomises the window)
- * could otherwise grow it without end; at the bound the cache starts over, which costs one string
- * per new shape until it has filled again. 16 384 keys of ~35 characters are well under 2 MB.
+ * The key cache: direct-mapped, KEY_CACHE_SLOTS slots by shape code. A flood with random windows
+ * (Mirai's scanner randomises the window) has far more shapes than any cache should hold; a shape
+ * that lands on a taken slot replaces it, which costs one string per such SYN — never a rehash or
+ * a sweep of the whole cache. 65 536 keys of ~35 characters are about 4 MB.
  */
-export const KEY_CACHE_MAX = 16_384;
-const keys = new Map<number, string>();
+export const KEY_CACHE_SLOTS = 65_536;
+const cachedCodes = new Int32Array(KEY_CACHE_SLOTS).fill(-1);
+const cachedKeys: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
+let cachedCount = 0;
 
 /** The interned key for a shape (exported for tests and the classifier). */
 export function internedKey(ittl: number, window: number, olen: number, df: number): string {
   const code = shapeCode(ittl, window, olen, df);
-  let key = keys.get(code);
-  if (key === undefined) {
-    if (keys.size >= KEY_CACHE_MAX) keys.clear();
-    key = fingerprintKey(ittl, window, olen, df);
-    keys.set(code, key);
-  }
+  // The window is the part that varies most: its bits spread the codes over the slots.
+  const slot = (code ^ (code >>> 16) ^ (window << 2)) & (KEY_CACHE_SLOTS - 1);
+  if (cachedCodes[slot] === code) return cachedKeys[slot]!;
+  if (cachedCodes[slot] === -1) cachedCount++;
+  const key = fingerprintKey(ittl, window, olen, df);
+  cachedCodes[slot] = code;
+  cachedKeys[slot] = key;
   return key;
 }
 
 /** Number of interned keys (for tests and health figures). */
 export function internedKeyCount(): number {
-  return keys.size;
+  return cachedCount;
 }
 
 // ---------------------------------------------------------------------------------------------

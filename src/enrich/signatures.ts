@@ -342,8 +342,10 @@ export const UNCLASSIFIED: Classification = Object.freeze({
   signature: '',
 });
 
-/** Bound of each classification cache (cleared when full; refilled from the next events). */
+/** Bound of the result cache (cleared when full; refilled from the next events). */
 export const CLASSIFY_CACHE_MAX = 16_384;
+/** Slots of the shape cache. */
+const SHAPE_CACHE_SLOTS = 65_536;
 
 /**
  * A validated signature list with its caches. Immutable apart from the caches, whose entries are
@@ -357,8 +359,13 @@ export class SignatureSet {
   private readonly perPacket: readonly Signature[];
   private readonly shapeOnly: readonly Signature[];
   private readonly index: ReadonlyMap<Signature, number>;
-  /** shape code → best shape-only tool index * 2^16 + best shape-only OS index (each +1, 0 = none). */
-  private readonly shapeCache = new Map<number, number>();
+  /**
+   * shape code → best shape-only tool index * 2^16 + best shape-only OS index (each +1, 0 = none),
+   * direct-mapped by code (a shape on a taken slot replaces it): a flood of random windows has
+   * more shapes than a cache should hold, and a slot costs no rehash or sweep.
+   */
+  private readonly shapeCodes = new Int32Array(SHAPE_CACHE_SLOTS).fill(-1);
+  private readonly shapeAnswers = new Int32Array(SHAPE_CACHE_SLOTS);
   /** (shape, ttl, tool, os) → the shared Classification. */
   private readonly resultCache = new Map<number, Classification>();
   private readonly slots: number;
@@ -378,7 +385,9 @@ export class SignatureSet {
 
   /** Cache sizes (tests, health). */
   cacheSizes(): { shapes: number; results: number } {
-    return { shapes: this.shapeCache.size, results: this.resultCache.size };
+    let shapes = 0;
+    for (const code of this.shapeCodes) if (code !== -1) shapes++;
+    return { shapes, results: this.resultCache.size };
   }
 
   /**
@@ -387,11 +396,13 @@ export class SignatureSet {
    */
   classify(fp: SynFingerprint, event: PacketEvent): Classification {
     const code = shapeCode(fp.initialTtl, fp.window, fp.optionsLength, fp.df);
-    let packed = this.shapeCache.get(code);
-    if (packed === undefined) {
+    const slot = (code ^ (code >>> 15) ^ (fp.window << 3)) & (SHAPE_CACHE_SLOTS - 1);
+    let packed: number;
+    if (this.shapeCodes[slot] === code) packed = this.shapeAnswers[slot]!;
+    else {
       packed = this.evaluateShape(fp);
-      if (this.shapeCache.size >= CLASSIFY_CACHE_MAX) this.shapeCache.clear();
-      this.shapeCache.set(code, packed);
+      this.shapeCodes[slot] = code;
+      this.shapeAnswers[slot] = packed;
     }
     let tool = (packed >>> 16) - 1;
     let os = (packed & 0xffff) - 1;
@@ -418,8 +429,7 @@ export class SignatureSet {
       }
     }
     if (tool < 0 && os < 0) return UNCLASSIFIED;
-    const ttl = fp.ttl >= 0 && fp.ttl <= 255 ? fp.ttl + 1 : 0;
-    const key = ((code * 257 + ttl) * this.slots + (tool + 1)) * this.slots + (os + 1);
+    const key = this.resultKey(tool, os, fp);
     let result = this.resultCache.get(key);
     if (result === undefined) {
       result = this.build(tool, os, fp);
@@ -427,6 +437,21 @@ export class SignatureSet {
       this.resultCache.set(key, result);
     }
     return result;
+  }
+
+  /**
+   * What a result is determined by: the winning tool and OS, and only those fingerprint values
+   * the winner's reasons quote (describe()). A flood of random windows and TTLs that all match
+   * "network-device" by its initial TTL then shares 256 results instead of making one per packet.
+   */
+  private resultKey(tool: number, os: number, fp: SynFingerprint): number {
+    const m = this.signatures[tool >= 0 ? tool : os]!.match;
+    const window = m.window !== undefined || m.window_in !== undefined ? (fp.window >= 0 && fp.window <= 0xffff ? fp.window + 1 : 0x10001) : 0;
+    const ttl = m.initial_ttl !== undefined || m.ttl_min !== undefined || m.ttl_max !== undefined ? (fp.ttl >= 0 && fp.ttl <= 255 ? fp.ttl + 1 : 257) : 0;
+    const olen = m.options_length !== undefined || m.options_length_in !== undefined ? (fp.optionsLength >= 0 && fp.optionsLength <= 40 ? fp.optionsLength + 1 : 42) : 0;
+    const df = m.df !== undefined ? (fp.df === 0 ? 1 : fp.df === 1 ? 2 : 3) : 0;
+    // At most slots² · 65538 · 258 · 43 · 4 (< 2^53 for up to ~6,000 signatures).
+    return ((((tool + 1) * this.slots + (os + 1)) * 65538 + window) * 258 + ttl) * 43 * 4 + olen * 4 + df;
   }
 
   /** Best shape-only tool and OS for this shape, packed as ((tool+1) << 16) | (os+1). */

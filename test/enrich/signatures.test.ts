@@ -152,6 +152,30 @@ src_port = 7
     expect(Object.isFrozen(a)).toBe(true);
     expect(set.cacheSizes().shapes).toBe(1);
   });
+
+  it('shares results between SYNs that differ only in values the reasons do not quote (a flood of random windows)', () => {
+    const set = parseSignatures(`
+[[signature]]
+id = "ttl255"
+name = "TTL 255"
+kind = "os"
+os = "network-device"
+confidence = 0.5
+references = ["test"]
+[signature.match]
+initial_ttl = 255
+`);
+    const seen = new Set<Classification>();
+    for (let i = 0; i < 20_000; i++) {
+      const ttl = 200 + (i % 50);
+      const c = classified(synEvent({ tcpWindow: (i * 7919) & 0xffff, ttl, ipId: i & 0xffff }), set);
+      expect(c.reasons).toEqual([`ttl ${ttl} → ittl 255`]);
+      seen.add(c);
+    }
+    // One result per TTL quoted, not one per window.
+    expect(seen.size).toBe(50);
+    expect(set.cacheSizes().results).toBe(50);
+  });
 });
 
 describe('the enricher sets the event fields in place', () => {
