@@ -222,9 +222,9 @@ export class SourceState {
   seqMisses = 0;
   seqEpoch = 0;
   /** Bounded label lists (first seen first), null until the first. */
-  fingerprints: string[] | null = null;
-  tools: string[] | null = null;
-  oses: string[] | null = null;
+  fingerprints: readonly string[] | null = null;
+  tools: readonly string[] | null = null;
+  oses: readonly string[] | null = null;
   /** Country of the last event that had one. */
   country = '';
   /**
@@ -393,12 +393,32 @@ export function advance(s: SourceState, epoch: number): void {
   if (s.seqEpoch < oldest) (s.seqCandidate = NONE), (s.seqHits = 0), (s.seqMisses = 0);
 }
 
-function addLabel(list: string[] | null, value: string, cap: number): string[] | null {
+/**
+ * One-name lists of OS and tool names, shared between sources: the names come from the signature
+ * file (a few dozen), and in a flood every new source would otherwise keep an array of its own for
+ * one. Bounded all the same (a reloaded file may bring other names).
+ */
+const singleNames = new Map<string, readonly string[]>();
+const MAX_SINGLE_NAMES = 1024;
+
+function singleName(value: string): readonly string[] {
+  let single = singleNames.get(value);
+  if (single === undefined) {
+    single = Object.freeze([value]);
+    if (singleNames.size < MAX_SINGLE_NAMES) singleNames.set(value, single);
+  }
+  return single;
+}
+
+/**
+ * The list with `value` added: a new array, as lists are never changed in place (one-name lists
+ * are shared). `names`: an OS or tool name (see singleName), else a fingerprint key.
+ */
+function addLabel(list: readonly string[] | null, value: string, cap: number, names: boolean): readonly string[] | null {
   if (value === '') return list;
-  if (list === null) return [value];
+  if (list === null) return names ? singleName(value) : [value];
   if (list[list.length - 1] === value || list.length >= cap || list.includes(value)) return list;
-  list.push(value);
-  return list;
+  return [...list, value];
 }
 
 /** Why a source left the table. */
@@ -536,9 +556,9 @@ export class SourceTable {
     ring[totals + verdictCounter]!++;
 
     if (e.geo !== null && e.geo.country !== '') s.country = e.geo.country;
-    if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels);
-    if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels);
-    if (e.fingerprint !== null) s.fingerprints = addLabel(s.fingerprints, e.fingerprint.key, o.maxLabels);
+    if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels, true);
+    if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels, true);
+    if (e.fingerprint !== null) s.fingerprints = addLabel(s.fingerprints, e.fingerprint.key, o.maxLabels, false);
 
     if (!isProbe(e)) return s;
     const useEpoch = s.epoch;
