@@ -1,5 +1,6 @@
 // The daemon: load the configuration, wire the pipeline, run until a signal.
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { SeriesBudgetFile } from './aggregate/budget-file.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -57,6 +58,8 @@ export function webHealth(pipeline: Pipeline): HealthSnapshot {
 export async function runDaemon(configPath: string): Promise<void> {
   const { config, web: access } = await checkConfig(configPath);
   const logger = createLogger(config.general.log_level);
+  // A GC heuristic, read by V8 after every full collection, so setting it at start takes effect.
+  if (config.general.heap_growth_percent > 0) setFlagsFromString(`--heap-growing-percent=${config.general.heap_growth_percent}`);
   const startedAt = Date.now();
   const { pipeline, tracker, history, hub, geoCredits } = await buildDaemon(config, logger);
   let web: WebServer | undefined;
