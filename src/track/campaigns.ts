@@ -4,8 +4,17 @@
 // joins one campaign per fingerprint it shows and moves when its port set grows.
 // Bounded: at most maxCampaigns groups (LRU), campaignMaxListed addresses listed per campaign (the
 // total goes on), 16 source ports counted per campaign.
+//
+// A group of one is no campaign yet, and in a spoofed flood of random fingerprints nearly every
+// SYN would start one. So a source alone with its fingerprint and one target port waits in a slot
+// of a fixed table (direct-mapped by shape and port, 4 × maxCampaigns slots) instead: nothing is
+// allocated for it, no key string is built, and the formed groups are not pushed out of their LRU
+// by a flood's one-SYN sources. The second source with the same fingerprint and port forms the
+// group with the one waiting; a waiting source another one's slot is needed for stops waiting
+// (as a candidate group beyond max_campaigns was dropped before).
 import { LRUCache } from 'lru-cache';
-import type { PacketEvent } from '../pipeline/types.js';
+import { shapeCode } from '../enrich/fingerprint.js';
+import type { PacketEvent, SynFingerprint } from '../pipeline/types.js';
 import type { TrackOptions } from './options.js';
 import type { SourceState } from './sources.js';
 
@@ -24,6 +33,13 @@ export interface CampaignLink {
   country: string;
   sport: number;
   lastSeen: number;
+  /** The slot it waits in alone (see CampaignTable), −1 when not waiting. */
+  candidate: number;
+}
+
+/** A new link of a source: no fingerprint, no ports, in no group. */
+export function newLink(fingerprint: string, sport: number, lastSeen: number): CampaignLink {
+  return { fingerprint, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport, lastSeen, candidate: -1 };
 }
 
 /**
@@ -56,7 +72,10 @@ export class Campaign {
   os = '';
   tool = '';
 
-  constructor(id: number, key: string, fingerprint: string, ports: readonly number[], manyPorts: boolean, time: number) {
+  /** Shape and port of a one-port group (CampaignTable's index of them), −1 for others. */
+  readonly portCode: number;
+
+  constructor(id: number, key: string, fingerprint: string, ports: readonly number[], manyPorts: boolean, time: number, portCode = -1) {
     this.id = id;
     this.key = key;
     this.fingerprint = fingerprint;
@@ -64,6 +83,7 @@ export class Campaign {
     this.manyPorts = manyPorts;
     this.firstSeen = time;
     this.lastSeen = time;
+    this.portCode = portCode;
   }
 
   /** Counts a source in; lists it while fewer than `maxListed` are. */
@@ -161,24 +181,52 @@ function withPort(ports: readonly number[], port: number, max: number): number[]
   return out;
 }
 
+/** A one-port group's index: its fingerprint's shape code and the port (< 2^42). */
+function portCodeOf(fp: SynFingerprint, port: number): number {
+  return shapeCode(fp.initialTtl, fp.window, fp.optionsLength, fp.df) * 65536 + port;
+}
+
 export class CampaignTable {
   readonly options: TrackOptions;
   /** Campaigns dropped to stay under maxCampaigns (cumulative). */
   evicted = 0;
   private readonly cache: LRUCache<string, Campaign>;
+  /** The one-port groups by portCodeOf (found without building their key). */
+  private readonly byPortCode = new Map<number, Campaign>();
   private nextId = 1;
+
+  // Sources waiting alone, one per slot (see the header): what the group needs to take them in.
+  private readonly slots: number;
+  private readonly waitCode: Float64Array;
+  private readonly waitSource: Array<SourceState | null>;
+  private readonly waitLink: Array<CampaignLink | null>;
+  private readonly waitAddress: string[];
+  private readonly waitFirst: Float64Array;
+  private readonly waitLast: Float64Array;
+  private readonly waitSyns: Float64Array;
 
   constructor(options: TrackOptions) {
     this.options = options;
     this.cache = new LRUCache<string, Campaign>({
       max: options.maxCampaigns,
-      dispose: (_value, _key, reason) => {
+      dispose: (value, _key, reason) => {
         if (reason === 'evict') this.evicted++;
+        if (value.portCode >= 0 && this.byPortCode.get(value.portCode) === value) this.byPortCode.delete(value.portCode);
       },
     });
+    let slots = 1024;
+    while (slots < 4 * options.maxCampaigns && slots < 1 << 20) slots *= 2;
+    this.slots = slots;
+    this.waitCode = new Float64Array(slots).fill(-1);
+    this.waitSource = new Array<SourceState | null>(slots).fill(null);
+    this.waitLink = new Array<CampaignLink | null>(slots).fill(null);
+    this.waitAddress = new Array<string>(slots).fill('');
+    this.waitFirst = new Float64Array(slots);
+    this.waitLast = new Float64Array(slots);
+    this.waitSyns = new Float64Array(slots);
   }
 
-  /** Groups held, reported or not. */
+  /** Groups held, reported or not (sources waiting alone are not groups). */
   get size(): number {
     return this.cache.size;
   }
@@ -222,9 +270,10 @@ export class CampaignTable {
         link.country = '';
         link.sport = e.srcPort;
         link.lastSeen = time;
+        link.candidate = -1;
       } else {
         if (1 + (s.links?.length ?? 0) >= o.maxLabels) return;
-        link = { fingerprint: fp.key, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport: e.srcPort, lastSeen: time };
+        link = newLink(fp.key, e.srcPort, time);
         (s.links ??= []).push(link);
       }
     } else if (link.lastSeen < time - o.campaignWindowMs) {
@@ -236,22 +285,17 @@ export class CampaignTable {
 
     let campaign = link.key === '' ? undefined : this.cache.get(link.key);
     const ports = withPort(link.ports, e.dstPort, o.campaignMaxPorts);
-    const moved = ports !== null;
     if (ports !== null) link.ports = ports;
-    if (moved || campaign === undefined || campaign.id !== link.campaignId) {
-      const many = link.ports.length > o.campaignMaxPorts;
-      // One flat string (join), not a concatenation tree that a campaign would keep alive.
-      const key = many ? [fp.key, '|*'].join('') : [fp.key, '|', link.ports.join(',')].join('');
-      if (key !== link.key || campaign === undefined || campaign.id !== link.campaignId) {
-        if (campaign !== undefined && campaign.id === link.campaignId) this.leave(link, s.address);
-        campaign = this.cache.get(key);
-        if (campaign === undefined) {
-          // The link's list is never changed in place (withPort makes a new one), so it can be shared.
-          campaign = new Campaign(this.nextId++, key, fp.key, many ? NO_PORTS : link.ports, many, time);
-          this.cache.set(key, campaign);
-        }
-        this.join(campaign, link, s, e);
-      }
+    else if (campaign === undefined && link.candidate >= 0 && this.waitLink[link.candidate] === link) {
+      // Still alone with its fingerprint and port: the SYN is counted for the group it may form.
+      const slot = link.candidate;
+      this.waitSyns[slot]!++;
+      if (time > this.waitLast[slot]!) this.waitLast[slot] = time;
+      return;
+    }
+    if (ports !== null || campaign === undefined || campaign.id !== link.campaignId) {
+      campaign = this.place(link, s, e, fp, campaign);
+      if (campaign === undefined) return;
     }
     campaign.syns++;
     if (time > campaign.lastSeen) campaign.lastSeen = time;
@@ -260,16 +304,122 @@ export class CampaignTable {
     if (e.tool !== '') campaign.tool = e.tool;
   }
 
+  /**
+   * The group a link belongs in after its ports changed or its group went: joined (or formed with
+   * the source waiting for it); undefined when the link now waits alone.
+   */
+  private place(link: CampaignLink, s: SourceState, e: PacketEvent, fp: SynFingerprint, current: Campaign | undefined): Campaign | undefined {
+    const o = this.options;
+    const inCurrent = current !== undefined && current.id === link.campaignId;
+    const many = link.ports.length > o.campaignMaxPorts;
+    if (!many && link.ports.length === 1) {
+      const port = link.ports[0]!;
+      const code = portCodeOf(fp, port);
+      let campaign = this.byPortCode.get(code);
+      if (campaign !== undefined) this.cache.get(campaign.key); // seen: most recently active
+      else {
+        if (inCurrent || link.candidate >= 0) this.leave(link, s.address);
+        const slot = this.slotOf(code);
+        if (!this.waiting(slot, code, port, fp.key, e.time) || this.waitSource[slot] === s) {
+          this.wait(slot, code, link, s, e);
+          return undefined;
+        }
+        campaign = this.form(slot, fp.key, link.ports, code);
+      }
+      if (campaign !== current || !inCurrent) {
+        if (inCurrent) this.leave(link, s.address);
+        this.join(campaign, link, s, e);
+      }
+      return campaign;
+    }
+    // One flat string (join), not a concatenation tree that a campaign would keep alive.
+    const key = many ? [fp.key, '|*'].join('') : [fp.key, '|', link.ports.join(',')].join('');
+    if (key === link.key && inCurrent) return current;
+    if (inCurrent || link.candidate >= 0) this.leave(link, s.address);
+    let campaign = this.cache.get(key);
+    if (campaign === undefined) {
+      // The link's list is never changed in place (withPort makes a new one), so it can be shared.
+      campaign = new Campaign(this.nextId++, key, fp.key, many ? NO_PORTS : link.ports, many, e.time);
+      this.cache.set(key, campaign);
+    }
+    this.join(campaign, link, s, e);
+    return campaign;
+  }
+
+  private slotOf(code: number): number {
+    // The port and the window (bits 2.. of the shape code's high part) vary most: mix both in.
+    const high = Math.floor(code / 65536);
+    return ((code & 0xffff) ^ Math.imul(high, 0x9e3779b1) ^ (high >>> 7)) & (this.slots - 1);
+  }
+
+  /** Whether a source still waits in `slot` for this group (not moved on, not reused, not stale). */
+  private waiting(slot: number, code: number, port: number, fingerprint: string, time: number): boolean {
+    if (this.waitCode[slot] !== code) return false;
+    const source = this.waitSource[slot] ?? null;
+    const link = this.waitLink[slot] ?? null;
+    if (source === null || link === null || link.candidate !== slot) return false;
+    if (source.address !== this.waitAddress[slot] || link.fingerprint !== fingerprint || link.ports.length !== 1 || link.ports[0] !== port) return false;
+    return this.waitLast[slot]! >= time - this.options.campaignWindowMs;
+  }
+
+  /** Puts a link in `slot` to wait alone; a link waiting there before stops waiting. */
+  private wait(slot: number, code: number, link: CampaignLink, s: SourceState, e: PacketEvent): void {
+    const before = this.waitLink[slot] ?? null;
+    if (before !== null && before !== link && before.candidate === slot) before.candidate = -1;
+    this.waitCode[slot] = code;
+    this.waitSource[slot] = s;
+    this.waitLink[slot] = link;
+    this.waitAddress[slot] = s.address;
+    this.waitFirst[slot] = e.time;
+    this.waitLast[slot] = e.time;
+    this.waitSyns[slot] = 1;
+    link.key = '';
+    link.campaignId = 0;
+    link.candidate = slot;
+    link.country = s.country;
+    link.sport = e.srcPort;
+  }
+
+  /** Forms a one-port group with the source waiting in `slot`, which joins it first. */
+  private form(slot: number, fingerprint: string, ports: readonly number[], code: number): Campaign {
+    const key = [fingerprint, '|', String(ports[0])].join('');
+    const campaign = new Campaign(this.nextId++, key, fingerprint, ports, false, this.waitFirst[slot]!, code);
+    this.cache.set(key, campaign);
+    this.byPortCode.set(code, campaign);
+    const link = this.waitLink[slot]!;
+    const last = this.waitLast[slot]!;
+    link.key = key;
+    link.campaignId = campaign.id;
+    link.candidate = -1;
+    campaign.join(this.waitAddress[slot]!, last, link.country, link.sport, this.options.campaignMaxListed);
+    campaign.syns += this.waitSyns[slot]!;
+    campaign.lastSeen = last;
+    this.clearSlot(slot);
+    return campaign;
+  }
+
+  private clearSlot(slot: number): void {
+    this.waitCode[slot] = -1;
+    this.waitSource[slot] = null;
+    this.waitLink[slot] = null;
+    this.waitAddress[slot] = '';
+  }
+
   private join(c: Campaign, link: CampaignLink, s: SourceState, e: PacketEvent): void {
     link.key = c.key;
     link.campaignId = c.id;
+    link.candidate = -1;
     link.country = s.country;
     link.sport = e.srcPort;
     c.join(s.address, e.time, s.country, e.srcPort, this.options.campaignMaxListed);
   }
 
-  /** Takes a source's contribution back from the campaign it joined, if that campaign still exists. */
+  /** Takes a source's contribution back from the campaign it joined (if it still exists), or stops it waiting. */
   private leave(link: CampaignLink, address: string): void {
+    if (link.candidate >= 0) {
+      if (this.waitLink[link.candidate] === link) this.clearSlot(link.candidate);
+      link.candidate = -1;
+    }
     const c = link.key === '' ? undefined : this.cache.peek(link.key);
     if (c !== undefined && c.id === link.campaignId) {
       c.leave(address, link.country, link.sport);

@@ -12,7 +12,7 @@
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
 import { NONE, TCP_ACK, TCP_RST, TCP_SYN, type PacketEvent } from '../pipeline/types.js';
-import { NO_PORTS, type CampaignLink } from './campaigns.js';
+import { newLink, NO_PORTS, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
 import type { TrackOptions } from './options.js';
 
@@ -232,7 +232,7 @@ export class SourceState {
    * while its fingerprint is ''), made with the object and reused with it, so a one-SYN source of
    * a flood allocates nothing for its campaign; further ones in `links`.
    */
-  readonly firstLink: CampaignLink = { fingerprint: '', ports: NO_PORTS, key: '', campaignId: 0, country: '', sport: NONE, lastSeen: 0 };
+  readonly firstLink: CampaignLink = newLink('', NONE, 0);
   links: CampaignLink[] | null = null;
 
   // Scan state (see scans.ts).
@@ -309,6 +309,7 @@ export class SourceState {
     first.country = '';
     first.sport = NONE;
     first.lastSeen = 0;
+    first.candidate = -1;
     this.links = null;
     this.scanState = 0;
     this.vertical = 0;

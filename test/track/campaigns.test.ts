@@ -75,6 +75,41 @@ describe('campaigns', () => {
     t.observe(packet({ time: T0 + 700_000, src: '203.0.113.99', dport: 443, verdict: 'allowed' }));
     t.prune();
     expect(t.campaigns()).toEqual([]);
-    expect(t.summary().campaigns.groups).toBe(1); // the Linux client's own group of one
+    // The Linux client is alone with its fingerprint and port: it waits, and is no group.
+    expect(t.summary().campaigns.groups).toBe(0);
+  });
+
+  it('forms a group when a second source shows the fingerprint and port a lone source waits with, counting the first one\'s SYNs', () => {
+    const t = tracker({ campaign_min_sources: 2 });
+    t.observe(scannerSyn(0, T0, 'CN'));
+    t.observe(scannerSyn(0, T0 + 1000, 'CN')); // a retransmission while alone
+    expect(t.summary().campaigns.groups).toBe(0);
+    t.observe(scannerSyn(1, T0 + 5000, 'KR'));
+    const [c] = t.campaigns();
+    expect(c).toMatchObject({ sources: 2, syns: 3, ports: [22], firstSeen: new Date(T0).toISOString(), lastSeen: new Date(T0 + 5000).toISOString() });
+    expect(c?.addresses).toEqual(['218.2.0.1', '218.2.0.2']);
+    expect(c?.countries).toEqual([
+      { country: 'CN', sources: 1 },
+      { country: 'KR', sources: 1 },
+    ]);
+    // The first source is a member now: its next SYN counts once, and it does not join again.
+    t.observe(scannerSyn(0, T0 + 6000, 'CN'));
+    expect(t.campaigns()[0]).toMatchObject({ sources: 2, syns: 4 });
+  });
+
+  it('keeps a formed campaign through a spoofed flood of one-SYN sources with random fingerprints', () => {
+    const t = tracker({ campaign_min_sources: 5, max_campaigns: 100 });
+    for (let i = 0; i < 10; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
+    const seq = seqs(7);
+    for (let i = 0; i < 50_000; i++) {
+      const r = seq();
+      t.observe(packet({ time: T0 + 100 + (i >> 4), src: `100.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dport: 1 + (r & 1023), window: r >>> 16, ttl: 40 + (r & 15), olen: 0, df: 0, verdict: 'blocked' }));
+    }
+    // Ten more scanners: the campaign they join is the one formed before the flood.
+    for (let i = 10; i < 20; i++) t.observe(scannerSyn(i, T0 + 4000 + i, 'CN'));
+    const scanners = t.campaigns().filter((c) => c.fingerprint === SCANNER);
+    expect(scanners).toHaveLength(1);
+    expect(scanners[0]).toMatchObject({ sources: 20, firstSeen: new Date(T0).toISOString() });
+    expect(t.summary().campaigns.groups).toBeLessThanOrEqual(100);
   });
 });
