@@ -50,6 +50,8 @@ export class LineScanner {
   /** Per decoder key, the line it was last set on: a key seen twice in a line sends it to JSON.parse. */
   private readonly setOn = new Float64Array(FIELD_NAMES.length);
   private lineNo = 0;
+  /** Per decoder key, the last string value read. */
+  private readonly lastText: string[] = FIELD_NAMES.map(() => '\u0000');
 
   /**
    * Fills `into` with the fields of bytes[from, to) and answers true, or answers false when the
@@ -97,7 +99,7 @@ export class LineScanner {
         let valueEnd = valueStart;
         while (valueEnd < to && PLAIN[s[valueEnd]!] === 1) valueEnd++;
         if (valueEnd >= to || s[valueEnd] !== QUOTE) return false;
-        if (id >= 0 && id < fields) value = latin1(s, valueStart, valueEnd);
+        if (id >= 0 && id < fields) value = this.text(id, s, valueStart, valueEnd);
         i = valueEnd + 1;
       } else if (c >= ZERO && c <= NINE) {
         let n = c - ZERO;
@@ -146,6 +148,23 @@ export class LineScanner {
       while (i < to && isSpace(s[i]!)) i++;
       return i === to;
     }
+  }
+
+  /**
+   * A decoder key's string value; the previous line's string when the bytes spell it (most values
+   * repeat line after line: device, verdict, prefix, interfaces, MAC, the firewall's address).
+   */
+  private text(id: number, s: Buffer, from: number, to: number): string {
+    const last = this.lastText[id]!;
+    const length = to - from;
+    if (last.length === length) {
+      let j = 0;
+      while (j < length && s[from + j] === last.charCodeAt(j)) j++;
+      if (j === length) return last;
+    }
+    const text = latin1(s, from, to);
+    this.lastText[id] = text;
+    return text;
   }
 
   /** The key that followed `previous` last time, if the bytes at keyStart are it and its closing quote. */
