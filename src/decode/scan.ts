@@ -19,6 +19,7 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
+const SPACE = 0x20;
 const OPEN = 0x7b;
 const CLOSE = 0x7d;
 const ZERO = 0x30;
@@ -85,9 +86,14 @@ export class LineScanner {
       }
       previous = id;
       i = keyEnd + 1;
-      while (i < to && isSpace(s[i]!)) i++;
-      if (i >= to || s[i] !== COLON) return false;
-      i++;
+      if (i + 1 < to && s[i] === COLON && s[i + 1] === SPACE) {
+        // ulogd's own `": ` after every key.
+        i += 2;
+      } else {
+        while (i < to && isSpace(s[i]!)) i++;
+        if (i >= to || s[i] !== COLON) return false;
+        i++;
+      }
       while (i < to && isSpace(s[i]!)) i++;
       if (i >= to) return false;
 
@@ -136,6 +142,11 @@ export class LineScanner {
       }
 
       // A comma and the next key, or the end of the object and of the line.
+      if (i + 2 < to && s[i] === COMMA && s[i + 1] === SPACE && s[i + 2] === QUOTE) {
+        // ulogd's own `, "` between pairs.
+        i += 2;
+        continue;
+      }
       while (i < to && isSpace(s[i]!)) i++;
       if (i >= to) return false;
       if (s[i] === COMMA) {
