@@ -45,14 +45,17 @@ function scanned(line: Buffer): boolean {
   return new LineScanner().scan(chunk, from, to, newFields());
 }
 
+/** The line decodes via the bytes as via JSON.parse, and the scanner took it itself or not. */
+function expectSameOutcome(text: string, readByScanner: boolean): void {
+  const line = Buffer.from(text);
+  expect(scanned(line), text).toBe(readByScanner);
+  expect(viaBytes(line), text).toEqual(viaJson(line));
+}
+
 describe('the line scanner', () => {
   it('reads every real ulogd 2.0.8 line of the lab captures itself, as JSON.parse does', () => {
     expect(REAL_LINES.length).toBeGreaterThan(1000);
-    for (const text of REAL_LINES) {
-      const line = Buffer.from(text);
-      expect(scanned(line), text).toBe(true);
-      expect(viaBytes(line), text).toEqual(viaJson(line));
-    }
+    for (const text of REAL_LINES) expectSameOutcome(text, true);
   });
 
   it('decodes lines of other shapes, spacing and key orders as JSON.parse does', () => {
@@ -63,11 +66,7 @@ describe('the line scanner', () => {
       '{"src_ip": "198.51.100.7", "oob.time.sec": 1795986323, "tcp.syn": true, "ip.protocol": null}',
       '{"src_ip": "198.51.100.7", "oob.time.sec": 1795986323, "raw.label": 0, "unknown.key": false}',
     ];
-    for (const text of cases) {
-      const line = Buffer.from(text);
-      expect(scanned(line), text).toBe(true);
-      expect(viaBytes(line), text).toEqual(viaJson(line));
-    }
+    for (const text of cases) expectSameOutcome(text, true);
   });
 
   it('leaves to JSON.parse every line outside its plain subset, with the same outcome', () => {
@@ -105,11 +104,7 @@ describe('the line scanner', () => {
       '',
       'null',
     ];
-    for (const text of cases) {
-      const line = Buffer.from(text);
-      expect(scanned(line), text).toBe(false);
-      expect(viaBytes(line), text).toEqual(viaJson(line));
-    }
+    for (const text of cases) expectSameOutcome(text, false);
   });
 
   it('agrees with JSON.parse on 20,000 seeded mutations of real lines', () => {
