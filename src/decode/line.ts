@@ -43,22 +43,22 @@ export function decodeLine(line: string, source: number, options: DecodeOptions)
   return decodeFields(fieldsFromObject(parsed as { readonly [key: string]: unknown }, fields), source, options);
 }
 
-function decodeFields(record: Fields, source: number, options: DecodeOptions): DecodeResult {
+function decodeFields(values: Fields, source: number, options: DecodeOptions): DecodeResult {
   // Record kind first, so a line that is neither is reported as such rather than for its time.
-  const counter = isCounterRecord(record);
-  if (!counter && !isPacketRecord(record)) {
+  const counter = isCounterRecord(values);
+  if (!counter && !isPacketRecord(values)) {
     return { kind: 'error', reason: 'unknown_record', detail: 'neither an NFLOG packet nor an NFACCT record (no src_ip, oob.prefix, ip.protocol or sum.name)' };
   }
 
-  let time = epochFromOob(record[F['oob.time.sec']], record[F['oob.time.usec']]);
+  let time = epochFromOob(values[F['oob.time.sec']], values[F['oob.time.usec']]);
   if (time === null) {
     // eventv1=1 names it @timestamp.
-    const stamp = record[F.timestamp] ?? record[F['@timestamp']];
+    const stamp = values[F.timestamp] ?? values[F['@timestamp']];
     if (stamp === undefined) return { kind: 'error', reason: 'no_timestamp', detail: 'no oob.time.sec, timestamp or @timestamp' };
     if (typeof stamp !== 'string') return { kind: 'error', reason: 'bad_timestamp', detail: `timestamp is ${describe(stamp)}, not a string` };
     time = epochFromTimestamp(stamp, options.naiveTimestamps);
   }
   if (typeof time !== 'number') return { kind: 'error', reason: time.reason, detail: time.detail };
 
-  return counter ? decodeCounter(record, source, time) : decodePacket(record, source, time, options);
+  return counter ? decodeCounter(values, source, time) : decodePacket(values, source, time, options);
 }

@@ -86,6 +86,14 @@ export function shapeCode(ittl: number, window: number, olen: number, df: number
 }
 
 /**
+ * A slot for a shape code in a direct-mapped table of `slots` (a power of two). The window is the
+ * part that varies most (Mirai randomises it): its bits spread the codes over the slots.
+ */
+export function shapeSlot(code: number, window: number, slots: number): number {
+  return (code ^ (code >>> 16) ^ (window << 2)) & (slots - 1);
+}
+
+/**
  * The key cache: direct-mapped, KEY_CACHE_SLOTS slots by shape code. A flood with random windows
  * (Mirai's scanner randomises the window) has far more shapes than any cache should hold; a shape
  * that lands on a taken slot replaces it, which costs one string per such SYN — never a rehash or
@@ -99,8 +107,7 @@ let cachedCount = 0;
 /** The interned key for a shape (exported for tests and the classifier). */
 export function internedKey(ittl: number, window: number, olen: number, df: number): string {
   const code = shapeCode(ittl, window, olen, df);
-  // The window is the part that varies most: its bits spread the codes over the slots.
-  const slot = (code ^ (code >>> 16) ^ (window << 2)) & (KEY_CACHE_SLOTS - 1);
+  const slot = shapeSlot(code, window, KEY_CACHE_SLOTS);
   if (cachedCodes[slot] === code) return cachedKeys[slot]!;
   if (cachedCodes[slot] === -1) cachedCount++;
   const key = fingerprintKey(ittl, window, olen, df);

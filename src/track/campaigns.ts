@@ -42,6 +42,18 @@ export function newLink(fingerprint: string, sport: number, lastSeen: number): C
   return { fingerprint, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport, lastSeen, candidate: -1 };
 }
 
+/** Makes a link object a new link, as newLink() would (a source's first link is reused, not remade). */
+export function restartLink(link: CampaignLink, fingerprint: string, sport: number, lastSeen: number): void {
+  link.fingerprint = fingerprint;
+  link.ports = NO_PORTS;
+  link.key = '';
+  link.campaignId = 0;
+  link.country = '';
+  link.sport = sport;
+  link.lastSeen = lastSeen;
+  link.candidate = -1;
+}
+
 /**
  * A group of sources. Most groups of a flood of random fingerprints never get a second source, so
  * the first member is held in plain fields and the maps are made only when a second one joins.
@@ -263,14 +275,7 @@ export class CampaignTable {
       if (first.fingerprint === '') {
         // The source's first fingerprint: its own link object, nothing allocated.
         link = first;
-        link.fingerprint = fp.key;
-        link.ports = NO_PORTS;
-        link.key = '';
-        link.campaignId = 0;
-        link.country = '';
-        link.sport = e.srcPort;
-        link.lastSeen = time;
-        link.candidate = -1;
+        restartLink(link, fp.key, e.srcPort, time);
       } else {
         if (1 + (s.links?.length ?? 0) >= o.maxLabels) return;
         link = newLink(fp.key, e.srcPort, time);

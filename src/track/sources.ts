@@ -12,7 +12,7 @@
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
 import { NONE, TCP_ACK, TCP_RST, TCP_SYN, type PacketEvent } from '../pipeline/types.js';
-import { newLink, NO_PORTS, type CampaignLink } from './campaigns.js';
+import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
 import type { TrackOptions } from './options.js';
 
@@ -301,15 +301,7 @@ export class SourceState {
     this.oses = null;
     this.tools = null;
     this.country = '';
-    const first = this.firstLink;
-    first.fingerprint = '';
-    first.ports = NO_PORTS;
-    first.key = '';
-    first.campaignId = 0;
-    first.country = '';
-    first.sport = NONE;
-    first.lastSeen = 0;
-    first.candidate = -1;
+    restartLink(this.firstLink, '', NONE, 0);
     this.links = null;
     this.scanState = 0;
     this.vertical = 0;
