@@ -1,8 +1,9 @@
 // GeoIP enrichment: the country (and, with a City or ASN database, city and autonomous system) of
 // each packet's source address, from MaxMind DB (.mmdb) files read with the `maxmind` package.
 //
-// Hot path: one LRU lookup per event; the GeoInfo objects are frozen and shared (interned), so a hit
-// allocates nothing. Private and reserved addresses are labelled without a lookup (ip-ranges.ts).
+// Hot path: an IPv4 address is answered by the data record its walk through the tree leads to
+// (mmdb-ipv4.ts), other addresses by an LRU cache; the GeoInfo objects are frozen and shared
+// (interned), so a hit allocates nothing. Private and reserved addresses are labelled without a lookup (ip-ranges.ts).
 // Database files given in the configuration are watched (fs.watch on their directory plus a slow
 // stat poll) and reopened when they change; reload() (SIGHUP) reopens them unconditionally. A new
 // reader replaces the old one only once it opened cleanly, and the cache is cleared with the swap.
@@ -17,6 +18,7 @@ import { NONE, type Enricher, type GeoInfo, type PacketEvent } from '../pipeline
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { classifyIp, classifyIpv4, ipv4Value, mappedIpv4 } from './ip-ranges.js';
+import { Ipv4Tree, NO_RECORD } from './mmdb-ipv4.js';
 
 export type GeoIpConfig = Config['geoip'];
 
@@ -58,6 +60,8 @@ interface Database {
   /** Named in the configuration (watched, must exist) rather than the bundled default. */
   readonly configured: boolean;
   reader: Reader<Response>;
+  /** The same file's IPv4 search tree, walked on integers. */
+  ipv4: Ipv4Tree;
   /** A v4-only tree cannot answer for IPv6 addresses (mmdb-lib would walk it anyway). */
   ipv6: boolean;
   /** inode:size:mtime of the file the reader was read from. */
@@ -83,7 +87,7 @@ class RecordCache {
 }
 
 /** An mmdb file's contents, opened and checked; throws an Error saying what is wrong with it. */
-async function openReader(file: string): Promise<{ reader: Reader<Response>; signature: string }> {
+async function openReader(file: string): Promise<OpenedDatabase> {
   const before = await stat(file);
   const data = await readFile(file);
   const after = await stat(file);
@@ -102,12 +106,20 @@ async function openReader(file: string): Promise<{ reader: Reader<Response>; sig
   if ((m.ipVersion !== 4 && m.ipVersion !== 6) || !(m.nodeCount > 0) || m.searchTreeSize + 16 > data.length) {
     throw new Error('it is not a MaxMind DB (.mmdb) file, or it is truncated (its metadata does not match its size)');
   }
+  let ipv4: Ipv4Tree;
   try {
     reader.get(m.ipVersion === 6 ? '2001:4860::1' : '8.8.8.8');
+    ipv4 = new Ipv4Tree(data, m.nodeCount, m.recordSize, m.ipVersion);
   } catch (error) {
     throw new Error(`it is corrupt (a test lookup failed: ${errorText(error)})`);
   }
-  return { reader, signature };
+  return { reader, ipv4, signature };
+}
+
+interface OpenedDatabase {
+  reader: Reader<Response>;
+  ipv4: Ipv4Tree;
+  signature: string;
 }
 
 function statSignature(s: { ino: number; size: number; mtimeMs: number }): string {
@@ -174,7 +186,7 @@ export function geoCreditOf(file: string, databaseType: string, bundled: boolean
 }
 
 export interface GeoIpStats {
-  /** Answers in the caches now (addresses, and IPv4 networks of /24 or wider). */
+  /** Answers in the caches now (addresses, IPv4 networks of /24 or wider, database records). */
   entries: number;
   /** enrich() calls answered from the cache, and those that were not (cumulative). */
   hits: number;
@@ -189,6 +201,12 @@ export class GeoIpEnricher implements Enricher {
   /** IPv4 answers of networks of /16 or wider (by address >>> 16) and of /17–/24 (by address >>> 8). */
   private readonly byNet16 = new Map<number, GeoInfo>();
   private readonly byNet24 = new Map<number, GeoInfo>();
+  /**
+   * With one database (the default), IPv4 answers by the data record the address leads to: a flood
+   * of random addresses from a few hundred countries needs a few hundred answers, found by a walk
+   * of the tree on the address as an integer rather than by parsing it again for mmdb-lib.
+   */
+  private readonly byRecord = new Map<number, GeoInfo>();
   /** GeoInfo by content, so equal answers share one object; emptied when it outgrows the cache. */
   private readonly interned = new Map<string, GeoInfo>();
   private readonly internMax: number;
@@ -230,7 +248,7 @@ export class GeoIpEnricher implements Enricher {
       }
       const configured = configuredPath !== '';
       const absolute = path.resolve(file);
-      let opened: { reader: Reader<Response>; signature: string };
+      let opened: OpenedDatabase;
       try {
         opened = await openReader(absolute);
       } catch (error) {
@@ -246,6 +264,7 @@ export class GeoIpEnricher implements Enricher {
         path: absolute,
         configured,
         reader: opened.reader,
+        ipv4: opened.ipv4,
         ipv6: opened.reader.metadata.ipVersion === 6,
         loaded: opened.signature,
         failed: '',
@@ -307,6 +326,7 @@ export class GeoIpEnricher implements Enricher {
     const label = classifyIpv4(v4);
     if (label === 'private') return GEO_PRIVATE;
     if (label === 'reserved') return GEO_RESERVED;
+    if (this.databases.length === 1) return this.lookupIpv4Record(ip, v4);
     const hit = this.byNet16.get(v4 >>> 16) ?? this.byNet24.get(v4 >>> 8) ?? this.cache!.get(ip);
     if (hit !== undefined) {
       this.hits++;
@@ -319,6 +339,28 @@ export class GeoIpEnricher implements Enricher {
       if (this.byNet24.size >= this.cacheSize) this.byNet24.clear();
       this.byNet24.set(v4 >>> 8, geo);
     } else this.cache!.set(ip, geo);
+    return geo;
+  }
+
+  /** lookupIpv4 with one database: the answer cached by the data record the address leads to. */
+  private lookupIpv4Record(ip: string, v4: number): GeoInfo {
+    const record = this.databases[0]!.ipv4.recordOf(v4);
+    if (record === NO_RECORD) {
+      this.hits++;
+      return GEO_UNKNOWN;
+    }
+    const hit = this.byRecord.get(record);
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const { geo, prefixLength } = this.lookupDatabases(ip, false);
+    // 128: the lookup failed (a damaged database); such an answer is for this address only.
+    if (prefixLength <= 32) {
+      if (this.byRecord.size >= this.cacheSize) this.byRecord.clear();
+      this.byRecord.set(record, geo);
+    }
     return geo;
   }
 
@@ -387,7 +429,7 @@ export class GeoIpEnricher implements Enricher {
   }
 
   stats(): GeoIpStats {
-    return { entries: (this.cache?.size ?? 0) + this.byNet16.size + this.byNet24.size, hits: this.hits, misses: this.misses, reloads: this.reloads };
+    return { entries: (this.cache?.size ?? 0) + this.byNet16.size + this.byNet24.size + this.byRecord.size, hits: this.hits, misses: this.misses, reloads: this.reloads };
   }
 
   /** SIGHUP: reopen every configured database file now; a file that fails to open keeps its old reader. */
@@ -481,7 +523,7 @@ export class GeoIpEnricher implements Enricher {
       return;
     }
     if (!force && (signature === db.loaded || signature === db.failed)) return;
-    let opened: { reader: Reader<Response>; signature: string };
+    let opened: OpenedDatabase;
     try {
       opened = await openReader(db.path);
     } catch (error) {
@@ -497,12 +539,14 @@ export class GeoIpEnricher implements Enricher {
     if (this.closed) return;
     // The swap: enrich() is synchronous, so no event sees half of it.
     db.reader = opened.reader;
+    db.ipv4 = opened.ipv4;
     db.ipv6 = opened.reader.metadata.ipVersion === 6;
     db.loaded = opened.signature;
     db.failed = '';
     this.cache?.clear();
     this.byNet16.clear();
     this.byNet24.clear();
+    this.byRecord.clear();
     this.interned.clear();
     this.reloads++;
     this.logger.info(`reloaded the ${describe(db)}`);

@@ -35,6 +35,17 @@ function geoOf(enricher: GeoIpEnricher, ip: string): GeoInfo | null {
   return event.geo;
 }
 
+/** 20,000 seeded random IPv4 addresses (a tenth in the reserved 192.0.0-2.0/24s) answer as uncached lookups. */
+function expectFloodAnsweredAsUncached(enricher: GeoIpEnricher): void {
+  let seed = 7;
+  const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
+  for (let i = 0; i < 20_000; i++) {
+    const v = random();
+    const ip = i % 10 === 0 ? `192.0.${i % 3}.${v & 255}` : `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+    expect(geoOf(enricher, ip), ip).toEqual(enricher.lookup(ip));
+  }
+}
+
 let dir = '';
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'nfwatch-geoip-'));
@@ -123,21 +134,30 @@ describe('GeoIP with the bundled DB-IP Lite country database', () => {
     expect(enricher.stats()).toMatchObject({ entries: 100, hits: 100, misses: 1001 });
   });
 
-  it('answers IPv4 by network: one database lookup per network, the same answer as an uncached lookup', async () => {
-    const enricher = await geoip({ cache_size: 100 });
-    // 1,000 addresses in four /24s: four lookups.
+  it('answers IPv4 by database record: one lookup per answer, the same answer as an uncached lookup', async () => {
+    const enricher = await geoip({ cache_size: 1000 });
+    // 1,000 addresses in four /24s, all in the database's one record for the US: one lookup.
+    const addresses = Array.from({ length: 1000 }, (_, i) => `8.8.${i >> 8}.${i & 255}`);
+    for (const ip of addresses) geoOf(enricher, ip);
+    expect(enricher.stats()).toMatchObject({ hits: 999, misses: 1 });
+    // A spoofed flood: 20,000 random addresses, each answered as an uncached lookup answers it,
+    // private and reserved ranges (down to /24s such as 192.0.2.0/24) included.
+    const misses = enricher.stats().misses;
+    expectFloodAnsweredAsUncached(enricher);
+    // One lookup per country record met.
+    expect(enricher.stats().misses - misses).toBeLessThan(400);
+    // At most cache_size answers are kept.
+    const small = await geoip({ cache_size: 100 });
+    expectFloodAnsweredAsUncached(small);
+    expect(small.stats().entries).toBeLessThanOrEqual(100);
+  });
+
+  it('answers IPv4 by network with more than one database: one lookup per network', async () => {
+    const enricher = await geoip({ cache_size: 100, asn_db: fixturePath('test-asn.mmdb') });
     const addresses = Array.from({ length: 1000 }, (_, i) => `8.8.${i >> 8}.${i & 255}`);
     for (const ip of addresses) geoOf(enricher, ip);
     expect(enricher.stats()).toMatchObject({ hits: 996, misses: 4 });
-    // A spoofed flood: 20,000 random addresses, each answered as an uncached lookup answers it,
-    // private and reserved ranges (down to /24s such as 192.0.2.0/24) included.
-    let seed = 7;
-    const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
-    for (let i = 0; i < 20_000; i++) {
-      const v = random();
-      const ip = i % 10 === 0 ? `192.0.${i % 3}.${v & 255}` : `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-      expect(geoOf(enricher, ip), ip).toEqual(enricher.lookup(ip));
-    }
+    expectFloodAnsweredAsUncached(enricher);
     // At most 65,536 /16 networks, cache_size /24 networks and cache_size longer-prefix addresses.
     expect(enricher.stats().entries).toBeLessThanOrEqual(65_536 + 100 + 100);
   });

@@ -1,0 +1,66 @@
+// The IPv4 half of a MaxMind DB search tree, walked on the address as an integer: which data
+// record an IPv4 address leads to, without making the address bytes, a string or an object.
+// mmdb-lib answers the same question from a string (parse, then a bit test and a generic record
+// read per level); in a spoofed flood nearly every address is new, so that walk ran per packet.
+//
+// The layout is the MaxMind DB format's (https://maxmind.github.io/MaxMind-DB/): nodeCount nodes
+// of two records of 24, 28 or 32 bits, left for a 0 bit and right for a 1 bit; a record equal to
+// nodeCount means "no data", one above it points into the data section. In an IPv6 tree the IPv4
+// space is the subtree after 96 zero bits.
+
+/** No data record: the address is in no network the database describes. */
+export const NO_RECORD = 0;
+
+export class Ipv4Tree {
+  private readonly nodeBytes: number;
+  private readonly start: number;
+
+  /**
+   * `tree` holds at least the search tree (nodeCount nodes). Throws on a record size the format
+   * does not have.
+   */
+  constructor(
+    private readonly tree: Buffer,
+    private readonly nodeCount: number,
+    private readonly recordSize: number,
+    ipVersion: number,
+  ) {
+    if (recordSize !== 24 && recordSize !== 28 && recordSize !== 32) throw new Error(`unsupported record size ${recordSize}`);
+    this.nodeBytes = recordSize / 4;
+    let node = 0;
+    if (ipVersion === 6) for (let i = 0; i < 96 && node < nodeCount; i++) node = this.child(node, 0);
+    this.start = node;
+  }
+
+  /**
+   * The data record (a value above nodeCount, the same one mmdb-lib resolves for the address) an
+   * IPv4 address given as an unsigned 32-bit number leads to, or NO_RECORD.
+   */
+  recordOf(v4: number): number {
+    const nodeCount = this.nodeCount;
+    let node = this.start;
+    for (let bit = 31; bit >= 0 && node < nodeCount; bit--) node = this.child(node, (v4 >>> bit) & 1);
+    // A tree that ends in a node after 32 bits is damaged; no record either way.
+    return node > nodeCount ? node : NO_RECORD;
+  }
+
+  /** Record `side` (0 left, 1 right) of node `node`. Bytes beyond a damaged tree read as 0. */
+  private child(node: number, side: number): number {
+    const b = this.tree;
+    const at = node * this.nodeBytes;
+    switch (this.recordSize) {
+      case 24: {
+        const o = at + side * 3;
+        return ((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!) >>> 0;
+      }
+      case 28:
+        return side === 0
+          ? (((b[at + 3]! & 0xf0) << 20) | (b[at]! << 16) | (b[at + 1]! << 8) | b[at + 2]!) >>> 0
+          : (((b[at + 3]! & 0x0f) << 24) | (b[at + 4]! << 16) | (b[at + 5]! << 8) | b[at + 6]!) >>> 0;
+      default: {
+        const o = at + side * 4;
+        return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+      }
+    }
+  }
+}
