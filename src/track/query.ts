@@ -228,7 +228,7 @@ export class Tracker {
       lastPorts: s.lastPorts(),
       sourcePortReuse: s.sportReused(o.reuseMinTargets) ? { port: s.sportCandidate, targets: s.sportHits } : null,
       seqReuse: s.seqReused(o.reuseMinTargets) ? { seq: s.seqCandidate, syns: s.seqHits } : null,
-      fingerprints: s.fingerprints?.slice() ?? [],
+      fingerprints: s.fingerprintKeys(),
       tools: s.tools?.slice() ?? [],
       os: s.oses?.slice() ?? [],
       country: s.country,

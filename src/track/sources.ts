@@ -221,8 +221,13 @@ export class SourceState {
   seqHits = 0;
   seqMisses = 0;
   seqEpoch = 0;
+  /**
+   * The first SYN fingerprint key seen ('' none), kept in the object so a one-SYN source of a
+   * flood makes no list; then the others, first seen first (null until there is one).
+   */
+  firstFingerprint = '';
+  moreFingerprints: readonly string[] | null = null;
   /** Bounded label lists (first seen first), null until the first. */
-  fingerprints: readonly string[] | null = null;
   tools: readonly string[] | null = null;
   oses: readonly string[] | null = null;
   /** Country of the last event that had one. */
@@ -297,7 +302,8 @@ export class SourceState {
     this.seqEpoch = 0;
     // Dropped, not emptied: an emptied array grows to 17 slots on its next push, while a new one
     // is made with exactly one (addLabel), and most sources never get a second label.
-    this.fingerprints = null;
+    this.firstFingerprint = '';
+    this.moreFingerprints = null;
     this.oses = null;
     this.tools = null;
     this.country = '';
@@ -318,6 +324,12 @@ export class SourceState {
   /** Window total of one of the C_* counters. */
   windowCount(counter: number): number {
     return this.ring[this.base + TOTALS_AT + counter] ?? 0;
+  }
+
+  /** The SYN fingerprint keys seen, first seen first. */
+  fingerprintKeys(): string[] {
+    if (this.firstFingerprint === '') return [];
+    return this.moreFingerprints === null ? [this.firstFingerprint] : [this.firstFingerprint, ...this.moreFingerprints];
   }
 
   /** The last destination ports probed, newest first. */
@@ -551,7 +563,11 @@ export class SourceTable {
     if (e.geo !== null && e.geo.country !== '') s.country = e.geo.country;
     if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels, true);
     if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels, true);
-    if (e.fingerprint !== null) s.fingerprints = addLabel(s.fingerprints, e.fingerprint.key, o.maxLabels, false);
+    if (e.fingerprint !== null) {
+      const key = e.fingerprint.key;
+      if (s.firstFingerprint === '') s.firstFingerprint = key;
+      else if (key !== s.firstFingerprint && o.maxLabels > 1) s.moreFingerprints = addLabel(s.moreFingerprints, key, o.maxLabels - 1, false);
+    }
 
     if (!isProbe(e)) return s;
     const useEpoch = s.epoch;
