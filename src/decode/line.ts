@@ -4,7 +4,7 @@ import type { DecodeResult } from '../pipeline/types.js';
 import { F, fieldsFromObject, newFields, type Fields } from './fields.js';
 import { decodeCounter, isCounterRecord } from './nfacct.js';
 import { decodePacket, isPacketRecord, type VerdictOptions } from './packet.js';
-import { LineScanner } from './scan.js';
+import { DEFERRED, LineScanner } from './scan.js';
 import { describe, epochFromOob, epochFromTimestamp, type NaiveZone } from './time.js';
 
 export interface DecodeOptions extends VerdictOptions {
@@ -53,7 +53,7 @@ function decodeFields(values: Fields, source: number, options: DecodeOptions): D
   let time = epochFromOob(values[F['oob.time.sec']], values[F['oob.time.usec']]);
   if (time === null) {
     // eventv1=1 names it @timestamp.
-    const stamp = values[F.timestamp] ?? values[F['@timestamp']];
+    const stamp = valueOf(values, F.timestamp) ?? valueOf(values, F['@timestamp']);
     if (stamp === undefined) return { kind: 'error', reason: 'no_timestamp', detail: 'no oob.time.sec, timestamp or @timestamp' };
     if (typeof stamp !== 'string') return { kind: 'error', reason: 'bad_timestamp', detail: `timestamp is ${describe(stamp)}, not a string` };
     time = epochFromTimestamp(stamp, options.naiveTimestamps);
@@ -61,4 +61,10 @@ function decodeFields(values: Fields, source: number, options: DecodeOptions): D
   if (typeof time !== 'number') return { kind: 'error', reason: time.reason, detail: time.detail };
 
   return counter ? decodeCounter(values, source, time) : decodePacket(values, source, time, options);
+}
+
+/** A field's value, with a string the scanner deferred made now. */
+function valueOf(values: Fields, id: number): unknown {
+  const value = values[id];
+  return value === DEFERRED ? scanner.deferred(id) : value;
 }

@@ -34,6 +34,13 @@ function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
 }
 
+/**
+ * Stands in `into` for a string value made only when asked for (LineScanner.deferred): ulogd's
+ * time string, which oob.time.sec makes unneeded on nearly every line but differs on each.
+ */
+export const DEFERRED = Symbol('deferred string');
+const DEFERRED_KEYS: readonly string[] = ['timestamp', '@timestamp'];
+
 /** More digits than this may not be exact as a double: JSON.parse decides such numbers. */
 const MAX_DIGITS = 15;
 
@@ -53,6 +60,11 @@ export class LineScanner {
   private lineNo = 0;
   /** Per decoder key, the last string value read. */
   private readonly lastText: string[] = FIELD_NAMES.map(() => '\u0000');
+  /** 1 for a decoder key whose string is DEFERRED; where it is in the line's bytes. */
+  private readonly defers = Uint8Array.from(FIELD_NAMES, (name) => (DEFERRED_KEYS.includes(name) ? 1 : 0));
+  private readonly deferredFrom = new Int32Array(FIELD_NAMES.length);
+  private readonly deferredTo = new Int32Array(FIELD_NAMES.length);
+  private deferredBytes: Buffer = Buffer.alloc(0);
 
   /**
    * Fills `into` with the fields of bytes[from, to) and answers true, or answers false when the
@@ -105,7 +117,14 @@ export class LineScanner {
         let valueEnd = valueStart;
         while (valueEnd < to && PLAIN[s[valueEnd]!] === 1) valueEnd++;
         if (valueEnd >= to || s[valueEnd] !== QUOTE) return false;
-        if (id >= 0 && id < fields) value = this.text(id, s, valueStart, valueEnd);
+        if (id >= 0 && id < fields) {
+          if (this.defers[id] === 1) {
+            this.deferredBytes = s;
+            this.deferredFrom[id] = valueStart;
+            this.deferredTo[id] = valueEnd;
+            value = DEFERRED;
+          } else value = this.text(id, s, valueStart, valueEnd);
+        }
         i = valueEnd + 1;
       } else if (c >= ZERO && c <= NINE) {
         let n = c - ZERO;
@@ -159,6 +178,11 @@ export class LineScanner {
       while (i < to && isSpace(s[i]!)) i++;
       return i === to;
     }
+  }
+
+  /** The string a DEFERRED field of the line scanned last stands for (its bytes must be unchanged). */
+  deferred(id: number): string {
+    return latin1(this.deferredBytes, this.deferredFrom[id]!, this.deferredTo[id]!);
   }
 
   /**

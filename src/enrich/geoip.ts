@@ -12,6 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { GET_DEFAULTS } from '../util/lru.js';
 import { Reader, type Response } from 'maxmind';
 import type { Config } from '../config/schema.js';
 import { NONE, type Enricher, type GeoInfo, type PacketEvent } from '../pipeline/types.js';
@@ -302,7 +303,7 @@ export class GeoIpEnricher implements Enricher {
       return;
     }
     if (cache !== null) {
-      const hit = cache.get(ip);
+      const hit = cache.get(ip, GET_DEFAULTS);
       if (hit !== undefined) {
         this.hits++;
         event.geo = hit;
@@ -327,7 +328,7 @@ export class GeoIpEnricher implements Enricher {
     if (label === 'private') return GEO_PRIVATE;
     if (label === 'reserved') return GEO_RESERVED;
     if (this.databases.length === 1) return this.lookupIpv4Record(ip, v4);
-    const hit = this.byNet16.get(v4 >>> 16) ?? this.byNet24.get(v4 >>> 8) ?? this.cache!.get(ip);
+    const hit = this.byNet16.get(v4 >>> 16) ?? this.byNet24.get(v4 >>> 8) ?? this.cache!.get(ip, GET_DEFAULTS);
     if (hit !== undefined) {
       this.hits++;
       return hit;

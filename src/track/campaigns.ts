@@ -13,6 +13,7 @@
 // group with the one waiting; a waiting source another one's slot is needed for stops waiting
 // (as a candidate group beyond max_campaigns was dropped before).
 import { LRUCache } from 'lru-cache';
+import { GET_DEFAULTS } from '../util/lru.js';
 import { shapeCode } from '../enrich/fingerprint.js';
 import type { PacketEvent, SynFingerprint } from '../pipeline/types.js';
 import type { TrackOptions } from './options.js';
@@ -182,7 +183,8 @@ export const NO_PORTS: readonly number[] = Object.freeze([]);
  * grows in place takes 17 slots for one port, and a flood's sources each keep one); null when the
  * port is present or the list is already past `max`.
  */
-function withPort(ports: readonly number[], port: number, max: number): number[] | null {
+function withPort(ports: readonly number[], port: number, max: number): readonly number[] | null {
+  if (ports.length === 0) return onePort(port);
   let i = 0;
   while (i < ports.length && (ports[i] ?? 0) < port) i++;
   if (ports[i] === port || ports.length > max) return null;
@@ -191,6 +193,14 @@ function withPort(ports: readonly number[], port: number, max: number): number[]
   out[i] = port;
   for (let j = i; j < ports.length; j++) out[j + 1] = ports[j]!;
   return out;
+}
+
+/** Shared one-port lists by port, made when first needed: a flood's sources each have one. */
+const ONE_PORT: Array<readonly number[] | undefined> = new Array<readonly number[] | undefined>(65_536).fill(undefined);
+
+function onePort(port: number): readonly number[] {
+  if (port < 0 || port > 0xffff) return Object.freeze([port]);
+  return (ONE_PORT[port] ??= Object.freeze([port]));
 }
 
 /** A one-port group's index: its fingerprint's shape code and the port (< 2^42). */
@@ -288,7 +298,7 @@ export class CampaignTable {
     }
     if (time > link.lastSeen) link.lastSeen = time;
 
-    let campaign = link.key === '' ? undefined : this.cache.get(link.key);
+    let campaign = link.key === '' ? undefined : this.cache.get(link.key, GET_DEFAULTS);
     const ports = withPort(link.ports, e.dstPort, o.campaignMaxPorts);
     if (ports !== null) link.ports = ports;
     else if (campaign === undefined && link.candidate >= 0 && this.waitLink[link.candidate] === link) {
@@ -321,7 +331,7 @@ export class CampaignTable {
       const port = link.ports[0]!;
       const code = portCodeOf(fp, port);
       let campaign = this.byPortCode.get(code);
-      if (campaign !== undefined) this.cache.get(campaign.key); // seen: most recently active
+      if (campaign !== undefined) this.cache.get(campaign.key, GET_DEFAULTS); // seen: most recently active
       else {
         if (inCurrent || link.candidate >= 0) this.leave(link, s.address);
         const slot = this.slotOf(code);
@@ -341,7 +351,7 @@ export class CampaignTable {
     const key = many ? [fp.key, '|*'].join('') : [fp.key, '|', link.ports.join(',')].join('');
     if (key === link.key && inCurrent) return current;
     if (inCurrent || link.candidate >= 0) this.leave(link, s.address);
-    let campaign = this.cache.get(key);
+    let campaign = this.cache.get(key, GET_DEFAULTS);
     if (campaign === undefined) {
       // The link's list is never changed in place (withPort makes a new one), so it can be shared.
       campaign = new Campaign(this.nextId++, key, fp.key, many ? NO_PORTS : link.ports, many, e.time);
