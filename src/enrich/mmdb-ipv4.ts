@@ -11,9 +11,17 @@
 /** No data record: the address is in no network the database describes. */
 export const NO_RECORD = 0;
 
+/** Where the walk stands after an address's first 16 bits, by those bits; UNWALKED until first needed. */
+const UNWALKED = -1;
+
 export class Ipv4Tree {
   private readonly nodeBytes: number;
   private readonly start: number;
+  /**
+   * The node (or record) reached after each /16's 16 bits, so a lookup walks only the last 16 bits
+   * at most: 512 KB (records may use all 32 bits), filled as /16s are met.
+   */
+  private readonly after16 = new Float64Array(65_536).fill(UNWALKED);
 
   /**
    * `tree` holds at least the search tree (nodeCount nodes). Throws on a record size the format
@@ -38,10 +46,31 @@ export class Ipv4Tree {
    */
   recordOf(v4: number): number {
     const nodeCount = this.nodeCount;
-    let node = this.start;
-    for (let bit = 31; bit >= 0 && node < nodeCount; bit--) node = this.child(node, (v4 >>> bit) & 1);
+    const high = v4 >>> 16;
+    let node = this.after16[high]!;
+    if (node === UNWALKED) {
+      node = this.walk(this.start, high, 16);
+      this.after16[high] = node;
+    }
+    if (node < nodeCount) node = this.walk(node, v4 & 0xffff, 16);
     // A tree that ends in a node after 32 bits is damaged; no record either way.
     return node > nodeCount ? node : NO_RECORD;
+  }
+
+  /** From `node`, the `bits` low bits of `value`, high bit first, until a record or the end. */
+  private walk(node: number, value: number, bits: number): number {
+    const nodeCount = this.nodeCount;
+    if (this.recordSize === 24) {
+      // The common layout (DB-IP, GeoLite2 Country), without a call per level.
+      const b = this.tree;
+      for (let bit = bits - 1; bit >= 0 && node < nodeCount; bit--) {
+        const o = node * 6 + ((value >>> bit) & 1) * 3;
+        node = (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
+      }
+      return node;
+    }
+    for (let bit = bits - 1; bit >= 0 && node < nodeCount; bit--) node = this.child(node, (value >>> bit) & 1);
+    return node;
   }
 
   /** Record `side` (0 left, 1 right) of node `node`. Bytes beyond a damaged tree read as 0. */
