@@ -12,6 +12,7 @@
 //    and lines that were already counted into closed intervals are recognised by `skipBelow`.
 import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
 import { emptyAggregate } from './empty.js';
+import { keyOfShape } from '../enrich/fingerprint.js';
 import { foldThroughBudget, OTHER_VALUE, OTHER_WINDOW, SeriesBudgets } from './budget.js';
 
 export interface AggregatorOptions {
@@ -63,6 +64,11 @@ type Baseline = [number, number] | null;
 
 interface OpenInterval {
   aggregate: IntervalAggregate;
+  /**
+   * SYNs by fingerprint shape code while the interval is open, made aggregate.fingerprints (by
+   * key) when it closes: a flood of random windows is counted without a key string per SYN.
+   */
+  fingerprintCodes: Map<number, number>;
   /** Earliest start position per source (Infinity: none). */
   minPos: number[];
   /** Per source, running-total baselines as of this interval's first record of each counter. */
@@ -197,9 +203,10 @@ export class IntervalAggregator {
       increment(a.synWindows, fp.window);
       increment(a.synInitialTtls, fp.initialTtl);
       increment(a.synOs, event.os);
-      const fpCount = a.fingerprints.get(fp.key);
-      if (fpCount !== undefined) a.fingerprints.set(fp.key, fpCount + 1);
-      else if (a.fingerprints.size < MAX_FINGERPRINTS) a.fingerprints.set(fp.key, 1);
+      const codes = open.fingerprintCodes;
+      const fpCount = codes.get(fp.code);
+      if (fpCount !== undefined) codes.set(fp.code, fpCount + 1);
+      else if (codes.size < MAX_FINGERPRINTS) codes.set(fp.code, 1);
       else a.otherFingerprints++;
     }
     if (event.tool !== '') increment(a.tools, event.tool);
@@ -301,6 +308,7 @@ export class IntervalAggregator {
   private openInterval(start: number): OpenInterval {
     const open: OpenInterval = {
       aggregate: emptyAggregate(start, this.options.intervalMs),
+      fingerprintCodes: new Map(),
       minPos: this.sources.map(() => Infinity),
       baselines: this.sources.map(() => new Map()),
       late: this.sources.map(() => []),
@@ -358,6 +366,7 @@ export class IntervalAggregator {
     for (const positions of open.late) this.latePositions -= positions.length;
     this.stats.openIntervals = this.starts.length;
     this.stats.closedIntervals++;
+    for (const [code, n] of open.fingerprintCodes) open.aggregate.fingerprints.set(keyOfShape(code), n);
     this.applyBudgets(open.aggregate);
     this.emit(open.aggregate);
   }

@@ -157,7 +157,7 @@ export const ConfigSchema = Type.Object(
         country_db: Type.String({ default: '', description: 'MaxMind DB (.mmdb) with countries; empty: the bundled DB-IP Lite country database (CC BY 4.0).' }),
         city_db: Type.String({ default: '', description: 'Optional GeoLite2/GeoIP2 City (or compatible) .mmdb; its country is used too.' }),
         asn_db: Type.String({ default: '', description: 'Optional GeoLite2/GeoIP2 ASN (or compatible) .mmdb.' }),
-        cache_size: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 65536, description: 'Looked-up addresses kept in memory (LRU).' }),
+        cache_size: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 65536, description: 'Answers kept in memory: IPv6 addresses (LRU), and IPv4 answers by database record (one database) or by network (several). 0: none, every packet is looked up.' }),
       },
       { ...strict, default: {} },
     ),

@@ -5,8 +5,10 @@
 // lengths instead: for a SYN without payload the TCP header is everything after the IP header.
 //
 // Hot path: a SYN flood may be nothing but SYNs at ulogd's ~80 000 lines/s. The fingerprint object
-// is allocated per event, but its printable key is interned: equal shapes share one string,
-// looked up by a small-integer code, so no string is built per event once a shape was seen.
+// is allocated per event; its identity is a small integer (the shape code), which the tracker,
+// the campaigns, the histogram and the metrics count by. The printable key is made only when
+// read, and interned: equal shapes share one string, so no string is built per event once a
+// shape was seen, and none at all for the SYNs of a random-window flood nobody looks at.
 import { NONE, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
 
 /** Flags a SYN may carry besides SYN itself (ACK excluded: a SYN+ACK is no SYN here). */
@@ -85,6 +87,25 @@ export function shapeCode(ittl: number, window: number, olen: number, df: number
   return ((t * 0x10001 + w) * 12 + o) * 3 + d;
 }
 
+/** What no shape code is: a source or link without a fingerprint yet. */
+export const NO_SHAPE = -1;
+
+/** The four values a shape code names (the inverse of shapeCode for the values it takes). */
+export function shapeOf(code: number): { ittl: number; window: number; olen: number; df: number } {
+  const d = code % 3;
+  let rest = (code - d) / 3;
+  const o = rest % 12;
+  rest = (rest - o) / 12;
+  const w = rest % 0x10001;
+  const t = (rest - w) / 0x10001;
+  return {
+    ittl: t === 0 ? 32 : t === 1 ? 64 : t === 2 ? 128 : t === 3 ? 255 : NONE,
+    window: w === 0x10000 ? NONE : w,
+    olen: o === 11 ? NONE : o * 4,
+    df: d === 2 ? NONE : d,
+  };
+}
+
 /**
  * A slot for a shape code in a direct-mapped table of `slots` (a power of two). The window is the
  * part that varies most (Mirai randomises it): its bits spread the codes over the slots.
@@ -106,7 +127,12 @@ let cachedCount = 0;
 
 /** The interned key for a shape (exported for tests and the classifier). */
 export function internedKey(ittl: number, window: number, olen: number, df: number): string {
-  const code = shapeCode(ittl, window, olen, df);
+  return keyOfShape(shapeCode(ittl, window, olen, df));
+}
+
+/** The interned key of a shape code. */
+export function keyOfShape(code: number): string {
+  const { ittl, window, olen, df } = shapeOf(code);
   const slot = shapeSlot(code, window, KEY_CACHE_SLOTS);
   if (cachedCodes[slot] === code) return cachedKeys[slot]!;
   if (cachedCodes[slot] === -1) cachedCount++;
@@ -135,17 +161,30 @@ export function synFingerprint(event: PacketEvent): SynFingerprint | null {
   const olen = optionsLength(event);
   const df = event.family === 6 ? NONE : event.df;
   const extraFlags = event.tcpFlags & EXTRA_FLAGS;
-  return {
-    key: internedKey(ittl, window, olen, df),
-    window,
-    ttl,
-    initialTtl: ittl,
-    hops: ittl < 0 ? NONE : ittl - ttl,
-    df,
-    ipId: event.ipId,
-    optionsLength: olen,
-    srcPort: event.srcPort,
-    extraFlags,
-    probe: (extraFlags & PROBE_FLAGS) !== 0,
-  };
+  return new SynShape(shapeCode(ittl, window, olen, df), window, ttl, ittl, ittl < 0 ? NONE : ittl - ttl, df, event.ipId, olen, event.srcPort, extraFlags, (extraFlags & PROBE_FLAGS) !== 0);
+}
+
+/**
+ * A SYN fingerprint whose printable key is made when first read: the tracker, the campaigns, the
+ * histogram and the metrics count by shape code, so in a flood of random windows (more shapes
+ * than the key cache holds) most SYNs never need their key as a string.
+ */
+class SynShape implements SynFingerprint {
+  constructor(
+    readonly code: number,
+    readonly window: number,
+    readonly ttl: number,
+    readonly initialTtl: number,
+    readonly hops: number,
+    readonly df: number,
+    readonly ipId: number,
+    readonly optionsLength: number,
+    readonly srcPort: number,
+    readonly extraFlags: number,
+    readonly probe: boolean,
+  ) {}
+
+  get key(): string {
+    return keyOfShape(this.code);
+  }
 }

@@ -75,7 +75,9 @@ export interface PacketEvent {
 /** The fields of a TCP SYN that tell operating systems and scanning tools apart. */
 export interface SynFingerprint {
   /** Printable, stable key users filter on, e.g. "ittl=128,win=16384,olen=0,df=0". */
-  key: string;
+  readonly key: string;
+  /** The key as a small integer (enrich/fingerprint.ts shapeCode): equal keys, equal codes. */
+  readonly code: number;
   window: number;
   ttl: number;
   /** The initial TTL the sender most likely used: 32, 64, 128 or 255. */

@@ -14,7 +14,7 @@
 // (as a candidate group beyond max_campaigns was dropped before).
 import { LRUCache } from 'lru-cache';
 import { GET_DEFAULTS } from '../util/lru.js';
-import { shapeCode } from '../enrich/fingerprint.js';
+import { NO_SHAPE } from '../enrich/fingerprint.js';
 import type { PacketEvent, SynFingerprint } from '../pipeline/types.js';
 import type { TrackOptions } from './options.js';
 import type { SourceState } from './sources.js';
@@ -24,7 +24,8 @@ const MAX_SPORTS = 16;
 
 /** A source's membership for one fingerprint (kept on the SourceState). */
 export interface CampaignLink {
-  fingerprint: string;
+  /** The fingerprint's shape code (NO_SHAPE: an unused link). */
+  shape: number;
   /** Sorted target ports this source sent SYNs with this fingerprint to; more than campaignMaxPorts + 1 are not kept. */
   ports: readonly number[];
   /** Campaign key and the id of the campaign instance joined (0: none). */
@@ -39,13 +40,13 @@ export interface CampaignLink {
 }
 
 /** A new link of a source: no fingerprint, no ports, in no group. */
-export function newLink(fingerprint: string, sport: number, lastSeen: number): CampaignLink {
-  return { fingerprint, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport, lastSeen, candidate: -1 };
+export function newLink(shape: number, sport: number, lastSeen: number): CampaignLink {
+  return { shape, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport, lastSeen, candidate: -1 };
 }
 
 /** Makes a link object a new link, as newLink() would (a source's first link is reused, not remade). */
-export function restartLink(link: CampaignLink, fingerprint: string, sport: number, lastSeen: number): void {
-  link.fingerprint = fingerprint;
+export function restartLink(link: CampaignLink, shape: number, sport: number, lastSeen: number): void {
+  link.shape = shape;
   link.ports = NO_PORTS;
   link.key = '';
   link.campaignId = 0;
@@ -205,7 +206,7 @@ function onePort(port: number): readonly number[] {
 
 /** A one-port group's index: its fingerprint's shape code and the port (< 2^42). */
 function portCodeOf(fp: SynFingerprint, port: number): number {
-  return shapeCode(fp.initialTtl, fp.window, fp.optionsLength, fp.df) * 65536 + port;
+  return fp.code * 65536 + port;
 }
 
 export class CampaignTable {
@@ -271,24 +272,24 @@ export class CampaignTable {
     const time = e.time;
     const first = s.firstLink;
     let link: CampaignLink | undefined;
-    if (first.fingerprint === fp.key) link = first;
+    if (first.shape === fp.code) link = first;
     else if (s.links !== null) {
       const links = s.links;
       for (let i = 0; i < links.length; i++) {
-        if (links[i]!.fingerprint === fp.key) {
+        if (links[i]!.shape === fp.code) {
           link = links[i];
           break;
         }
       }
     }
     if (link === undefined) {
-      if (first.fingerprint === '') {
+      if (first.shape === NO_SHAPE) {
         // The source's first fingerprint: its own link object, nothing allocated.
         link = first;
-        restartLink(link, fp.key, e.srcPort, time);
+        restartLink(link, fp.code, e.srcPort, time);
       } else {
         if (1 + (s.links?.length ?? 0) >= o.maxLabels) return;
-        link = newLink(fp.key, e.srcPort, time);
+        link = newLink(fp.code, e.srcPort, time);
         (s.links ??= []).push(link);
       }
     } else if (link.lastSeen < time - o.campaignWindowMs) {
@@ -335,7 +336,7 @@ export class CampaignTable {
       else {
         if (inCurrent || link.candidate >= 0) this.leave(link, s.address);
         const slot = this.slotOf(code);
-        if (!this.waiting(slot, code, port, fp.key, e.time) || this.waitSource[slot] === s) {
+        if (!this.waiting(slot, code, port, fp.code, e.time) || this.waitSource[slot] === s) {
           this.wait(slot, code, link, s, e);
           return undefined;
         }
@@ -368,12 +369,12 @@ export class CampaignTable {
   }
 
   /** Whether a source still waits in `slot` for this group (not moved on, not reused, not stale). */
-  private waiting(slot: number, code: number, port: number, fingerprint: string, time: number): boolean {
+  private waiting(slot: number, code: number, port: number, shape: number, time: number): boolean {
     if (this.waitCode[slot] !== code) return false;
     const source = this.waitSource[slot] ?? null;
     const link = this.waitLink[slot] ?? null;
     if (source === null || link === null || link.candidate !== slot) return false;
-    if (source.address !== this.waitAddress[slot] || link.fingerprint !== fingerprint || link.ports.length !== 1 || link.ports[0] !== port) return false;
+    if (source.address !== this.waitAddress[slot] || link.shape !== shape || link.ports.length !== 1 || link.ports[0] !== port) return false;
     return this.waitLast[slot]! >= time - this.options.campaignWindowMs;
   }
 

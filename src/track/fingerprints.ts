@@ -2,6 +2,7 @@
 // initial TTL — the "graph tcp.window of SYNs" view that made the 16384 scanner stand out.
 // Counts live in SLOTS per-slot counters per key, so they slide with event time; keys are bounded
 // (beyond `max`, SYNs are counted as "other").
+import { keyOfShape } from '../enrich/fingerprint.js';
 import type { PacketEvent } from '../pipeline/types.js';
 import { SLOTS } from './sources.js';
 
@@ -89,12 +90,13 @@ export interface FingerprintHistogram {
 }
 
 export class FingerprintStats {
-  readonly byKey: WindowedHistogram<string>;
+  /** By shape code (the key is made for the rows asked for, not per SYN). */
+  readonly byKey: WindowedHistogram<number>;
   readonly byWindow: WindowedHistogram<number>;
   readonly byTtl: WindowedHistogram<number>;
 
   constructor(maxKeys: number) {
-    this.byKey = new WindowedHistogram<string>(maxKeys);
+    this.byKey = new WindowedHistogram<number>(maxKeys);
     this.byWindow = new WindowedHistogram<number>(Math.min(maxKeys, 65536));
     this.byTtl = new WindowedHistogram<number>(256);
   }
@@ -103,7 +105,7 @@ export class FingerprintStats {
   observe(e: PacketEvent, epoch: number): void {
     const fp = e.fingerprint;
     if (fp === null) return;
-    const b = this.byKey.add(fp.key, epoch);
+    const b = this.byKey.add(fp.code, epoch);
     if (e.os !== '') b.os = e.os;
     if (e.tool !== '') b.tool = e.tool;
     this.byWindow.add(fp.window, epoch);
@@ -123,7 +125,7 @@ export class FingerprintStats {
     return {
       windowSeconds,
       total,
-      byKey: keys.slice(0, limit),
+      byKey: keys.slice(0, limit).map((r) => ({ key: keyOfShape(r.key), count: r.count, os: r.os, tool: r.tool })),
       otherKeys: this.byKey.other.total + keys.slice(limit).reduce((n, r) => n + r.count, 0),
       byWindow: this.byWindow.rows().slice(0, limit).map((r) => ({ window: r.key, count: r.count })),
       byInitialTtl: this.byTtl.rows().map((r) => ({ initialTtl: r.key, count: r.count })),

@@ -12,6 +12,7 @@
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
 import { NONE, TCP_ACK, TCP_RST, TCP_SYN, type PacketEvent } from '../pipeline/types.js';
+import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
 import type { TrackOptions } from './options.js';
@@ -222,10 +223,11 @@ export class SourceState {
   seqMisses = 0;
   seqEpoch = 0;
   /**
-   * The first SYN fingerprint key seen ('' none), kept in the object so a one-SYN source of a
-   * flood makes no list; then the others, first seen first (null until there is one).
+   * The first SYN fingerprint seen, as its shape code (NO_SHAPE none), kept in the object so a
+   * one-SYN source of a flood makes no list and no key; then the others' keys, first seen first
+   * (null until there is one).
    */
-  firstFingerprint = '';
+  firstFingerprint = NO_SHAPE;
   moreFingerprints: readonly string[] | null = null;
   /** Bounded label lists (first seen first), null until the first. */
   tools: readonly string[] | null = null;
@@ -234,10 +236,10 @@ export class SourceState {
   country = '';
   /**
    * Campaign memberships, one per fingerprint (see campaigns.ts): the first in `firstLink` (unused
-   * while its fingerprint is ''), made with the object and reused with it, so a one-SYN source of
+   * while its shape is NO_SHAPE), made with the object and reused with it, so a one-SYN source of
    * a flood allocates nothing for its campaign; further ones in `links`.
    */
-  readonly firstLink: CampaignLink = newLink('', NONE, 0);
+  readonly firstLink: CampaignLink = newLink(NO_SHAPE, NONE, 0);
   links: CampaignLink[] | null = null;
 
   // Scan state (see scans.ts).
@@ -302,12 +304,12 @@ export class SourceState {
     this.seqEpoch = 0;
     // Dropped, not emptied: an emptied array grows to 17 slots on its next push, while a new one
     // is made with exactly one (addLabel), and most sources never get a second label.
-    this.firstFingerprint = '';
+    this.firstFingerprint = NO_SHAPE;
     this.moreFingerprints = null;
     this.oses = null;
     this.tools = null;
     this.country = '';
-    restartLink(this.firstLink, '', NONE, 0);
+    restartLink(this.firstLink, NO_SHAPE, NONE, 0);
     this.links = null;
     this.scanState = 0;
     this.vertical = 0;
@@ -328,8 +330,9 @@ export class SourceState {
 
   /** The SYN fingerprint keys seen, first seen first. */
   fingerprintKeys(): string[] {
-    if (this.firstFingerprint === '') return [];
-    return this.moreFingerprints === null ? [this.firstFingerprint] : [this.firstFingerprint, ...this.moreFingerprints];
+    if (this.firstFingerprint === NO_SHAPE) return [];
+    const first = keyOfShape(this.firstFingerprint);
+    return this.moreFingerprints === null ? [first] : [first, ...this.moreFingerprints];
   }
 
   /** The last destination ports probed, newest first. */
@@ -564,9 +567,9 @@ export class SourceTable {
     if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels, true);
     if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels, true);
     if (e.fingerprint !== null) {
-      const key = e.fingerprint.key;
-      if (s.firstFingerprint === '') s.firstFingerprint = key;
-      else if (key !== s.firstFingerprint && o.maxLabels > 1) s.moreFingerprints = addLabel(s.moreFingerprints, key, o.maxLabels - 1, false);
+      const code = e.fingerprint.code;
+      if (s.firstFingerprint === NO_SHAPE) s.firstFingerprint = code;
+      else if (code !== s.firstFingerprint && o.maxLabels > 1) s.moreFingerprints = addLabel(s.moreFingerprints, e.fingerprint.key, o.maxLabels - 1, false);
     }
 
     if (!isProbe(e)) return s;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IntervalAggregator, OTHER_COUNTER, type AggregatorOptions } from '../../src/aggregate/intervals.js';
 import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent, type Verdict } from '../../src/pipeline/types.js';
+import { shapeCode } from '../../src/enrich/fingerprint.js';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
 const options: AggregatorOptions = { intervalMs: 10_000, graceMs: 2_000, latenessMs: 5_000, maxPrefixes: 3, maxOpenIntervals: 50, maxCounterNames: 1000 };
@@ -93,7 +94,7 @@ describe('interval aggregator', () => {
     const out = new LastWriteWins();
     const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
     const syn = packet(T0);
-    syn.fingerprint = { key: 'ittl=128,win=16384,olen=0,df=0', window: 16384, ttl: 103, initialTtl: 128, hops: 25, df: 0, ipId: 256, optionsLength: 0, srcPort: 6000, extraFlags: 0, probe: false };
+    syn.fingerprint = { key: 'ittl=128,win=16384,olen=0,df=0', code: shapeCode(128, 16384, 0, 0), window: 16384, ttl: 103, initialTtl: 128, hops: 25, df: 0, ipId: 256, optionsLength: 0, srcPort: 6000, extraFlags: 0, probe: false };
     syn.os = 'windows';
     syn.tool = 'port6000-ssh-scanner';
     syn.geo = { country: 'CN', city: '', asn: NONE, asOrg: '' };
@@ -365,7 +366,7 @@ describe('series budget over the aggregator\'s life (aggregate.max_series)', () 
     const agg = new IntervalAggregator({ ...options, maxSeries: 2 }, source, out.write, () => T0);
     for (let i = 0; i < 6; i++) {
       const e = packet(T0, 'blocked', 22);
-      e.fingerprint = { key: `fp${i}`, window: 1000 + i, initialTtl: 64 } as unknown as PacketEvent['fingerprint'];
+      e.fingerprint = { key: `ittl=64,win=${1000 + i},olen=0,df=0`, code: shapeCode(64, 1000 + i, 0, 0), window: 1000 + i, initialTtl: 64 } as unknown as PacketEvent['fingerprint'];
       e.tool = `tool${i}`;
       e.geo = { country: `C${i}` } as unknown as PacketEvent['geo'];
       agg.addPacket(e, NONE, NONE);

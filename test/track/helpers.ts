@@ -1,4 +1,5 @@
 // Synthetic PacketEvents for the tracker specs: every PacketEvent field present, as the decoder makes them.
+import { shapeCode } from '../../src/enrich/fingerprint.js';
 import { NONE, TCP_SYN, type PacketEvent, type SynFingerprint, type Verdict } from '../../src/pipeline/types.js';
 import { defaultTrack } from '../../src/track/options.js';
 import { Tracker } from '../../src/track/query.js';
@@ -48,6 +49,7 @@ export function packet(spec: PacketSpec = {}): PacketEvent {
   const fingerprint: SynFingerprint | null = isSyn
     ? {
         key: `ittl=${ittl},win=${window},olen=${olen},df=${df}`,
+        code: shapeCode(ittl, window, olen, df),
         window, ttl, initialTtl: ittl, hops: ittl - ttl, df, ipId: 256, optionsLength: olen, srcPort: sport,
         extraFlags: 0, probe: false,
       }
