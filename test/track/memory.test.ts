@@ -43,7 +43,7 @@ describe('memory bound', () => {
     expect(stats.tracked).toBeLessThanOrEqual(maxSources);
     expect(stats.tracked).toBe(maxSources);
     expect(stats.evicted).toBe(N - maxSources);
-    // About 1.05 KB per tracked source with its campaign link and row (see docs/detection.md); a generous
+    // About 0.93 KB per tracked source with its campaign link and row (see docs/detection.md); a generous
     // bound against regressions: 100 000 sources must not take more than 300 MB.
     expect(after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers).toBeLessThan(300 * MB);
   }, 60_000);
