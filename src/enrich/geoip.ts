@@ -3,7 +3,8 @@
 //
 // Hot path: an IPv4 address is answered by the data record its walk through the tree leads to
 // (mmdb-ipv4.ts), other addresses by an LRU cache; the GeoInfo objects are frozen and shared
-// (interned), so a hit allocates nothing. Private and reserved addresses are labelled without a lookup (ip-ranges.ts).
+// (interned), so a hit allocates nothing. Private and reserved addresses are labelled without a
+// lookup (ip-ranges.ts).
 // Database files given in the configuration are watched (fs.watch on their directory plus a slow
 // stat poll) and reopened when they change; reload() (SIGHUP) reopens them unconditionally. A new
 // reader replaces the old one only once it opened cleanly, and the cache is cleared with the swap.

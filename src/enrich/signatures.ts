@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { NONE, type Classification, type Enricher, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
 import { errorText } from '../util/errors.js';
-import { MAX_OPTIONS_LENGTH, shapeCode, shapeSlot, synFingerprint } from './fingerprint.js';
+import { MAX_OPTIONS_LENGTH, shapeSlot, synFingerprint } from './fingerprint.js';
 
 export const OS_FAMILIES = ['linux', 'windows', 'bsd', 'network-device', 'unknown'] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
@@ -395,7 +395,7 @@ export class SignatureSet {
    * every OS; among tools (and among OSes) the highest confidence wins, then file order.
    */
   classify(fp: SynFingerprint, event: PacketEvent): Classification {
-    const code = shapeCode(fp.initialTtl, fp.window, fp.optionsLength, fp.df);
+    const code = fp.code;
     const slot = shapeSlot(code, fp.window, SHAPE_CACHE_SLOTS);
     let packed: number;
     if (this.shapeCodes[slot] === code) packed = this.shapeAnswers[slot]!;

@@ -18,6 +18,7 @@ import { lstat, mkdir, open, readdir, readFile, rename, stat, type FileHandle } 
 import { constants, readSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileSourceConfig } from '../config/schema.js';
 import { NONE, type Checkpoint, type LineReceiver, type LineSource } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
@@ -26,10 +27,6 @@ import { errorCode, errorText } from '../util/errors.js';
 
 const GENERATION_FACTOR = 2 ** 40;
 
-/** Resolves after the event loop's next turn (I/O and timers run first). */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 /** Read size: large, so a backlog is worked through with few syscalls. */
 const CHUNK_BYTES = 256 * 1024;
 /** Chunks per batch before receiver.caughtUp(…, false) gives the pipeline a turn. */
@@ -316,7 +313,8 @@ export class FileSource implements LineSource {
       const bytesRead = readSync(file.handle.fd, buffer, 0, CHUNK_BYTES, this.offset);
       if (bytesRead === 0) return true;
       this.consume(buffer, bytesRead);
-      await turn();
+      // I/O and timers run before the next chunk.
+      await nextTurn();
     }
     return false;
   }
