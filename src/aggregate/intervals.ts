@@ -69,6 +69,12 @@ interface OpenInterval {
    * key) when it closes: a flood of random windows is counted without a key string per SYN.
    */
   fingerprintCodes: Map<number, number>;
+  /**
+   * SYNs by window while the interval is open, made aggregate.synWindows when it closes: a flood
+   * of random windows is counted in an array instead of a Map of up to 65,536 entries. Made at
+   * the interval's first SYN.
+   */
+  synWindows: Uint32Array | null;
   /** Earliest start position per source (Infinity: none). */
   minPos: number[];
   /** Per source, running-total baselines as of this interval's first record of each counter. */
@@ -84,6 +90,11 @@ interface OpenInterval {
  */
 export const MAX_COUNTER_NAMES = 10_000;
 export const OTHER_COUNTER = '_other';
+
+/** TCP windows: 0 to 65,535. */
+const WINDOWS = 0x10000;
+/** Window count arrays kept for the next intervals (more than two are seldom open at once). */
+const SPARE_WINDOW_COUNTS = 2;
 
 /** Distinct SYN fingerprint keys counted per interval; more are summed as "other". */
 const MAX_FINGERPRINTS = 1000;
@@ -123,6 +134,7 @@ export class IntervalAggregator {
   /** Event time up to which intervals were closed. */
   private closedUntil = 0;
   private latePositions = 0;
+  private readonly spareWindowCounts: Uint32Array[] = [];
   readonly stats: AggregatorStats = {
     events: 0,
     lateEvents: 0,
@@ -200,7 +212,9 @@ export class IntervalAggregator {
     const fp = event.fingerprint;
     if (fp !== null) {
       a.syns++;
-      increment(a.synWindows, fp.window);
+      const window = fp.window;
+      if (window >= 0 && window < WINDOWS) (open.synWindows ??= this.windowCounts())[window]!++;
+      else increment(a.synWindows, window);
       increment(a.synInitialTtls, fp.initialTtl);
       increment(a.synOs, event.os);
       const codes = open.fingerprintCodes;
@@ -305,10 +319,16 @@ export class IntervalAggregator {
     return open;
   }
 
+  /** A zeroed array for an interval's SYN windows. */
+  private windowCounts(): Uint32Array {
+    return this.spareWindowCounts.pop() ?? new Uint32Array(WINDOWS);
+  }
+
   private openInterval(start: number): OpenInterval {
     const open: OpenInterval = {
       aggregate: emptyAggregate(start, this.options.intervalMs),
       fingerprintCodes: new Map(),
+      synWindows: null,
       minPos: this.sources.map(() => Infinity),
       baselines: this.sources.map(() => new Map()),
       late: this.sources.map(() => []),
@@ -367,6 +387,12 @@ export class IntervalAggregator {
     this.stats.openIntervals = this.starts.length;
     this.stats.closedIntervals++;
     for (const [code, n] of open.fingerprintCodes) open.aggregate.fingerprints.set(keyOfShape(code), n);
+    const windows = open.synWindows;
+    if (windows !== null) {
+      const counted = open.aggregate.synWindows;
+      for (let window = 0; window < WINDOWS; window++) if (windows[window] !== 0) counted.set(window, (counted.get(window) ?? 0) + windows[window]!);
+      if (this.spareWindowCounts.length < SPARE_WINDOW_COUNTS) this.spareWindowCounts.push(windows.fill(0));
+    }
     this.applyBudgets(open.aggregate);
     this.emit(open.aggregate);
   }

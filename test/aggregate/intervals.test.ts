@@ -90,6 +90,29 @@ describe('interval aggregator', () => {
     expect(out.total('blocked')).toBe(2);
   });
 
+  it('counts every SYN window from 0 to 65,535 exactly, each interval on its own', () => {
+    const out = new LastWriteWins();
+    let now = T0;
+    const agg = new IntervalAggregator({ ...options, maxSeries: 100_000 }, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => now);
+    agg.caughtUp(0, true);
+    const syn = (time: number, window: number): PacketEvent => {
+      const e = packet(time);
+      e.fingerprint = { key: `ittl=64,win=${window},olen=0,df=0`, code: shapeCode(64, window, 0, 0), window, initialTtl: 64 } as unknown as PacketEvent['fingerprint'];
+      return e;
+    };
+    // Three intervals in a row, so the arrays of closed intervals are used again.
+    const windowsOf = [[0, 0, 65535, 1024], [1024, 7], [5, 65535, 5, 5]];
+    for (let i = 0; i < windowsOf.length; i++) {
+      for (const window of windowsOf[i]!) agg.addPacket(syn(T0 + i * 10_000 + 500, window), NONE, NONE);
+      now = T0 + i * 10_000 + 12_000;
+      agg.closeDue();
+    }
+    expect([...out.byStart.get(T0)!.synWindows].sort((a, b) => a[0] - b[0])).toEqual([[0, 2], [1024, 1], [65535, 1]]);
+    expect([...out.byStart.get(T0 + 10_000)!.synWindows].sort((a, b) => a[0] - b[0])).toEqual([[7, 1], [1024, 1]]);
+    expect([...out.byStart.get(T0 + 20_000)!.synWindows].sort((a, b) => a[0] - b[0])).toEqual([[5, 3], [65535, 1]]);
+    expect([...out.byStart.values()].map((a) => a.syns)).toEqual([4, 2, 4]);
+  });
+
   it('counts SYNs by window, initial TTL, fingerprint and OS, and packets by tool and country', () => {
     const out = new LastWriteWins();
     const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
