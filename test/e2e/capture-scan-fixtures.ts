@@ -1,0 +1,150 @@
+/**
+ * Captures the scan-type fixtures test/fixtures/ulogd/scan-*.jsonl from real tools through
+ * nftables → NFLOG → real ulogd2 → JSON in the e2e lab: nmap's OS detection and flag scans, a UDP
+ * scan, an ICMP sweep, and one-SYN-per-host sweeps of port 22. Each tool sends from its own client
+ * address (SCAN_TOOL_ADDR); sweeps go to the 32 addresses of SWEEP_HOSTS, which the firewall
+ * namespace holds, so the firewall's input chain logs every probe. Needs root and nmap, hping3,
+ * zmap (scripts/install-test-deps.sh). Not a test: compile and run it like capture-fixtures.ts
+ * (see the fixtures README), with `capture-scan-fixtures.js` as the script. Only the tool's own
+ * lines are kept (source address = the tool's).
+ */
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as L from './lab.js';
+
+/** Client addresses of the scan-type tools, beside LAB_TOOL_ADDR's. */
+export const SCAN_TOOL_ADDR = {
+  'nmap-os': '198.18.0.21',
+  'nmap-xmas': '198.18.0.22',
+  'nmap-null': '198.18.0.23',
+  'nmap-fin': '198.18.0.24',
+  'nmap-ack': '198.18.0.25',
+  'nmap-maimon': '198.18.0.26',
+  'nmap-udp': '198.18.0.27',
+  'nmap-ping-sweep': '198.18.0.28',
+  'port6000-sweep': '198.18.0.15',
+  'zmap-sweep': '198.18.0.41',
+} as const;
+export type ScanTool = keyof typeof SCAN_TOOL_ADDR;
+
+/** 32 firewall addresses (198.18.0.96/27) for sweeps: each is a host the input chain guards. */
+export const SWEEP_CIDR = '198.18.0.96/27';
+export const SWEEP_HOSTS: readonly string[] = Array.from({ length: 32 }, (_, i) => `198.18.0.${96 + i}`);
+
+/** The fixture file per tool, and the command line it was captured with (for the README). */
+export const SCAN_FIXTURES: ReadonlyArray<readonly [ScanTool, string]> = [
+  ['nmap-os', 'scan-nmap-os.jsonl'],
+  ['nmap-xmas', 'scan-nmap-xmas.jsonl'],
+  ['nmap-null', 'scan-nmap-null.jsonl'],
+  ['nmap-fin', 'scan-nmap-fin.jsonl'],
+  ['nmap-ack', 'scan-nmap-ack.jsonl'],
+  ['nmap-maimon', 'scan-nmap-maimon.jsonl'],
+  ['nmap-udp', 'scan-nmap-udp.jsonl'],
+  ['nmap-ping-sweep', 'scan-icmp-sweep.jsonl'],
+  ['port6000-sweep', 'scan-port6000-sweep.jsonl'],
+  ['zmap-sweep', 'scan-zmap-sweep.jsonl'],
+];
+
+/** Adds the sweep targets to the firewall's veth. Idempotent. */
+export async function addSweepHosts(lab: L.Lab): Promise<void> {
+  for (const a of SWEEP_HOSTS) {
+    const r = await L.run('ip', ['-n', lab.fwNs, 'addr', 'add', `${a}/24`, 'dev', L.LAB_ADDR.fwIf]);
+    if (r.code !== 0 && !/File exists|already assigned/.test(r.stderr)) throw new Error(`ip addr add ${a} failed: ${r.stderr}`);
+  }
+}
+
+/** Runs one tool from its own address; every run is bounded in packets and time (≤ 120 s). */
+export async function sendScan(lab: L.Lab, tool: ScanTool, tmpDir: string): Promise<void> {
+  const src = SCAN_TOOL_ADDR[tool];
+  const fw = L.LAB_ADDR.fw4;
+  const ifc = L.LAB_ADDR.clientIf;
+  const x = async (cmd: string, args: string[], ok: (r: L.ExecResult) => boolean = (r) => r.code === 0): Promise<void> => {
+    const r = await lab.exec(lab.clientNs, cmd, args, { timeoutMs: 120_000 });
+    if (!ok(r)) throw new Error(`${cmd} ${args.join(' ')} failed (code ${r.code}):\n${r.stderr}${r.stdout}`);
+  };
+  const nmap = (args: string[]): Promise<void> => x('nmap', [...args, '-n', '-Pn', '--max-retries', '0', '-S', src, '-e', ifc]);
+  switch (tool) {
+    case 'nmap-os':
+      // A SYN scan of ports 1-100 (22 open: SSH Attempt, accepted, the lab listens; the rest filtered), then the OS probes.
+      return nmap(['-O', '-p', '1-100', fw]);
+    case 'nmap-xmas':
+      return nmap(['-sX', '-p', '20-30', fw]);
+    case 'nmap-null':
+      return nmap(['-sN', '-p', '20-30', fw]);
+    case 'nmap-fin':
+      return nmap(['-sF', '-p', '20-30', fw]);
+    case 'nmap-ack':
+      return nmap(['-sA', '-p', '20-30', fw]);
+    case 'nmap-maimon':
+      return nmap(['-sM', '-p', '20-30', fw]);
+    case 'nmap-udp':
+      return nmap(['-sU', '-p', '50-60', fw]);
+    case 'nmap-ping-sweep':
+      // -Pn is not wanted here: -sn -PE sends one ICMP echo request per host (--send-ip: not ARP).
+      return x('nmap', ['-sn', '-PE', '--send-ip', '-n', '--max-retries', '0', '-S', src, '-e', ifc, SWEEP_CIDR]);
+    case 'port6000-sweep':
+      for (const host of SWEEP_HOSTS) {
+        await x('hping3', ['-a', src, '-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22', '-c', '1', host], (r) => /\d+ packets transmitted/.test(r.stdout + r.stderr));
+      }
+      return;
+    case 'zmap-sweep': {
+      mkdirSync(tmpDir, { recursive: true });
+      const empty = join(tmpDir, 'zmap-blacklist-empty.conf');
+      writeFileSync(empty, '');
+      return x('zmap', ['-p', '22', '-i', ifc, '-S', src, '-G', L.LAB_ADDR.fwMac, '-r', '200', '-c', '2', '-b', empty, '-q', SWEEP_CIDR]);
+    }
+  }
+}
+
+export async function captureScanFixtures(outDir = join(L.REPO_ROOT, 'test', 'fixtures', 'ulogd'), only?: readonly string[]): Promise<Record<string, number>> {
+  L.requireRoot();
+  L.requireTools(['ulogd', 'hping3', 'nmap', 'zmap', 'nft']);
+  mkdirSync(outDir, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'nfw-scanfix-'));
+  const written: Record<string, number> = {};
+  const lab = await L.createLab();
+  try {
+    await L.addClientAddresses(lab, Object.values(SCAN_TOOL_ADDR));
+    await addSweepHosts(lab);
+    const u = await L.startUlogd(lab, { mode: 'file', tmpDir: join(tmp, 'ulogd') });
+    const from = (source: string) => (l: string): boolean => L.isPacketLine(l) && (JSON.parse(l) as Record<string, unknown>)['src_ip'] === source;
+    for (const [tool, file] of SCAN_FIXTURES) {
+      if (only && !only.includes(tool)) continue;
+      const source = SCAN_TOOL_ADDR[tool];
+      const before = L.readLines(u.outputPath).filter(from(source)).length;
+      await sendScan(lab, tool, tmp);
+      // NFLOG batches up to 1 s in the kernel: wait until the count holds still for 2 s.
+      let count = -1;
+      for (;;) {
+        await L.sleep(2_000);
+        const now = L.readLines(u.outputPath).filter(from(source)).length;
+        if (now === count) break;
+        count = now;
+      }
+      const lines = L.readLines(u.outputPath).filter(from(source)).slice(before);
+      if (lines.length === 0) throw new Error(`${file}: no line from ${source}`);
+      writeFileSync(join(outDir, file), lines.map((l) => `${l}\n`).join(''));
+      written[file] = lines.length;
+    }
+    await u.stop();
+  } finally {
+    await lab.destroy();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return written;
+}
+
+// Run directly (compiled): node .state/labjs/capture-scan-fixtures.js [tool ...]
+if (process.argv[1] && /capture-scan-fixtures\.(js|ts)$/.test(process.argv[1])) {
+  const only = process.argv.slice(2);
+  captureScanFixtures(undefined, only.length > 0 ? only : undefined).then(
+    (w) => {
+      for (const [k, v] of Object.entries(w)) console.log(`${k}: ${v} lines`);
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
