@@ -17,7 +17,11 @@ import { NONE, type Classification, type Enricher, type PacketEvent, type SynFin
 import { errorText } from '../util/errors.js';
 import { MAX_OPTIONS_LENGTH, shapeSlot, synFingerprint } from './fingerprint.js';
 
-export const OS_FAMILIES = ['linux', 'windows', 'bsd', 'network-device', 'unknown'] as const;
+/**
+ * "crafted": a tool that writes the fields an OS guess reads (TTL, window, options) itself, so its
+ * packets tell nothing of the sender's OS; "unknown": no signature says.
+ */
+export const OS_FAMILIES = ['linux', 'windows', 'bsd', 'network-device', 'crafted', 'unknown'] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
 export type SignatureKind = 'tool' | 'os';
 

@@ -17,7 +17,7 @@
 //   <p>.syn.window.<window>|other                top N windows (aggregate.top_values)
 //   <p>.syn.ittl.<32|64|128|255>                 by inferred initial TTL
 //   <p>.syn.fingerprint.<key>|other              top N fingerprint keys, e.g. ittl_128_win_16384_olen_0_df_0
-//   <p>.syn.os.<linux|windows|bsd|network-device|unknown>
+//   <p>.syn.os.<linux|windows|bsd|network-device|crafted|unknown>
 //   <p>.tools.<signature id>                     packets from a recognised tool
 //   <p>.geo.<country code|private|reserved|unknown>|other   top N source countries
 //   <p>.scans.<vertical|horizontal|ssh_bruteforce>.active|new   sources in a detected scan / new ones

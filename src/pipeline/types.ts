@@ -62,7 +62,7 @@ export interface PacketEvent {
   // Enrichment: null/'' from the decoder, filled in place by the enrichers (no copies).
   /** SYN fingerprint of a TCP SYN without ACK; null for every other packet. */
   fingerprint: SynFingerprint | null;
-  /** OS family from the fingerprint: linux, windows, bsd, network-device, unknown; '' when not a SYN. */
+  /** OS family from the fingerprint: linux, windows, bsd, network-device, crafted (a tool's own packets), unknown; '' when not a SYN. */
   os: string;
   /** Scanning tool recognised from the packet shape (a signature id); '' when none. */
   tool: string;
@@ -96,7 +96,7 @@ export interface SynFingerprint {
 }
 
 export interface Classification {
-  /** OS family: linux, windows, bsd, network-device, unknown. */
+  /** OS family: linux, windows, bsd, network-device, crafted (a tool's own packets), unknown. */
   os: string;
   /** Tool signature id ('' when only the OS is known). */
   tool: string;

@@ -123,8 +123,8 @@ campaign_min_sources = 5
     expect(row(LAB_TOOL_ADDR.mirai).tools).toEqual(['mirai']);
     expect(row(LAB_TOOL_ADDR.probe).tools).toEqual(['syn-probe']);
     expect(row(LAB_TOOL_ADDR.nmap).tools).toEqual(['nmap-syn']);
-    expect(row(LAB_TOOL_ADDR.masscan).tools).toEqual(['masscan']);
-    expect(row(LAB_TOOL_ADDR.zmap).tools).toEqual(['zmap']);
+    expect(row(LAB_TOOL_ADDR.masscan)).toMatchObject({ tools: ['masscan'], os: ['crafted'] });
+    expect(row(LAB_TOOL_ADDR.zmap)).toMatchObject({ tools: ['zmap'], os: ['crafted'] });
     // The lab's addresses are in the benchmarking range: labelled, not looked up.
     expect(row(LAB_TOOL_ADDR.nmap).country).toBe('reserved');
 

@@ -86,6 +86,26 @@ describe('real SYNs from scanning tools are recognised', () => {
       expect(c.reasons).toContain('seq=dst ip');
     }
   });
+  it('nmap OS detection: every SYN it sends for -O is named, the SYN scan before it stays nmap-syn', () => {
+    const events = fixturePackets('scan-nmap-os.jsonl').filter((e) => e.protocol === 6 && (e.tcpFlags & TCP_SYN) !== 0);
+    const named = events.map((e) => classified(e).tool);
+    // The SYN scan of ports 1-100 (99 of its probes were logged), then the OS probes (SEQ x6, ECN,
+    // T3, T5) sent twice, T3/T5 with retries.
+    expect(named.filter((t) => t === 'nmap-syn')).toHaveLength(events.filter((e) => e.tcpWindow === 1024).length);
+    expect(named.filter((t) => t === 'nmap-syn').length).toBeGreaterThanOrEqual(99);
+    expect(named.filter((t) => t === 'nmap-os-detection').length).toBeGreaterThanOrEqual(18);
+    expect(named.every((t) => t === 'nmap-syn' || t === 'nmap-os-detection')).toBe(true);
+    for (const e of events) if (classified(e).tool === 'nmap-os-detection') expect([1, 63, 4, 16, 512, 3, 256, 31337]).toContain(e.tcpWindow);
+  });
+  it('tools that write TTL and window themselves say OS "crafted", not the OS those fields would suggest', () => {
+    // masscan's and zmap's TTL 255 would read as a router; nmap's random TTL and hping3's 64 as Linux.
+    for (const file of ['syn-masscan.jsonl', 'syn-zmap.jsonl', 'syn-nmap.jsonl', 'syn-hping3-default.jsonl', 'syn-probe-flags.jsonl', 'scan-zmap-sweep.jsonl']) {
+      for (const c of all(file)) expect(c.os, file).toBe('crafted');
+    }
+    // A tool whose own shape names its host keeps that OS.
+    for (const c of all('syn-port6000.jsonl')) expect(c.os).toBe('windows');
+    for (const c of all('syn-mirai-like.jsonl')) expect(c.os).toBe('linux');
+  });
   it('SYN+FIN and SYN+URG+PSH probes win over the hping3 shape they were sent with', () => {
     for (const c of all('syn-probe-flags.jsonl')) expect(c.tool).toBe('syn-probe');
   });

@@ -82,6 +82,15 @@ function el(tag, cls, text, children) {
   return node;
 }
 
+/**
+ * An OS family as shown: "crafted" is a tool's own packet, whose TTL and window say nothing of the
+ * sender's OS.
+ * @param {string} os
+ */
+function osLabel(os) {
+  return os === 'crafted' ? 'unknown (crafted)' : os;
+}
+
 /** Marks an element as a filter target: clicking it adds `field = value` to the filter. */
 function filterable(node, field, value) {
   if (value === null || value === undefined || value === '') return node;
@@ -510,7 +519,7 @@ function eventRow(e) {
 
   const tool = td('tool');
   if (e.tool) tool.append(filterable(el('span', 'toolname', e.tool), 'tool', e.tool));
-  if (e.os) tool.append(el('span', 'dim', e.tool ? ` ${e.os}` : e.os));
+  if (e.os) tool.append(el('span', 'dim', e.tool ? ` ${osLabel(e.os)}` : osLabel(e.os)));
   titled(tool);
   if (Array.isArray(e.reasons) && e.reasons.length) {
     tool.title += ` (${e.confidence != null ? `confidence ${e.confidence}: ` : ''}${e.reasons.join(', ')})`;
@@ -937,7 +946,7 @@ function renderFingerprintTable(h) {
     const share = h.total > 0 ? ` ${Math.round((r.count / h.total) * 100)}%` : '';
     const tool = td('tool');
     if (r.tool) tool.append(filterable(el('span', 'toolname', r.tool), 'tool', r.tool));
-    if (r.os) tool.append(el('span', 'dim', r.tool ? ` ${r.os}` : r.os));
+    if (r.os) tool.append(el('span', 'dim', r.tool ? ` ${osLabel(r.os)}` : osLabel(r.os)));
     frag.append(
       el('tr', null, null, [
         titled(td('fp mono', null, [filterable(el('span', null, r.key), 'fingerprint', r.key)])),
@@ -988,7 +997,7 @@ function renderSources(body) {
     // Two lines, as campaigns: the address, then what it is (tools, OS, reused source port or sequence).
     const tool = el('div', 'sub-line');
     for (const t of r.tools ?? []) tool.append(filterable(el('span', 'toolname', t), 'tool', t), ' ');
-    if (r.os?.length) tool.append(el('span', 'dim', r.os.join(',')));
+    if (r.os?.length) tool.append(el('span', 'dim', r.os.map(osLabel).join(',')));
     if (r.sourcePortReuse) tool.append(el('span', 'tag', `sport ${r.sourcePortReuse.port}`));
     if (r.seqReuse) tool.append(el('span', 'tag', 'seq reuse'));
     const addr = el('div', 'mono', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country)]);
@@ -1020,7 +1029,7 @@ function renderCampaigns(body) {
     // Two lines: the fingerprint, then what it is (tool, OS, a source port shared by the members).
     const what = el('div', 'sub-line');
     if (c.tool) what.append(filterable(el('span', 'toolname', c.tool), 'tool', c.tool));
-    if (c.os) what.append(el('span', 'dim', c.tool ? ` ${c.os}` : c.os));
+    if (c.os) what.append(el('span', 'dim', c.tool ? ` ${osLabel(c.os)}` : osLabel(c.os)));
     if (c.sharedSourcePort != null) what.append(el('span', 'tag', `sport ${c.sharedSourcePort}`));
     const head = titled(td('stack', null, [el('div', 'fp mono', null, [filterable(el('span', null, c.fingerprint), 'fingerprint', c.fingerprint)]), what]));
     const ports = td('mono');
