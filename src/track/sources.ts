@@ -136,6 +136,10 @@ export class WindowSet<K> {
     return this.members !== null ? this.members.size : this.soleKey !== undefined ? 1 : 0;
   }
 
+  has(key: K): boolean {
+    return this.members !== null ? this.members.has(key) : this.soleKey === key;
+  }
+
   /** Whether members were turned away within the live epochs: the size is then a lower bound. */
   atLeast(oldest: number): boolean {
     return this.fullEpoch >= oldest;
@@ -574,16 +578,21 @@ export class SourceTable {
 
     if (!isProbe(e)) return s;
     const useEpoch = s.epoch;
-    const counts = verdictCounter !== C_ALLOWED || o.scanCountAllowed;
+    // Accepted probes count too when they are crafted (a recognised tool, a reused source port or
+    // sequence number): a raw-socket sweep of an open port is a sweep, a browsing client is not.
+    const counts = verdictCounter !== C_ALLOWED || o.scanCountAllowed || s.tools !== null || s.sportReused(o.reuseMinTargets) || s.seqReused(o.reuseMinTargets);
     if (counts) {
       ring[slot + C_PROBES]!++;
       ring[totals + C_PROBES]!++;
     }
     const syn = e.protocol === 6 && (e.tcpFlags & TCP_SYN) !== 0;
+    const hosts = (s.hosts ??= new WindowSet<string>());
     if (syn && verdictCounter === C_ALLOWED && e.dstPort >= 0 && this.isSshPort[e.dstPort] === 1) {
       ring[slot + C_SSH]!++;
       ring[totals + C_SSH]!++;
-      pourSsh(s, time, o);
+      // A brute force comes back to the host(s) it hit; a sweep hits each host once. So only a SYN
+      // to a host this source has probed before (or to its first host) fills the SSH bucket.
+      if (hosts.size === 0 || hosts.has(e.dstIp)) pourSsh(s, time, o);
     }
 
     const dstPort = e.dstPort;
@@ -592,7 +601,7 @@ export class SourceTable {
       ring[s.base + LAST_PORTS_AT + (s.lastPortsCount % LAST_PORTS)] = dstPort;
       s.lastPortsCount++;
     }
-    (s.hosts ??= new WindowSet<string>()).add(e.dstIp, useEpoch, counts, o.maxHostsPerSource);
+    hosts.add(e.dstIp, useEpoch, counts, o.maxHostsPerSource);
 
     // Reuse of one source port / sequence number across changing targets (a retransmission to
     // the same target does not count).

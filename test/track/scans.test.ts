@@ -69,6 +69,31 @@ describe('scan detection', () => {
     expect(t.stats().scans.ssh_bruteforce).toBe(1);
   });
 
+  it('fills the SSH bucket only with SYNs that come back to a host: one SYN to each of 40 hosts is no brute force, 30 over two hosts are', () => {
+    const t = tracker();
+    for (let h = 0; h < 40; h++) t.observe(packet({ time: T0 + h * 500, src: '192.0.2.24', dst: `198.51.100.${h + 1}`, dport: 22, sport: 42000 + h * 3, seq: h * 7919, verdict: 'allowed' }));
+    for (let i = 0; i < 30; i++) t.observe(packet({ time: T0 + i * 2000, src: '192.0.2.25', dst: `198.51.100.${(i % 2) + 1}`, dport: 22, sport: 43000 + i * 3, seq: i * 7919, verdict: 'allowed' }));
+    const bySource = new Map(t.sources().map((r) => [r.address, r]));
+    expect(bySource.get('192.0.2.24')?.scan.levels.ssh_bruteforce).toBe('none');
+    expect(bySource.get('192.0.2.24')?.scan.evidence.sshSyns).toBe(40);
+    expect(bySource.get('192.0.2.25')?.scan.types).toEqual(['ssh_bruteforce']);
+  });
+
+  it('counts accepted probes towards scans when they are crafted: a recognised tool or a reused source port', () => {
+    const t = tracker();
+    for (let h = 1; h <= 25; h++) {
+      // The port-6000 scanner's SYNs, accepted by an open SSH port.
+      t.observe(packet({ time: T0 + h * 100, src: '192.0.2.26', dst: `198.51.100.${h}`, dport: 22, sport: 6000, seq: h * 7777, verdict: 'allowed', tool: 'port6000-ssh-scanner' }));
+      // An unrecognised raw-socket tool: no signature, but one source port to every target.
+      t.observe(packet({ time: T0 + h * 100, src: '192.0.2.27', dst: `198.51.100.${h}`, dport: 443, sport: 31000, seq: h * 7777, verdict: 'allowed' }));
+    }
+    const bySource = new Map(t.sources().map((r) => [r.address, r]));
+    expect(bySource.get('192.0.2.26')?.scan).toMatchObject({ state: 'detected', types: ['horizontal'] });
+    // Counted from the probe after the source port's reuse reached reuse_min_targets (10).
+    expect(bySource.get('192.0.2.27')?.scan.evidence.hosts).toBe(25 - 10);
+    expect(bySource.get('192.0.2.27')?.scan.types).toEqual(['horizontal']);
+  });
+
   it('does not flag a slow, steady SSH user: the bucket leaks faster than it fills', () => {
     const t = tracker();
     for (let i = 0; i < 30; i++) t.observe(packet({ time: T0 + i * 15_000, src: '192.0.2.23', dport: 22, sport: 41000 + i, seq: i * 7, verdict: 'allowed' }));
