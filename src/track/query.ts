@@ -7,7 +7,7 @@ import type { PacketEvent, TrackerStats } from '../pipeline/types.js';
 import { CampaignTable, type Campaign } from './campaigns.js';
 import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
 import { trackOptions, type TrackOptions } from './options.js';
-import { DETECTED, HORIZONTAL, NOT_SCANNING, SCAN_TYPES, SSH_BRUTEFORCE, VERTICAL, evaluateScan, scanView, type ScanType, type ScanView } from './scans.js';
+import { DETECTED, HORIZONTAL, NOT_SCANNING, SCAN_TYPES, SSH_BRUTEFORCE, VERTICAL, evaluateScan, hostRanges, portRanges, scanView, type ScanType, type ScanView } from './scans.js';
 import { C_ALLOWED, C_BLOCKED, C_PROBES, C_UNKNOWN, SLOTS, SourceTable, advance, isProbe, type SourceState } from './sources.js';
 
 export type SourceSort = 'last_seen' | 'packets' | 'ports' | 'severity';
@@ -22,8 +22,9 @@ export interface SourceRow {
   /** Packets by verdict within the window, and probes that count towards scans. */
   window: { allowed: number; blocked: number; unknown: number; probes: number };
   /** Distinct destination ports / hosts probed in the window; `atLeast` when the per-source cap was hit. */
-  ports: { distinct: number; atLeast: boolean };
-  hosts: { distinct: number; atLeast: boolean };
+  /** Distinct destination ports / hosts probed in the window, and them as ranges ("20-30,53"; hosts: IPv4 runs as "a-b"). */
+  ports: { distinct: number; atLeast: boolean; ranges: string };
+  hosts: { distinct: number; atLeast: boolean; ranges: string[] };
   /** Last destination ports probed, newest first. */
   lastPorts: number[];
   /** One source port reused across changing targets (raw-socket tools), or null. */
@@ -223,8 +224,8 @@ export class Tracker {
         unknown: s.windowCount(C_UNKNOWN),
         probes: s.windowCount(C_PROBES),
       },
-      ports: { distinct: s.ports?.size ?? 0, atLeast: s.ports?.atLeast(oldest) ?? false },
-      hosts: { distinct: s.hosts?.size ?? 0, atLeast: s.hosts?.atLeast(oldest) ?? false },
+      ports: { distinct: s.ports?.size ?? 0, atLeast: s.ports?.atLeast(oldest) ?? false, ranges: portRanges(s.ports?.keys() ?? []) },
+      hosts: { distinct: s.hosts?.size ?? 0, atLeast: s.hosts?.atLeast(oldest) ?? false, ranges: hostRanges(s.hosts?.keys() ?? []) },
       lastPorts: s.lastPorts(),
       sourcePortReuse: s.sportReused(o.reuseMinTargets) ? { port: s.sportCandidate, targets: s.sportHits } : null,
       seqReuse: s.seqReused(o.reuseMinTargets) ? { seq: s.seqCandidate, syns: s.seqHits } : null,

@@ -2,7 +2,7 @@
 // do no I/O and allocate nothing on the hot path). Thresholds and their reasoning (psad's danger
 // levels, crowdsec's leaky buckets) are in README.md beside this file.
 import type { TrackOptions } from './options.js';
-import { C_PROBES, C_SSH, type SourceState } from './sources.js';
+import { C_PROBES, C_SSH, TECHNIQUES, type ScanTechnique, type SourceState } from './sources.js';
 
 import { SCAN_TYPES, type ScanType } from '../pipeline/types.js';
 
@@ -45,9 +45,12 @@ export function pourSsh(s: SourceState, time: number, o: TrackOptions): void {
   if (s.sshLevel > o.sshCapacity) s.sshOverflowAt = time;
 }
 
-/** Whether the source sends crafted packets: a recognised tool, or one source port / sequence number reused. */
+/**
+ * Whether the source sends crafted packets: a recognised tool, one source port / sequence number
+ * reused, or TCP flags no stack sends (NULL, XMAS, Maimon, odd mixes).
+ */
 export function crafted(s: SourceState, o: TrackOptions): boolean {
-  return s.tools !== null || s.sportReused(o.reuseMinTargets) || s.seqReused(o.reuseMinTargets);
+  return s.tools !== null || s.sportReused(o.reuseMinTargets) || s.seqReused(o.reuseMinTargets) || s.craftedFlagProbes > 0;
 }
 
 /**
@@ -105,6 +108,10 @@ export interface ScanView {
   severity: number;
   /** ISO time the current state was reached; null when none. */
   since: string | null;
+  /** Probes by technique since the source was first tracked, busiest first (those with any). */
+  techniques: Array<{ technique: ScanTechnique; probes: number }>;
+  /** What a person reads, e.g. "XMAS port scan of 11 ports (20-30)"; '' when none. */
+  label: string;
   evidence: {
     /** Distinct destination ports that count towards scans, in the window. */
     ports: number;
@@ -126,12 +133,15 @@ export function scanView(s: SourceState, o: TrackOptions, now: number): ScanView
     horizontal: SCAN_LEVELS[s.horizontal] ?? 'none',
     ssh_bruteforce: SCAN_LEVELS[s.sshBruteforce] ?? 'none',
   };
+  const techniques = techniquesOf(s);
   return {
     state: SCAN_LEVELS[s.scanState] ?? 'none',
     types: SCAN_TYPES.filter((t) => levels[t] !== 'none'),
     levels,
     severity: s.severity,
     since: s.scanSince === 0 ? null : new Date(s.scanSince).toISOString(),
+    techniques,
+    label: scanLabel(s, techniques[0]?.technique),
     evidence: {
       ports: s.ports === null ? 0 : s.ports.counted,
       hosts: s.hosts === null ? 0 : s.hosts.counted,
@@ -141,4 +151,101 @@ export function scanView(s: SourceState, o: TrackOptions, now: number): ScanView
       crafted: crafted(s, o),
     },
   };
+}
+
+/** A source's probes by technique, busiest first (TECHNIQUES order among equals). */
+export function techniquesOf(s: SourceState): Array<{ technique: ScanTechnique; probes: number }> {
+  const out: Array<{ technique: ScanTechnique; probes: number }> = [];
+  for (let t = 0; t < TECHNIQUES.length; t++) {
+    const probes = s.techniqueCount(t);
+    if (probes > 0) out.push({ technique: TECHNIQUES[t]!, probes });
+  }
+  return out.sort((a, b) => b.probes - a.probes);
+}
+
+const TECHNIQUE_NAMES: Record<ScanTechnique, string> = {
+  syn: 'SYN',
+  null: 'NULL',
+  fin: 'FIN',
+  xmas: 'XMAS',
+  ack: 'ACK',
+  maimon: 'Maimon (FIN+ACK)',
+  odd_flags: 'odd-flag',
+  udp: 'UDP',
+  icmp: 'ICMP',
+};
+
+/** Listed ranges at most, then "…". */
+const MAX_RANGES = 32;
+
+/** Ports as sorted ranges, psad-style: [20, 21, 22, 80] → "20-22,80". */
+export function portRanges(ports: readonly number[]): string {
+  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  const ranges: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    if (ranges.length === MAX_RANGES) {
+      ranges.push('…');
+      break;
+    }
+    ranges.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return ranges.join(',');
+}
+
+/** IPv4 dotted quad as a number, or −1. */
+function ipv4Number(address: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (m === null) return -1;
+  const octets = [m[1], m[2], m[3], m[4]].map(Number);
+  return octets.some((o) => o > 255) ? -1 : ((octets[0]! * 256 + octets[1]!) * 256 + octets[2]!) * 256 + octets[3]!;
+}
+
+/** Hosts sorted, runs of consecutive IPv4 addresses as "a-b" (last octet only when they share the rest). */
+export function hostRanges(hosts: readonly string[]): string[] {
+  const v4 = hosts.map((h) => ({ h, n: ipv4Number(h) })).filter((x) => x.n >= 0).sort((a, b) => a.n - b.n);
+  const out: string[] = [];
+  for (let i = 0; i < v4.length; ) {
+    let j = i;
+    while (j + 1 < v4.length && v4[j + 1]!.n === v4[j]!.n + 1) j++;
+    if (out.length === MAX_RANGES) {
+      out.push('…');
+      return out;
+    }
+    const first = v4[i]!.h;
+    const last = v4[j]!.h;
+    const sameNet = Math.floor(v4[i]!.n / 256) === Math.floor(v4[j]!.n / 256);
+    out.push(i === j ? first : `${first}-${sameNet ? last.slice(last.lastIndexOf('.') + 1) : last}`);
+    i = j + 1;
+  }
+  for (const h of hosts.filter((x) => ipv4Number(x) < 0).sort()) {
+    if (out.length === MAX_RANGES) {
+      out.push('…');
+      break;
+    }
+    out.push(h);
+  }
+  return out;
+}
+
+/** One line a person reads for the source's scans: what, how, how many; '' when it is not scanning. */
+export function scanLabel(s: SourceState, main: ScanTechnique | undefined): string {
+  if (s.scanState === NOT_SCANNING) return '';
+  const how = main === undefined ? '' : `${TECHNIQUE_NAMES[main]} `;
+  const ports = s.ports === null ? [] : s.ports.keys();
+  const hosts = s.hosts === null ? 0 : s.hosts.counted;
+  const parts: string[] = [];
+  if (s.vertical !== NOT_SCANNING) {
+    const counted = s.ports === null ? 0 : s.ports.counted;
+    parts.push(`${how}port scan of ${counted} port${counted === 1 ? '' : 's'} (${portRanges(ports)})`);
+  }
+  if (s.horizontal !== NOT_SCANNING) {
+    const what = main === 'icmp' ? 'ICMP sweep' : `${how}sweep`;
+    const of = main !== 'icmp' && ports.length === 1 ? ` of port ${ports[0]}` : '';
+    parts.push(`${what}${of} over ${hosts} host${hosts === 1 ? '' : 's'}`);
+  }
+  if (s.sshBruteforce !== NOT_SCANNING) parts.push(`SSH brute force (${s.windowCount(C_SSH)} SYNs in the window)`);
+  return parts.join('; ');
 }

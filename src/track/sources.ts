@@ -11,7 +11,7 @@
 // when a source, a set member or (in campaigns.ts) a campaign membership is new. The recency order
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
-import { NONE, TCP_ACK, TCP_RST, TCP_SYN, type PacketEvent } from '../pipeline/types.js';
+import { NONE, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type PacketEvent } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
@@ -140,17 +140,41 @@ export class WindowSet<K> {
     return this.members !== null ? this.members.has(key) : this.soleKey === key;
   }
 
+  /** The members, in no particular order. */
+  keys(): K[] {
+    if (this.members !== null) return [...this.members.keys()];
+    return this.soleKey !== undefined ? [this.soleKey] : [];
+  }
+
   /** Whether members were turned away within the live epochs: the size is then a lower bound. */
   atLeast(oldest: number): boolean {
     return this.fullEpoch >= oldest;
   }
 }
 
+/**
+ * How a probe probes, counted per source since it was first tracked: psad's and nmap's scan
+ * techniques. XMAS, NULL, Maimon and odd flag mixes come from no TCP stack; a bare ACK or FIN+ACK
+ * is a probe only when the firewall did not accept it (an ACK scan maps firewall rules).
+ */
+export const TECHNIQUES = ['syn', 'null', 'fin', 'xmas', 'ack', 'maimon', 'odd_flags', 'udp', 'icmp'] as const;
+export type ScanTechnique = (typeof TECHNIQUES)[number];
+export const T_SYN = 0;
+export const T_NULL = 1;
+export const T_FIN = 2;
+export const T_XMAS = 3;
+export const T_ACK = 4;
+export const T_MAIMON = 5;
+export const T_ODD_FLAGS = 6;
+export const T_UDP = 7;
+export const T_ICMP = 8;
+
 /** Per-source counters live in rows of shared, chunked Uint32Arrays (no typed array per source). */
 export const LAST_PORTS = 8;
 const TOTALS_AT = SLOTS * COUNTERS;
 const LAST_PORTS_AT = TOTALS_AT + COUNTERS;
-export const ROW = LAST_PORTS_AT + LAST_PORTS;
+const TECHNIQUES_AT = LAST_PORTS_AT + LAST_PORTS;
+export const ROW = TECHNIQUES_AT + TECHNIQUES.length;
 const CHUNK_ROWS = 4096;
 /** What a removed source reads from: all zero, never written. */
 const DEAD_ROW = new Uint32Array(ROW);
@@ -347,6 +371,16 @@ export class SourceState {
     return out;
   }
 
+  /** Probes by technique (TECHNIQUES index) since the source was first tracked. */
+  techniqueCount(technique: number): number {
+    return this.ring[this.base + TECHNIQUES_AT + technique] ?? 0;
+  }
+
+  /** Probes no TCP stack sends (NULL, XMAS, Maimon, odd flag mixes) since first tracked. */
+  get craftedFlagProbes(): number {
+    return this.techniqueCount(T_NULL) + this.techniqueCount(T_XMAS) + this.techniqueCount(T_MAIMON) + this.techniqueCount(T_ODD_FLAGS);
+  }
+
   /** Whether the source's probes reuse one source port across at least `min` targets. */
   sportReused(min: number): boolean {
     return this.sportHits >= min;
@@ -357,23 +391,45 @@ export class SourceState {
   }
 }
 
-/** Whether a packet can be a probe: TCP without ACK/RST (SYN, and NULL/FIN/Xmas scans), UDP, ICMP echo-like. */
-export function isProbe(e: PacketEvent): boolean {
+/**
+ * The technique of a packet that can be a probe (TECHNIQUES index), or −1 when it cannot be one:
+ * TCP without ACK/RST (SYN, NULL, FIN, XMAS, odd mixes), a bare ACK or FIN+ACK the firewall did not
+ * accept (ACK and Maimon scans), UDP, ICMP echo-like requests. Packets the firewall sends itself
+ * are never probes.
+ */
+export function probeTechnique(e: PacketEvent): number {
   // Packets the firewall sends itself (OUTPUT: no input interface) are not probes against it.
-  if (e.inIf === '' && e.outIf !== '') return false;
+  if (e.inIf === '' && e.outIf !== '') return -1;
   switch (e.protocol) {
-    case 6:
-      return e.tcpFlags !== NONE && (e.tcpFlags & (TCP_ACK | TCP_RST)) === 0;
+    case 6: {
+      const flags = e.tcpFlags;
+      if (flags === NONE || (flags & TCP_RST) !== 0) return -1;
+      const main = flags & (TCP_SYN | TCP_FIN | TCP_PSH | TCP_URG | TCP_ACK);
+      if ((flags & TCP_ACK) !== 0) {
+        if (e.verdict === 'allowed') return -1;
+        return main === TCP_ACK ? T_ACK : main === (TCP_ACK | TCP_FIN) ? T_MAIMON : -1;
+      }
+      if (main === TCP_SYN) return T_SYN;
+      if (main === 0) return T_NULL;
+      if (main === TCP_FIN) return T_FIN;
+      if (main === (TCP_FIN | TCP_PSH | TCP_URG)) return T_XMAS;
+      return T_ODD_FLAGS;
+    }
     case 17:
     case 136: // UDP-Lite
-      return true;
+      return T_UDP;
     case 1: // echo, timestamp, information, address mask requests
-      return e.icmpType === 8 || e.icmpType === 13 || e.icmpType === 15 || e.icmpType === 17;
+      return e.icmpType === 8 || e.icmpType === 13 || e.icmpType === 15 || e.icmpType === 17 ? T_ICMP : -1;
     case 58: // ICMPv6 echo request
-      return e.icmpType === 128;
+      return e.icmpType === 128 ? T_ICMP : -1;
     default:
-      return false;
+      return -1;
   }
+}
+
+/** Whether a packet can be a probe (see probeTechnique). */
+export function isProbe(e: PacketEvent): boolean {
+  return probeTechnique(e) >= 0;
 }
 
 /** Whether a packet is a TCP SYN without ACK. */
@@ -576,11 +632,15 @@ export class SourceTable {
       else if (code !== s.firstFingerprint && o.maxLabels > 1) s.moreFingerprints = addLabel(s.moreFingerprints, e.fingerprint.key, o.maxLabels - 1, false);
     }
 
-    if (!isProbe(e)) return s;
+    const technique = probeTechnique(e);
+    if (technique < 0) return s;
+    ring[s.base + TECHNIQUES_AT + technique]!++;
     const useEpoch = s.epoch;
     // Accepted probes count too when they are crafted (a recognised tool, a reused source port or
-    // sequence number): a raw-socket sweep of an open port is a sweep, a browsing client is not.
-    const counts = verdictCounter !== C_ALLOWED || o.scanCountAllowed || s.tools !== null || s.sportReused(o.reuseMinTargets) || s.seqReused(o.reuseMinTargets);
+    // sequence number) or pings: a raw-socket sweep of an open port or a ping sweep of many hosts
+    // is a sweep, a client browsing many web servers through its own TCP stack is not.
+    const counts =
+      verdictCounter !== C_ALLOWED || o.scanCountAllowed || technique === T_ICMP || s.tools !== null || s.sportReused(o.reuseMinTargets) || s.seqReused(o.reuseMinTargets);
     if (counts) {
       ring[slot + C_PROBES]!++;
       ring[totals + C_PROBES]!++;
@@ -590,9 +650,10 @@ export class SourceTable {
     if (syn && verdictCounter === C_ALLOWED && e.dstPort >= 0 && this.isSshPort[e.dstPort] === 1) {
       ring[slot + C_SSH]!++;
       ring[totals + C_SSH]!++;
-      // A brute force comes back to the host(s) it hit; a sweep hits each host once. So only a SYN
-      // to a host this source has probed before (or to its first host) fills the SSH bucket.
-      if (hosts.size === 0 || hosts.has(e.dstIp)) pourSsh(s, time, o);
+      // Logins come from a TCP stack: a SYN a signature names as a tool's (nmap -O's probes, the
+      // port-6000 scanner) is a probe. A brute force comes back to the host(s) it hit, a sweep hits
+      // each host once: only a SYN to a host probed before (or to the first) fills the bucket.
+      if (e.tool === '' && (hosts.size === 0 || hosts.has(e.dstIp))) pourSsh(s, time, o);
     }
 
     const dstPort = e.dstPort;

@@ -3,6 +3,7 @@
 // anything else a query function returns is not sent).
 import { Type, type Static } from '@sinclair/typebox';
 import { SOURCE_SORTS } from '../track/query.js';
+import { TECHNIQUES } from '../track/sources.js';
 
 const Iso = Type.String({ description: 'ISO 8601 time' });
 const Level = Type.Union([Type.Literal('none'), Type.Literal('suspected'), Type.Literal('detected')]);
@@ -126,15 +127,14 @@ export type SummaryReply = Static<typeof SummaryReply>;
 
 // --- /api/sources ---------------------------------------------------------------------------------
 
-const Distinct = Type.Object({ distinct: Type.Number(), atLeast: Type.Boolean() });
 const SourceRow = Type.Object({
   address: Type.String(),
   firstSeen: Iso,
   lastSeen: Iso,
   packets: Type.Object({ allowed: Type.Number(), blocked: Type.Number(), unknown: Type.Number(), total: Type.Number() }),
   window: Type.Object({ allowed: Type.Number(), blocked: Type.Number(), unknown: Type.Number(), probes: Type.Number() }),
-  ports: Distinct,
-  hosts: Distinct,
+  ports: Type.Object({ distinct: Type.Number(), atLeast: Type.Boolean(), ranges: Type.String({ description: 'e.g. "20-30,53" (at most 32 ranges, then "…")' }) }),
+  hosts: Type.Object({ distinct: Type.Number(), atLeast: Type.Boolean(), ranges: Type.Array(Type.String(), { description: 'addresses, consecutive IPv4 ones as "198.18.0.96-127"' }) }),
   lastPorts: Type.Array(Type.Integer()),
   sourcePortReuse: Type.Union([Type.Object({ port: Type.Integer(), targets: Type.Number() }), Type.Null()]),
   seqReuse: Type.Union([Type.Object({ seq: Type.Number(), syns: Type.Number() }), Type.Null()]),
@@ -148,6 +148,8 @@ const SourceRow = Type.Object({
     levels: ByScanType(Level),
     severity: Type.Integer(),
     since: Type.Union([Iso, Type.Null()]),
+    techniques: Type.Array(Type.Object({ technique: Type.Union(TECHNIQUES.map((t) => Type.Literal(t))), probes: Type.Number() })),
+    label: Type.String(),
     evidence: Type.Object({
       ports: Type.Number(),
       hosts: Type.Number(),

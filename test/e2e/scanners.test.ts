@@ -83,8 +83,11 @@ campaign_min_sources = 5
     if (!tracker) throw new Error('the tracker is off');
 
     for (const tool of Object.keys(LAB_TOOL_ADDR) as Array<keyof typeof LAB_TOOL_ADDR>) await sendScanner(lab, tool, tmp);
-    // The SSH brute-force pattern: 40 accepted SYNs to 22 in a second, from the main client address.
+    // As in the article: the port-6000 scanner's SYNs from the main client address (probes, no
+    // brute force), then the SSH brute force from it, 40 accepted SYNs to 22 in a second in another
+    // shape (window 65535, TTL 120: no tool's signature).
     await sendTraffic(lab, { kind: 'tcp', count: 40, dport: 22, sport: 6000, window: 16384, ttl: 103 });
+    await sendTraffic(lab, { kind: 'tcp', count: 40, dport: 22, window: 65535, ttl: 120 });
     // More hosts of the port-6000 campaign, three SYNs each.
     for (const source of CAMPAIGN_SOURCES) {
       await lab.execOk(lab.clientNs, 'hping3', ['-a', source, '-i', 'u20000', '-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22', '-c', '3', lab.addr.fw4], { timeoutMs: 30_000 }).catch(async () => {

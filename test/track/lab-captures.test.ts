@@ -35,10 +35,57 @@ describe('sweeps of one port over many hosts', () => {
       const r = row(replayed(file), source);
       expect(r.tools, file).toEqual([tool]);
       expect(r.packets.allowed, file).toBe(32);
-      expect(r.scan, file).toMatchObject({ state: 'detected', types: ['horizontal'] });
+      expect(r.scan, file).toMatchObject({ state: 'detected', types: ['horizontal'], label: 'SYN sweep of port 22 over 32 hosts' });
+      expect(r.hosts.ranges, file).toEqual(['198.18.0.96-127']);
       expect(r.scan.levels.ssh_bruteforce, file).toBe('none');
       expect(r.scan.evidence, file).toMatchObject({ hosts: 32, ports: 1, probes: 32 });
     }
+  });
+});
+
+describe('scan techniques', () => {
+  it('tells nmap\'s XMAS, NULL, FIN, ACK and Maimon scans apart, with the ports as ranges', () => {
+    for (const [file, source, technique, label] of [
+      ['scan-nmap-xmas.jsonl', '198.18.0.22', 'xmas', 'XMAS port scan of 11 ports (20-30)'],
+      ['scan-nmap-null.jsonl', '198.18.0.23', 'null', 'NULL port scan of 11 ports (20-30)'],
+      ['scan-nmap-fin.jsonl', '198.18.0.24', 'fin', 'FIN port scan of 11 ports (20-30)'],
+      ['scan-nmap-ack.jsonl', '198.18.0.25', 'ack', 'ACK port scan of 11 ports (20-30)'],
+      ['scan-nmap-maimon.jsonl', '198.18.0.26', 'maimon', 'Maimon (FIN+ACK) port scan of 11 ports (20-30)'],
+    ] as const) {
+      const r = row(replayed(file), source);
+      expect(r.scan.techniques, file).toEqual([{ technique, probes: 11 }]);
+      expect(r.scan, file).toMatchObject({ state: 'suspected', types: ['vertical'], label });
+      expect(r.ports, file).toEqual({ distinct: 11, atLeast: false, ranges: '20-30' });
+      expect(r.hosts.ranges, file).toEqual(['198.18.0.1']);
+    }
+  });
+
+  it('flags as crafted the flag mixes no TCP stack sends (XMAS, NULL, Maimon), not a FIN or ACK scan', () => {
+    for (const [file, source, crafted] of [
+      ['scan-nmap-xmas.jsonl', '198.18.0.22', true],
+      ['scan-nmap-null.jsonl', '198.18.0.23', true],
+      ['scan-nmap-maimon.jsonl', '198.18.0.26', true],
+      ['scan-nmap-fin.jsonl', '198.18.0.24', false],
+      ['scan-nmap-ack.jsonl', '198.18.0.25', false],
+    ] as const) {
+      const r = row(replayed(file), source);
+      // nmap's one source port over 11 targets is reuse too, which alone makes any of them crafted.
+      expect(r.scan.evidence.crafted, file).toBe(crafted || r.sourcePortReuse !== null);
+      if (crafted) expect(r.scan.severity, file).toBe(2);
+    }
+  });
+
+  it('calls a UDP scan a UDP port scan, counting only the dropped ports', () => {
+    const r = row(replayed('scan-nmap-udp.jsonl'), '198.18.0.27');
+    expect(r.scan.techniques).toEqual([{ technique: 'udp', probes: 12 }]);
+    // Port 53 was accepted (DNS) and nmap's UDP probes carry no tool mark: 10 dropped ports count.
+    expect(r.scan).toMatchObject({ state: 'suspected', types: ['vertical'], label: 'UDP port scan of 10 ports (50-60)' });
+  });
+
+  it('calls 32 accepted echo requests to 32 hosts an ICMP sweep', () => {
+    const r = row(replayed('scan-icmp-sweep.jsonl'), '198.18.0.28');
+    expect(r.scan).toMatchObject({ state: 'detected', types: ['horizontal'], label: 'ICMP sweep over 32 hosts' });
+    expect(r.hosts).toEqual({ distinct: 32, atLeast: false, ranges: ['198.18.0.96-127'] });
   });
 });
 
@@ -47,6 +94,9 @@ describe('nmap OS detection', () => {
     const r = row(replayed('scan-nmap-os.jsonl'), '198.18.0.21');
     expect(r.tools).toEqual(expect.arrayContaining(['nmap-syn', 'nmap-os-detection']));
     expect(r.os).toEqual(['crafted']);
+    // Its probes to port 22 are a tool's, not logins: no SSH brute force.
+    expect(r.scan.types).toEqual(['vertical']);
+    expect(r.scan.techniques.map((t) => t.technique)).toEqual(['syn', 'ack', 'null', 'xmas', 'odd_flags', 'udp', 'icmp']);
     expect(r.sourcePortReuse?.targets).toBeGreaterThanOrEqual(90);
     expect(r.seqReuse?.syns).toBeGreaterThanOrEqual(90);
   });

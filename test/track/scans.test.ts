@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../../src/pipeline/types.js';
+import { hostRanges, portRanges } from '../../src/track/scans.js';
+import { TECHNIQUES, probeTechnique } from '../../src/track/sources.js';
 import { FIREWALL, T0, packet, seqs, tracker } from './helpers.js';
 
 describe('scan detection', () => {
@@ -128,5 +131,45 @@ describe('scan detection', () => {
     expect(t.stats().scans.vertical).toBe(1);
     t.prune(T0 + 70_000); // the source is silent for more than a window: dropped
     expect(t.stats()).toMatchObject({ scans: { vertical: 0 }, suspected: 0, tracked: 0, expired: 1 });
+  });
+});
+
+describe('ports and hosts as ranges', () => {
+  it('writes ports sorted, runs as a-b, at most 32 ranges then …', () => {
+    expect(portRanges([])).toBe('');
+    expect(portRanges([80, 22, 21, 20, 22, 443])).toBe('20-22,80,443');
+    expect(portRanges([0, 65535])).toBe('0,65535');
+    expect(portRanges(Array.from({ length: 40 }, (_, i) => i * 2))).toBe(`${Array.from({ length: 32 }, (_, i) => i * 2).join(',')},…`);
+  });
+  it('writes IPv4 hosts sorted by address, runs as a-b (the last octet only within one /24), then other addresses', () => {
+    expect(hostRanges(['198.18.0.97', '198.18.0.96', '198.18.0.98', '10.0.0.1', 'fd00::1', '198.18.1.0', '198.18.0.255'])).toEqual([
+      '10.0.0.1',
+      '198.18.0.96-98',
+      '198.18.0.255-198.18.1.0',
+      'fd00::1',
+    ]);
+  });
+});
+
+describe('probe techniques', () => {
+  const tcp = (flags: number, verdict: 'allowed' | 'blocked' = 'blocked') => packet({ flags, verdict });
+  it('names TCP probes by their flags, ACK and FIN+ACK only when the firewall did not accept them', () => {
+    const name = (e: ReturnType<typeof packet>): string => TECHNIQUES[probeTechnique(e)] ?? 'none';
+    expect(name(tcp(TCP_SYN))).toBe('syn');
+    expect(name(tcp(TCP_SYN | TCP_ECE | TCP_CWR))).toBe('syn');
+    expect(name(tcp(0))).toBe('null');
+    expect(name(tcp(TCP_FIN))).toBe('fin');
+    expect(name(tcp(TCP_FIN | TCP_PSH | TCP_URG))).toBe('xmas');
+    expect(name(tcp(TCP_ACK))).toBe('ack');
+    expect(name(tcp(TCP_ACK, 'allowed'))).toBe('none');
+    expect(name(tcp(TCP_FIN | TCP_ACK))).toBe('maimon');
+    expect(name(tcp(TCP_SYN | TCP_FIN))).toBe('odd_flags');
+    expect(name(tcp(TCP_SYN | TCP_ACK))).toBe('none');
+    expect(name(tcp(TCP_RST))).toBe('none');
+    expect(name(packet({ protocol: 17 }))).toBe('udp');
+    expect(name(packet({ protocol: 1, icmpType: 8 }))).toBe('icmp');
+    expect(name(packet({ protocol: 1, icmpType: 0 }))).toBe('none');
+    // What the firewall sends itself (OUTPUT) is never a probe.
+    expect(name(packet({ inIf: '', outIf: 'eth0' }))).toBe('none');
   });
 });

@@ -27,7 +27,7 @@ describe('per-source tracking', () => {
     const t = tracker({ max_ports_per_source: 64 });
     for (let port = 1; port <= 500; port++) t.observe(packet({ time: T0 + port, dport: port }));
     const [row] = t.sources();
-    expect(row?.ports).toEqual({ distinct: 64, atLeast: true });
+    expect(row?.ports).toEqual({ distinct: 64, atLeast: true, ranges: '1-64' });
     expect(row?.scan.state).toBe('detected');
   });
 

@@ -981,7 +981,8 @@ function scanBadge(scan) {
     el('span', null, `${scan.state === 'detected' ? 'det' : 'susp'}${types.length ? ` ${types.join('+')}` : ''}`),
   ]);
   const e = scan.evidence;
-  if (e) b.title = `${scan.state}: ${e.ports} ports, ${e.hosts} hosts, ${e.probes} probes, ${e.sshSyns} SSH SYNs (bucket ${e.sshBucket})${e.crafted ? ', crafted packets' : ''}${scan.since ? `, since ${scan.since}` : ''}`;
+  const how = Array.isArray(scan.techniques) && scan.techniques.length ? ` (${scan.techniques.map((t) => `${t.technique} ${t.probes}`).join(', ')})` : '';
+  if (e) b.title = `${scan.label ? `${scan.label}\n` : ''}${scan.state}: ${e.ports} ports, ${e.hosts} hosts, ${e.probes} probes${how}, ${e.sshSyns} SSH SYNs (bucket ${e.sshBucket})${e.crafted ? ', crafted packets' : ''}${scan.since ? `, since ${scan.since}` : ''}`;
   return b;
 }
 
@@ -1004,7 +1005,9 @@ function renderSources(body) {
     const ports = `${r.ports?.distinct ?? 0}${r.ports?.atLeast ? '+' : ''}`;
     const hosts = `${r.hosts?.distinct ?? 0}${r.hosts?.atLeast ? '+' : ''}`;
     const portsCell = td('num mono', null, [ports, el('span', 'dim', ' / '), hosts]);
-    if (Array.isArray(r.lastPorts) && r.lastPorts.length) portsCell.title = `last ports: ${r.lastPorts.join(', ')}`;
+    const ranges = [r.ports?.ranges ? `ports ${r.ports.ranges}` : '', Array.isArray(r.hosts?.ranges) && r.hosts.ranges.length ? `hosts ${r.hosts.ranges.join(', ')}` : ''].filter(Boolean);
+    if (Array.isArray(r.lastPorts) && r.lastPorts.length) ranges.push(`last ports: ${r.lastPorts.join(', ')}`);
+    if (ranges.length) portsCell.title = ranges.join('\n');
     frag.append(
       el('tr', null, null, [
         titled(td('stack', null, [addr, tool.childNodes.length ? tool : null])),
