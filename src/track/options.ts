@@ -8,6 +8,8 @@ export interface TrackOptions {
   windowMs: number;
   maxPortsPerSource: number;
   maxHostsPerSource: number;
+  /** IPv6 sources are grouped by their network of this many bits (128: per address). */
+  ipv6PrefixLength: number;
   reuseMinTargets: number;
   scanCountAllowed: boolean;
   verticalSuspectPorts: number;
@@ -36,6 +38,7 @@ export function trackOptions(track: Config['track']): TrackOptions {
     windowMs: track.window_seconds * 1000,
     maxPortsPerSource: track.max_ports_per_source,
     maxHostsPerSource: track.max_hosts_per_source,
+    ipv6PrefixLength: track.ipv6_prefix_length,
     reuseMinTargets: track.reuse_min_targets,
     scanCountAllowed: track.scan_count_allowed,
     verticalSuspectPorts: track.vertical_suspect_ports,

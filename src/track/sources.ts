@@ -15,6 +15,7 @@ import { NONE, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type Packet
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
+import { ipv6Network } from '../util/ip.js';
 import type { TrackOptions } from './options.js';
 
 /** Slots per window. */
@@ -508,6 +509,9 @@ export class SourceTable {
   private oldest: SourceState | null = null;
   private readonly isSshPort: Uint8Array;
   private readonly rows = new RowPool();
+  private readonly ipv6Groups = new Uint16Array(8);
+  private lastIpv6Address = '';
+  private lastIpv6Source = '';
   /** The last source removed, reused for the next new one (see SourceState.reset). */
   private spare: SourceState | null = null;
 
@@ -568,8 +572,11 @@ export class SourceTable {
     return this.byAddress.size;
   }
 
+  /** A source by address (an IPv6 address finds its network's source) or by the network itself. */
   get(address: string): SourceState | undefined {
-    return this.byAddress.get(address);
+    const direct = this.byAddress.get(address);
+    if (direct !== undefined || this.options.ipv6PrefixLength >= 128 || address.indexOf(':') < 0) return direct;
+    return this.byAddress.get(this.ipv6Source(address));
   }
 
   /** Most recently seen first. */
@@ -582,13 +589,23 @@ export class SourceTable {
     }
   }
 
+  /** The network an IPv6 source address is tracked as (the last answer is kept: packets come in runs). */
+  private ipv6Source(address: string): string {
+    if (address === this.lastIpv6Address) return this.lastIpv6Source;
+    const network = ipv6Network(address, this.options.ipv6PrefixLength, this.ipv6Groups) ?? address;
+    this.lastIpv6Address = address;
+    this.lastIpv6Source = network;
+    return network;
+  }
+
   /** Counts one packet; returns its source's state. */
   observe(e: PacketEvent): SourceState {
     const o = this.options;
     const time = e.time;
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
-    let s = this.byAddress.get(e.srcIp);
+    const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
+    let s = this.byAddress.get(key);
     if (s === undefined) {
       if (this.byAddress.size >= o.maxSources && this.oldest !== null) {
         this.evicted++;
@@ -599,9 +616,9 @@ export class SourceTable {
       this.spare = null;
       s =
         spare !== null
-          ? spare.reset(e.srcIp, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row)
-          : new SourceState(e.srcIp, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row);
-      this.byAddress.set(e.srcIp, s);
+          ? spare.reset(key, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row)
+          : new SourceState(key, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row);
+      this.byAddress.set(key, s);
       this.pushNewest(s);
     } else {
       if (s !== this.newest) {

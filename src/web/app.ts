@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorCode } from '../util/errors.js';
 import type { WebDeps } from './deps.js';
-import { parseIPv4 } from './filter.js';
+import { parseIPv4 } from '../util/ip.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
 import { HealthJudge } from './healthz.js';
 import * as S from './schemas.js';

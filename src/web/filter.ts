@@ -3,6 +3,7 @@
 // turned into a regular expression; addresses and CIDRs are parsed by hand into numbers once, so
 // matching an event is a handful of comparisons.
 import { NONE, TCP_ACK, TCP_SYN, VERDICTS, type PacketEvent, type Verdict } from '../pipeline/types.js';
+import { parseIPv4, parseIPv6 } from '../util/ip.js';
 
 /** A filter as the client sent it (after validation): every field optional, all given must match. */
 export interface StreamFilter {
@@ -204,91 +205,4 @@ export function cidrMatcher(c: Cidr): (address: string) => boolean {
     for (let g = 0; g < full; g++) if (scratch[g] !== net[g]) return false;
     return rest === 0 || (scratch[full]! & partMask) === net[full];
   };
-}
-
-/** Dotted-quad IPv4 in text[start, end) → unsigned 32-bit number, or -1. Decimal only, no leading zeros. */
-export function parseIPv4(text: string, start: number, end: number): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let parts = 0;
-  for (let i = start; i <= end; i++) {
-    const ch = i === end ? 46 : text.charCodeAt(i);
-    if (ch === 46) {
-      if (digits === 0 || octet > 255) return -1;
-      value = value * 256 + octet;
-      parts++;
-      if (parts > 4) return -1;
-      octet = 0;
-      digits = 0;
-      continue;
-    }
-    const d = ch - 48;
-    if (d < 0 || d > 9) return -1;
-    if (digits === 1 && octet === 0) return -1; // leading zero: octal in some parsers, refuse
-    octet = octet * 10 + d;
-    if (++digits > 3) return -1;
-  }
-  return parts === 4 ? value : -1;
-}
-
-function hexValue(ch: number): number {
-  if (ch >= 48 && ch <= 57) return ch - 48;
-  if (ch >= 97 && ch <= 102) return ch - 87;
-  if (ch >= 65 && ch <= 70) return ch - 55;
-  return -1;
-}
-
-/** RFC 4291 §2.2 text (with "::" and an IPv4 tail; a "%zone" is ignored) → eight groups in `out`. */
-export function parseIPv6(text: string, out: Uint16Array): boolean {
-  const pct = text.indexOf('%');
-  const len = pct < 0 ? text.length : pct;
-  if (len < 2 || len > 45) return false;
-  let n = 0;
-  let gap = -1;
-  let i = 0;
-  if (text.charCodeAt(0) === 58) {
-    if (text.charCodeAt(1) !== 58) return false;
-    gap = 0;
-    i = 2;
-  }
-  while (i < len) {
-    if (n >= 8) return false;
-    const start = i;
-    let v = 0;
-    let digits = 0;
-    while (i < len) {
-      const h = hexValue(text.charCodeAt(i));
-      if (h < 0) break;
-      v = v * 16 + h;
-      digits++;
-      i++;
-    }
-    if (i < len && text.charCodeAt(i) === 46) {
-      // Dotted IPv4 tail: the last 32 bits.
-      if (n > 6) return false;
-      const v4 = parseIPv4(text, start, len);
-      if (v4 < 0) return false;
-      out[n++] = v4 >>> 16;
-      out[n++] = v4 & 0xffff;
-      i = len;
-      break;
-    }
-    if (digits === 0 || digits > 4) return false;
-    out[n++] = v;
-    if (i === len) break;
-    if (text.charCodeAt(i) !== 58) return false;
-    i++;
-    if (i < len && text.charCodeAt(i) === 58) {
-      if (gap >= 0) return false;
-      gap = n;
-      i++;
-    } else if (i === len) return false; // a single trailing colon
-  }
-  if (gap < 0) return n === 8;
-  if (n >= 8) return false; // "::" stands for at least one group
-  const tail = n - gap;
-  for (let k = 0; k < tail; k++) out[7 - k] = out[n - 1 - k]!;
-  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
-  return true;
 }

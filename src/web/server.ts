@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { errorCode, errorText, SettingError } from '../util/errors.js';
 import { buildApp } from './app.js';
 import type { WebDeps } from './deps.js';
-import { parseIPv4, parseIPv6 } from './filter.js';
+import { parseIPv4, parseIPv6 } from '../util/ip.js';
 import type { LiveHub } from './stream.js';
 
 export interface WebServer {

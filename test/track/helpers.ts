@@ -56,7 +56,7 @@ export function packet(spec: PacketSpec = {}): PacketEvent {
     : null;
   return {
     kind: 'packet', source: 0, time: spec.time ?? T0, device: 'fw', prefix: '', verdict: spec.verdict ?? 'blocked',
-    family: 4, protocol, srcIp: spec.src ?? '203.0.113.7', dstIp: spec.dst ?? FIREWALL, srcPort: sport,
+    family: (spec.src ?? '').includes(':') ? 6 : 4, protocol, srcIp: spec.src ?? '203.0.113.7', dstIp: spec.dst ?? FIREWALL, srcPort: sport,
     dstPort: protocol === 1 ? NONE : (spec.dport ?? 22), tcpFlags: flags, tcpWindow: window,
     tcpSeq: protocol === 6 ? (spec.seq ?? 1000) : NONE, ttl, ipId: 256, df, ipTotalLength: 40 + olen,
     ipHeaderLength: 20, icmpType: protocol === 1 ? (spec.icmpType ?? 8) : NONE, icmpCode: protocol === 1 ? 0 : NONE,

@@ -118,4 +118,20 @@ describe('per-source tracking', () => {
     expect(t.sources({ limit: 1000 }).some((r) => r.address === '10.1.0.60')).toBe(true);
     expect(t.sources({ limit: 1000 }).some((r) => r.address === '10.1.0.50')).toBe(false);
   });
+
+  it('tracks IPv6 sources per /64 by default: an attacker rotating through its /64 is one source', () => {
+    const t = tracker();
+    for (let i = 1; i <= 30; i++) t.observe(packet({ time: T0 + i, src: `2001:db8:1:2::${i.toString(16)}`, dport: 1000 + i }));
+    t.observe(packet({ time: T0 + 100, src: '2001:db8:1:3::1', dport: 22 }));
+    const rows = t.sources();
+    expect(rows.map((r) => r.address).sort()).toEqual(['2001:db8:1:2::/64', '2001:db8:1:3::/64']);
+    const rotating = rows.find((r) => r.address === '2001:db8:1:2::/64')!;
+    expect(rotating.packets.total).toBe(30);
+    expect(rotating.scan).toMatchObject({ state: 'detected', types: ['vertical'] });
+    // Per address when asked.
+    const perAddress = tracker({ ipv6_prefix_length: 128 });
+    for (let i = 1; i <= 30; i++) perAddress.observe(packet({ time: T0 + i, src: `2001:db8:1:2::${i.toString(16)}`, dport: 1000 + i }));
+    expect(perAddress.sources({ limit: 100 })).toHaveLength(30);
+    expect(perAddress.sources()[0]?.scan.state).toBe('none');
+  });
 });

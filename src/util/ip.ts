@@ -1,0 +1,120 @@
+// IP address text → numbers, and the prefix a tracked IPv6 source is grouped by. Pure; used by the
+// web filters, the web server's host checks and the tracker.
+
+/** Dotted-quad IPv4 in text[start, end) → unsigned 32-bit number, or -1. Decimal only, no leading zeros. */
+export function parseIPv4(text: string, start: number, end: number): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = start; i <= end; i++) {
+    const ch = i === end ? 46 : text.charCodeAt(i);
+    if (ch === 46) {
+      if (digits === 0 || octet > 255) return -1;
+      value = value * 256 + octet;
+      parts++;
+      if (parts > 4) return -1;
+      octet = 0;
+      digits = 0;
+      continue;
+    }
+    const d = ch - 48;
+    if (d < 0 || d > 9) return -1;
+    if (digits === 1 && octet === 0) return -1; // leading zero: octal in some parsers, refuse
+    octet = octet * 10 + d;
+    if (++digits > 3) return -1;
+  }
+  return parts === 4 ? value : -1;
+}
+
+function hexValue(ch: number): number {
+  if (ch >= 48 && ch <= 57) return ch - 48;
+  if (ch >= 97 && ch <= 102) return ch - 87;
+  if (ch >= 65 && ch <= 70) return ch - 55;
+  return -1;
+}
+
+/** RFC 4291 §2.2 text (with "::" and an IPv4 tail; a "%zone" is ignored) → eight groups in `out`. */
+export function parseIPv6(text: string, out: Uint16Array): boolean {
+  const pct = text.indexOf('%');
+  const len = pct < 0 ? text.length : pct;
+  if (len < 2 || len > 45) return false;
+  let n = 0;
+  let gap = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return false;
+    gap = 0;
+    i = 2;
+  }
+  while (i < len) {
+    if (n >= 8) return false;
+    const start = i;
+    let v = 0;
+    let digits = 0;
+    while (i < len) {
+      const h = hexValue(text.charCodeAt(i));
+      if (h < 0) break;
+      v = v * 16 + h;
+      digits++;
+      i++;
+    }
+    if (i < len && text.charCodeAt(i) === 46) {
+      // Dotted IPv4 tail: the last 32 bits.
+      if (n > 6) return false;
+      const v4 = parseIPv4(text, start, len);
+      if (v4 < 0) return false;
+      out[n++] = v4 >>> 16;
+      out[n++] = v4 & 0xffff;
+      i = len;
+      break;
+    }
+    if (digits === 0 || digits > 4) return false;
+    out[n++] = v;
+    if (i === len) break;
+    if (text.charCodeAt(i) !== 58) return false;
+    i++;
+    if (i < len && text.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = n;
+      i++;
+    } else if (i === len) return false; // a single trailing colon
+  }
+  if (gap < 0) return n === 8;
+  if (n >= 8) return false; // "::" stands for at least one group
+  const tail = n - gap;
+  for (let k = 0; k < tail; k++) out[7 - k] = out[n - 1 - k]!;
+  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
+  return true;
+}
+
+/**
+ * The /bits network of an IPv6 address as text ("2001:db8:1:2::/64"), or null when `address` is
+ * not IPv6. `scratch` holds the parsed groups (8 entries; reused by the caller).
+ */
+export function ipv6Network(address: string, bits: number, scratch: Uint16Array): string | null {
+  if (address.indexOf(':') < 0 || !parseIPv6(address, scratch)) return null;
+  for (let g = 0; g < 8; g++) {
+    const keep = Math.max(0, Math.min(16, bits - g * 16));
+    scratch[g] = keep === 0 ? 0 : scratch[g]! & (0xffff << (16 - keep)) & 0xffff;
+  }
+  // RFC 5952 text: the longest run of two or more zero groups (the first of equals) becomes "::".
+  let runStart = -1;
+  let runLength = 0;
+  for (let g = 0; g < 8; ) {
+    if (scratch[g] !== 0) {
+      g++;
+      continue;
+    }
+    let end = g;
+    while (end < 8 && scratch[end] === 0) end++;
+    if (end - g > runLength && end - g >= 2) {
+      runStart = g;
+      runLength = end - g;
+    }
+    g = end;
+  }
+  const hex = (from: number, to: number): string => Array.from(scratch.subarray(from, to), (x) => x.toString(16)).join(':');
+  const text = runStart < 0 ? hex(0, 8) : `${hex(0, runStart)}::${hex(runStart + runLength, 8)}`;
+  return `${text}/${bits}`;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { ipv6Network, parseIPv4, parseIPv6 } from '../../src/util/ip.js';
+
+describe('address text', () => {
+  it('reads dotted quads strictly (no leading zeros, four octets 0-255)', () => {
+    expect(parseIPv4('198.18.0.1', 0, 10)).toBe(0xc6120001);
+    for (const bad of ['198.18.0', '198.18.0.256', '198.018.0.1', '1.2.3.4.5', '', 'a.b.c.d']) expect(parseIPv4(bad, 0, bad.length), bad).toBe(-1);
+  });
+  it('reads IPv6 with "::" and an IPv4 tail', () => {
+    const g = new Uint16Array(8);
+    expect(parseIPv6('2001:db8::1', g)).toBe(true);
+    expect([...g]).toEqual([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]);
+    expect(parseIPv6('::ffff:198.18.0.1', g)).toBe(true);
+    expect([...g]).toEqual([0, 0, 0, 0, 0, 0xffff, 0xc612, 1]);
+    for (const bad of ['2001:db8:::1', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', ':1', 'g::1']) expect(parseIPv6(bad, g), bad).toBe(false);
+  });
+});
+
+describe('the network an IPv6 source is tracked as', () => {
+  const g = new Uint16Array(8);
+  it('keeps the prefix bits and writes the network as RFC 5952 text with its length', () => {
+    expect(ipv6Network('2001:db8:1:2:a:b:c:d', 64, g)).toBe('2001:db8:1:2::/64');
+    expect(ipv6Network('2001:db8:1:2:ffff::1', 64, g)).toBe('2001:db8:1:2::/64');
+    expect(ipv6Network('2001:db8:1:2:a:b:c:d', 48, g)).toBe('2001:db8:1::/48');
+    expect(ipv6Network('2001:db8:1:2:a:b:c:d', 56, g)).toBe('2001:db8:1::/56');
+    expect(ipv6Network('2001:db8:1:2ff:a:b:c:d', 56, g)).toBe('2001:db8:1:200::/56');
+    expect(ipv6Network('2001:0:0:1:0:0:0:1', 128, g)).toBe('2001:0:0:1::1/128');
+    expect(ipv6Network('fd00:6e66::2', 64, g)).toBe('fd00:6e66::/64');
+  });
+  it('answers null for what is not IPv6', () => {
+    expect(ipv6Network('198.18.0.1', 64, g)).toBeNull();
+    expect(ipv6Network('not:an:address', 64, g)).toBeNull();
+  });
+});
