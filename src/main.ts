@@ -1,4 +1,5 @@
 // The daemon: load the configuration, wire the pipeline, run until a signal.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { SeriesBudgetFile } from './aggregate/budget-file.js';
@@ -33,10 +34,24 @@ export interface CheckedConfig {
 export async function checkConfig(configPath: string): Promise<CheckedConfig> {
   const config = loadConfig(configPath);
   try {
+    checkAlertFiles(config);
     return { config, web: config.web.enabled ? await webAccess(config.web) : null };
   } catch (err) {
     throw err instanceof ConfigError ? err.in(configPath) : err;
   }
+}
+
+/** The webhook's token_file must be readable and hold a token, or the daemon would start without one. */
+function checkAlertFiles(config: Config): void {
+  const file = config.alerts.webhook.token_file;
+  if (file === '') return;
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`alerts.webhook.token_file: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (token === '') throw new ConfigError(`alerts.webhook.token_file: ${file} is empty`);
 }
 
 /**
@@ -61,12 +76,12 @@ export async function runDaemon(configPath: string): Promise<void> {
   // A GC heuristic, read by V8 after every full collection, so setting it at start takes effect.
   if (config.general.heap_growth_percent > 0) setFlagsFromString(`--heap-growing-percent=${config.general.heap_growth_percent}`);
   const startedAt = Date.now();
-  const { pipeline, tracker, history, hub, geoCredits } = await buildDaemon(config, logger);
+  const { pipeline, tracker, history, hub, geoCredits, alerts } = await buildDaemon(config, logger);
   let web: WebServer | undefined;
   if (hub && access) {
     // Listening first: a port in use stops the daemon before any source is read.
     try {
-      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, startedAt, logger: logger.child('web') }, hub, access);
+      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, alerts: () => alerts?.stats ?? null, startedAt, logger: logger.child('web') }, hub, access);
     } catch (err) {
       throw err instanceof SettingError ? err.in(configPath) : err;
     }
@@ -78,6 +93,7 @@ export async function runDaemon(configPath: string): Promise<void> {
   setInterval(() => void budgetFile.save(), BUDGET_SAVE_MS).unref();
   await pipeline.start();
   if (web) logger.info(`scan-watch page at ${web.url}/`);
+  if (alerts) logger.info(`alerts at severity ${config.alerts.min_severity} and above${config.alerts.campaigns ? ' and on campaigns' : ''} → ${alerts.channels.map((c) => c.name).join(', ')}`);
   logger.info(
     `nfwatch started: ${pipeline.sources.map((s) => `${s.kind}:${s.name}`).join(', ') || 'no sources'} → ${pipeline.sinks.map((s) => s.name).join(', ') || 'no outputs'}`,
   );
@@ -89,6 +105,7 @@ export async function runDaemon(configPath: string): Promise<void> {
     logger.info(`${signal}: flushing and stopping`);
     Promise.resolve(web?.close())
       .then(() => pipeline.stop(SHUTDOWN_FLUSH_MS))
+      .then(() => alerts?.flush(SHUTDOWN_FLUSH_MS))
       .then(() => budgetFile.save())
       .then(() => process.exit(0))
       .catch((err: unknown) => {

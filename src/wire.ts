@@ -1,6 +1,11 @@
 // The one place where configuration becomes running components, top to bottom:
-// sources → decoder → enrichers → tracker → live stream → aggregator → sinks, and the web view
-// over them.
+// sources → decoder → enrichers → tracker (→ alerts) → live stream → aggregator → sinks, and the
+// web view over them.
+import { readFileSync } from 'node:fs';
+import { AlertDispatcher } from './alerts/dispatcher.js';
+import { CommandChannel } from './alerts/command.js';
+import { SyslogChannel } from './alerts/syslog.js';
+import { WebhookChannel } from './alerts/webhook.js';
 import type { Config } from './config/schema.js';
 import type { DecodeOptions } from './decode/line.js';
 import { createGeoIp, type GeoCredit } from './enrich/geoip.js';
@@ -17,7 +22,7 @@ import { IntervalHistory } from './web/history.js';
 import { LiveHub } from './web/stream.js';
 import { NFWATCH_VERSION } from './web/version.js';
 import { Pipeline, type LiveEvents } from './pipeline/pipeline.js';
-import type { Enricher, LineSource, Sink } from './pipeline/types.js';
+import type { AlertChannel, Enricher, LineSource, Sink } from './pipeline/types.js';
 
 export function decodeOptions(config: Config): DecodeOptions {
   return {
@@ -39,6 +44,22 @@ export interface Daemon {
   hub: LiveHub | null;
   /** Credits the GeoIP databases in use ask for. */
   geoCredits(): GeoCredit[];
+  /** Alerts on the tracker's detections; null when no alert channel is configured or tracking is off. */
+  alerts: AlertDispatcher | null;
+}
+
+/** The alert channels [alerts] configures (none: no alerts). Reads the webhook's token_file. */
+export function alertChannels(alerts: Config['alerts']): AlertChannel[] {
+  const channels: AlertChannel[] = [];
+  const w = alerts.webhook;
+  if (w.url !== '') {
+    const token = w.token_file !== '' ? readFileSync(w.token_file, 'utf8').trim() : w.token;
+    channels.push(new WebhookChannel({ url: w.url, token, timeoutMs: w.timeout_ms, retries: w.retries, retryMinMs: w.retry_min_ms }));
+  }
+  if (alerts.syslog.enabled) channels.push(new SyslogChannel({ facility: alerts.syslog.facility, tag: alerts.syslog.tag, server: alerts.syslog.server }));
+  const c = alerts.command;
+  if (c.path !== '') channels.push(new CommandChannel({ path: c.path, args: c.args, timeoutMs: c.timeout_ms }));
+  return channels;
 }
 
 export async function buildPipeline(config: Config, logger: Logger): Promise<Pipeline> {
@@ -91,6 +112,25 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
   const tracker = config.track.enabled ? new Tracker(trackOptions(config.track)) : null;
 
+  // 4b. Alerts: the tracker's detections, decided and de-duplicated here, delivered off the packet path.
+  const channels = tracker ? alertChannels(config.alerts) : [];
+  const a = config.alerts;
+  const alerts = tracker && channels.length > 0
+    ? new AlertDispatcher(
+        {
+          minSeverity: a.min_severity,
+          campaigns: a.campaigns,
+          dedupeMs: a.dedupe_seconds * 1000,
+          maxPerMinute: a.max_per_minute,
+          maxAgeMs: a.max_age_seconds * 1000,
+          host: config.general.hostname,
+        },
+        channels,
+        logger.child('alerts'),
+      )
+    : null;
+  if (tracker && alerts) tracker.onDetection((d) => alerts.accept(d));
+
   // 5. The live stream of enriched events for the web view.
   const sourceNames = sources.map((s) => s.name);
   const hub = config.web.enabled ? new LiveHub(config.web, { sourceNames, version: NFWATCH_VERSION, logger: logger.child('stream') }) : null;
@@ -125,5 +165,5 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   );
   const history = new IntervalHistory();
   pipeline.onIntervalClosed(history.add);
-  return { pipeline, tracker, history, hub, geoCredits: () => geoip?.credits() ?? [] };
+  return { pipeline, tracker, history, hub, geoCredits: () => geoip?.credits() ?? [], alerts };
 }

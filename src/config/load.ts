@@ -113,6 +113,21 @@ function describeExpected(schema: unknown): string {
 }
 
 /** Cross-field checks and derived values the schema cannot express. */
+/** Why an alert webhook URL cannot be used, or null: http(s) only, and https beyond loopback. */
+function webhookProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `"${url}" is not a URL`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `"${parsed.protocol}" is not http: or https:`;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (parsed.protocol === 'http:' && !loopback) return `plain http to ${parsed.hostname} would send alerts naming attackers and your hosts in the clear: use https://`;
+  return null;
+}
+
 function finish(config: Config): Config {
   const problems: string[] = [];
   if (!config.general.hostname) config.general.hostname = hostname().split('.')[0] ?? 'localhost';
@@ -129,6 +144,13 @@ function finish(config: Config): Config {
     if (!s.unix_path && !s.tcp_port) problems.push(`sources.socket[${i}]: set unix_path and/or tcp_port`);
   });
   const graphite = config.outputs.graphite;
+  const webhook = config.alerts.webhook.url;
+  if (webhook !== '') {
+    const problem = webhookProblem(webhook);
+    if (problem !== null) problems.push(`alerts.webhook.url: ${problem}`);
+  }
+  const server = config.alerts.syslog.server;
+  if (server !== '' && !/^[A-Za-z0-9.:[\]_-]+$/.test(server)) problems.push(`alerts.syslog.server: "${server}" is not a host or host:port`);
   if (graphite.reconnect_max_ms < graphite.reconnect_min_ms) {
     problems.push('outputs.graphite.reconnect_max_ms: must not be below reconnect_min_ms');
   }

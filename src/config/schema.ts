@@ -207,6 +207,44 @@ export const ConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    alerts: Type.Object(
+      {
+        min_severity: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: 'Alert when a source\'s scan is detected at this severity (1-5, psad-style) or above, and again when it rises.' }),
+        campaigns: Type.Boolean({ default: true, description: 'Also alert when a campaign forms: track.campaign_min_sources sources sharing a SYN fingerprint and target ports.' }),
+        dedupe_seconds: Type.Integer({ minimum: 0, maximum: 604_800, default: 3600, description: 'A source (or campaign) alerted is not alerted again within this time unless its severity rises; counted as deduplicated.' }),
+        max_per_minute: Type.Integer({ minimum: 1, maximum: 10_000, default: 20, description: 'Alerts sent per minute at most (a token bucket, bursts of this many); beyond it they are counted as rate-limited and summed up in one log line a minute, so a scan from a /16 is no alert storm.' }),
+        max_age_seconds: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 600, description: 'A detection whose event time is older than this (reading an old file from its beginning, a replay) is counted as stale and not alerted; 0: no limit.' }),
+        webhook: Type.Object(
+          {
+            url: Type.String({ default: '', description: 'POST each alert as JSON to this URL (empty: off). Beyond loopback it must be https:// (alerts name attackers and your hosts).' }),
+            token: Type.String({ default: '', description: 'Sent as `Authorization: Bearer <token>`; prefer token_file.' }),
+            token_file: Type.String({ default: '', description: 'Read the token from this file (trailing whitespace removed); takes precedence over `token`.' }),
+            timeout_ms: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000, description: 'Timeout of one POST.' }),
+            retries: Type.Integer({ minimum: 0, maximum: 20, default: 3, description: 'Retries after a failed POST (connection error, timeout, 429, 5xx), waiting retry_min_ms, then twice as long each time. A 4xx other than 429 is not retried.' }),
+            retry_min_ms: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000, description: 'First retry delay.' }),
+          },
+          { ...strict, default: {} },
+        ),
+        syslog: Type.Object(
+          {
+            enabled: Type.Boolean({ default: false, description: 'Send each alert to syslog through util-linux `logger` (the journal or rsyslog; Node has no unix datagram sockets for /dev/log).' }),
+            facility: Type.Union(['auth', 'authpriv', 'daemon', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7', 'user'].map((f) => Type.Literal(f)), { default: 'authpriv', description: 'Syslog facility (psad and fail2ban use auth/authpriv). The priority follows the severity: 5 crit, 4 err, 3 warning, 1-2 notice.' }),
+            tag: Type.String({ minLength: 1, maxLength: 48, pattern: '^[A-Za-z0-9._-]+$', default: 'nfwatch', description: 'Syslog tag (program name).' }),
+            server: Type.String({ default: '', description: 'Send to this remote syslog server instead ("host" or "host:port", UDP 514 by default); empty: the local syslog.' }),
+          },
+          { ...strict, default: {} },
+        ),
+        command: Type.Object(
+          {
+            path: Type.String({ default: '', description: 'Run this program for each alert (empty: off), without a shell, with the facts in its environment: NFWATCH_ALERT_KIND, _SOURCE, _SEVERITY, _TYPES, _LABEL, _TOOLS, _OS, _COUNTRY, _ASN, _PORTS, _HOSTS, _SINCE, _TITLE, _TEXT and _JSON (everything as JSON).' }),
+            args: Type.Array(Type.String(), { default: [], description: 'Its arguments (fixed; the facts are in the environment, never in the arguments).' }),
+            timeout_ms: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'Killed (SIGKILL) after this long; counted as failed.' }),
+          },
+          { ...strict, default: {} },
+        ),
+      },
+      { ...strict, default: {} },
+    ),
     outputs: Type.Object(
       {
         graphite: Type.Object(
@@ -263,5 +301,6 @@ export type FileSourceConfig = Static<typeof FileSourceSchema>;
 export type SocketSourceConfig = Static<typeof SocketSourceSchema>;
 export type GraphiteConfig = Config['outputs']['graphite'];
 export type InfluxConfig = Config['outputs']['influx'];
+export type AlertsConfig = Config['alerts'];
 
 export type { TSchema };

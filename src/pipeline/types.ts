@@ -369,6 +369,31 @@ export interface Sink {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Alerts: what a detection tells a person, and where it goes
+
+/** One alert, ready to send: built from a detection (src/alerts/text.ts). */
+export interface Alert {
+  /** What de-duplication goes by: "scan <source>" or "campaign <key>". */
+  key: string;
+  kind: 'scan' | 'campaign';
+  /** 1–5 (a campaign: the highest of its members' is unknown here, so the configured floor). */
+  severity: number;
+  /** One line: who, what. */
+  title: string;
+  /** The whole alert as a person reads it: who, what tool, which ports, since when, where from, evidence. */
+  text: string;
+  /** The same facts as plain JSON (the webhook's body, the command's NFWATCH_ALERT_JSON). */
+  facts: Readonly<Record<string, unknown>>;
+}
+
+/** Somewhere alerts go (webhook, syslog, a command). */
+export interface AlertChannel {
+  readonly name: string;
+  /** Delivers one alert; rejects with a reason when it could not (after the channel's own retries). */
+  send(alert: Alert): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tracker figures in the health snapshot (the tracker in src/track/ fills them)
 
 export type ScanType = 'vertical' | 'horizontal' | 'ssh_bruteforce';

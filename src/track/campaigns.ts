@@ -85,6 +85,8 @@ export class Campaign {
   syns = 0;
   os = '';
   tool = '';
+  /** Whether its forming (reaching campaign_min_sources) was announced (see CampaignTable.formed). */
+  announced = false;
 
   /** Shape and port of a one-port group (CampaignTable's index of them), −1 for others. */
   readonly portCode: number;
@@ -227,6 +229,9 @@ export class CampaignTable {
   private readonly waitFirst: Float64Array;
   private readonly waitLast: Float64Array;
   private readonly waitSyns: Float64Array;
+
+  /** Called once per campaign when it reaches campaign_min_sources sources (Tracker.onDetection). */
+  formed: ((c: Campaign) => void) | null = null;
 
   constructor(options: TrackOptions) {
     this.options = options;
@@ -428,6 +433,10 @@ export class CampaignTable {
     link.country = s.country;
     link.sport = e.srcPort;
     c.join(s.address, e.time, s.country, e.srcPort, this.options.campaignMaxListed);
+    if (!c.announced && c.sources >= this.options.campaignMinSources) {
+      c.announced = true;
+      this.formed?.(c);
+    }
   }
 
   /** Takes a source's contribution back from the campaign it joined (if it still exists), or stops it waiting. */

@@ -3,7 +3,7 @@
 // and stats() for health metrics. Every answer is plain JSON-able data, built at query time; the
 // hot path is observe().
 import type { Config } from '../config/schema.js';
-import type { PacketEvent, TrackerStats } from '../pipeline/types.js';
+import { NONE, type PacketEvent, type TrackerStats } from '../pipeline/types.js';
 import { CampaignTable, type Campaign } from './campaigns.js';
 import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
 import { trackOptions, type TrackOptions } from './options.js';
@@ -35,8 +35,18 @@ export interface SourceRow {
   tools: string[];
   os: string[];
   country: string;
+  /** Autonomous system number and organisation from GeoIP's ASN database (null/'' without one). */
+  asn: number | null;
+  asOrg: string;
   scan: ScanView;
 }
+
+/**
+ * A detection worth telling someone about, as the tracker announces it (Tracker.onDetection): a
+ * source's scan reaching "detected" or a higher severity, or a campaign reaching
+ * campaign_min_sources sources. `time` is the event time of the packet that caused it.
+ */
+export type Detection = { kind: 'scan'; time: number; source: SourceRow } | { kind: 'campaign'; time: number; campaign: CampaignRow };
 
 export interface CampaignRow {
   key: string;
@@ -103,6 +113,18 @@ export class Tracker {
     return new Tracker(trackOptions(track));
   }
 
+  private detected: ((d: Detection) => void) | null = null;
+
+  /**
+   * Tells `listener` of each detection, synchronously from observe() (so it must only queue it):
+   * a source's scan reaching "detected", or a higher severity while detected (once per level until
+   * the scan ends), and a campaign reaching campaign_min_sources sources (once). One listener.
+   */
+  onDetection(listener: (d: Detection) => void): void {
+    this.detected = listener;
+    this.campaignTable.formed = (c) => listener({ kind: 'campaign', time: c.lastSeen, campaign: campaignRow(c) });
+  }
+
   /** Newest event time observed (epoch ms), 0 before the first event. */
   get now(): number {
     return this.latest;
@@ -121,6 +143,12 @@ export class Tracker {
       if (before === NOT_SCANNING) this.scanning.add(s);
       else if (s.scanState === NOT_SCANNING) this.scanning.delete(s);
     }
+    if (s.scanState === DETECTED) {
+      if (s.severity > s.announced) {
+        s.announced = s.severity;
+        this.detected?.({ kind: 'scan', time, source: this.row(s, time) });
+      }
+    } else if (s.announced !== 0) s.announced = 0;
     if (e.fingerprint !== null) {
       this.campaignTable.observe(s, e);
       this.fingerprintStats.observe(e, s.epoch);
@@ -233,6 +261,8 @@ export class Tracker {
       tools: s.tools?.slice() ?? [],
       os: s.oses?.slice() ?? [],
       country: s.country,
+      asn: s.asn === NONE ? null : s.asn,
+      asOrg: s.asOrg,
       scan: scanView(s, o, now),
     };
   }

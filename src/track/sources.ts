@@ -286,6 +286,11 @@ export class SourceState {
   sshLast = 0;
   /** Event time the SSH bucket last overflowed (0: never). */
   sshOverflowAt = 0;
+  /** The severity last announced as a detection (Tracker.onDetection); 0 when not detected since. */
+  announced = 0;
+  /** Autonomous system of the last event that had one (NONE: unknown), and its organisation. */
+  asn = NONE;
+  asOrg = '';
 
   /** Neighbours in the table's recency list (SourceTable's alone to change). */
   newer: SourceState | null = null;
@@ -349,6 +354,9 @@ export class SourceState {
     this.sshLevel = 0;
     this.sshLast = 0;
     this.sshOverflowAt = 0;
+    this.announced = 0;
+    this.asn = NONE;
+    this.asOrg = '';
     return this;
   }
 
@@ -640,7 +648,13 @@ export class SourceTable {
     ring[slot + verdictCounter]!++;
     ring[totals + verdictCounter]!++;
 
-    if (e.geo !== null && e.geo.country !== '') s.country = e.geo.country;
+    if (e.geo !== null) {
+      if (e.geo.country !== '') s.country = e.geo.country;
+      if (e.geo.asn !== NONE) {
+        s.asn = e.geo.asn;
+        s.asOrg = e.geo.asOrg;
+      }
+    }
     if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels, true);
     if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels, true);
     if (e.fingerprint !== null) {

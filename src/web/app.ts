@@ -193,6 +193,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
       totals: deps.history.totals,
       counters: deps.history.counters(),
       tracker: health.tracker,
+      alerts: deps.alerts?.() ?? null,
       uptimeSeconds: Math.max(0, (Date.now() - deps.startedAt) / 1000),
       streamClients: hub.clientCount,
     });

@@ -1,5 +1,6 @@
 // What the web layer is given by the daemon: read-only views of the pipeline's state. app.ts
 // builds a fastify instance from these and never reaches into the pipeline otherwise.
+import type { AlertStats } from '../alerts/dispatcher.js';
 import type { Config } from '../config/schema.js';
 import type { GeoCredit } from '../enrich/geoip.js';
 import type { HealthSnapshot } from '../pipeline/types.js';
@@ -17,6 +18,8 @@ export interface WebDeps {
   health(): HealthSnapshot;
   /** Credits the GeoIP databases in use ask for (shown on the page beside their answers). */
   geoCredits(): GeoCredit[];
+  /** The alert figures; null (or absent) when alerts are off. */
+  alerts?: () => AlertStats | null;
   /** Epoch ms the daemon started. */
   startedAt: number;
   logger: Logger;

@@ -14,6 +14,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { HealthSnapshot, SourceHealthField, Verdict } from '../pipeline/types.js';
 import { VERDICTS } from '../pipeline/types.js';
 import type { TrackerStats } from '../pipeline/types.js';
+import type { AlertStats } from '../alerts/dispatcher.js';
 import { SCAN_TYPES } from '../track/scans.js';
 import type { CounterSeries } from './history.js';
 import { NFWATCH_VERSION } from './version.js';
@@ -28,6 +29,8 @@ export interface MetricsInput {
   counters: readonly CounterSeries[];
   /** The tracker's figures; null when tracking is off (then no tracker metrics are written). */
   tracker: TrackerStats | null;
+  /** The alert figures; null or absent when alerts are off (then none are written). */
+  alerts?: AlertStats | null;
   uptimeSeconds: number;
   streamClients: number;
   /** The process figures; read from this process when absent (a scrape). */
@@ -170,6 +173,22 @@ export function renderMetrics(input: MetricsInput): string {
     m.family('nfwatch_scans_active', 'gauge', 'Sources with a detected scan now, by scan type.', SCAN_TYPES.map((type): Sample => [{ type }, tracker.scans[type]]));
     m.family('nfwatch_scans_suspected', 'gauge', 'Sources suspected (not yet detected) of scanning now.', tracker.suspected);
     m.family('nfwatch_campaigns_active', 'gauge', 'Active campaigns (sources sharing a SYN fingerprint and target ports).', tracker.campaigns);
+  }
+  const alerts = input.alerts ?? null;
+  if (alerts !== null) {
+    m.family('nfwatch_detections_total', 'counter', 'Detections the tracker announced (a scan detected or rising in severity, a campaign formed).', alerts.detections);
+    m.family('nfwatch_alerts_total', 'counter', 'Alerts queued for delivery.', alerts.alerts);
+    m.family('nfwatch_alerts_withheld_total', 'counter', 'Detections not alerted, by reason.', [
+      [{ reason: 'below_severity' }, alerts.belowSeverity],
+      [{ reason: 'deduplicated' }, alerts.deduplicated],
+      [{ reason: 'rate_limited' }, alerts.rateLimited],
+      [{ reason: 'stale' }, alerts.stale],
+      [{ reason: 'queue_full' }, alerts.queueFull],
+    ]);
+    m.family('nfwatch_alert_deliveries_total', 'counter', 'Alert deliveries by channel and result.', Object.entries(alerts.channels).flatMap(([channel, c]): Sample[] => [
+      [{ channel, result: 'sent' }, c.sent],
+      [{ channel, result: 'failed' }, c.failed],
+    ]));
   }
   m.family('nfwatch_nfacct_packets_total', 'counter', 'Packets counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.pkts]));
   m.family('nfwatch_nfacct_bytes_total', 'counter', 'Bytes counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.bytes]));

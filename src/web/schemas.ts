@@ -142,6 +142,8 @@ const SourceRow = Type.Object({
   tools: Type.Array(Type.String()),
   os: Type.Array(Type.String()),
   country: Type.String(),
+  asn: Type.Union([Type.Integer(), Type.Null()]),
+  asOrg: Type.String(),
   scan: Type.Object({
     state: Level,
     types: Type.Array(Type.String()),

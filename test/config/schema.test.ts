@@ -87,3 +87,21 @@ describe('configuration schema', () => {
     expect(readme).toBe(spliceReference(readme));
   });
 });
+
+describe('[alerts]', () => {
+  it('is off with the defaults: no channel, severity 3, campaigns, an hour of de-duplication, 20 a minute', () => {
+    expect(parseConfigText('').alerts).toMatchObject({ min_severity: 3, campaigns: true, dedupe_seconds: 3600, max_per_minute: 20, webhook: { url: '' }, syslog: { enabled: false }, command: { path: '' } });
+  });
+  it('takes a webhook over https anywhere, over http only on loopback', () => {
+    for (const url of ['https://hooks.example.org/x', 'http://127.0.0.1:9000/hook', 'http://localhost/hook', 'http://[::1]:8080/']) {
+      expect(parseConfigText(`[alerts.webhook]\nurl = "${url}"`).alerts.webhook.url).toBe(url);
+    }
+    expect(() => parseConfigText('[alerts.webhook]\nurl = "http://192.0.2.10/hook"')).toThrow(/alerts\.webhook\.url: plain http to 192\.0\.2\.10 .*use https:\/\//);
+    expect(() => parseConfigText('[alerts.webhook]\nurl = "ftp://127.0.0.1/x"')).toThrow(/alerts\.webhook\.url: "ftp:" is not http: or https:/);
+    expect(() => parseConfigText('[alerts.webhook]\nurl = "not a url"')).toThrow(/alerts\.webhook\.url: "not a url" is not a URL/);
+  });
+  it('refuses a syslog server that is no host, and a severity outside 1-5', () => {
+    expect(() => parseConfigText('[alerts.syslog]\nserver = "a b;c"')).toThrow(/alerts\.syslog\.server/);
+    expect(() => parseConfigText('[alerts]\nmin_severity = 6')).toThrow(/alerts\.min_severity/);
+  });
+});
