@@ -31,7 +31,8 @@ function scanAlert(r: SourceRow, host: string, time: number): Alert {
   const evidence = [`${r.packets.blocked} blocked and ${r.packets.allowed} allowed packets since ${r.firstSeen}`];
   if (r.sourcePortReuse !== null) evidence.push(`one source port (${r.sourcePortReuse.port}) to ${r.sourcePortReuse.targets} targets`);
   if (r.seqReuse !== null) evidence.push(`one sequence number in ${r.seqReuse.syns} SYNs`);
-  if (r.fingerprints.length > 0) evidence.push(`SYN fingerprint ${r.fingerprints.join(' / ')}`);
+  const shown = r.fingerprints.slice(0, 3).join(' / ');
+  if (r.fingerprints.length > 0) evidence.push(`SYN fingerprint ${shown}${r.fingerprints.length > 3 ? ` / … (${r.fingerprints.length} in all)` : ''}`);
   lines.push(`evidence: ${evidence.join('; ')}`);
   return {
     key: `scan ${r.address}`,
