@@ -21,6 +21,7 @@ Options:
   -h, --help               show this help
 
 Backfill: nfwatch replay [--config FILE] FILE...  (see nfwatch replay --help)
+Block set: nfwatch block ADDRESS [--for DURATION] | unblock ADDRESS | blocked  (see nfwatch block --help)
 
 Signals: SIGTERM/SIGINT flush pending intervals and exit 0; SIGHUP reopens the source files
 and re-reads log level, verdict rules and error sampling from the configuration.
@@ -30,6 +31,14 @@ function main(argv: string[]): void {
   // `nfwatch replay ...`: backfill old ulogd files (src/replay/), with options of its own.
   if (argv[0] === 'replay') {
     void import('./replay/cli.js').then((m) => m.replayMain(argv.slice(1), DEFAULT_CONFIG));
+    return;
+  }
+  // `nfwatch block|unblock|blocked ...`: the nftables block set by hand (src/block-cli.ts).
+  if (argv[0] === 'block' || argv[0] === 'unblock' || argv[0] === 'blocked') {
+    const command = argv[0];
+    void import('./block-cli.js').then(async (m) => {
+      process.exitCode = await m.blockMain(command, argv.slice(1), DEFAULT_CONFIG);
+    });
     return;
   }
   let values: { config?: string; 'check-config'?: string; help?: boolean; version?: boolean };

@@ -76,12 +76,12 @@ export async function runDaemon(configPath: string): Promise<void> {
   // A GC heuristic, read by V8 after every full collection, so setting it at start takes effect.
   if (config.general.heap_growth_percent > 0) setFlagsFromString(`--heap-growing-percent=${config.general.heap_growth_percent}`);
   const startedAt = Date.now();
-  const { pipeline, tracker, history, hub, geoCredits, alerts } = await buildDaemon(config, logger);
+  const { pipeline, tracker, history, hub, geoCredits, alerts, responder } = await buildDaemon(config, logger);
   let web: WebServer | undefined;
   if (hub && access) {
     // Listening first: a port in use stops the daemon before any source is read.
     try {
-      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, alerts: () => alerts?.stats ?? null, startedAt, logger: logger.child('web') }, hub, access);
+      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, alerts: () => alerts?.stats ?? null, responder, blockSeconds: config.response.block_seconds, startedAt, logger: logger.child('web') }, hub, access);
     } catch (err) {
       throw err instanceof SettingError ? err.in(configPath) : err;
     }
@@ -93,6 +93,12 @@ export async function runDaemon(configPath: string): Promise<void> {
   setInterval(() => void budgetFile.save(), BUDGET_SAVE_MS).unref();
   await pipeline.start();
   if (web) logger.info(`scan-watch page at ${web.url}/`);
+  if (responder) {
+    const r = config.response;
+    logger.warn(
+      `${r.dry_run ? 'dry run: would block' : 'blocking'} sources at severity ${r.min_severity} and above for ${r.block_seconds} s in ${r.family} ${r.table} ${[r.set_v4, r.set_v6].filter(Boolean).join('/')} (at most ${r.max_entries}; never loopback, own addresses${r.block_private ? '' : ', private ranges'}${r.allow.length > 0 ? `, ${r.allow.length} allowed` : ''})`,
+    );
+  }
   if (alerts) logger.info(`alerts at severity ${config.alerts.min_severity} and above${config.alerts.campaigns ? ' and on campaigns' : ''} → ${alerts.channels.map((c) => c.name).join(', ')}`);
   logger.info(
     `nfwatch started: ${pipeline.sources.map((s) => `${s.kind}:${s.name}`).join(', ') || 'no sources'} → ${pipeline.sinks.map((s) => s.name).join(', ') || 'no outputs'}`,
@@ -106,6 +112,7 @@ export async function runDaemon(configPath: string): Promise<void> {
     Promise.resolve(web?.close())
       .then(() => pipeline.stop(SHUTDOWN_FLUSH_MS))
       .then(() => alerts?.flush(SHUTDOWN_FLUSH_MS))
+      .then(() => responder?.settled())
       .then(() => budgetFile.save())
       .then(() => process.exit(0))
       .catch((err: unknown) => {

@@ -1,11 +1,15 @@
 // The one place where configuration becomes running components, top to bottom:
-// sources → decoder → enrichers → tracker (→ alerts) → live stream → aggregator → sinks, and the
-// web view over them.
+// sources → decoder → enrichers → tracker (→ alerts, block set) → live stream → aggregator → sinks,
+// and the web view over them.
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { AlertDispatcher } from './alerts/dispatcher.js';
 import { CommandChannel } from './alerts/command.js';
 import { SyslogChannel } from './alerts/syslog.js';
 import { WebhookChannel } from './alerts/webhook.js';
+import { Allowlist } from './respond/allowlist.js';
+import { NftBlockSet } from './respond/nft-set.js';
+import { Responder } from './respond/responder.js';
 import type { Config } from './config/schema.js';
 import type { DecodeOptions } from './decode/line.js';
 import { createGeoIp, type GeoCredit } from './enrich/geoip.js';
@@ -46,6 +50,21 @@ export interface Daemon {
   geoCredits(): GeoCredit[];
   /** Alerts on the tracker's detections; null when no alert channel is configured or tracking is off. */
   alerts: AlertDispatcher | null;
+  /** Blocks on the tracker's detections; null unless [response] is enabled (or a dry run). */
+  responder: Responder | null;
+}
+
+/** This host's own addresses, never blocked. */
+function ownAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')));
+}
+
+/** The block set and allowlist [response] describes (the CLI's block/unblock/blocked use them too). */
+export function responseParts(response: Config['response']): { set: NftBlockSet; allowlist: Allowlist } {
+  return {
+    set: new NftBlockSet({ command: response.nft_command, family: response.family, table: response.table, setV4: response.set_v4, setV6: response.set_v6 }),
+    allowlist: new Allowlist({ allow: response.allow, blockPrivate: response.block_private, ownAddresses: ownAddresses() }),
+  };
 }
 
 /** The alert channels [alerts] configures (none: no alerts). Reads the webhook's token_file. */
@@ -129,7 +148,21 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
         logger.child('alerts'),
       )
     : null;
-  if (tracker && alerts) tracker.onDetection((d) => alerts.accept(d));
+
+  // 4c. Response, off by default: detections at response.min_severity into the nftables block set.
+  const r = config.response;
+  const responder = tracker && (r.enabled || r.dry_run)
+    ? (() => {
+        const { set, allowlist } = responseParts(r);
+        return new Responder({ dryRun: r.dry_run, minSeverity: r.min_severity, blockMs: r.block_seconds * 1000, maxEntries: r.max_entries }, allowlist, set, logger.child('response'));
+      })()
+    : null;
+  if (tracker && (alerts || responder)) {
+    tracker.onDetection((d) => {
+      alerts?.accept(d);
+      responder?.accept(d);
+    });
+  }
 
   // 5. The live stream of enriched events for the web view.
   const sourceNames = sources.map((s) => s.name);
@@ -165,5 +198,5 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   );
   const history = new IntervalHistory();
   pipeline.onIntervalClosed(history.add);
-  return { pipeline, tracker, history, hub, geoCredits: () => geoip?.credits() ?? [], alerts };
+  return { pipeline, tracker, history, hub, geoCredits: () => geoip?.credits() ?? [], alerts, responder };
 }

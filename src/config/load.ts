@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { parseCidr } from '../util/ip.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -151,6 +152,11 @@ function finish(config: Config): Config {
   }
   const server = config.alerts.syslog.server;
   if (server !== '' && !/^[A-Za-z0-9.:[\]_-]+$/.test(server)) problems.push(`alerts.syslog.server: "${server}" is not a host or host:port`);
+  config.response.allow.forEach((text, i) => {
+    if (parseCidr(text) === null) problems.push(`response.allow[${i}]: "${text}" is not an address or CIDR`);
+  });
+  if (config.response.family === 'ip' && config.response.set_v6 !== '') problems.push('response.set_v6: a table of family "ip" holds no IPv6 set; set it to "" or use family "inet"');
+  if (config.response.family === 'ip6' && config.response.set_v4 !== '') problems.push('response.set_v4: a table of family "ip6" holds no IPv4 set; set it to "" or use family "inet"');
   if (graphite.reconnect_max_ms < graphite.reconnect_min_ms) {
     problems.push('outputs.graphite.reconnect_max_ms: must not be below reconnect_min_ms');
   }

@@ -245,6 +245,23 @@ export const ConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    response: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false, description: 'Block sources whose scan is detected at min_severity or above by adding them, with a timeout, to an nftables named set that your ruleset drops (see nftables-examples/firewall.nft). Off by default: nfwatch changes no firewall unless told to.' }),
+        dry_run: Type.Boolean({ default: false, description: 'Decide, log and count every block as if enabled, but change nothing.' }),
+        min_severity: Type.Integer({ minimum: 1, maximum: 5, default: 4, description: 'Block at this psad-style severity (1-5) or above.' }),
+        block_seconds: Type.Integer({ minimum: 1, maximum: 31_536_000, default: 3600, description: 'How long a block lasts (the set element\'s timeout); the kernel removes it then.' }),
+        family: Type.Union([Type.Literal('inet'), Type.Literal('ip'), Type.Literal('ip6')], { default: 'inet', description: 'Family of the table holding the sets.' }),
+        table: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', default: 'nfwatch_filter', description: 'Table holding the sets (nftables-examples/firewall.nft\'s).' }),
+        set_v4: Type.String({ maxLength: 64, pattern: '^([A-Za-z0-9_.-]+)?$', default: 'nfwatch_block4', description: 'Set of IPv4 addresses (`type ipv4_addr; flags timeout`); empty: IPv4 sources are not blocked.' }),
+        set_v6: Type.String({ maxLength: 64, pattern: '^([A-Za-z0-9_.-]+)?$', default: 'nfwatch_block6', description: 'Set of IPv6 networks (`type ipv6_addr; flags interval, timeout`: an IPv6 source is its /64, see track.ipv6_prefix_length); empty: IPv6 sources are not blocked.' }),
+        max_entries: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'Blocks nfwatch keeps at once; beyond it new ones are refused and counted (a spoofed flood must not fill the kernel set). Give the sets a `size` at least this.' }),
+        allow: Type.Array(Type.String(), { default: [], description: 'Addresses and CIDRs never blocked (your admin hosts, monitoring, partners). Loopback and this host\'s own addresses are never blocked either.' }),
+        block_private: Type.Boolean({ default: false, description: 'Whether private and special ranges (RFC 1918, CGNAT, ULA, link-local, documentation, benchmarking) may be blocked. Off: a LAN host is never cut off by an automatic block.' }),
+        nft_command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['nft'], description: 'The nft program and any arguments before its own (e.g. ["ip", "netns", "exec", "fw", "nft"]). nfwatch runs it with -j and a JSON batch as its argument: the stable JSON interface of libnftables, no text to parse or inject into, one atomic batch per change.' }),
+      },
+      { ...strict, default: {} },
+    ),
     outputs: Type.Object(
       {
         graphite: Type.Object(
@@ -302,5 +319,6 @@ export type SocketSourceConfig = Static<typeof SocketSourceSchema>;
 export type GraphiteConfig = Config['outputs']['graphite'];
 export type InfluxConfig = Config['outputs']['influx'];
 export type AlertsConfig = Config['alerts'];
+export type ResponseConfig = Config['response'];
 
 export type { TSchema };

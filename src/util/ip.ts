@@ -1,5 +1,5 @@
-// IP address text → numbers, and the prefix a tracked IPv6 source is grouped by. Pure; used by the
-// web filters, the web server's host checks and the tracker.
+// IP address text → numbers, CIDRs and matchers, and the network a tracked IPv6 source is grouped
+// by. Pure; used by the web filters and host checks, the tracker and the block set's allowlist.
 
 /** Dotted-quad IPv4 in text[start, end) → unsigned 32-bit number, or -1. Decimal only, no leading zeros. */
 export function parseIPv4(text: string, start: number, end: number): number {
@@ -117,4 +117,81 @@ export function ipv6Network(address: string, bits: number, scratch: Uint16Array)
   const hex = (from: number, to: number): string => Array.from(scratch.subarray(from, to), (x) => x.toString(16)).join(':');
   const text = runStart < 0 ? hex(0, 8) : `${hex(0, runStart)}::${hex(runStart + runLength, 8)}`;
   return `${text}/${bits}`;
+}
+
+export interface Cidr {
+  family: 4 | 6;
+  /** IPv4: the network as an unsigned 32-bit number. */
+  v4: number;
+  /** IPv6: the network as eight 16-bit groups. */
+  v6: Uint16Array;
+  bits: number;
+  /** Canonical text (network/bits). */
+  text: string;
+}
+
+/** "203.0.113.0/24", "203.0.113.9", "2001:db8::/32", "::1"; host bits are masked off. null when invalid. */
+export function parseCidr(text: string): Cidr | null {
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  let bits = -1;
+  if (slash >= 0) {
+    const b = text.slice(slash + 1);
+    if (b.length === 0 || b.length > 3) return null;
+    bits = 0;
+    for (let i = 0; i < b.length; i++) {
+      const d = b.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return null;
+      bits = bits * 10 + d;
+    }
+    if (b.length > 1 && b.charCodeAt(0) === 48) return null;
+  }
+  const v4 = parseIPv4(addr, 0, addr.length);
+  if (v4 >= 0) {
+    if (bits > 32) return null;
+    if (bits < 0) bits = 32;
+    const net = (v4 & mask4(bits)) >>> 0;
+    return { family: 4, v4: net, v6: new Uint16Array(8), bits, text: `${formatIPv4(net)}/${bits}` };
+  }
+  if (addr.includes('%')) return null; // zones make no sense in a filter
+  const v6 = new Uint16Array(8);
+  if (!parseIPv6(addr, v6)) return null;
+  if (bits > 128) return null;
+  if (bits < 0) bits = 128;
+  for (let g = 0; g < 8; g++) {
+    const keep = Math.max(0, Math.min(16, bits - g * 16));
+    v6[g] = keep === 0 ? 0 : (v6[g]! & (0xffff << (16 - keep))) & 0xffff;
+  }
+  return { family: 6, v4: 0, v6, bits, text: `${Array.from(v6, (x) => x.toString(16)).join(':')}/${bits}` };
+}
+
+function mask4(bits: number): number {
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+function formatIPv4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** A matcher of source address text against a CIDR; IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+export function cidrMatcher(c: Cidr): (address: string) => boolean {
+  if (c.family === 4) {
+    const net = c.v4;
+    const mask = mask4(c.bits);
+    return (address) => {
+      let v = parseIPv4(address, 0, address.length);
+      if (v < 0 && address.length > 7 && address.startsWith('::ffff:')) v = parseIPv4(address, 7, address.length);
+      return v >= 0 && ((v & mask) >>> 0) === net;
+    };
+  }
+  const net = c.v6;
+  const full = c.bits >>> 4;
+  const rest = c.bits & 15;
+  const partMask = rest === 0 ? 0 : (0xffff << (16 - rest)) & 0xffff;
+  const scratch = new Uint16Array(8);
+  return (address) => {
+    if (address.indexOf(':') < 0 || !parseIPv6(address, scratch)) return false;
+    for (let g = 0; g < full; g++) if (scratch[g] !== net[g]) return false;
+    return rest === 0 || (scratch[full]! & partMask) === net[full];
+  };
 }

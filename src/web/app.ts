@@ -20,6 +20,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { errorCode } from '../util/errors.js';
 import type { WebDeps } from './deps.js';
 import { parseIPv4 } from '../util/ip.js';
+import { blockTarget } from '../respond/target.js';
+import type { Responder } from '../respond/responder.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
 import { HealthJudge } from './healthz.js';
 import * as S from './schemas.js';
@@ -177,6 +179,58 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
     async (req) => ({ tracking: deps.tracker !== null, campaigns: deps.tracker?.campaigns(req.query.limit) ?? [] }),
   );
 
+  // The block set: anyone who may read the API may list it; changing it needs the token in an
+  // Authorization header (a cookie could be sent by another page), so never without a token.
+  const changeAllowed = (req: FastifyRequest): void => {
+    const token = options.token ?? deps.config.token;
+    if (token === '') throw new HttpError(403, 'forbidden', 'changing the block set over the API needs web.token (or use nfwatch block/unblock on the host)');
+    const header = req.headers.authorization;
+    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!tokenEquals(given, token)) throw new HttpError(401, 'unauthorized', 'changing the block set needs Authorization: Bearer <token>');
+  };
+  const responderOrRefuse = (): Responder => {
+    const r = deps.responder ?? null;
+    if (r === null) throw new HttpError(409, 'response_off', 'blocking is off ([response] enabled = false)');
+    return r;
+  };
+  const blockErrors = { ...errors, 409: S.ErrorReply, 502: S.ErrorReply };
+  app.get('/api/blocks', { schema: { querystring: S.NoQuery, response: { 200: S.BlocksReply, ...errors } } }, async (): Promise<S.BlocksReply> => {
+    const r = deps.responder ?? null;
+    const stats = r?.stats ?? { active: 0, blocked: 0, dryRun: 0, allowlisted: 0, full: 0, failed: 0, unblocked: 0 };
+    if (r === null) return { enabled: false, dryRun: false, blocks: [], stats, error: '' };
+    try {
+      return { enabled: true, dryRun: r.dryRun, blocks: await r.list(), stats, error: '' };
+    } catch (err) {
+      return { enabled: true, dryRun: r.dryRun, blocks: [], stats, error: (err as Error).message };
+    }
+  });
+  app.post<{ Body: S.BlockBody }>('/api/blocks', { schema: { body: S.BlockBody, response: { 200: S.BlockReply, ...blockErrors } } }, async (req): Promise<S.BlockReply> => {
+    changeAllowed(req);
+    const r = responderOrRefuse();
+    const target = blockTarget(req.body.address);
+    if (target === null) throw new HttpError(400, 'bad_request', `"${shownPath(req.body.address)}" is not an IPv4 address or an IPv6 address or network`);
+    const seconds = req.body.seconds ?? deps.blockSeconds ?? 3600;
+    try {
+      await r.block(target, seconds, 'the API', req.body.force === true);
+    } catch (err) {
+      throw new HttpError(/allowlist|is a |is in /.test((err as Error).message) ? 409 : 502, 'not_blocked', (err as Error).message);
+    }
+    return { target, done: true, message: `blocked for ${seconds} s` };
+  });
+  app.delete<{ Querystring: S.UnblockQuery }>('/api/blocks', { schema: { querystring: S.UnblockQuery, response: { 200: S.BlockReply, ...blockErrors } } }, async (req): Promise<S.BlockReply> => {
+    changeAllowed(req);
+    const r = responderOrRefuse();
+    const target = blockTarget(req.query.address);
+    if (target === null) throw new HttpError(400, 'bad_request', `"${shownPath(req.query.address)}" is not an IPv4 address or an IPv6 address or network`);
+    let removed: boolean;
+    try {
+      removed = await r.unblock(target, 'the API');
+    } catch (err) {
+      throw new HttpError(502, 'not_unblocked', (err as Error).message);
+    }
+    return { target, done: removed, message: removed ? 'unblocked' : 'was not blocked' };
+  });
+
   app.get('/api/counters', { schema: { querystring: S.NoQuery, response: { 200: S.CountersReply, ...errors } } }, async () => ({
     counters: deps.history.counters(),
   }));
@@ -194,6 +248,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
       counters: deps.history.counters(),
       tracker: health.tracker,
       alerts: deps.alerts?.() ?? null,
+      response: deps.responder?.stats ?? null,
       uptimeSeconds: Math.max(0, (Date.now() - deps.startedAt) / 1000),
       streamClients: hub.clientCount,
     });

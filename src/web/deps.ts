@@ -2,6 +2,7 @@
 // builds a fastify instance from these and never reaches into the pipeline otherwise.
 import type { AlertStats } from '../alerts/dispatcher.js';
 import type { Config } from '../config/schema.js';
+import type { Responder } from '../respond/responder.js';
 import type { GeoCredit } from '../enrich/geoip.js';
 import type { HealthSnapshot } from '../pipeline/types.js';
 import type { Tracker } from '../track/query.js';
@@ -20,6 +21,10 @@ export interface WebDeps {
   geoCredits(): GeoCredit[];
   /** The alert figures; null (or absent) when alerts are off. */
   alerts?: () => AlertStats | null;
+  /** The block set's responder; null (or absent) when [response] is off. */
+  responder?: Responder | null;
+  /** response.block_seconds: the default length of a block made through the API. */
+  blockSeconds?: number;
   /** Epoch ms the daemon started. */
   startedAt: number;
   logger: Logger;

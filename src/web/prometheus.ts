@@ -15,6 +15,7 @@ import type { HealthSnapshot, SourceHealthField, Verdict } from '../pipeline/typ
 import { VERDICTS } from '../pipeline/types.js';
 import type { TrackerStats } from '../pipeline/types.js';
 import type { AlertStats } from '../alerts/dispatcher.js';
+import type { ResponseStats } from '../respond/responder.js';
 import { SCAN_TYPES } from '../track/scans.js';
 import type { CounterSeries } from './history.js';
 import { NFWATCH_VERSION } from './version.js';
@@ -31,6 +32,8 @@ export interface MetricsInput {
   tracker: TrackerStats | null;
   /** The alert figures; null or absent when alerts are off (then none are written). */
   alerts?: AlertStats | null;
+  /** The block set's figures; null or absent when [response] is off. */
+  response?: ResponseStats | null;
   uptimeSeconds: number;
   streamClients: number;
   /** The process figures; read from this process when absent (a scrape). */
@@ -189,6 +192,18 @@ export function renderMetrics(input: MetricsInput): string {
       [{ channel, result: 'sent' }, c.sent],
       [{ channel, result: 'failed' }, c.failed],
     ]));
+  }
+  const response = input.response ?? null;
+  if (response !== null) {
+    m.family('nfwatch_blocks_active', 'gauge', 'Blocks nfwatch made (or, in a dry run, would have made) that have not expired.', response.active);
+    m.family('nfwatch_block_decisions_total', 'counter', 'Block decisions on detections at response.min_severity, and changes by hand, by result.', [
+      [{ result: 'blocked' }, response.blocked],
+      [{ result: 'dry_run' }, response.dryRun],
+      [{ result: 'allowlisted' }, response.allowlisted],
+      [{ result: 'full' }, response.full],
+      [{ result: 'failed' }, response.failed],
+      [{ result: 'unblocked' }, response.unblocked],
+    ]);
   }
   m.family('nfwatch_nfacct_packets_total', 'counter', 'Packets counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.pkts]));
   m.family('nfwatch_nfacct_bytes_total', 'counter', 'Bytes counted by an NFACCT counter since nfwatch started.', counters.map((c): Sample => [{ counter: c.name }, c.bytes]));

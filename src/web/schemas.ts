@@ -242,3 +242,42 @@ export const HealthzReply = Type.Object({
   sources: ComponentState,
 });
 export type HealthzReply = Static<typeof HealthzReply>;
+
+// --- /api/blocks ----------------------------------------------------------------------------------
+
+export const BlocksReply = Type.Object({
+  /** false when [response] is off (then the list is empty). */
+  enabled: Type.Boolean(),
+  dryRun: Type.Boolean(),
+  /** What the kernel's block sets hold now (nfwatch's blocks carry an "nfwatch" comment). */
+  blocks: Type.Array(Type.Object({ target: Type.String(), expiresSeconds: Type.Number(), comment: Type.String() })),
+  /** Blocks nfwatch made that have not expired, and its decisions since start. */
+  stats: Type.Object({
+    active: Type.Number(),
+    blocked: Type.Number(),
+    dryRun: Type.Number(),
+    allowlisted: Type.Number(),
+    full: Type.Number(),
+    failed: Type.Number(),
+    unblocked: Type.Number(),
+  }),
+  /** Why the list could not be read ('' when it was). */
+  error: Type.String(),
+});
+export type BlocksReply = Static<typeof BlocksReply>;
+
+export const BlockBody = Type.Object(
+  {
+    address: Type.String({ minLength: 1, maxLength: 64, description: 'IPv4 address, IPv6 address or network' }),
+    seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
+    force: Type.Optional(Type.Boolean({ description: 'block even what the allowlist protects' })),
+  },
+  { additionalProperties: false },
+);
+export type BlockBody = Static<typeof BlockBody>;
+
+export const UnblockQuery = Type.Object({ address: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export type UnblockQuery = Static<typeof UnblockQuery>;
+
+export const BlockReply = Type.Object({ target: Type.String(), done: Type.Boolean(), message: Type.String() });
+export type BlockReply = Static<typeof BlockReply>;

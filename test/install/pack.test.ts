@@ -77,6 +77,7 @@ describe('npm pack and npm install -g of the tarball', () => {
       'conf/ulogd.conf',
       'conf/ulogd-socket.conf',
       'conf/systemd/nfwatch.service',
+      'conf/systemd/nfwatch-blocking.conf',
       'conf/logrotate/nfwatch-ulogd-json',
       'conf/ulogd/ulogd2-nfacct.conf',
       'src/web/public/index.html',

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const UNIT = new URL('../../conf/systemd/nfwatch.service', import.meta.url);
 const DROPIN = new URL('../../conf/ulogd/ulogd2-nfacct.conf', import.meta.url);
+const BLOCKING = new URL('../../conf/systemd/nfwatch-blocking.conf', import.meta.url);
 const DEBIAN_ULOGD2 = '/lib/systemd/system/ulogd2.service';
 const tmp = mkdtempSync(join(tmpdir(), 'nfw-systemd-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -104,5 +105,21 @@ describe('systemd units', () => {
     expect(set('AmbientCapabilities')).toEqual(['CAP_NET_ADMIN CAP_SYS_NICE']);
     expect(set('ExecStart')).toEqual(['', '/usr/sbin/ulogd --daemon --pidfile /run/ulog/ulogd.pid']);
     expect(set('ExecStart').join(' ')).not.toMatch(/--uid/);
+  });
+
+  it('nfwatch.service with the blocking drop-in passes verify and gains CAP_NET_ADMIN and netlink, nothing else', () => {
+    const dir = join(tmp, 'nfwatch-blocking');
+    const unit = nfwatchUnit(dir);
+    mkdirSync(join(dir, 'nfwatch.service.d'), { recursive: true });
+    writeFileSync(join(dir, 'nfwatch.service.d', 'blocking.conf'), readFileSync(BLOCKING, 'utf8'));
+    const r = verify(unit, dir);
+    expect(about(r.output, dir), r.output).toEqual([]);
+    expect(r.status, r.output).toBe(0);
+    const dropin = readFileSync(BLOCKING, 'utf8');
+    const set = (key: string) => dropin.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+    expect(set('CapabilityBoundingSet')).toEqual(['CAP_NET_ADMIN']);
+    expect(set('AmbientCapabilities')).toEqual(['CAP_NET_ADMIN']);
+    expect(set('RestrictAddressFamilies')).toEqual(['AF_UNIX AF_INET AF_INET6 AF_NETLINK']);
+    expect(dropin).not.toMatch(/^(User|NoNewPrivileges|ProtectSystem)=/m);
   });
 });

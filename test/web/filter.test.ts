@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TCP_ACK, TCP_SYN } from '../../src/pipeline/types.js';
-import { parseCidr, parseFilter, type CompiledFilter } from '../../src/web/filter.js';
+import { parseFilter, type CompiledFilter } from '../../src/web/filter.js';
+import { parseCidr } from '../../src/util/ip.js';
 import { packet } from './helpers.js';
 
 function compile(input: unknown): CompiledFilter {

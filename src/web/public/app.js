@@ -1,5 +1,5 @@
 // nfwatch scan-watch page: the reference client of the WebSocket stream (docs/stream-protocol.md)
-// and of the JSON API (/api/summary, /api/sources, /api/fingerprints, /api/campaigns,
+// and of the JSON API (/api/summary, /api/sources, /api/fingerprints, /api/campaigns, /api/blocks,
 // /api/counters, /api/rates).
 //
 // Served as is (no build step) under a strict CSP: no inline script or style, no eval. Rules kept
@@ -35,7 +35,7 @@ const STALE_CLOSE_MS = 12_000;
 /** The "sampled" / "skipping" notes go away this long after the last sampled second or skipped update. */
 const SAMPLED_NOTE_MS = 5_000;
 /** Polling periods of the JSON API. */
-const POLL = { summary: 3_000, fingerprints: 3_000, sources: 3_000, campaigns: 5_000, counters: 10_000, rates: 10_000 };
+const POLL = { summary: 3_000, fingerprints: 3_000, sources: 3_000, campaigns: 5_000, counters: 10_000, rates: 10_000, blocks: 5_000 };
 
 const COLORS = {
   allowed: '#3fb950',
@@ -1062,6 +1062,25 @@ function renderCampaigns(body) {
   tbody.replaceChildren(frag);
 }
 
+/**
+ * BlocksReply from /api/blocks: when blocking is on, how many sources the block set holds (hover:
+ * which, for how long more, why, and nfwatch's decisions); hidden when it is off.
+ */
+function renderBlocks(body) {
+  const box = $('fig-blocks-box');
+  const on = Boolean(body && typeof body === 'object' && body.enabled);
+  box.hidden = !on;
+  if (!on) return;
+  const blocks = listOf(body, 'blocks');
+  const st = body.stats ?? {};
+  setText('fig-blocks', body.error ? '?' : `${compact(blocks.length)}${body.dryRun ? ' (dry run)' : ''}`);
+  const lines = blocks.slice(0, 30).map((b) => `${b.target}  ${b.expiresSeconds >= 0 ? `${b.expiresSeconds} s left` : ''}  ${b.comment ?? ''}`);
+  if (blocks.length > 30) lines.push(`… ${blocks.length - 30} more`);
+  lines.push(`decisions: ${st.blocked ?? 0} blocked, ${st.dryRun ?? 0} dry run, ${st.allowlisted ?? 0} spared by the allowlist, ${st.full ?? 0} over max_entries, ${st.failed ?? 0} failed, ${st.unblocked ?? 0} unblocked`);
+  if (body.error) lines.unshift(`cannot read the set: ${body.error}`);
+  $('fig-blocks').title = lines.join('\n');
+}
+
 /** CounterSeries[] from /api/counters. */
 function renderCounters(body) {
   const rows = listOf(body, 'counters');
@@ -1241,3 +1260,4 @@ poll('/api/sources?limit=25&sort=severity', POLL.sources, renderSources);
 poll('/api/campaigns', POLL.campaigns, renderCampaigns);
 poll('/api/counters', POLL.counters, renderCounters);
 poll('/api/rates', POLL.rates, (body) => rateChart.history(listOf(body, 'points')));
+poll('/api/blocks', POLL.blocks, renderBlocks);
