@@ -144,14 +144,4 @@ export async function captureFixtures(outDir = join(L.REPO_ROOT, 'test', 'fixtur
 }
 
 // Run directly (compiled): node .state/labjs/capture-fixtures.js
-if (process.argv[1] && /capture-fixtures\.(js|ts)$/.test(process.argv[1])) {
-  captureFixtures().then(
-    (w) => {
-      for (const [k, v] of Object.entries(w)) console.log(`${k}: ${v} lines`);
-    },
-    (e: unknown) => {
-      console.error(e);
-      process.exitCode = 1;
-    },
-  );
-}
+L.runCaptureScript('capture-fixtures', () => captureFixtures());

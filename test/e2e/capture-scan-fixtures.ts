@@ -136,15 +136,4 @@ export async function captureScanFixtures(outDir = join(L.REPO_ROOT, 'test', 'fi
 }
 
 // Run directly (compiled): node .state/labjs/capture-scan-fixtures.js [tool ...]
-if (process.argv[1] && /capture-scan-fixtures\.(js|ts)$/.test(process.argv[1])) {
-  const only = process.argv.slice(2);
-  captureScanFixtures(undefined, only.length > 0 ? only : undefined).then(
-    (w) => {
-      for (const [k, v] of Object.entries(w)) console.log(`${k}: ${v} lines`);
-    },
-    (e: unknown) => {
-      console.error(e);
-      process.exitCode = 1;
-    },
-  );
-}
+L.runCaptureScript('capture-scan-fixtures', (only) => captureScanFixtures(undefined, only));

@@ -61,15 +61,4 @@ export async function captureSynFixtures(outDir = join(L.REPO_ROOT, 'test', 'fix
 }
 
 // Run directly (compiled): node .state/labjs/capture-syn-fixtures.js [tool ...]
-if (process.argv[1] && /capture-syn-fixtures\.(js|ts)$/.test(process.argv[1])) {
-  const only = process.argv.slice(2);
-  captureSynFixtures(undefined, only.length > 0 ? only : undefined).then(
-    (w) => {
-      for (const [k, v] of Object.entries(w)) console.log(`${k}: ${v} lines`);
-    },
-    (e: unknown) => {
-      console.error(e);
-      process.exitCode = 1;
-    },
-  );
-}
+L.runCaptureScript('capture-syn-fixtures', (only) => captureSynFixtures(undefined, only));

@@ -903,6 +903,25 @@ export const LAB_TOOL_ADDR = {
 } as const;
 export type LabTool = keyof typeof LAB_TOOL_ADDR;
 
+/**
+ * A capture script's entry point: when this process runs the compiled `script` (e.g.
+ * "capture-syn-fixtures"), captures (the tools named on the command line, or all) and prints what
+ * it wrote; a failure sets a non-zero exit code.
+ */
+export function runCaptureScript(script: string, capture: (only?: readonly string[]) => Promise<Record<string, number>>): void {
+  if (!process.argv[1] || !new RegExp(`${script}\\.(js|ts)$`).test(process.argv[1])) return;
+  const only = process.argv.slice(2);
+  capture(only.length > 0 ? only : undefined).then(
+    (written) => {
+      for (const [file, lines] of Object.entries(written)) console.log(`${file}: ${lines} lines`);
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
+
 /** Add IPv4 addresses (/24, in the lab's 198.18.0.0/24) to the client veth. Idempotent. */
 export async function addClientAddresses(lab: Lab, addrs: readonly string[] = Object.values(LAB_TOOL_ADDR)): Promise<void> {
   for (const a of addrs) {
