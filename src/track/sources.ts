@@ -170,6 +170,9 @@ export const T_ODD_FLAGS = 6;
 export const T_UDP = 7;
 export const T_ICMP = 8;
 
+/** Where the ephemeral (client) ports begin: a dropped ACK to one is a late packet, not a probe. */
+const EPHEMERAL_PORTS = 32768;
+
 /** Per-source counters live in rows of shared, chunked Uint32Arrays (no typed array per source). */
 export const LAST_PORTS = 8;
 const TOTALS_AT = SLOTS * COUNTERS;
@@ -402,8 +405,9 @@ export class SourceState {
 
 /**
  * The technique of a packet that can be a probe (TECHNIQUES index), or −1 when it cannot be one:
- * TCP without ACK/RST (SYN, NULL, FIN, XMAS, odd mixes), a bare ACK or FIN+ACK the firewall did not
- * accept (ACK and Maimon scans), UDP, ICMP echo-like requests. Packets the firewall sends itself
+ * TCP without ACK/RST (SYN, NULL, FIN, XMAS, odd mixes), a bare ACK or FIN+ACK to a port below the
+ * ephemeral range that the firewall did not accept (ACK and Maimon scans), UDP, ICMP echo-like
+ * requests. Packets the firewall sends itself
  * are never probes.
  */
 export function probeTechnique(e: PacketEvent): number {
@@ -415,7 +419,9 @@ export function probeTechnique(e: PacketEvent): number {
       if (flags === NONE || (flags & TCP_RST) !== 0) return -1;
       const main = flags & (TCP_SYN | TCP_FIN | TCP_PSH | TCP_URG | TCP_ACK);
       if ((flags & TCP_ACK) !== 0) {
-        if (e.verdict === 'allowed') return -1;
+        // A late ACK of a closed connection is dropped too, but goes to the client's ephemeral
+        // port (Linux: 32768 and up, IANA: 49152 and up); scans aim at service ports below.
+        if (e.verdict === 'allowed' || e.dstPort < 0 || e.dstPort >= EPHEMERAL_PORTS) return -1;
         return main === TCP_ACK ? T_ACK : main === (TCP_ACK | TCP_FIN) ? T_MAIMON : -1;
       }
       if (main === TCP_SYN) return T_SYN;

@@ -96,7 +96,7 @@ describe('nmap OS detection', () => {
     expect(r.os).toEqual(['crafted']);
     // Its probes to port 22 are a tool's, not logins: no SSH brute force.
     expect(r.scan.types).toEqual(['vertical']);
-    expect(r.scan.techniques.map((t) => t.technique)).toEqual(['syn', 'ack', 'null', 'xmas', 'odd_flags', 'udp', 'icmp']);
+    expect(r.scan.techniques.map((t) => t.technique)).toEqual(['syn', 'null', 'xmas', 'ack', 'odd_flags', 'udp', 'icmp']);
     expect(r.sourcePortReuse?.targets).toBeGreaterThanOrEqual(90);
     expect(r.seqReuse?.syns).toBeGreaterThanOrEqual(90);
   });

@@ -162,6 +162,9 @@ describe('probe techniques', () => {
     expect(name(tcp(TCP_FIN | TCP_PSH | TCP_URG))).toBe('xmas');
     expect(name(tcp(TCP_ACK))).toBe('ack');
     expect(name(tcp(TCP_ACK, 'allowed'))).toBe('none');
+    // A late ACK of a closed connection, dropped, to the client's ephemeral port: no probe.
+    expect(name(packet({ flags: TCP_ACK, dport: 41234 }))).toBe('none');
+    expect(name(packet({ flags: TCP_ACK | TCP_FIN, dport: 52000 }))).toBe('none');
     expect(name(tcp(TCP_FIN | TCP_ACK))).toBe('maimon');
     expect(name(tcp(TCP_SYN | TCP_FIN))).toBe('odd_flags');
     expect(name(tcp(TCP_SYN | TCP_ACK))).toBe('none');
