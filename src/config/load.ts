@@ -152,6 +152,11 @@ function finish(config: Config): Config {
   }
   const server = config.alerts.syslog.server;
   if (server !== '' && !/^[A-Za-z0-9.:[\]_-]+$/.test(server)) problems.push(`alerts.syslog.server: "${server}" is not a host or host:port`);
+  // Alerts and blocks act on the tracker's detections: without it they would silently do nothing.
+  if (!config.track.enabled) {
+    if (config.response.enabled || config.response.dry_run) problems.push('response.enabled: blocking acts on detected scans, which need track.enabled = true');
+    if (config.alerts.webhook.url !== '' || config.alerts.syslog.enabled || config.alerts.command.path !== '') problems.push('alerts: alerts are on detected scans and campaigns, which need track.enabled = true');
+  }
   config.response.allow.forEach((text, i) => {
     if (parseCidr(text) === null) problems.push(`response.allow[${i}]: "${text}" is not an address or CIDR`);
   });

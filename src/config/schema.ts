@@ -248,7 +248,7 @@ export const ConfigSchema = Type.Object(
     response: Type.Object(
       {
         enabled: Type.Boolean({ default: false, description: 'Block sources whose scan is detected at min_severity or above by adding them, with a timeout, to an nftables named set that your ruleset drops (see nftables-examples/firewall.nft). Off by default: nfwatch changes no firewall unless told to.' }),
-        dry_run: Type.Boolean({ default: false, description: 'Decide, log and count every block as if enabled, but change nothing.' }),
+        dry_run: Type.Boolean({ default: false, description: 'Decide, log and count every block as if enabled (whether `enabled` is set or not), but change nothing.' }),
         min_severity: Type.Integer({ minimum: 1, maximum: 5, default: 4, description: 'Block at this psad-style severity (1-5) or above.' }),
         block_seconds: Type.Integer({ minimum: 1, maximum: 31_536_000, default: 3600, description: 'How long a block lasts (the set element\'s timeout); the kernel removes it then.' }),
         family: Type.Union([Type.Literal('inet'), Type.Literal('ip'), Type.Literal('ip6')], { default: 'inet', description: 'Family of the table holding the sets.' }),

@@ -105,3 +105,20 @@ describe('[alerts]', () => {
     expect(() => parseConfigText('[alerts]\nmin_severity = 6')).toThrow(/alerts\.min_severity/);
   });
 });
+
+describe('[response]', () => {
+  it('is off, with a dry run off, severity 4, an hour, inet nfwatch_filter nfwatch_block4/6, 10,000 at most, private ranges spared', () => {
+    expect(parseConfigText('').response).toMatchObject({ enabled: false, dry_run: false, min_severity: 4, block_seconds: 3600, family: 'inet', table: 'nfwatch_filter', set_v4: 'nfwatch_block4', set_v6: 'nfwatch_block6', max_entries: 10_000, allow: [], block_private: false, nft_command: ['nft'] });
+  });
+  it('refuses allow entries that are no address or CIDR, sets a table family cannot hold, and names that nft would not take', () => {
+    expect(() => parseConfigText('[response]\nallow = ["10.0.0.0/33"]')).toThrow(/response\.allow\[0\]: "10\.0\.0\.0\/33" is not an address or CIDR/);
+    expect(() => parseConfigText('[response]\nfamily = "ip"')).toThrow(/response\.set_v6: a table of family "ip" holds no IPv6 set/);
+    expect(parseConfigText('[response]\nfamily = "ip"\nset_v6 = ""').response.family).toBe('ip');
+    expect(() => parseConfigText('[response]\ntable = "x; flush ruleset"')).toThrow(/response\.table/);
+  });
+  it('refuses blocking or alerting with the tracker off, which would silently do nothing', () => {
+    expect(() => parseConfigText('[track]\nenabled = false\n[response]\nenabled = true')).toThrow(/response\.enabled: blocking acts on detected scans, which need track\.enabled = true/);
+    expect(() => parseConfigText('[track]\nenabled = false\n[alerts.syslog]\nenabled = true')).toThrow(/alerts: alerts are on detected scans and campaigns, which need track\.enabled = true/);
+  });
+});
+
