@@ -25,8 +25,17 @@ export const SCAN_TOOL_ADDR = {
   'nmap-ping-sweep': '198.18.0.28',
   'port6000-sweep': '198.18.0.15',
   'zmap-sweep': '198.18.0.41',
+  'ipv6-rotation': 'fd00:6e66::a1',
 } as const;
 export type ScanTool = keyof typeof SCAN_TOOL_ADDR;
+
+/** One host rotating through its /64: five addresses, each scanning ten other ports (1-50 in all). */
+export const ROTATING_ADDRS: readonly string[] = ['fd00:6e66::a1', 'fd00:6e66::b7:2', 'fd00:6e66::1:c3', 'fd00:6e66::dd:0:0:4', 'fd00:6e66::e5'];
+
+/** The addresses a tool sends from. */
+function sourcesOf(tool: ScanTool): readonly string[] {
+  return tool === 'ipv6-rotation' ? ROTATING_ADDRS : [SCAN_TOOL_ADDR[tool]];
+}
 
 /** 32 firewall addresses (198.18.0.96/27) for sweeps: each is a host the input chain guards. */
 export const SWEEP_CIDR = '198.18.0.96/27';
@@ -44,6 +53,7 @@ export const SCAN_FIXTURES: ReadonlyArray<readonly [ScanTool, string]> = [
   ['nmap-ping-sweep', 'scan-icmp-sweep.jsonl'],
   ['port6000-sweep', 'scan-port6000-sweep.jsonl'],
   ['zmap-sweep', 'scan-zmap-sweep.jsonl'],
+  ['ipv6-rotation', 'scan-ipv6-rotation.jsonl'],
 ];
 
 /** Adds the sweep targets to the firewall's veth. Idempotent. */
@@ -88,6 +98,11 @@ export async function sendScan(lab: L.Lab, tool: ScanTool, tmpDir: string): Prom
         await x('hping3', ['-a', src, '-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22', '-c', '1', host], (r) => /\d+ packets transmitted/.test(r.stdout + r.stderr));
       }
       return;
+    case 'ipv6-rotation':
+      for (let i = 0; i < ROTATING_ADDRS.length; i++) {
+        await x('nmap', ['-6', '-sS', '-n', '-Pn', '--max-retries', '0', '-S', ROTATING_ADDRS[i]!, '-e', ifc, '-p', `${i * 10 + 1}-${i * 10 + 10}`, L.LAB_ADDR.fw6]);
+      }
+      return;
     case 'zmap-sweep': {
       mkdirSync(tmpDir, { recursive: true });
       const empty = join(tmpDir, 'zmap-blacklist-empty.conf');
@@ -105,13 +120,14 @@ export async function captureScanFixtures(outDir = join(L.REPO_ROOT, 'test', 'fi
   const written: Record<string, number> = {};
   const lab = await L.createLab();
   try {
-    await L.addClientAddresses(lab, Object.values(SCAN_TOOL_ADDR));
+    await L.addClientAddresses(lab, Object.values(SCAN_TOOL_ADDR).filter((a) => !a.includes(':')));
+    for (const a of ROTATING_ADDRS) await lab.execOk(lab.clientNs, 'ip', ['addr', 'add', `${a}/64`, 'dev', L.LAB_ADDR.clientIf, 'nodad']);
     await addSweepHosts(lab);
     const u = await L.startUlogd(lab, { mode: 'file', tmpDir: join(tmp, 'ulogd') });
-    const from = (source: string) => (l: string): boolean => L.isPacketLine(l) && (JSON.parse(l) as Record<string, unknown>)['src_ip'] === source;
+    const from = (sources: readonly string[]) => (l: string): boolean => L.isPacketLine(l) && sources.includes(String((JSON.parse(l) as Record<string, unknown>)['src_ip']));
     for (const [tool, file] of SCAN_FIXTURES) {
       if (only && !only.includes(tool)) continue;
-      const source = SCAN_TOOL_ADDR[tool];
+      const source = sourcesOf(tool);
       const before = L.readLines(u.outputPath).filter(from(source)).length;
       await sendScan(lab, tool, tmp);
       // NFLOG batches up to 1 s in the kernel: wait until the count holds still for 2 s.
@@ -123,7 +139,7 @@ export async function captureScanFixtures(outDir = join(L.REPO_ROOT, 'test', 'fi
         count = now;
       }
       const lines = L.readLines(u.outputPath).filter(from(source)).slice(before);
-      if (lines.length === 0) throw new Error(`${file}: no line from ${source}`);
+      if (lines.length === 0) throw new Error(`${file}: no line from ${source.join(', ')}`);
       writeFileSync(join(outDir, file), lines.map((l) => `${l}\n`).join(''));
       written[file] = lines.length;
     }

@@ -101,3 +101,23 @@ describe('nmap OS detection', () => {
     expect(r.seqReuse?.syns).toBeGreaterThanOrEqual(90);
   });
 });
+
+describe('IPv6 sources', () => {
+  it('tracks a host rotating through its /64 as one source: five addresses of ten ports each are one scan of 50 ports', () => {
+    const t = replayed('scan-ipv6-rotation.jsonl');
+    const rows = t.sources({ limit: 100 });
+    expect(rows.map((r) => r.address)).toEqual(['fd00:6e66::/64']);
+    expect(rows[0]!.scan).toMatchObject({ state: 'detected', types: ['vertical'] });
+    expect(rows[0]!.ports).toMatchObject({ distinct: 50, ranges: '1-50' });
+    // Per address (track.ipv6_prefix_length = 128), each is only suspected.
+    const perAddress = tracker({ ipv6_prefix_length: 128 });
+    for (const e of fixturePackets('scan-ipv6-rotation.jsonl')) {
+      fingerprints.enrich(e);
+      perAddress.observe(e);
+    }
+    const each = perAddress.sources({ limit: 100 });
+    expect(each).toHaveLength(5);
+    expect(each.every((r) => r.scan.state === 'suspected')).toBe(true);
+  });
+});
+

@@ -1,7 +1,9 @@
 // The scan-watch page in a real browser (Debian chromium driven by playwright-core) against the
 // real web app (buildApp) and a real LiveHub, fed with real ulogd lines from test/fixtures/ulogd:
 // decoded by the daemon's decoder, fingerprinted by the bundled signatures, observed by a Tracker,
-// published through the hub — the path a packet takes in the daemon (src/wire.ts).
+// published through the hub — the path a packet takes in the daemon (src/wire.ts). Blocking is on,
+// with one source in the real block set of nftables-examples/firewall.nft in a network namespace
+// the test makes (so it needs root, and fails saying so without it).
 //
 // Source addresses are rewritten into the documentation ranges (RFC 5737) and given countries by
 // hand, because the fixtures were captured between two lab namespaces (198.18.0.0/15); no packet
@@ -28,6 +30,11 @@ import { NFWATCH_VERSION } from '../../src/web/version.js';
 import { IntervalHistory } from '../../src/web/history.js';
 import { createLogger } from '../../src/util/log.js';
 import { AUDIT_LAYOUT, RECORD_CANVAS_TEXT } from './page-audit.js';
+import { randomBytes } from 'node:crypto';
+import { Allowlist } from '../../src/respond/allowlist.js';
+import { NftBlockSet } from '../../src/respond/nft-set.js';
+import { Responder } from '../../src/respond/responder.js';
+import { FIREWALL_NFT, requireRoot, run, runOk } from '../e2e/lab.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FIXTURES = fileURLToPath(new URL('../fixtures/ulogd/', import.meta.url));
@@ -164,6 +171,8 @@ describe('scan-watch page in chromium', () => {
   let base = '';
   let feeding = true;
   let feedLoop: Promise<void> = Promise.resolve();
+  /** The block set of nftables-examples/firewall.nft, in a namespace of the test's own. */
+  const blockNs = `nfw-page-${randomBytes(3).toString('hex')}`;
   const pageErrors: string[] = [];
   const dialogs: string[] = [];
 
@@ -179,6 +188,13 @@ describe('scan-watch page in chromium', () => {
     }
     const config = validateConfig({ web: { port: 0, token: TOKEN, client_events_per_second: STREAM_LIMIT } });
     const tracker = Tracker.fromConfig(config.track);
+    // Blocking on, with one source in the real block set (root: a network namespace for the set).
+    requireRoot();
+    await runOk('ip', ['netns', 'add', blockNs]);
+    await runOk('ip', ['netns', 'exec', blockNs, 'nft', '-f', FIREWALL_NFT]);
+    const blockSet = new NftBlockSet({ command: ['ip', 'netns', 'exec', blockNs, 'nft'], family: 'inet', table: 'nfwatch_filter', setV4: 'nfwatch_block4', setV6: 'nfwatch_block6' });
+    const responder = new Responder({ dryRun: false, minSeverity: 4, blockMs: 3_600_000, maxEntries: 100 }, new Allowlist({ allow: [], blockPrivate: true, ownAddresses: [] }), blockSet, createLogger('warn'));
+    await responder.block('203.0.113.10', 3600, 'the test');
     const history = new IntervalHistory();
     const feeder = makeFeeder(config);
     const logger = createLogger('warn');
@@ -193,7 +209,7 @@ describe('scan-watch page in chromium', () => {
     }
 
     hub = new LiveHub(config.web, { sourceNames: ['ulogd'], version: NFWATCH_VERSION, logger });
-    app = await buildApp({ config: config.web, tracker, history, health: () => health(), geoCredits: () => [DBIP], startedAt: now - 120_000, logger }, hub);
+    app = await buildApp({ config: config.web, tracker, history, health: () => health(), geoCredits: () => [DBIP], responder, startedAt: now - 120_000, logger }, hub);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
@@ -249,6 +265,7 @@ describe('scan-watch page in chromium', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
     await hub?.close();
     await app?.close();
+    await run('ip', ['netns', 'del', blockNs]);
   });
 
   it('shows live rows, newest first, with the stream connected', async () => {
@@ -357,6 +374,15 @@ describe('scan-watch page in chromium', () => {
     const campaign = page.locator('#campaigns tbody tr', { hasText: 'win=16384' });
     await campaign.first().waitFor({ timeout: 10_000 });
     expect(await campaign.first().textContent()).toContain('sport 6000');
+  });
+
+  it('shows how many sources the block set holds, and which, when blocking is on', async () => {
+    const figure = page.locator('#fig-blocks');
+    await expect.poll(() => figure.textContent(), { timeout: 10_000 }).toBe('1');
+    expect(await figure.isVisible()).toBe(true);
+    const title = (await figure.getAttribute('title')) ?? '';
+    expect(title).toMatch(/^203\.0\.113\.10 {2}\d+ s left {2}nfwatch by the test$/m);
+    expect(title).toContain('decisions: 1 blocked');
   });
 
   it('removes the filter with the chip and saves a screenshot', async () => {
