@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
-import { parseCidr } from '../util/ip.js';
+import { isLoopbackName, parseCidr } from '../util/ip.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -123,9 +123,7 @@ function webhookProblem(url: string): string | null {
     return `"${url}" is not a URL`;
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `"${parsed.protocol}" is not http: or https:`;
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-  if (parsed.protocol === 'http:' && !loopback) return `plain http to ${parsed.hostname} would send alerts naming attackers and your hosts in the clear: use https://`;
+  if (parsed.protocol === 'http:' && !isLoopbackName(parsed.hostname)) return `plain http to ${parsed.hostname} would send alerts naming attackers and your hosts in the clear: use https://`;
   return null;
 }
 

@@ -1,5 +1,6 @@
-// IP address text → numbers, CIDRs and matchers, and the network a tracked IPv6 source is grouped
-// by. Pure; used by the web filters and host checks, the tracker and the block set's allowlist.
+// IP address text → numbers, CIDRs and matchers, loopback names, and the network a tracked IPv6
+// source is grouped by. Pure; used by the web filters and host checks, the config checks, the
+// tracker and the block set's allowlist.
 
 /** Dotted-quad IPv4 in text[start, end) → unsigned 32-bit number, or -1. Decimal only, no leading zeros. */
 export function parseIPv4(text: string, start: number, end: number): number {
@@ -86,6 +87,13 @@ export function parseIPv6(text: string, out: Uint16Array): boolean {
   for (let k = 0; k < tail; k++) out[7 - k] = out[n - 1 - k]!;
   for (let k = gap; k < 8 - tail; k++) out[k] = 0;
   return true;
+}
+
+/** Whether a host name is a loopback literal: a 127.0.0.0/8 dotted quad, [::1] or localhost. */
+export function isLoopbackName(name: string): boolean {
+  if (name === 'localhost' || name === '[::1]') return true;
+  const v4 = parseIPv4(name, 0, name.length);
+  return v4 >= 0 && v4 >>> 24 === 127;
 }
 
 /**

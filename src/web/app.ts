@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorCode } from '../util/errors.js';
 import type { WebDeps } from './deps.js';
-import { parseIPv4 } from '../util/ip.js';
+import { isLoopbackName } from '../util/ip.js';
 import { blockTarget } from '../respond/target.js';
 import type { Responder } from '../respond/responder.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
@@ -184,9 +184,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
   const changeAllowed = (req: FastifyRequest): void => {
     const token = options.token ?? deps.config.token;
     if (token === '') throw new HttpError(403, 'forbidden', 'changing the block set over the API needs web.token (or use nfwatch block/unblock on the host)');
-    const header = req.headers.authorization;
-    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!tokenEquals(given, token)) throw new HttpError(401, 'unauthorized', 'changing the block set needs Authorization: Bearer <token>');
+    if (!tokenEquals(bearerToken(req.headers.authorization) ?? '', token)) throw new HttpError(401, 'unauthorized', 'changing the block set needs Authorization: Bearer <token>');
   };
   const responderOrRefuse = (): Responder => {
     const r = deps.responder ?? null;
@@ -393,13 +391,6 @@ export function parseHost(value: string): { name: string; port: string } | null 
   return { name: m[1]!, port };
 }
 
-/** Whether a host name is a loopback literal: a 127.0.0.0/8 dotted quad, [::1] or localhost. */
-export function isLoopbackName(name: string): boolean {
-  if (name === 'localhost' || name === '[::1]') return true;
-  const v4 = parseIPv4(name, 0, name.length);
-  return v4 >= 0 && v4 >>> 24 === 127;
-}
-
 class AccessGuard {
   private readonly allowedOrigins: Set<string>;
   /** Names besides the loopback literals a tokenless request may give in Host (any port). */
@@ -470,14 +461,19 @@ class AccessGuard {
   }
 
   private tokenOf(req: IncomingMessage, path: string): string | null {
-    const auth = req.headers.authorization;
-    if (auth !== undefined && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+    const bearer = bearerToken(req.headers.authorization);
+    if (bearer !== null) return bearer;
     if (QUERY_TOKEN_PATHS.has(path)) {
       const q = queryToken(req.url ?? '');
       if (q !== null) return q;
     }
     return cookieToken(req.headers.cookie);
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+function bearerToken(header: string | undefined): string | null {
+  return header !== undefined && header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7).trim() : null;
 }
 
 function queryToken(url: string): string | null {

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/util/log.js';
-import { buildApp, isLoopbackName, parseHost, shownPath } from '../../src/web/app.js';
+import { buildApp, parseHost, shownPath } from '../../src/web/app.js';
+import { isLoopbackName } from '../../src/util/ip.js';
 import { deps, hub, packet, T0, webConfig } from './helpers.js';
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
