@@ -3,6 +3,7 @@
 // run; the kernel's set is what both change). The allowlist applies unless --force.
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
+import { protectedText } from './respond/allowlist.js';
 import { blockTarget, parseDuration } from './respond/target.js';
 import { errorText } from './util/errors.js';
 import { responseParts } from './wire.js';
@@ -68,7 +69,7 @@ export async function blockMain(command: 'block' | 'unblock' | 'blocked', argv: 
     }
     const protectedBy = values.force ? null : allowlist.reason(target);
     if (protectedBy !== null) {
-      process.stderr.write(`nfwatch block: ${target} is ${protectedBy === 'allowlisted' ? 'in response.allow' : `a ${protectedBy} address`}; not blocked (--force to override)\n`);
+      process.stderr.write(`nfwatch block: ${target} is ${protectedText(protectedBy)}; not blocked (--force to override)\n`);
       return 1;
     }
     await set.add(target, seconds, 'nfwatch by hand');

@@ -14,6 +14,20 @@ export interface AllowlistOptions {
 /** Why a target must not be blocked, or null when it may be. A target is an address or an IPv6 network "a::/64". */
 export type AllowReason = 'loopback' | 'own address' | 'allowlisted' | 'private' | null;
 
+/** Why a target is protected, as a log line or an error says it: "… is in response.allow". */
+export function protectedText(reason: Exclude<AllowReason, null>): string {
+  switch (reason) {
+    case 'allowlisted':
+      return 'in response.allow';
+    case 'own address':
+      return "this host's own address";
+    case 'loopback':
+      return 'a loopback address';
+    case 'private':
+      return 'a private address';
+  }
+}
+
 export class Allowlist {
   private readonly matchers: Array<(address: string) => boolean>;
   private readonly own: Set<string>;

@@ -4,7 +4,7 @@
 // at a time, off the packet path; the tracker hands detections over synchronously.
 import type { Detection } from '../track/query.js';
 import type { Logger } from '../util/log.js';
-import type { Allowlist } from './allowlist.js';
+import { protectedText, type Allowlist } from './allowlist.js';
 import type { BlockEntry, NftBlockSet } from './nft-set.js';
 
 export interface ResponsePolicy {
@@ -65,7 +65,7 @@ export class Responder {
     const protectedBy = this.allowlist.reason(r.address);
     if (protectedBy !== null) {
       this.stats.allowlisted++;
-      this.note(`not blocked: ${r.address} is ${protectedBy === 'allowlisted' ? 'in response.allow' : `a ${protectedBy}${protectedBy === 'private' ? ' address (response.block_private = false)' : ''}`} (${why})`);
+      this.note(`not blocked: ${r.address} is ${protectedText(protectedBy)}${protectedBy === 'private' ? ' (response.block_private = false)' : ''} (${why})`);
       return;
     }
     if (this.set.setFor(r.address) === '') {
@@ -106,7 +106,7 @@ export class Responder {
   /** Blocks a target by hand (CLI, API), subject to the allowlist unless `force`. */
   async block(target: string, seconds: number, by: string, force = false): Promise<void> {
     const protectedBy = force ? null : this.allowlist.reason(target);
-    if (protectedBy !== null) throw new Error(`${target} is ${protectedBy === 'allowlisted' ? 'in response.allow' : `a ${protectedBy} address`}: not blocked (force to override)`);
+    if (protectedBy !== null) throw new Error(`${target} is ${protectedText(protectedBy)}: not blocked (force to override)`);
     await this.serialised(async () => {
       await this.set.add(target, seconds, `nfwatch by ${by}`);
       this.active.set(target, this.clock() + seconds * 1000);

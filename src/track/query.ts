@@ -8,7 +8,7 @@ import { CampaignTable, type Campaign } from './campaigns.js';
 import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
 import { trackOptions, type TrackOptions } from './options.js';
 import { DETECTED, HORIZONTAL, NOT_SCANNING, SCAN_TYPES, SSH_BRUTEFORCE, VERTICAL, evaluateScan, hostRanges, portRanges, scanView, type ScanType, type ScanView } from './scans.js';
-import { C_ALLOWED, C_BLOCKED, C_PROBES, C_UNKNOWN, SLOTS, SourceTable, advance, isProbe, type SourceState } from './sources.js';
+import { C_ALLOWED, C_BLOCKED, C_PROBES, C_UNKNOWN, SLOTS, SourceTable, advance, type SourceState } from './sources.js';
 
 export type SourceSort = 'last_seen' | 'packets' | 'ports' | 'severity';
 export const SOURCE_SORTS: readonly SourceSort[] = ['last_seen', 'packets', 'ports', 'severity'];
@@ -135,7 +135,7 @@ export class Tracker {
     const s = this.sourceTable.observe(e);
     const time = e.time;
     if (time > this.latest) this.latest = time;
-    if (!isProbe(e)) return;
+    if (this.sourceTable.lastTechnique < 0) return;
     const before = s.scanState;
     const newly = evaluateScan(s, this.options, time);
     if (newly !== 0) this.countNew(newly);
@@ -241,6 +241,7 @@ export class Tracker {
     this.refresh(s, now);
     const o = this.options;
     const oldest = s.epoch - SLOTS + 1;
+    const portText = portRanges(s.ports?.keys() ?? []);
     return {
       address: s.address,
       firstSeen: iso(s.firstSeen),
@@ -252,7 +253,7 @@ export class Tracker {
         unknown: s.windowCount(C_UNKNOWN),
         probes: s.windowCount(C_PROBES),
       },
-      ports: { distinct: s.ports?.size ?? 0, atLeast: s.ports?.atLeast(oldest) ?? false, ranges: portRanges(s.ports?.keys() ?? []) },
+      ports: { distinct: s.ports?.size ?? 0, atLeast: s.ports?.atLeast(oldest) ?? false, ranges: portText },
       hosts: { distinct: s.hosts?.size ?? 0, atLeast: s.hosts?.atLeast(oldest) ?? false, ranges: hostRanges(s.hosts?.keys() ?? []) },
       lastPorts: s.lastPorts(),
       sourcePortReuse: s.sportReused(o.reuseMinTargets) ? { port: s.sportCandidate, targets: s.sportHits } : null,
@@ -263,7 +264,7 @@ export class Tracker {
       country: s.country,
       asn: s.asn === NONE ? null : s.asn,
       asOrg: s.asOrg,
-      scan: scanView(s, o, now),
+      scan: scanView(s, o, now, portText),
     };
   }
 

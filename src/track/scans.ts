@@ -127,7 +127,8 @@ export interface ScanView {
   };
 }
 
-export function scanView(s: SourceState, o: TrackOptions, now: number): ScanView {
+/** `portText`: the source's ports as portRanges() writes them (the row has them already). */
+export function scanView(s: SourceState, o: TrackOptions, now: number, portText: string): ScanView {
   const levels: Record<ScanType, ScanLevel> = {
     vertical: SCAN_LEVELS[s.vertical] ?? 'none',
     horizontal: SCAN_LEVELS[s.horizontal] ?? 'none',
@@ -141,7 +142,7 @@ export function scanView(s: SourceState, o: TrackOptions, now: number): ScanView
     severity: s.severity,
     since: s.scanSince === 0 ? null : new Date(s.scanSince).toISOString(),
     techniques,
-    label: scanLabel(s, techniques[0]?.technique),
+    label: scanLabel(s, techniques[0]?.technique, portText),
     evidence: {
       ports: s.ports === null ? 0 : s.ports.counted,
       hosts: s.hosts === null ? 0 : s.hosts.counted,
@@ -230,20 +231,22 @@ export function hostRanges(hosts: readonly string[]): string[] {
   return out;
 }
 
-/** One line a person reads for the source's scans: what, how, how many; '' when it is not scanning. */
-export function scanLabel(s: SourceState, main: ScanTechnique | undefined): string {
+/**
+ * One line a person reads for the source's scans: what, how, how many; '' when it is not
+ * scanning. `portText`: its ports as portRanges() writes them.
+ */
+export function scanLabel(s: SourceState, main: ScanTechnique | undefined, portText: string): string {
   if (s.scanState === NOT_SCANNING) return '';
   const how = main === undefined ? '' : `${TECHNIQUE_NAMES[main]} `;
-  const ports = s.ports === null ? [] : s.ports.keys();
   const hosts = s.hosts === null ? 0 : s.hosts.counted;
   const parts: string[] = [];
   if (s.vertical !== NOT_SCANNING) {
     const counted = s.ports === null ? 0 : s.ports.counted;
-    parts.push(`${how}port scan of ${counted} port${counted === 1 ? '' : 's'} (${portRanges(ports)})`);
+    parts.push(`${how}port scan of ${counted} port${counted === 1 ? '' : 's'} (${portText})`);
   }
   if (s.horizontal !== NOT_SCANNING) {
     const what = main === 'icmp' ? 'ICMP sweep' : `${how}sweep`;
-    const of = main !== 'icmp' && ports.length === 1 ? ` of port ${ports[0]}` : '';
+    const of = main !== 'icmp' && s.ports?.size === 1 ? ` of port ${portText}` : '';
     parts.push(`${what}${of} over ${hosts} host${hosts === 1 ? '' : 's'}`);
   }
   if (s.sshBruteforce !== NOT_SCANNING) parts.push(`SSH brute force (${s.windowCount(C_SSH)} SYNs in the window)`);

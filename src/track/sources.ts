@@ -442,11 +442,6 @@ export function probeTechnique(e: PacketEvent): number {
   }
 }
 
-/** Whether a packet can be a probe (see probeTechnique). */
-export function isProbe(e: PacketEvent): boolean {
-  return probeTechnique(e) >= 0;
-}
-
 /** Whether a packet is a TCP SYN without ACK. */
 export function isSyn(e: PacketEvent): boolean {
   return e.protocol === 6 && e.tcpFlags !== NONE && (e.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
@@ -612,6 +607,9 @@ export class SourceTable {
     return network;
   }
 
+  /** The probe technique of the packet observe() saw last (TECHNIQUES index), −1: no probe. */
+  lastTechnique = -1;
+
   /** Counts one packet; returns its source's state. */
   observe(e: PacketEvent): SourceState {
     const o = this.options;
@@ -670,6 +668,7 @@ export class SourceTable {
     }
 
     const technique = probeTechnique(e);
+    this.lastTechnique = technique;
     if (technique < 0) return s;
     ring[s.base + TECHNIQUES_AT + technique]!++;
     const useEpoch = s.epoch;

@@ -211,7 +211,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
     try {
       await r.block(target, seconds, 'the API', req.body.force === true);
     } catch (err) {
-      throw new HttpError(/allowlist|is a |is in /.test((err as Error).message) ? 409 : 502, 'not_blocked', (err as Error).message);
+      throw new HttpError(/\(force to override\)$/.test((err as Error).message) ? 409 : 502, 'not_blocked', (err as Error).message);
     }
     return { target, done: true, message: `blocked for ${seconds} s` };
   });
