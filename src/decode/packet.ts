@@ -3,6 +3,7 @@
 // src_port, dest_port), see ulogd2 filter/raw2packet/ulogd_raw2packet_BASE.c.
 import {
   NONE,
+  NOT_LISTED,
   TCP_ACK,
   TCP_CWR,
   TCP_ECE,
@@ -197,6 +198,8 @@ export function decodePacket(
     tool: '',
     classification: null,
     geo: null,
+    owner: null,
+    listed: NOT_LISTED,
   };
   r.fields = NO_FIELDS;
   if (r.badKey !== -1) {

@@ -70,7 +70,14 @@ export interface PacketEvent {
   classification: Classification | null;
   /** Where the source address is; null before GeoIP or when GeoIP is off. */
   geo: GeoInfo | null;
+  /** Who holds the source address (autonomous system, cloud range); null before the owner enricher or when it is off. */
+  owner: OwnerInfo | null;
+  /** Names of the threat lists the source address is on: a shared, frozen array; NOT_LISTED when none. */
+  listed: readonly string[];
 }
+
+/** The shared "on no list" answer (never mutated). */
+export const NOT_LISTED: readonly string[] = Object.freeze([]);
 
 /** The fields of a TCP SYN that tell operating systems and scanning tools apart. */
 export interface SynFingerprint {
@@ -115,6 +122,16 @@ export interface GeoInfo {
   /** Autonomous system number, NONE when unknown. */
   asn: number;
   asOrg: string;
+}
+
+/** Who holds an address. Answers are frozen and shared between events. */
+export interface OwnerInfo {
+  /** Autonomous system number, NONE when unknown. */
+  asn: number;
+  /** The AS's organisation, e.g. "AMAZON-02"; '' when unknown. */
+  org: string;
+  /** Cloud range label "provider/region/service", e.g. "aws/us-east-1/EC2"; '' when not in a configured cloud range. */
+  cloud: string;
 }
 
 /** Adds facts to an event in place. Runs on the hot path: no I/O, no per-event closures. */

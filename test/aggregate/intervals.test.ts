@@ -12,7 +12,7 @@ function packet(time: number, verdict: Verdict = 'blocked', dstPort = 22, prefix
     srcIp: '198.18.0.2', dstIp: '198.18.0.1', srcPort: 6000, dstPort, tcpFlags: 2, tcpWindow: 16384,
     tcpSeq: 1, ttl: 103, ipId: 256, df: 0, ipTotalLength: 40, ipHeaderLength: 20, icmpType: NONE,
     icmpCode: NONE, inIf: 'veth0', outIf: '', mac: '', nflogGroup: NONE,
-    fingerprint: null, os: '', tool: '', classification: null, geo: null,
+    fingerprint: null, os: '', tool: '', classification: null, geo: null, owner: null, listed: [],
   };
 }
 

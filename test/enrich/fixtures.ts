@@ -54,7 +54,7 @@ export function synEvent(over: Partial<PacketEvent> = {}): PacketEvent {
     os: '',
     tool: '',
     classification: null,
-    geo: null,
+    geo: null, owner: null, listed: [],
     ...over,
   };
 }

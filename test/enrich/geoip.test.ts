@@ -15,7 +15,7 @@ function packet(srcIp: string): PacketEvent {
     kind: 'packet', source: 0, time: 0, device: '', prefix: '', verdict: 'blocked', family: srcIp.includes(':') ? 6 : 4, protocol: 6,
     srcIp, dstIp: '192.0.2.1', srcPort: 40000, dstPort: 22, tcpFlags: 2, tcpWindow: 1024, tcpSeq: 1, ttl: 50, ipId: 1, df: 0,
     ipTotalLength: 40, ipHeaderLength: 20, icmpType: NONE, icmpCode: NONE, inIf: 'eth0', outIf: '', mac: '', nflogGroup: 2,
-    fingerprint: null, os: '', tool: '', classification: null, geo: null,
+    fingerprint: null, os: '', tool: '', classification: null, geo: null, owner: null, listed: [],
   };
 }
 

@@ -63,6 +63,7 @@ export function packet(spec: PacketSpec = {}): PacketEvent {
     inIf: spec.inIf ?? 'eth0', outIf: spec.outIf ?? '', mac: '', nflogGroup: NONE,
     fingerprint, os: spec.os ?? '', tool: spec.tool ?? '', classification: null,
     geo: spec.country === undefined ? null : { country: spec.country, city: '', asn: NONE, asOrg: '' },
+    owner: null, listed: [],
   };
 }
 
