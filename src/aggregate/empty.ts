@@ -24,5 +24,6 @@ export function emptyAggregate(start: number, length: number): IntervalAggregate
     synOs: new Map(),
     tools: new Map(),
     countries: new Map(),
+    lists: new Map(),
   };
 }

@@ -225,6 +225,8 @@ export class IntervalAggregator {
     }
     if (event.tool !== '') increment(a.tools, event.tool);
     if (event.geo !== null) increment(a.countries, event.geo.country);
+    const listed = event.listed;
+    for (let i = 0; i < listed.length; i++) increment(a.lists, listed[i]!);
   }
 
   addCounter(event: CounterEvent, start: number, end: number): void {

@@ -155,6 +155,11 @@ function finish(config: Config): Config {
     if (config.response.enabled || config.response.dry_run) problems.push('response.enabled: blocking acts on detected scans, which need track.enabled = true');
     if (config.alerts.webhook.url !== '' || config.alerts.syslog.enabled || config.alerts.command.path !== '') problems.push('alerts: alerts are on detected scans and campaigns, which need track.enabled = true');
   }
+  const lists = new Set<string>();
+  config.lists.forEach((list, i) => {
+    if (lists.has(list.name)) problems.push(`lists[${i}].name: "${list.name}" is used by another list (names must be unique)`);
+    lists.add(list.name);
+  });
   config.response.allow.forEach((text, i) => {
     if (parseCidr(text) === null) problems.push(`response.allow[${i}]: "${text}" is not an address or CIDR`);
   });

@@ -77,6 +77,18 @@ const VerdictRule = Type.Object(
   strict,
 );
 
+export const ThreatListSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'Name of the list: lower-case letters, digits, `_` and `-` (it becomes a metric path component), e.g. "firehol_level1".' }),
+    path: Type.String({ minLength: 1, description: 'The list file.' }),
+    format: Type.Union(
+      [Type.Literal('auto'), Type.Literal('plain'), Type.Literal('netset'), Type.Literal('spamhaus'), Type.Literal('spamhaus-json'), Type.Literal('et')],
+      { default: 'auto', description: 'File format: plain (an address, network or a-b range per line, # and ; comments), netset (FireHOL), spamhaus (DROP/EDROP text), spamhaus-json (drop_v4.json/drop_v6.json), et (Emerging Threats compromised-ips.txt); auto tells them apart.' },
+    ),
+  },
+  strict,
+);
+
 export const ConfigSchema = Type.Object(
   {
     general: Type.Object(
@@ -161,6 +173,19 @@ export const ConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    owner: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Name who holds each source address: its autonomous system and organisation (e.g. AS16509 AMAZON-02), and the cloud range it is in where range files are given.' }),
+        asn_csv: Type.String({ default: '', description: 'ASN ranges as CSV `start,end,asn,organisation` (ip-location-db\'s asn-ipv4-num.csv / asn-ipv6.csv layout); empty: the bundled RouteViews + DB-IP ASN data (CC BY 4.0). Watched and reloaded on change and SIGHUP.' }),
+        cloud: Type.Array(Type.String({ minLength: 1 }), { default: [], maxItems: 64, description: "Cloud providers' published range files, in their own formats: AWS ip-ranges.json, Google Cloud cloud.json, Azure Service Tags JSON. A source in one is shown as provider/region/service, e.g. aws/us-east-1/EC2. Watched and reloaded on change and SIGHUP." }),
+      },
+      { ...strict, default: {} },
+    ),
+    lists: Type.Array(ThreatListSchema, {
+      default: [],
+      maxItems: 256,
+      description: 'Threat lists: local files of addresses and networks, each named. A source on a list is flagged in the stream, /api/sources, the page, the history and the metric events.listed.<name>. Files are watched and reloaded on change and SIGHUP; refresh them with a timer (see README).',
+    }),
     track: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Track sources: per-source behaviour, scan detection, campaigns, the scan and campaign gauges and the page\'s sources, scans and campaigns. Off: counts, fingerprints and GeoIP still work, at less CPU and memory per packet (the tracker is most of both during a flood of spoofed sources).' }),

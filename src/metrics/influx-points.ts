@@ -14,6 +14,7 @@
 //   <p>_syn_by_os           os                      count
 //   <p>_tools               tool                    count
 //   <p>_geo                 country                 count         top N + other
+//   <p>_listed              list                    count         packets from sources on a threat list
 //   <p>_nfacct              counter                 pkts, bytes
 //   <p>_health              –                       lines, events, events_per_second (float), …
 //   <p>_health_decode_errors reason                 count
@@ -185,6 +186,7 @@ export function intervalPoints(agg: IntervalAggregate, opts: PointOptions, top: 
   const countries = splitTop(agg.countries, top.values);
   for (const [cc, n] of countries.top) set.add(`${p}_geo`, [host, ['country', cc === '' ? 'unknown' : cc]], n);
   if (countries.folded) set.add(`${p}_geo`, [host, ['country', 'other']], countries.rest);
+  for (const [list, n] of agg.lists) if (n > 0) set.add(`${p}_listed`, [host, ['list', list]], n);
   set.render(out, time);
   // A counter present in the aggregate was polled in this interval: written even when its delta is 0.
   for (const [name, t] of agg.counters) {

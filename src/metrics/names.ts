@@ -11,6 +11,7 @@
 //   <p>.events.prefix.<log prefix|none>          none: events without a log prefix
 //   <p>.events.prefix.other                      prefixes beyond aggregate.max_prefixes
 //   <p>.events.input.<source name>
+//   <p>.events.listed.<list>                     packets from sources on a threat list ([[lists]])
 //   <p>.nfacct.<counter name>.pkts|bytes         nfacct_layout = "nfwatch"
 //   <p>.<counter name>.pkts|bytes                nfacct_layout = "ulogd" (ulogd's GRAPHITE plugin)
 //   <p>.syn.count                                TCP SYNs without ACK
@@ -41,6 +42,7 @@
 //   <n>.events.dport;host=h;port=22;verdict=blocked          port=other for the folded rest
 //   <n>.events.prefix;host=h;prefix=DROP_IN                  prefix=none / prefix=other
 //   <n>.events.input;host=h;source=ulogd
+//   <n>.events.listed;host=h;list=firehol_level1
 //   <n>.nfacct.pkts;counter=ipv4.http;host=h                 (and .bytes; nfacct_layout is ignored)
 //   <n>.syn.count;host=h
 //   <n>.syn.window;host=h;window=16384                       window=other for the folded rest
@@ -265,6 +267,11 @@ export class MetricNamer {
     return this.tagged ? this.tag('geo', 'country', this.tagValue(c)) : `${this.base}geo.${this.component(c)}`;
   }
 
+  /** Packets from sources on a threat list; list names are configured (threat-lists.ts checks them). */
+  listed(list: string): string {
+    return this.tagged ? this.tag('events.listed', 'list', this.tagValue(list)) : `${this.base}events.listed.${this.component(list)}`;
+  }
+
   // --- scans, campaigns, tracking (wall-clock gauges, written with health)
 
   scans(type: string, field: 'active' | 'new'): string {
@@ -460,6 +467,7 @@ export function planInterval(agg: IntervalAggregate, namer: MetricNamer, top: To
   const otherCountry = namer.country(null);
   for (const [cc, n] of countries.top) plan.add(namer.country(cc), n, cc === 'other' ? 'core' : 'fold', otherCountry);
   if (countries.folded) plan.add(otherCountry, countries.rest, 'core');
+  for (const [list, n] of agg.lists) if (n > 0) plan.add(namer.listed(list), n, 'core');
   return plan.list();
 }
 

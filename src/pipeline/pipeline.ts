@@ -50,6 +50,13 @@ export interface PipelineStages {
   tracker: Tracker | null;
   /** The live event stream (web view); null when off. Must return at once when nobody listens. */
   live?: LiveEvents | null;
+  /** The history store's sightings; null when [history] is off. */
+  recorder?: EventRecorder | null;
+}
+
+/** Keeps what it needs of every enriched packet (the history store). Hot path: no I/O, returns at once. */
+export interface EventRecorder {
+  record(event: PacketEvent): void;
 }
 
 /** Receives every enriched packet for the live stream. */
@@ -155,9 +162,10 @@ export class Pipeline implements LineReceiver {
     if (result.kind !== 'error' && result.time > this.latestTrusted) result = futureTime(result.time, this.latestTrusted);
     switch (result.kind) {
       case 'packet': {
-        const { enrichers, tracker, live } = this.stages;
+        const { enrichers, tracker, live, recorder } = this.stages;
         for (let i = 0; i < enrichers.length; i++) enrichers[i]!.enrich(result);
         tracker?.observe(result);
+        recorder?.record(result);
         live?.publish(result);
         this.aggregator.addPacket(result, start, end);
         return;

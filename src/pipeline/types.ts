@@ -295,6 +295,8 @@ export interface IntervalAggregate {
   tools: Map<string, number>;
   /** Packets by source country ('private', 'reserved', '' unknown). */
   countries: Map<string, number>;
+  /** Packets whose source is on each threat list (by list name; a packet on two lists counts in both). */
+  lists: Map<string, number>;
 }
 
 /** nfwatch's own health, sampled at each flush (wall-clock time). */

@@ -35,9 +35,13 @@ export interface SourceRow {
   tools: string[];
   os: string[];
   country: string;
-  /** Autonomous system number and organisation from GeoIP's ASN database (null/'' without one). */
+  /** Autonomous system number and organisation: the bundled ASN data's (owner), else GeoIP's ASN database's (null/'' when unknown). */
   asn: number | null;
   asOrg: string;
+  /** Cloud range as provider/region/service ('' when none configured or not in one). */
+  cloud: string;
+  /** Threat lists the source is on. */
+  listed: string[];
   scan: ScanView;
 }
 
@@ -211,22 +215,24 @@ export class Tracker {
     };
   }
 
-  /** Tracked sources as rows, the `limit` first by `sort` (descending). */
-  sources(options: { limit?: number; sort?: SourceSort } = {}): SourceRow[] {
+  /** Tracked sources as rows, the `limit` first by `sort` (descending); `list`: only sources on that threat list. */
+  sources(options: { limit?: number; sort?: SourceSort; list?: string } = {}): SourceRow[] {
     const limit = Math.max(0, Math.min(options.limit ?? 100, this.options.maxSources));
     const sort = options.sort ?? 'last_seen';
+    const list = options.list;
     const now = this.latest;
     const picked: SourceState[] = [];
     if (sort === 'last_seen') {
       // The table is in recency order already.
       for (const s of this.sourceTable.values()) {
         if (picked.length >= limit) break;
-        picked.push(s);
+        if (list === undefined || s.listed.includes(list)) picked.push(s);
       }
       picked.sort((a, b) => b.lastSeen - a.lastSeen);
     } else {
       const all: SourceState[] = [];
       for (const s of this.sourceTable.values()) {
+        if (list !== undefined && !s.listed.includes(list)) continue;
         this.refresh(s, now);
         all.push(s);
       }
@@ -264,6 +270,8 @@ export class Tracker {
       country: s.country,
       asn: s.asn === NONE ? null : s.asn,
       asOrg: s.asOrg,
+      cloud: s.cloud,
+      listed: s.listed.slice(),
       scan: scanView(s, o, now, portText),
     };
   }

@@ -11,7 +11,7 @@
 // when a source, a set member or (in campaigns.ts) a campaign membership is new. The recency order
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
-import { NONE, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type PacketEvent } from '../pipeline/types.js';
+import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type PacketEvent } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
@@ -294,6 +294,10 @@ export class SourceState {
   /** Autonomous system of the last event that had one (NONE: unknown), and its organisation. */
   asn = NONE;
   asOrg = '';
+  /** Cloud range of the last event that had an owner ('' none). */
+  cloud = '';
+  /** Threat lists the last event's source was on (shared frozen array). */
+  listed: readonly string[] = NOT_LISTED;
 
   /** Neighbours in the table's recency list (SourceTable's alone to change). */
   newer: SourceState | null = null;
@@ -360,6 +364,8 @@ export class SourceState {
     this.announced = 0;
     this.asn = NONE;
     this.asOrg = '';
+    this.cloud = '';
+    this.listed = NOT_LISTED;
     return this;
   }
 
@@ -659,6 +665,16 @@ export class SourceTable {
         s.asOrg = e.geo.asOrg;
       }
     }
+    // The owner enricher's ASN wins over a GeoIP ASN database's: it runs after GeoIP.
+    const owner = e.owner;
+    if (owner !== null) {
+      if (owner.asn !== NONE) {
+        s.asn = owner.asn;
+        s.asOrg = owner.org;
+      }
+      s.cloud = owner.cloud;
+    }
+    s.listed = e.listed;
     if (e.tool !== '') s.tools = addLabel(s.tools, e.tool, o.maxLabels, true);
     if (e.os !== '') s.oses = addLabel(s.oses, e.os, o.maxLabels, true);
     if (e.fingerprint !== null) {

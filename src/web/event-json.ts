@@ -34,7 +34,13 @@ export interface EventJson {
   reasons: string[];
   country: string;
   city: string;
+  /** Autonomous system: the owner enricher's, else GeoIP's ASN database's. */
   asn: number | null;
+  org: string;
+  /** Cloud range, "provider/region/service"; "" when none. */
+  cloud: string;
+  /** Threat lists the source is on. */
+  listed: readonly string[];
 }
 
 
@@ -63,6 +69,7 @@ export function protocolName(protocol: number): string | number | null {
 export function eventJson(e: PacketEvent, sourceNames: readonly string[]): EventJson {
   const c = e.classification;
   const g = e.geo;
+  const o = e.owner;
   return {
     time: Number.isFinite(e.time) ? new Date(e.time).toISOString() : '',
     source: sourceNames[e.source] ?? '',
@@ -90,7 +97,10 @@ export function eventJson(e: PacketEvent, sourceNames: readonly string[]): Event
     reasons: c === null ? (EMPTY_REASONS as string[]) : c.reasons,
     country: g === null ? '' : g.country,
     city: g === null ? '' : g.city,
-    asn: g === null ? null : num(g.asn),
+    asn: o !== null && o.asn !== NONE ? o.asn : g === null ? null : num(g.asn),
+    org: o !== null && o.asn !== NONE ? o.org : g === null ? '' : g.asOrg,
+    cloud: o === null ? '' : o.cloud,
+    listed: e.listed,
   };
 }
 

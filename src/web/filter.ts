@@ -14,6 +14,8 @@ export interface StreamFilter {
   fingerprint?: string;
   tool?: string;
   country?: string;
+  /** The source is on this threat list. */
+  list?: string;
   synOnly?: boolean;
 }
 
@@ -31,7 +33,7 @@ export interface CompiledFilter {
 export type FilterResult = { ok: true; value: CompiledFilter } | { ok: false; error: string };
 
 const MAX_STRING = 64;
-const KEYS = new Set(['verdict', 'protocol', 'port', 'src', 'fingerprint', 'tool', 'country', 'synOnly']);
+const KEYS = new Set(['verdict', 'protocol', 'port', 'src', 'fingerprint', 'tool', 'country', 'list', 'synOnly']);
 /** The protocol names a filter may use (the stream also names others; filter on their number). */
 const FILTER_PROTOCOLS: ReadonlyMap<string, number> = new Map([
   ['tcp', 6],
@@ -57,6 +59,7 @@ export function parseFilter(input: unknown): FilterResult {
   let fingerprint: string | null = null;
   let tool: string | null = null;
   let country: string | null = null;
+  let list: string | null = null;
   let synOnly = false;
   let cidr: Cidr | null = null;
 
@@ -91,14 +94,15 @@ export function parseFilter(input: unknown): FilterResult {
     if (cidr === null) return fail('src must be an IPv4 or IPv6 address or CIDR');
     filter.src = s;
   }
-  for (const name of ['fingerprint', 'tool', 'country'] as const) {
+  for (const name of ['fingerprint', 'tool', 'country', 'list'] as const) {
     const s = raw[name];
     if (s === undefined) continue;
     if (typeof s !== 'string' || s.length > MAX_STRING) return fail(`${name} must be a string of at most ${MAX_STRING} characters`);
     filter[name] = s;
     if (name === 'fingerprint') fingerprint = s;
     else if (name === 'tool') tool = s;
-    else country = s;
+    else if (name === 'country') country = s;
+    else list = s;
   }
   if (raw.synOnly !== undefined) {
     if (typeof raw.synOnly !== 'boolean') return fail('synOnly must be true or false');
@@ -106,8 +110,8 @@ export function parseFilter(input: unknown): FilterResult {
     filter.synOnly = synOnly;
   }
 
-  const key = JSON.stringify([verdict, protocol, port, cidr === null ? null : cidr.text, fingerprint, tool, country, synOnly]);
-  const empty = verdict === null && protocol === NONE && port === NONE && cidr === null && fingerprint === null && tool === null && country === null && !synOnly;
+  const key = JSON.stringify([verdict, protocol, port, cidr === null ? null : cidr.text, fingerprint, tool, country, list, synOnly]);
+  const empty = verdict === null && protocol === NONE && port === NONE && cidr === null && fingerprint === null && tool === null && country === null && list === null && !synOnly;
   if (empty) return { ok: true, value: { filter, match: null, key: '{}' } };
 
   const srcMatch = cidr === null ? null : cidrMatcher(cidr);
@@ -119,6 +123,7 @@ export function parseFilter(input: unknown): FilterResult {
     (fingerprint === null || (e.fingerprint !== null && e.fingerprint.key === fingerprint)) &&
     (tool === null || e.tool === tool) &&
     (country === null || (e.geo !== null && e.geo.country === country)) &&
+    (list === null || e.listed.includes(list)) &&
     (srcMatch === null || srcMatch(e.srcIp));
   return { ok: true, value: { filter, match, key } };
 }

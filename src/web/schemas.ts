@@ -24,6 +24,7 @@ export const SourcesQuery = Type.Object(
   {
     limit: Limit,
     sort: Type.Union(SOURCE_SORTS.map((s) => Type.Literal(s)), { default: 'last_seen' }),
+    list: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'Only sources on this threat list.' })),
   },
   { additionalProperties: false },
 );
@@ -144,6 +145,8 @@ const SourceRow = Type.Object({
   country: Type.String(),
   asn: Type.Union([Type.Integer(), Type.Null()]),
   asOrg: Type.String(),
+  cloud: Type.String(),
+  listed: Type.Array(Type.String()),
   scan: Type.Object({
     state: Level,
     types: Type.Array(Type.String()),
