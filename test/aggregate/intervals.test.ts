@@ -136,6 +136,22 @@ describe('interval aggregator', () => {
     expect(a.verdicts.blocked.count).toBe(3);
   });
 
+  it('counts packets per threat list, a packet on two lists in both', () => {
+    const out = new LastWriteWins();
+    const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);
+    const twice = packet(T0);
+    twice.listed = ['firehol_level1', 'spamhaus_drop'];
+    const once = packet(T0);
+    once.listed = ['firehol_level1'];
+    agg.addPacket(twice, NONE, NONE);
+    agg.addPacket(once, NONE, NONE);
+    agg.addPacket(packet(T0), NONE, NONE); // on no list
+    agg.closeAll();
+    const a = out.byStart.get(T0)!;
+    expect([...a.lists].sort()).toEqual([['firehol_level1', 2], ['spamhaus_drop', 1]]);
+    expect(a.verdicts.blocked.count).toBe(3);
+  });
+
   it('folds log prefixes beyond the limit into "other"', () => {
     const out = new LastWriteWins();
     const agg = new IntervalAggregator(options, [{ name: 'ulogd', replayable: true, nfacct: 'deltas' }], out.write, () => T0);

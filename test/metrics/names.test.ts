@@ -319,6 +319,18 @@ describe('SYN fingerprint, tool and country metrics', () => {
     });
   });
 
+  it('writes packets per threat list under events.listed, dotted and tagged', () => {
+    const agg = emptyAggregate(60_000, 10_000);
+    agg.lists.set('firehol_level1', 7).set('et_compromised', 2);
+    expect(renderInterval(agg, dotted(), { ports: 20, values: 20 })).toMatchObject({
+      'netfilter.fw1.events.listed.firehol_level1': 7,
+      'netfilter.fw1.events.listed.et_compromised': 2,
+    });
+    expect(renderInterval(agg, tagged(), { ports: 20, values: 20 })).toMatchObject({
+      'nfwatch.events.listed;host=fw1;list=firehol_level1': 7,
+    });
+  });
+
   it('writes no SYN branch for an interval without SYNs', () => {
     const out = renderInterval(emptyAggregate(0, 10_000), dotted(), { ports: 20, values: 20 });
     expect(Object.keys(out).some((k) => k.includes('.syn.'))).toBe(false);

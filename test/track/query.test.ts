@@ -17,6 +17,20 @@ describe('query API', () => {
     expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
   });
 
+  it('says who holds each source and which threat lists it is on, and lists only the sources on one list', () => {
+    const t = tracker();
+    const listed = packet({ time: T0, src: '192.0.2.1' });
+    listed.listed = ['spamhaus_drop'];
+    listed.owner = { asn: 16509, org: 'AMAZON-02', cloud: 'aws/us-east-1/EC2' };
+    t.observe(listed);
+    t.observe(packet({ time: T0 + 1, src: '192.0.2.2' }));
+    const [row] = t.sources({ list: 'spamhaus_drop' });
+    expect(row).toMatchObject({ address: '192.0.2.1', asn: 16509, asOrg: 'AMAZON-02', cloud: 'aws/us-east-1/EC2', listed: ['spamhaus_drop'] });
+    expect(t.sources({ list: 'spamhaus_drop', sort: 'packets' }).map((r) => r.address)).toEqual(['192.0.2.1']);
+    expect(t.sources({ list: 'et_compromised' })).toEqual([]);
+    expect(t.sources().find((r) => r.address === '192.0.2.2')).toMatchObject({ asn: null, cloud: '', listed: [] });
+  });
+
   it('gives the SYN fingerprint histogram over the window by key, TCP window and initial TTL', () => {
     const t = tracker({ window_seconds: 80 });
     for (let i = 0; i < 5; i++) t.observe(packet({ time: T0 + i, src: `218.2.22.${i}`, sport: 6000, window: 16384, olen: 0, df: 0, ttl: 103, tool: 'port6000-ssh-scanner' }));

@@ -13,7 +13,18 @@ describe('the Event JSON of the stream protocol', () => {
       protocol: 'tcp', src: '198.18.0.2', dst: '198.18.0.1', sport: 6000, dport: 22, flags: 'S', window: 16384, ttl: 103,
       ipId: 256, df: 0, length: 40, in: 'veth-fw', out: '', fingerprint: 'ittl=128,win=16384,olen=0,df=0', os: 'windows',
       tool: 'port6000-ssh-scanner', confidence: 0.97, reasons: ['sport=6000', 'win=16384'], country: 'CN', city: '', asn: null,
+      org: '', cloud: '', listed: [],
     });
+  });
+
+  it('says who holds the source and which threat lists it is on; the owner\'s ASN wins over GeoIP\'s', () => {
+    const e = packet({ country: 'US' });
+    e.geo = { country: 'US', city: '', asn: 64500, asOrg: 'FROM-GEOIP' };
+    e.owner = { asn: 16509, org: 'AMAZON-02', cloud: 'aws/us-east-1/EC2' };
+    e.listed = ['firehol_level1', 'et_compromised'];
+    expect(eventJson(e, ['ulogd'])).toMatchObject({ asn: 16509, org: 'AMAZON-02', cloud: 'aws/us-east-1/EC2', listed: ['firehol_level1', 'et_compromised'] });
+    e.owner = { asn: NONE, org: '', cloud: '' };
+    expect(eventJson(e, ['ulogd'])).toMatchObject({ asn: 64500, org: 'FROM-GEOIP', cloud: '' });
   });
 
   it('gives absent numbers as null, no flags for non-TCP, and null/"" enrichment for non-SYNs', () => {

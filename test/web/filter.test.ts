@@ -42,6 +42,15 @@ describe('subscription filters', () => {
     expect(matches({ country: 'CN' }, packet())).toBe(false); // no GeoIP
   });
 
+  it('list keeps packets whose source is on that threat list', () => {
+    const listed = packet();
+    listed.listed = ['firehol_level1', 'spamhaus_drop'];
+    expect(matches({ list: 'spamhaus_drop' }, listed)).toBe(true);
+    expect(matches({ list: 'et_compromised' }, listed)).toBe(false);
+    expect(matches({ list: 'spamhaus_drop' }, packet())).toBe(false); // on no list
+    expect(error({ list: 7 })).toMatch(/list must be a string/);
+  });
+
   it('synOnly keeps TCP SYNs without ACK', () => {
     expect(matches({ synOnly: true }, packet({ flags: TCP_SYN }))).toBe(true);
     expect(matches({ synOnly: true }, packet({ flags: TCP_SYN | TCP_ACK }))).toBe(false);
