@@ -158,6 +158,8 @@ export interface DaemonSetup {
   file: string;
   /** The daemon's cli.js (default this build's; another build's with --baseline). */
   cli?: string;
+  /** Sections appended to the configuration (e.g. "[history]\nenabled = false"). */
+  extraToml?: string;
 }
 
 export class BenchDaemon {
@@ -291,6 +293,7 @@ export function daemonConfig(setup: DaemonSetup, graphitePort: number, webPort: 
     'host = "127.0.0.1"',
     `port = ${webPort}`,
     '',
+    setup.extraToml ?? '',
   ].join('\n');
 }
 

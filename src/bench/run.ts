@@ -34,10 +34,16 @@ Batch mode (default): the daemon (dist/cli.js) over generated corpora, against t
   --json FILE        write the results as JSON to FILE instead of after the table
   --baseline CLI     also measure another build's daemon (e.g. a previous commit's dist/cli.js),
                      interleaved with this one, as the row "baseline daemon"
+  --history-off      also measure this daemon with [history] disabled, as the row
+                     "daemon, history off" (what the history store costs)
 Live mode: the daemon following a file a writer appends flood lines to.
   --live RATES       lines per second, e.g. 20000,60000
   --seconds N        how long to write at each rate (default 20)
 `;
+
+/** The daemons a round measures: this build (shipped defaults), optionally without the history store, and another build. */
+const DAEMON_KINDS = ['nfwatch daemon', 'daemon, history off', 'baseline daemon'] as const;
+type DaemonKind = (typeof DAEMON_KINDS)[number];
 
 interface Options {
   lines: number;
@@ -46,6 +52,7 @@ interface Options {
   seed: number;
   json: string | null;
   baseline: string | null;
+  historyOff: boolean;
   live: number[];
   seconds: number;
 }
@@ -60,6 +67,7 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string' },
       json: { type: 'string' },
       baseline: { type: 'string' },
+      'history-off': { type: 'boolean' },
       live: { type: 'string' },
       seconds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -86,6 +94,7 @@ function parseOptions(argv: string[]): Options {
     seed: int(values.seed, 1, '--seed', 0),
     json: values.json ?? null,
     baseline: values.baseline ?? null,
+    historyOff: values['history-off'] ?? false,
     live: values.live === undefined ? [] : values.live.split(',').map((r) => int(r.trim(), 0, '--live rate', 1)),
     seconds: int(values.seconds, 20, '--seconds', 1),
   };
@@ -149,7 +158,7 @@ function runFloor(file: string, mode: FloorMode): Promise<FloorResult> {
 
 interface Row {
   corpus: CorpusKind;
-  what: 'floor: read + split' | 'floor: + JSON.parse' | 'nfwatch daemon' | 'baseline daemon';
+  what: 'floor: read + split' | 'floor: + JSON.parse' | DaemonKind;
   linesPerSecond: number[];
   cpuSeconds: number[];
   peakRssKiB: number[];
@@ -240,10 +249,11 @@ async function batch(options: Options, tmp: string): Promise<void> {
         r.peakRssKiB.push(f.peakRssKiB);
         note(`${tag} ${kind} floor ${mode}: ${fmtInt(f.lines / f.wallSeconds)} lines/s, ${fmt(f.cpuSeconds, 2)} s CPU`);
       }
-      const daemons: Array<['nfwatch daemon' | 'baseline daemon', string]> = [['nfwatch daemon', CLI]];
-      if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline]);
-      for (const [what, cli] of daemons) {
-        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.split(' ')[0]}`), file, cli }, truth);
+      const daemons: Array<[DaemonKind, string, string]> = [['nfwatch daemon', CLI, '']];
+      if (options.historyOff) daemons.push(['daemon, history off', CLI, '[history]\nenabled = false\n']);
+      if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline, '']);
+      for (const [what, cli, extraToml] of daemons) {
+        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml }, truth);
         daemonRuns.push({ corpus: kind, round, run: d });
         const r = row(kind, what);
         r.linesPerSecond.push(d.linesPerSecond);
@@ -264,9 +274,9 @@ async function batch(options: Options, tmp: string): Promise<void> {
   const medians: Medians[] = [];
   for (const kind of options.corpora) {
     const lines = truths.get(kind)!.truth.lines;
-    const perMillion = (r: Row) => (median(r.cpuSeconds) - (r.what.endsWith('daemon') ? startupCpu : 0)) / (lines / 1e6);
+    const perMillion = (r: Row) => (median(r.cpuSeconds) - ((DAEMON_KINDS as readonly string[]).includes(r.what) ? startupCpu : 0)) / (lines / 1e6);
     const parseFloor = rows.get(`${kind} floor: + JSON.parse`)!;
-    for (const what of ['floor: read + split', 'floor: + JSON.parse', 'nfwatch daemon', 'baseline daemon'] as const) {
+    for (const what of ['floor: read + split', 'floor: + JSON.parse', ...DAEMON_KINDS] as const) {
       const r = rows.get(`${kind} ${what}`);
       if (r === undefined) continue;
       medians.push({

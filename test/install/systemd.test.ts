@@ -122,4 +122,26 @@ describe('systemd units', () => {
     expect(set('RestrictAddressFamilies')).toEqual(['AF_UNIX AF_INET AF_INET6 AF_NETLINK']);
     expect(dropin).not.toMatch(/^(User|NoNewPrivileges|ProtectSystem)=/m);
   });
+
+  it('nfwatch-lists.service and its daily timer pass verify; every list is downloaded aside and renamed over the old one', () => {
+    const dir = join(tmp, 'lists');
+    mkdirSync(dir, { recursive: true });
+    for (const name of ['nfwatch-lists.service', 'nfwatch-lists.timer']) cpSync(new URL(`../../conf/systemd/${name}`, import.meta.url), join(dir, name));
+    const r = verify(join(dir, 'nfwatch-lists.timer'), dir);
+    expect(about(r.output, dir), r.output).toEqual([]);
+    expect(r.status, r.output).toBe(0);
+    const unit = readFileSync(join(dir, 'nfwatch-lists.service'), 'utf8');
+    const steps = unit.split('\n').filter((l) => l.startsWith('ExecStart=')).map((l) => l.slice('ExecStart='.length).split(' '));
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    for (let i = 0; i < steps.length; i += 2) {
+      const download = steps[i]!;
+      const rename = steps[i + 1]!;
+      const part = download[download.indexOf('--output') + 1]!;
+      expect(download[0]).toBe('/usr/bin/curl');
+      expect(download).toContain('--fail');
+      expect(part).toMatch(/^\/var\/lib\/nfwatch\/lists\/.+\.part$/);
+      expect(rename).toEqual(['/bin/mv', '-f', part, part.replace(/\.part$/, '')]);
+    }
+    expect(unit).toMatch(/^User=nfwatch$/m);
+  });
 });
