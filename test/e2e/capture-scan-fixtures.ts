@@ -24,6 +24,7 @@ export const SCAN_TOOL_ADDR = {
   'nmap-udp': '198.18.0.27',
   'nmap-ping-sweep': '198.18.0.28',
   'port6000-sweep': '198.18.0.15',
+  'port6000-then-bruteforce': '198.18.0.16',
   'zmap-sweep': '198.18.0.41',
   'ipv6-rotation': 'fd00:6e66::a1',
 } as const;
@@ -52,6 +53,7 @@ export const SCAN_FIXTURES: ReadonlyArray<readonly [ScanTool, string]> = [
   ['nmap-udp', 'scan-nmap-udp.jsonl'],
   ['nmap-ping-sweep', 'scan-icmp-sweep.jsonl'],
   ['port6000-sweep', 'scan-port6000-sweep.jsonl'],
+  ['port6000-then-bruteforce', 'scan-port6000-then-bruteforce.jsonl'],
   ['zmap-sweep', 'scan-zmap-sweep.jsonl'],
   ['ipv6-rotation', 'scan-ipv6-rotation.jsonl'],
 ];
@@ -98,6 +100,15 @@ export async function sendScan(lab: L.Lab, tool: ScanTool, tmpDir: string): Prom
         await x('hping3', ['-a', src, '-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22', '-c', '1', host], (r) => /\d+ packets transmitted/.test(r.stdout + r.stderr));
       }
       return;
+    case 'port6000-then-bruteforce':
+      // The article's story: the raw-socket scanner's SYN sweep of port 22, then, a little later, the
+      // brute-force tool from the same host with its own stack's shape (window 65535, TTL from 128,
+      // a new source port per connection). hping3 stands in for both; the gap is 5 s, not minutes.
+      for (const host of SWEEP_HOSTS.slice(0, 24)) {
+        await x('hping3', ['-a', src, '-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22', '-c', '1', host], (r) => /\d+ packets transmitted/.test(r.stdout + r.stderr));
+      }
+      await L.sleep(5_000);
+      return x('hping3', ['-a', src, '-S', '-w', '65535', '-t', '115', '-p', '22', '-i', 'u100000', '-c', '30', fw], (r) => /\d+ packets transmitted/.test(r.stdout + r.stderr));
     case 'ipv6-rotation':
       for (let i = 0; i < ROTATING_ADDRS.length; i++) {
         await x('nmap', ['-6', '-sS', '-n', '-Pn', '--max-retries', '0', '-S', ROTATING_ADDRS[i]!, '-e', ifc, '-p', `${i * 10 + 1}-${i * 10 + 10}`, L.LAB_ADDR.fw6]);
