@@ -52,6 +52,18 @@ export interface SourceRow {
  */
 export type Detection = { kind: 'scan'; time: number; source: SourceRow } | { kind: 'campaign'; time: number; campaign: CampaignRow };
 
+/** One country's tracked sources in the window (Tracker.countries). */
+export interface CountryFigures {
+  /** Alpha-2 code, "private", "reserved", or "" (no database knew the source). */
+  country: string;
+  /** Sources with packets in the window, their packets and the blocked ones among them. */
+  sources: number;
+  packets: number;
+  blocked: number;
+  /** Of the sources, those suspected or detected scanning. */
+  scanning: number;
+}
+
 export interface CampaignRow {
   key: string;
   fingerprint: string;
@@ -241,6 +253,28 @@ export class Tracker {
       for (let i = 0; i < all.length && i < limit; i++) picked.push(all[i]!);
     }
     return picked.map((s) => this.row(s, now));
+  }
+
+  /**
+   * Sources with packets in the window, summed per country (most sources first). Reads the table's
+   * counters directly, without building rows: a page polling it costs milliseconds at max_sources.
+   */
+  countries(): CountryFigures[] {
+    const now = this.latest;
+    const by = new Map<string, CountryFigures>();
+    for (const s of this.sourceTable.values()) {
+      this.refresh(s, now);
+      const blocked = s.windowCount(C_BLOCKED);
+      const packets = s.windowCount(C_ALLOWED) + blocked + s.windowCount(C_UNKNOWN);
+      if (packets === 0) continue;
+      let c = by.get(s.country);
+      if (c === undefined) by.set(s.country, (c = { country: s.country, sources: 0, packets: 0, blocked: 0, scanning: 0 }));
+      c.sources++;
+      c.packets += packets;
+      c.blocked += blocked;
+      if (s.scanState !== NOT_SCANNING) c.scanning++;
+    }
+    return [...by.values()].sort((a, b) => b.sources - a.sources || b.blocked - a.blocked || a.country.localeCompare(b.country));
   }
 
   private row(s: SourceState, now: number): SourceRow {

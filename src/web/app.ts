@@ -2,9 +2,9 @@
 // listening (server.ts listens; tests use inject() or listen on port 0).
 //
 // Access: when a token is configured every route but /healthz needs it — `Authorization: Bearer`,
-// or `?token=` on the page and on /stream (browsers cannot set WebSocket headers), or the
-// `nfwatch_token` cookie that the page request with `?token=` sets (HttpOnly, SameSite=Strict) so
-// the page's own fetch and WebSocket calls carry it. Tokens are compared in constant time.
+// or `?token=` on the pages (/, /investigate) and on /stream (browsers cannot set WebSocket
+// headers), or the `nfwatch_token` cookie that a page request with `?token=` sets (HttpOnly,
+// SameSite=Strict) so the page's own fetch and WebSocket calls carry it. Tokens are compared in constant time.
 // Without a token (loopback only, server.ts enforces it) `Host` must be exactly a loopback literal
 // (127.0.0.0/8 dotted quad, [::1]), `localhost`, the configured host or an allowed origin's host,
 // each with an optional port, which defeats DNS rebinding ("127.0.0.1.evil.example" is a name like
@@ -26,6 +26,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
 import { HealthJudge } from './healthz.js';
 import * as S from './schemas.js';
 import { registerStatic } from './static.js';
+import { registerInvestigate } from './investigate.js';
 import type { LiveHub } from './stream.js';
 
 export interface AppOptions {
@@ -45,8 +46,10 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
 };
 
-/** Paths where `?token=` is accepted (the page and the stream); elsewhere only header or cookie. */
-const QUERY_TOKEN_PATHS = new Set(['/', '/index.html', '/stream']);
+/** The pages: `?token=` is accepted there and sets the token cookie. */
+const PAGE_PATHS = new Set(['/', '/index.html', '/investigate']);
+/** Paths where `?token=` is accepted (the pages and the stream); elsewhere only header or cookie. */
+const QUERY_TOKEN_PATHS = new Set([...PAGE_PATHS, '/stream']);
 const PUBLIC_PATHS = new Set(['/healthz']);
 
 export class HttpError extends Error {
@@ -158,8 +161,8 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
     '/api/sources',
     { schema: { querystring: S.SourcesQuery, response: { 200: S.SourcesReply, ...errors } } },
     async (req) => {
-      const { limit, sort } = req.query;
-      return { tracking: deps.tracker !== null, sort, limit, sources: deps.tracker?.sources({ limit, sort }) ?? [] };
+      const { limit, sort, list } = req.query;
+      return { tracking: deps.tracker !== null, sort, limit, sources: deps.tracker?.sources(list === undefined ? { limit, sort } : { limit, sort, list }) ?? [] };
     },
   );
 
@@ -251,6 +254,9 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
       streamClients: hub.clientCount,
     });
   });
+
+  // The history store's questions (investigate page) and the live map's per-country figures.
+  registerInvestigate(app, deps);
 
   // A plain GET of /stream (no Upgrade header) reaches the router: say what it is for.
   app.get('/stream', { schema: { response: { 426: S.ErrorReply, ...errors } } }, async (_req, reply) =>
@@ -454,7 +460,7 @@ class AccessGuard {
 
   /** A Set-Cookie value when the page is requested with a valid `?token=`. */
   cookieFor(req: IncomingMessage, path: string): string | null {
-    if (this.token === '' || (path !== '/' && path !== '/index.html') || (req.method !== 'GET' && req.method !== 'HEAD')) return null;
+    if (this.token === '' || !PAGE_PATHS.has(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return null;
     const q = queryToken(req.url ?? '');
     if (q === null || !tokenEquals(q, this.token)) return null;
     return `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}`;

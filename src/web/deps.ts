@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Responder } from '../respond/responder.js';
 import type { GeoCredit } from '../enrich/geoip.js';
 import type { HealthSnapshot } from '../pipeline/types.js';
+import type { HistoryReader } from '../store/types.js';
 import type { Tracker } from '../track/query.js';
 import type { Logger } from '../util/log.js';
 import type { IntervalHistory } from './history.js';
@@ -23,6 +24,8 @@ export interface WebDeps {
   alerts?: () => AlertStats | null;
   /** The block set's responder; null (or absent) when [response] is off. */
   responder?: Responder | null;
+  /** The on-disk history store the investigate page searches; null (or absent) when [history] is off. */
+  historyReader?: HistoryReader | null;
   /** response.block_seconds: the default length of a block made through the API. */
   blockSeconds?: number;
   /** Epoch ms the daemon started. */

@@ -78,3 +78,25 @@ describe('query API', () => {
     expect(t.stats().newScans.vertical).toBe(0);
   });
 });
+
+describe('live figures per country (Tracker.countries)', () => {
+  it('sums the tracked sources with packets in the window; most sources first', () => {
+    const t = tracker();
+    t.observe(packet({ src: '203.0.113.1', time: T0, country: 'NL' }));
+    t.observe(packet({ src: '203.0.113.2', time: T0 + 1, country: 'CN' }));
+    t.observe(packet({ src: '203.0.113.3', time: T0 + 2, country: 'CN', verdict: 'allowed' }));
+    t.observe(packet({ src: '203.0.113.4', time: T0 + 3 }));
+    expect(t.countries()).toEqual([
+      { country: 'CN', sources: 2, packets: 2, blocked: 1, scanning: 0 },
+      { country: '', sources: 1, packets: 1, blocked: 1, scanning: 0 },
+      { country: 'NL', sources: 1, packets: 1, blocked: 1, scanning: 0 },
+    ]);
+  });
+
+  it('leaves out sources whose packets have left the window', () => {
+    const t = tracker({ window_seconds: 60 });
+    t.observe(packet({ src: '203.0.113.1', time: T0, country: 'NL' }));
+    t.observe(packet({ src: '203.0.113.2', time: T0 + 90_000, country: 'CN' }));
+    expect(t.countries().map((c) => c.country)).toEqual(['CN']);
+  });
+});

@@ -1,6 +1,6 @@
 // nfwatch scan-watch page: the reference client of the WebSocket stream (docs/stream-protocol.md)
 // and of the JSON API (/api/summary, /api/sources, /api/fingerprints, /api/campaigns, /api/blocks,
-// /api/counters, /api/rates).
+// /api/counters, /api/rates, /api/countries for the map).
 //
 // Served as is (no build step) under a strict CSP: no inline script or style, no eval. Rules kept
 // throughout this file:
@@ -13,6 +13,7 @@
 //     so rows already in the table follow a new filter at once (and `window`/`ittl`, which the
 //     stream filter does not know, are filtered here only).
 import uPlot from '/vendor/uPlot.esm.js';
+import { createWorldMap } from '/map.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -35,7 +36,7 @@ const STALE_CLOSE_MS = 12_000;
 /** The "sampled" / "skipping" notes go away this long after the last sampled second or skipped update. */
 const SAMPLED_NOTE_MS = 5_000;
 /** Polling periods of the JSON API. */
-const POLL = { summary: 3_000, fingerprints: 3_000, sources: 3_000, campaigns: 5_000, counters: 10_000, rates: 10_000, blocks: 5_000 };
+const POLL = { summary: 3_000, fingerprints: 3_000, sources: 3_000, campaigns: 5_000, counters: 10_000, rates: 10_000, blocks: 5_000, countries: 10_000 };
 
 const COLORS = {
   allowed: '#3fb950',
@@ -281,6 +282,7 @@ function removeFilter(field) {
 
 function filterChanged(resubscribe) {
   if (resubscribe) send(subscribeFrame());
+  liveMap.showFilter();
   renderChips();
   renderTable();
   histograms.redraw();
@@ -304,6 +306,8 @@ function renderChips() {
     ]);
     chip.dataset.field = field;
     if (!serverSide(field, value)) chip.title = 'filtered in this page (the stream filter has no such field)';
+    const history = chipInvestigateLink(field, value);
+    if (history) chip.append(history);
     const x = el('button', 'chip-x', '×');
     x.type = 'button';
     x.title = 'remove this filter';
@@ -949,7 +953,7 @@ function renderFingerprintTable(h) {
     if (r.os) tool.append(el('span', 'dim', r.tool ? ` ${osLabel(r.os)}` : osLabel(r.os)));
     frag.append(
       el('tr', null, null, [
-        titled(td('fp mono', null, [filterable(el('span', null, r.key), 'fingerprint', r.key)])),
+        titled(td('fp mono', null, [investigateLink({ fingerprint: r.key }, r.key), filterable(el('span', null, r.key), 'fingerprint', r.key)])),
         td('num mono', null, [compact(r.count), el('span', 'dim', share)]),
         titled(tool),
       ]),
@@ -1001,7 +1005,7 @@ function renderSources(body) {
     if (r.os?.length) tool.append(el('span', 'dim', r.os.map(osLabel).join(',')));
     if (r.sourcePortReuse) tool.append(el('span', 'tag', `sport ${r.sourcePortReuse.port}`));
     if (r.seqReuse) tool.append(el('span', 'tag', 'seq reuse'));
-    const addr = el('div', 'mono', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country)]);
+    const addr = el('div', 'mono addr-line', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country), investigateLink({ address: r.address }, r.address)]);
     const ports = `${r.ports?.distinct ?? 0}${r.ports?.atLeast ? '+' : ''}`;
     const hosts = `${r.hosts?.distinct ?? 0}${r.hosts?.atLeast ? '+' : ''}`;
     const portsCell = td('num mono', null, [ports, el('span', 'dim', ' / '), hosts]);
@@ -1124,6 +1128,77 @@ function poll(url, ms, render) {
   };
   run();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Links to the investigate page (the history of what the live view shows)
+
+/** Live filter fields → the investigate page's parameter of the same meaning. */
+const INVESTIGATE_PARAMS = { src: 'address', window: 'window', fingerprint: 'fingerprint', tool: 'tool', country: 'country', port: 'port', verdict: 'verdict' };
+
+/** A small link to /investigate?<params>: the history of `what`. */
+function investigateLink(params, what) {
+  const a = el('a', 'inv-link', '↗');
+  a.href = `/investigate?${new URLSearchParams(params)}`;
+  a.title = `investigate ${what} in the history`;
+  a.setAttribute('aria-label', a.title);
+  return a;
+}
+
+/** The link for a filter chip, or null when the history has no such filter (protocol, TTL, …). */
+function chipInvestigateLink(field, value) {
+  const param = INVESTIGATE_PARAMS[field];
+  if (!param || (field === 'verdict' && value === 'unknown')) return null;
+  return investigateLink({ [param]: String(value) }, `${FIELDS[field]?.label ?? field} ${value}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live map: sources by country in the tracker's window (/api/countries). A click filters the live
+// view by that country (the stream filter has a country field); a second click clears it.
+
+const liveMap = (() => {
+  let by = 'blocked';
+  let rows = [];
+  const fetchJson = async (url) => {
+    const headers = TOKEN ? { authorization: `Bearer ${TOKEN}` } : {};
+    const res = await fetch(url, { headers, credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return res.json();
+  };
+  const map = createWorldMap($('live-map'), {
+    atlas: '/vendor/countries-110m.json',
+    label: 'Sources by country in the window',
+    fetchJson,
+    onSelect: (code) => (code === null ? removeFilter('country') : setFilter('country', code)),
+  });
+  const buttons = { blocked: $('map-by-blocked'), sources: $('map-by-sources') };
+  for (const [key, b] of Object.entries(buttons)) {
+    b.addEventListener('click', () => {
+      by = key;
+      for (const [k, other] of Object.entries(buttons)) other.setAttribute('aria-pressed', String(k === by));
+      show();
+    });
+  }
+  function show() {
+    map.update(rows, {
+      value: (c) => (by === 'blocked' ? c.blocked : c.sources),
+      describe: (c) => `${compact(c.sources)} source${c.sources === 1 ? '' : 's'} (${compact(c.scanning)} scanning), ${compact(c.packets)} packets, ${compact(c.blocked)} blocked`,
+      metric: by === 'blocked' ? 'blocked packets' : 'sources',
+      palette: by === 'blocked' ? 'red' : 'blue',
+    });
+  }
+  return {
+    /** From /api/countries (LiveCountriesReply). */
+    set(body) {
+      rows = listOf(body, 'countries');
+      if (body?.windowSeconds) setText('map-hint', `last ${body.windowSeconds}s`);
+      show();
+    },
+    /** The country filter in force is the map's selection. */
+    showFilter() {
+      map.select(filter.get('country') ?? null);
+    },
+  };
+})();
 
 // ---------------------------------------------------------------------------------------------
 // The stream: connect, reconnect with exponential backoff, watchdog
@@ -1261,3 +1336,4 @@ poll('/api/campaigns', POLL.campaigns, renderCampaigns);
 poll('/api/counters', POLL.counters, renderCounters);
 poll('/api/rates', POLL.rates, (body) => rateChart.history(listOf(body, 'points')));
 poll('/api/blocks', POLL.blocks, renderBlocks);
+poll('/api/countries', POLL.countries, (body) => liveMap.set(body));
