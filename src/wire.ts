@@ -13,6 +13,8 @@ import { Responder } from './respond/responder.js';
 import type { Config } from './config/schema.js';
 import type { DecodeOptions } from './decode/line.js';
 import { createGeoIp, type GeoCredit } from './enrich/geoip.js';
+import { createOwner } from './enrich/owner.js';
+import { createThreatLists, type ThreatListEnricher } from './enrich/threat-lists.js';
 import { FingerprintEnricher } from './enrich/signatures.js';
 import { MetricNamer } from './metrics/names.js';
 import { GraphiteSink } from './sinks/graphite.js';
@@ -52,6 +54,8 @@ export interface Daemon {
   alerts: AlertDispatcher | null;
   /** Blocks on the tracker's detections; null unless [response] is enabled (or a dry run). */
   responder: Responder | null;
+  /** The threat lists in use; null when none is configured. */
+  lists: ThreatListEnricher | null;
 }
 
 /** This host's own addresses, never blocked. */
@@ -122,11 +126,16 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
     : null;
   if (influxSink) sinks.push(influxSink);
 
-  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification, GeoIP.
+  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification, GeoIP, who
+  //    holds the address (ASN, cloud range), the threat lists it is on.
   const enrichers: Enricher[] = [];
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
   const geoip = await createGeoIp(config.geoip, logger);
   if (geoip) enrichers.push(geoip);
+  const owner = await createOwner(config.owner, logger.child('owner'));
+  if (owner) enrichers.push(owner);
+  const lists = await createThreatLists(config.lists, logger.child('lists'));
+  if (lists) enrichers.push(lists);
 
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
   const tracker = config.track.enabled ? new Tracker(trackOptions(config.track)) : null;
@@ -198,5 +207,5 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   );
   const history = new IntervalHistory();
   pipeline.onIntervalClosed(history.add);
-  return { pipeline, tracker, history, hub, geoCredits: () => geoip?.credits() ?? [], alerts, responder };
+  return { pipeline, tracker, history, hub, geoCredits: () => [...(geoip?.credits() ?? []), ...(owner?.credits() ?? [])], alerts, responder, lists };
 }

@@ -154,6 +154,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
       },
       stream: { clients: hub.clientCount, eventsPerSecondPerClient: deps.config.client_events_per_second },
       geoCredits: deps.geoCredits(),
+      lists: (deps.lists?.() ?? []).map((l) => ({ name: l.name, entries: l.entries, addresses: l.addresses, loadedAt: l.loadedAt === 0 ? null : new Date(l.loadedAt).toISOString(), badLines: l.badLines, error: l.error, packets: deps.history.listed.get(l.name) ?? 0 })),
     };
   });
 
@@ -250,6 +251,8 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
       tracker: health.tracker,
       alerts: deps.alerts?.() ?? null,
       response: deps.responder?.stats ?? null,
+      listed: deps.history.listed,
+      lists: deps.lists?.() ?? [],
       uptimeSeconds: Math.max(0, (Date.now() - deps.startedAt) / 1000),
       streamClients: hub.clientCount,
     });

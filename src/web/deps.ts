@@ -4,6 +4,7 @@ import type { AlertStats } from '../alerts/dispatcher.js';
 import type { Config } from '../config/schema.js';
 import type { Responder } from '../respond/responder.js';
 import type { GeoCredit } from '../enrich/geoip.js';
+import type { ThreatListStats } from '../enrich/threat-lists.js';
 import type { HealthSnapshot } from '../pipeline/types.js';
 import type { HistoryReader } from '../store/types.js';
 import type { Tracker } from '../track/query.js';
@@ -28,6 +29,8 @@ export interface WebDeps {
   historyReader?: HistoryReader | null;
   /** response.block_seconds: the default length of a block made through the API. */
   blockSeconds?: number;
+  /** The threat lists in use (name, entries, when loaded, errors); absent or empty when none is configured. */
+  lists?: () => readonly ThreatListStats[];
   /** Epoch ms the daemon started. */
   startedAt: number;
   logger: Logger;

@@ -38,6 +38,8 @@ export class IntervalHistory {
   private readonly counterPoints = new Map<string, CounterPoint[]>();
   private readonly counterTotals = new Map<string, { pkts: number; bytes: number }>();
   readonly totals: Record<Verdict, number> & { syns: number } = { allowed: 0, blocked: 0, unknown: 0, syns: 0 };
+  /** Packets from sources on each threat list in closed intervals since start (list names are configured: few). */
+  readonly listed = new Map<string, number>();
 
   constructor(private readonly keep = 360) {}
 
@@ -51,6 +53,7 @@ export class IntervalHistory {
       this.totals[v] += a.verdicts[v].count;
     }
     this.totals.syns += a.syns;
+    for (const [list, n] of a.lists) this.listed.set(list, (this.listed.get(list) ?? 0) + n);
     push(this.verdictPoints, point, this.keep);
     for (const [raw, c] of a.counters) {
       const name = this.counterPoints.has(raw) || this.counterPoints.size < MAX_COUNTERS ? raw : '_other';

@@ -16,6 +16,7 @@ import { VERDICTS } from '../pipeline/types.js';
 import type { TrackerStats } from '../pipeline/types.js';
 import type { AlertStats } from '../alerts/dispatcher.js';
 import type { ResponseStats } from '../respond/responder.js';
+import type { ThreatListStats } from '../enrich/threat-lists.js';
 import { SCAN_TYPES } from '../track/scans.js';
 import type { CounterSeries } from './history.js';
 import { NFWATCH_VERSION } from './version.js';
@@ -34,6 +35,9 @@ export interface MetricsInput {
   alerts?: AlertStats | null;
   /** The block set's figures; null or absent when [response] is off. */
   response?: ResponseStats | null;
+  /** Packets from sources on each threat list since start (IntervalHistory.listed), and the lists in use. */
+  listed?: ReadonlyMap<string, number>;
+  lists?: readonly ThreatListStats[];
   uptimeSeconds: number;
   streamClients: number;
   /** The process figures; read from this process when absent (a scrape). */
@@ -169,6 +173,15 @@ export function renderMetrics(input: MetricsInput): string {
     for (const [field, name, type, help] of SOURCE_FAMILIES) {
       m.family(name, type, help, sources.map(([source, h]): Sample => [{ source }, h[field]]));
     }
+  }
+  const lists = input.lists ?? [];
+  if (lists.length > 0) {
+    const listed = input.listed ?? new Map<string, number>();
+    m.family('nfwatch_events_listed_total', 'counter', 'Packets from sources on a threat list, counted in closed intervals since nfwatch started, by list.', lists.map((l): Sample => [{ list: l.name }, listed.get(l.name) ?? 0]));
+    m.family('nfwatch_list_entries', 'gauge', 'Networks and ranges of each threat list in use (0: none loaded yet).', lists.map((l): Sample => [{ list: l.name }, l.entries]));
+    m.family('nfwatch_list_bad_lines', 'gauge', 'Lines of the threat list version in use that were not understood.', lists.map((l): Sample => [{ list: l.name }, l.badLines]));
+    m.family('nfwatch_list_loaded_timestamp_seconds', 'gauge', 'When the threat list version in use was read (0: never).', lists.map((l): Sample => [{ list: l.name }, l.loadedAt / 1000]));
+    m.family('nfwatch_list_up_to_date', 'gauge', '1 when the newest version of the list file is in use, 0 when it is missing or was refused (the previous version stays).', lists.map((l): Sample => [{ list: l.name }, l.error === '' ? 1 : 0]));
   }
   if (tracker !== null) {
     m.family('nfwatch_tracked_sources', 'gauge', 'Source addresses tracked now.', tracker.tracked);

@@ -123,6 +123,16 @@ export const SummaryReply = Type.Object({
   stream: Type.Object({ clients: Type.Integer(), eventsPerSecondPerClient: Type.Integer() }),
   /** Credits of the GeoIP databases whose answers the page shows. */
   geoCredits: Type.Array(Type.Object({ text: Type.String(), url: Type.String() })),
+  /** The threat lists in use, and packets from sources on each since start. */
+  lists: Type.Array(Type.Object({
+    name: Type.String(),
+    entries: Type.Number(),
+    addresses: Type.Number(),
+    loadedAt: Type.Union([Iso, Type.Null()]),
+    badLines: Type.Number(),
+    error: Type.String(),
+    packets: Type.Number(),
+  })),
 });
 export type SummaryReply = Static<typeof SummaryReply>;
 

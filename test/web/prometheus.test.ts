@@ -57,6 +57,27 @@ describe('Prometheus text exposition', () => {
     expect(s.get('nfwatch_stream_clients')).toBe(2);
   });
 
+  it('exports each threat list: packets from its sources, its entries, bad lines, when it was read and whether it is current', () => {
+    const list = (name: string, error = '') => ({ name, path: `/lists/${name}`, format: 'plain' as const, entries: 3, addresses: 300, loadedAt: 1_795_000_000_000, badLines: 1, error });
+    const s = parse(renderMetrics({
+      health: health(),
+      totals: { allowed: 0, blocked: 0, unknown: 0, syns: 0 },
+      counters: [],
+      tracker: null,
+      listed: new Map([['firehol_level1', 42]]),
+      lists: [list('firehol_level1'), list('et_compromised', 'it does not exist')],
+      uptimeSeconds: 1,
+      streamClients: 0,
+    }));
+    expect(s.get('nfwatch_events_listed_total{list="firehol_level1"}')).toBe(42);
+    expect(s.get('nfwatch_events_listed_total{list="et_compromised"}')).toBe(0);
+    expect(s.get('nfwatch_list_entries{list="firehol_level1"}')).toBe(3);
+    expect(s.get('nfwatch_list_bad_lines{list="firehol_level1"}')).toBe(1);
+    expect(s.get('nfwatch_list_loaded_timestamp_seconds{list="firehol_level1"}')).toBe(1_795_000_000);
+    expect(s.get('nfwatch_list_up_to_date{list="firehol_level1"}')).toBe(1);
+    expect(s.get('nfwatch_list_up_to_date{list="et_compromised"}')).toBe(0);
+  });
+
   it('escapes label values: backslash, double quote, line feed', () => {
     expect(escapeLabelValue('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
     const text = renderMetrics({

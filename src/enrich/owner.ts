@@ -1,0 +1,252 @@
+// Who holds a source address: its autonomous system and organisation (asn-table.ts: the bundled
+// RouteViews + DB-IP data, or the admin's CSV) and, where cloud providers' range files are given,
+// the cloud range it is in (cloud-ranges.ts), e.g. {asn: 16509, org: "Amazon.com, Inc.",
+// cloud: "aws/us-east-1/EC2"}.
+//
+// Hot path: the address is parsed once and looked up in both tables by binary search; the answer
+// is a frozen OwnerInfo interned by (AS answer, cloud label) slots, so a hit allocates nothing.
+// Private and reserved addresses (ip-ranges.ts) answer null without a lookup.
+// Configured files are watched and read again when they change and on reload() (SIGHUP); a new
+// version replaces the old one only once it loaded cleanly. The bundled data is not watched: it
+// changes with nfwatch's own dependencies.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { NONE, type Enricher, type OwnerInfo, type PacketEvent } from '../pipeline/types.js';
+import { errorCode, errorText } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { AddressRanges, parseAddress } from './address-ranges.js';
+import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, type AsnCsv } from './asn-table.js';
+import { cloudRangesTable, parseCloudRanges, type ParsedCloudRanges } from './cloud-ranges.js';
+import type { GeoCredit } from './geoip.js';
+import { classifyIp, classifyIpv4 } from './ip-ranges.js';
+import { FileWatch, type WatchOptions } from './watched-files.js';
+
+export type OwnerConfig = Config['owner'];
+
+export interface OwnerOptions extends WatchOptions {
+  /** CSV of AS ranges (`start,end,asn,org`); '' for the bundled files. */
+  asnCsv: string;
+  /** Cloud providers' range files (AWS ip-ranges.json, GCP cloud.json, Azure Service Tags). */
+  cloudFiles: readonly string[];
+  /** The bundled CSV files (tests); default: @ip-location-db/asn's IPv4 and IPv6 files. */
+  bundledAsnCsv?: readonly string[];
+}
+
+export interface OwnerStats {
+  /** AS ranges and cloud ranges in use. */
+  asnRanges: number;
+  cloudRanges: number;
+  /** Distinct answers held (one per AS and cloud label met). */
+  answers: number;
+  /** Files read again after a change or reload() and taken (cumulative). */
+  reloads: number;
+  /** File versions that could not be used (cumulative). */
+  errors: number;
+}
+
+/** The answer for a global address no table knows. */
+export const OWNER_UNKNOWN: OwnerInfo = Object.freeze({ asn: NONE, org: '', cloud: '' });
+
+/** Interned answers kept at most; beyond, they are forgotten and made again (the data, not the answers, is the memory). */
+const MAX_ANSWERS = 1 << 18;
+
+export class OwnerEnricher implements Enricher {
+  readonly name = 'owner';
+  private asn: AsnTable = AsnTable.empty();
+  private cloud: AddressRanges<string> = AddressRanges.empty();
+  private cloudRanges = 0;
+  private readonly cloudFiles: Array<ParsedCloudRanges | null>;
+  /** Answers by cloud slot + 1, then by AS slot + 1. */
+  private answers: Array<Map<number, OwnerInfo> | undefined> = [];
+  private answerCount = 0;
+  private readonly words = new Uint32Array(4);
+  private readonly watched: string[];
+  private readonly files: FileWatch;
+  private bundled = false;
+  private reloads = 0;
+  private errors = 0;
+  private starting = true;
+  /** Why each watched file's newest version is not in use (read at start). */
+  private readonly problems: string[];
+
+  private constructor(
+    private readonly options: OwnerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.watched = [...(options.asnCsv === '' ? [] : [options.asnCsv]), ...options.cloudFiles].map((f) => path.resolve(f));
+    this.cloudFiles = options.cloudFiles.map(() => null);
+    this.problems = this.watched.map(() => '');
+    this.files = new FileWatch(
+      this.watched,
+      { watch: options.watch ?? true, pollMs: options.pollMs ?? 60_000, debounceMs: options.debounceMs ?? 500 },
+      logger,
+      {
+        load: (i, data) => this.load(i, data),
+        failed: (i, why) => this.failed(i, why),
+      },
+    );
+  }
+
+  /**
+   * Reads the AS data and the cloud range files and starts watching the configured ones. Rejects
+   * with an Error naming the setting when a configured file cannot be used; bundled AS data that is
+   * not installed only logs a warning.
+   */
+  static async open(options: OwnerOptions, logger: Logger): Promise<OwnerEnricher> {
+    const enricher = new OwnerEnricher(options, logger);
+    if (options.asnCsv === '') await enricher.loadBundled();
+    await Promise.all(enricher.watched.map((_, i) => enricher.files.check(i, true)));
+    enricher.starting = false;
+    for (let i = 0; i < enricher.watched.length; i++) {
+      if (enricher.files.isLoaded(i)) continue;
+      await enricher.close();
+      throw new Error(`${enricher.setting(i)}: cannot use ${enricher.watched[i]}: ${enricher.problems[i]}`);
+    }
+    enricher.files.start();
+    return enricher;
+  }
+
+  /** The credits of the data in use (the bundled AS data's; an admin's own files are the admin's to credit). */
+  credits(): GeoCredit[] {
+    return this.bundled ? [ASN_CREDIT] : [];
+  }
+
+  enrich(event: PacketEvent): void {
+    event.owner = this.lookup(event.srcIp);
+  }
+
+  /** Who holds `ip`; null for private and reserved addresses and for text that is no address. */
+  lookup(ip: string): OwnerInfo | null {
+    const w = this.words;
+    const family = parseAddress(ip, w);
+    if (family === 4) {
+      const v4 = w[0]!;
+      if (classifyIpv4(v4) !== '') return null;
+      return this.answer(this.asn.slotOfIpv4(v4), this.cloud.slotOfIpv4(v4));
+    }
+    if (family === 0 || classifyIp(ip) !== '') return null;
+    return this.answer(this.asn.slotOfIpv6(w[0]!, w[1]!, w[2]!, w[3]!), this.cloud.slotOfIpv6(w[0]!, w[1]!, w[2]!, w[3]!));
+  }
+
+  private answer(asnSlot: number, cloudSlot: number): OwnerInfo {
+    if (asnSlot < 0 && cloudSlot < 0) return OWNER_UNKNOWN;
+    let byAsn = this.answers[cloudSlot + 1];
+    if (byAsn === undefined) {
+      byAsn = new Map();
+      this.answers[cloudSlot + 1] = byAsn;
+    }
+    let owner = byAsn.get(asnSlot + 1);
+    if (owner === undefined) {
+      if (this.answerCount >= MAX_ANSWERS) {
+        this.forgetAnswers();
+        return this.answer(asnSlot, cloudSlot);
+      }
+      const as = asnSlot < 0 ? null : this.asn.answers[asnSlot]!;
+      owner = Object.freeze({ asn: as?.asn ?? NONE, org: as?.org ?? '', cloud: cloudSlot < 0 ? '' : this.cloud.values[cloudSlot]! });
+      byAsn.set(asnSlot + 1, owner);
+      this.answerCount++;
+    }
+    return owner;
+  }
+
+  private forgetAnswers(): void {
+    this.answers = [];
+    this.answerCount = 0;
+  }
+
+  stats(): OwnerStats {
+    return { asnRanges: this.asn.ranges, cloudRanges: this.cloudRanges, answers: this.answerCount, reloads: this.reloads, errors: this.errors };
+  }
+
+  /** SIGHUP: read every configured file again; one that fails keeps the data read before. */
+  async reload(): Promise<void> {
+    await Promise.all(this.watched.map((_, i) => this.files.check(i, true)));
+  }
+
+  async close(): Promise<void> {
+    await this.files.close();
+  }
+
+  private setting(i: number): string {
+    return this.options.asnCsv === '' ? `owner.cloud[${i}]` : i === 0 ? 'owner.asn_csv' : `owner.cloud[${i - 1}]`;
+  }
+
+  private async loadBundled(): Promise<void> {
+    const paths = this.options.bundledAsnCsv ?? [bundledAsnCsvPath('ipv4'), bundledAsnCsvPath('ipv6')].filter((p) => p !== '');
+    if (paths.length === 0) {
+      this.logger.warn('the bundled AS data (@ip-location-db/asn) is not installed: no AS numbers or organisations (npm ci installs it)');
+      return;
+    }
+    const started = performance.now();
+    let files: AsnCsv[];
+    try {
+      files = await Promise.all(paths.map(async (file) => ({ file, data: await readFile(file) })));
+    } catch (error) {
+      const why = errorCode(error) === 'ENOENT' ? 'it does not exist' : errorText(error);
+      this.logger.warn(`cannot read the bundled AS data: ${why}; no AS numbers or organisations`);
+      return;
+    }
+    const table = AsnTable.fromCsv(files);
+    this.asn = table;
+    this.bundled = true;
+    const ms = Math.round(performance.now() - started);
+    this.logger.info(`AS data: ${table.ranges} ranges from the bundled ${paths.map((p) => path.basename(p)).join(' and ')} (RouteViews, DB-IP, NRO; CC BY 4.0), read in ${ms} ms`);
+    if (table.badLines > 0) this.logger.warn(`skipped ${table.badLines} lines of the bundled AS data: ${badExamples(table)}`);
+  }
+
+  private load(i: number, data: Buffer): string {
+    const file = this.watched[i]!;
+    // The watched files: the configured AS CSV (if any) first, then the cloud files.
+    const cloudIndex = this.options.asnCsv === '' ? i : i - 1;
+    if (cloudIndex < 0) {
+      const table = AsnTable.fromCsv([{ file, data }]);
+      if (table.ranges === 0 && table.badLines > 0) return `no line in it is an AS range (${table.badLines} lines not understood: ${badExamples(table)})`;
+      this.asn = table;
+      if (table.badLines > 0) this.logger.warn(`skipped ${table.badLines} lines of ${file}: ${badExamples(table)}`);
+      this.logger.info(`AS data: ${table.ranges} ranges from ${file}`);
+    } else {
+      let parsed: ParsedCloudRanges;
+      try {
+        parsed = parseCloudRanges(data.toString('utf8'));
+      } catch (error) {
+        return errorText(error);
+      }
+      if (parsed.ranges.length === 0 && parsed.bad.length > 0) return `no prefix in it is a network (${parsed.bad.length} not understood, e.g. ${parsed.bad[0]!.entry} "${parsed.bad[0]!.excerpt}": ${parsed.bad[0]!.reason})`;
+      this.cloudFiles[cloudIndex] = parsed;
+      const loaded = this.cloudFiles.filter((f): f is ParsedCloudRanges => f !== null);
+      this.cloud = cloudRangesTable(loaded);
+      this.cloudRanges = loaded.reduce((n, f) => n + f.ranges.length, 0);
+      if (parsed.bad.length > 0) this.logger.warn(`skipped ${parsed.bad.length} prefixes of ${file}, e.g. ${parsed.bad[0]!.entry} "${parsed.bad[0]!.excerpt}": ${parsed.bad[0]!.reason}`);
+      this.logger.info(`cloud ranges: ${parsed.ranges.length} ${parsed.provider} prefixes from ${file}`);
+    }
+    // Slots changed with the table.
+    this.forgetAnswers();
+    if (!this.starting) this.reloads++;
+    this.problems[i] = '';
+    return '';
+  }
+
+  private failed(i: number, why: string): void {
+    this.problems[i] = why;
+    if (this.starting) return; // open() throws with it
+    this.errors++;
+    this.logger.error(`cannot reload ${this.watched[i]}: ${why}; still using the data read before`);
+  }
+}
+
+function badExamples(table: AsnTable): string {
+  return table.bad
+    .slice(0, 3)
+    .map((b) => `${path.basename(b.file)} line ${b.line} "${b.excerpt}": ${b.reason}`)
+    .join('; ');
+}
+
+/**
+ * The owner enricher for a configuration, or null when `owner.enabled` is false. Rejects with an
+ * Error naming the setting when a configured file is missing or unusable.
+ */
+export async function createOwner(config: OwnerConfig, logger: Logger, options: WatchOptions & { bundledAsnCsv?: readonly string[] } = {}): Promise<OwnerEnricher | null> {
+  if (!config.enabled) return null;
+  return OwnerEnricher.open({ ...options, asnCsv: config.asn_csv, cloudFiles: config.cloud }, logger.child('owner'));
+}
