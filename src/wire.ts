@@ -151,6 +151,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
           dedupeMs: a.dedupe_seconds * 1000,
           maxPerMinute: a.max_per_minute,
           maxAgeMs: a.max_age_seconds * 1000,
+          onlyListed: a.only_listed,
           host: config.general.hostname,
         },
         channels,
@@ -163,7 +164,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   const responder = tracker && (r.enabled || r.dry_run)
     ? (() => {
         const { set, allowlist } = responseParts(r);
-        return new Responder({ dryRun: r.dry_run, minSeverity: r.min_severity, blockMs: r.block_seconds * 1000, maxEntries: r.max_entries }, allowlist, set, logger.child('response'));
+        return new Responder({ dryRun: r.dry_run, minSeverity: r.min_severity, blockMs: r.block_seconds * 1000, maxEntries: r.max_entries, onlyListed: r.only_listed }, allowlist, set, logger.child('response'));
       })()
     : null;
   if (tracker && (alerts || responder)) {

@@ -15,6 +15,8 @@ export interface AlertPolicy {
   maxAgeMs: number;
   /** Name of this host in the alert text. */
   host: string;
+  /** Scans only from sources on a threat list (absent: false). */
+  onlyListed?: boolean;
 }
 
 export interface AlertStats {
@@ -27,6 +29,8 @@ export interface AlertStats {
   deduplicated: number;
   rateLimited: number;
   stale: number;
+  /** Scans from sources on no threat list, with only_listed. */
+  notListed: number;
   /** Alerts dropped because the delivery queue was full (a channel slower than the alert rate). */
   queueFull: number;
   /** Per channel: alerts delivered and failed. */
@@ -66,6 +70,7 @@ export class AlertDispatcher {
       deduplicated: 0,
       rateLimited: 0,
       stale: 0,
+      notListed: 0,
       queueFull: 0,
       channels: Object.fromEntries(channels.map((c) => [c.name, { sent: 0, failed: 0 }])),
     };
@@ -81,6 +86,10 @@ export class AlertDispatcher {
     }
     if (d.kind === 'campaign' ? !this.policy.campaigns : d.source.scan.severity < this.policy.minSeverity) {
       this.stats.belowSeverity++;
+      return;
+    }
+    if (this.policy.onlyListed === true && d.kind === 'scan' && d.source.listed.length === 0) {
+      this.stats.notListed++;
       return;
     }
     const alert = alertOf(d, this.policy.host, this.policy.minSeverity);

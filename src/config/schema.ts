@@ -214,6 +214,20 @@ export const ConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    history: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Keep a searchable history on disk (SQLite): per source and hour its packets by verdict, ports, hosts, SYN windows, fingerprints, tools, OS, country, ASN and threat lists, and every detection, alert and block. The investigate page and /api/history/* ask it. Written in batches by a thread of its own, off the packet path.' }),
+        path: Type.String({ default: '', description: 'The SQLite file; empty: history.sqlite in general.state_dir.' }),
+        retention_days: Type.Number({ minimum: 0.01, maximum: 3650, default: 30, description: 'Sightings and incidents older than this are deleted (checked every 10 minutes and at start).' }),
+        max_megabytes: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'The file is kept under this size by deleting the oldest hours first (a flood of spoofed sources fills it with one row per address and hour).' }),
+        flush_seconds: Type.Number({ minimum: 0.1, maximum: 3600, default: 5, description: 'How often the sightings gathered in memory are handed to the writer.' }),
+        max_pending_sources: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Source-hours gathered in memory at most; reaching it hands them to the writer early. Bounds memory during a flood.' }),
+        max_queued_batches: Type.Integer({ minimum: 1, maximum: 1000, default: 4, description: 'Batches handed to the writer and not yet written at most; when the disk cannot keep up, newer batches are dropped and counted (nfwatch_history_dropped_total) rather than held in memory.' }),
+        max_ports_per_row: Type.Integer({ minimum: 1, maximum: 65536, default: 64, description: 'Distinct destination ports kept per source and hour (beyond it the row says "at least").' }),
+        max_hosts_per_row: Type.Integer({ minimum: 1, maximum: 100_000, default: 64, description: 'Distinct destination hosts kept per source and hour.' }),
+      },
+      { ...strict, default: {} },
+    ),
     web: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Serve the live scan-watch page, its JSON API, /metrics and the WebSocket event stream.' }),
@@ -239,6 +253,7 @@ export const ConfigSchema = Type.Object(
         dedupe_seconds: Type.Integer({ minimum: 0, maximum: 604_800, default: 3600, description: 'A source (or campaign) alerted is not alerted again within this time unless its severity rises; counted as deduplicated.' }),
         max_per_minute: Type.Integer({ minimum: 1, maximum: 10_000, default: 20, description: 'Alerts sent per minute at most (a token bucket, bursts of this many); beyond it they are counted as rate-limited and summed up in one log line a minute, so a scan from a /16 is no alert storm.' }),
         max_age_seconds: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 600, description: 'A detection whose event time is older than this (reading an old file from its beginning, a replay) is counted as stale and not alerted; 0: no limit.' }),
+        only_listed: Type.Boolean({ default: false, description: 'Alert on scans only from sources on a threat list ([[lists]]); others are counted as not_listed. Campaign alerts are not affected.' }),
         webhook: Type.Object(
           {
             url: Type.String({ default: '', description: 'POST each alert as JSON to this URL (empty: off). Beyond loopback it must be https:// (alerts name attackers and your hosts).' }),
@@ -275,6 +290,7 @@ export const ConfigSchema = Type.Object(
         enabled: Type.Boolean({ default: false, description: 'Block sources whose scan is detected at min_severity or above by adding them, with a timeout, to an nftables named set that your ruleset drops (see nftables-examples/firewall.nft). Off by default: nfwatch changes no firewall unless told to.' }),
         dry_run: Type.Boolean({ default: false, description: 'Decide, log and count every block as if enabled (whether `enabled` is set or not), but change nothing.' }),
         min_severity: Type.Integer({ minimum: 1, maximum: 5, default: 4, description: 'Block at this psad-style severity (1-5) or above.' }),
+        only_listed: Type.Boolean({ default: false, description: 'Block only sources on a threat list ([[lists]]): a scan must be detected at min_severity and its source listed. Others are counted as not_listed.' }),
         block_seconds: Type.Integer({ minimum: 1, maximum: 31_536_000, default: 3600, description: 'How long a block lasts (the set element\'s timeout); the kernel removes it then.' }),
         family: Type.Union([Type.Literal('inet'), Type.Literal('ip'), Type.Literal('ip6')], { default: 'inet', description: 'Family of the table holding the sets.' }),
         table: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', default: 'nfwatch_filter', description: 'Table holding the sets (nftables-examples/firewall.nft\'s).' }),

@@ -12,6 +12,8 @@ export interface ResponsePolicy {
   minSeverity: number;
   blockMs: number;
   maxEntries: number;
+  /** Only sources on a threat list (absent: false). */
+  onlyListed?: boolean;
 }
 
 export interface ResponseStats {
@@ -24,6 +26,8 @@ export interface ResponseStats {
   full: number;
   /** Detections below min_severity, and campaign detections (sources are blocked, not campaigns). */
   belowSeverity: number;
+  /** Detections at min_severity of sources on no threat list, with only_listed. */
+  notListed: number;
   /** nft changes that failed. */
   failed: number;
   unblocked: number;
@@ -37,7 +41,7 @@ const MAX_PENDING = 1000;
 const LOG_PER_MINUTE = 60;
 
 export class Responder {
-  readonly stats: ResponseStats = { blocked: 0, dryRun: 0, allowlisted: 0, full: 0, belowSeverity: 0, failed: 0, unblocked: 0, active: 0 };
+  readonly stats: ResponseStats = { blocked: 0, dryRun: 0, allowlisted: 0, full: 0, belowSeverity: 0, notListed: 0, failed: 0, unblocked: 0, active: 0 };
   /** Target → wall time its block ends, for the cap and the page. */
   private readonly active = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
@@ -61,6 +65,10 @@ export class Responder {
       return;
     }
     const r = d.source;
+    if (this.policy.onlyListed === true && r.listed.length === 0) {
+      this.stats.notListed++;
+      return;
+    }
     const why = `severity ${r.scan.severity}: ${r.scan.label || r.scan.types.join(', ')}`;
     const protectedBy = this.allowlist.reason(r.address);
     if (protectedBy !== null) {

@@ -199,6 +199,7 @@ export function renderMetrics(input: MetricsInput): string {
       [{ reason: 'deduplicated' }, alerts.deduplicated],
       [{ reason: 'rate_limited' }, alerts.rateLimited],
       [{ reason: 'stale' }, alerts.stale],
+      [{ reason: 'not_listed' }, alerts.notListed],
       [{ reason: 'queue_full' }, alerts.queueFull],
     ]);
     m.family('nfwatch_alert_deliveries_total', 'counter', 'Alert deliveries by channel and result.', Object.entries(alerts.channels).flatMap(([channel, c]): Sample[] => [
@@ -213,6 +214,7 @@ export function renderMetrics(input: MetricsInput): string {
       [{ result: 'blocked' }, response.blocked],
       [{ result: 'dry_run' }, response.dryRun],
       [{ result: 'allowlisted' }, response.allowlisted],
+      [{ result: 'not_listed' }, response.notListed],
       [{ result: 'full' }, response.full],
       [{ result: 'failed' }, response.failed],
       [{ result: 'unblocked' }, response.unblocked],

@@ -59,6 +59,19 @@ describe('alert dispatcher', () => {
     expect(channel.sent).toHaveLength(6);
   });
 
+  it('with only_listed alerts on scans from sources on a threat list only, counting the rest', async () => {
+    const channel = new Recorder();
+    const d = new AlertDispatcher({ ...policy, onlyListed: true }, [channel], quiet, () => T0 + 60_000);
+    for (const x of scanFrom('192.0.2.1', 150)) d.accept(x);
+    for (const x of scanFrom('192.0.2.2', 150)) {
+      if (x.kind === 'scan') x.source.listed = ['et_compromised'];
+      d.accept(x);
+    }
+    await d.flush(1000);
+    expect(channel.sent.map((a) => a.key)).toEqual(['scan 192.0.2.2']);
+    expect(d.stats.notListed).toBe(1);
+  });
+
   it('does not alert on what happened before max_age (reading an old file), only counts it', async () => {
     const channel = new Recorder();
     const d = new AlertDispatcher(policy, [channel], quiet, () => T0 + 3_600_000);

@@ -69,6 +69,19 @@ describe('the responder', () => {
     expect(lines).toContain('response: not blocked: 10.0.0.5 is a private address (response.block_private = false) (severity 4: SYN port scan of 1024 ports (1-1024))');
   });
 
+  it('with only_listed blocks only sources on a threat list', async () => {
+    const set = new FakeSet();
+    const r = responder(set, { onlyListed: true });
+    for (const d of scanFrom('80.82.77.33')) r.accept(d);
+    for (const d of scanFrom('80.82.77.34')) {
+      if (d.kind === 'scan') d.source.listed = ['firehol_level1'];
+      r.accept(d);
+    }
+    await r.settled();
+    expect(set.added).toEqual([['80.82.77.34', 3600]]);
+    expect(r.stats.notListed).toBe(1);
+  });
+
   it('in a dry run decides, logs and counts, and changes nothing', async () => {
     const set = new FakeSet();
     const r = responder(set, { dryRun: true });
