@@ -8,7 +8,10 @@
 // Source addresses are rewritten into the documentation ranges (RFC 5737) and given countries by
 // hand, because the fixtures were captured between two lab namespaces (198.18.0.0/15); no packet
 // is sent anywhere. The feed (~200 events/s) is more than the per-client limit the test sets
-// (STREAM_LIMIT), so the stream is sampled as on a firewall under a scan. Leaves screenshots in
+// (STREAM_LIMIT), so the stream is sampled as on a firewall under a scan. Some sources carry an owner
+// (AS, organisation, cloud range) and threat lists as the owner and list enrichers would give them,
+// and two lists are configured, one of them failing (test/web/live-owners-page.test.ts tests those
+// in detail; here they are part of the scene the layout is checked with). Leaves screenshots in
 // test/artifacts/: scan-watch.png (1440×900), scan-watch-1280x720.png, scan-watch-1920x1080.png.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +25,8 @@ import type { Config } from '../../src/config/schema.js';
 import { decodeLine } from '../../src/decode/line.js';
 import { FingerprintEnricher } from '../../src/enrich/signatures.js';
 import { decodeOptions } from '../../src/wire.js';
-import { noDecodeErrors, type CounterEvent, type HealthSnapshot, type IntervalAggregate, type PacketEvent } from '../../src/pipeline/types.js';
+import { noDecodeErrors, type CounterEvent, type HealthSnapshot, type IntervalAggregate, type OwnerInfo, type PacketEvent } from '../../src/pipeline/types.js';
+import type { ThreatListStats } from '../../src/enrich/threat-lists.js';
 import { Tracker } from '../../src/track/query.js';
 import { buildApp } from '../../src/web/app.js';
 import { LiveHub } from '../../src/web/stream.js';
@@ -44,8 +48,11 @@ const XSS = '<img src=x onerror=alert(1)>';
 const TOKEN = 'browser-test-token-0123456789';
 /** Events per second the stream sends the page: below the feed's rate, so the stream is sampled. */
 const STREAM_LIMIT = 120;
-/** The credit the bundled GeoIP database asks for. */
-const DBIP = { text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' };
+/** The credits the bundled GeoIP database and the bundled AS data ask for. */
+const CREDITS = [
+  { text: 'IP Geolocation by DB-IP (CC BY 4.0)', url: 'https://db-ip.com' },
+  { text: 'AS data by RouteViews, DB-IP and NRO (CC BY 4.0)', url: 'https://db-ip.com' },
+];
 
 // ---------------------------------------------------------------------------------------------
 // Traffic: real fixture lines, rewritten sources
@@ -59,16 +66,21 @@ interface Actor {
   perRound: (round: number) => number;
   /** Rewrites of the raw JSON record before decoding. */
   patch?: (record: Record<string, unknown>) => void;
+  /** Who holds the sources and the threat lists they are on (the owner and list enrichers' answers). */
+  owner?: OwnerInfo;
+  listed?: readonly string[];
 }
+
+const CHINANET: OwnerInfo = { asn: 4134, org: 'CHINANET-BACKBONE No.31,Jin-rong Street', cloud: '' };
 
 const range = (prefix: string, from: number, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${from + i}`);
 
 /** The scene: a port-6000 SSH scanner campaign (window 16384), nmap, masscan, normal clients. */
 const ACTORS: Actor[] = [
-  { fixture: 'syn-port6000.jsonl', sources: range('203.0.113.', 10, 6), country: 'CN', perRound: (r) => (r % 7 < 3 ? 6 : 1) },
-  { fixture: 'syn-port6000.jsonl', sources: range('203.0.113.', 40, 3), country: 'RU', perRound: (r) => (r % 5 === 0 ? 3 : 0) },
-  { fixture: 'nmap-syn.jsonl', sources: ['198.51.100.7'], country: 'US', perRound: (r) => (r % 4 === 1 ? 11 : 2) },
-  { fixture: 'syn-masscan.jsonl', sources: ['192.0.2.66'], country: 'NL', perRound: (r) => (r % 6 < 2 ? 8 : 1) },
+  { fixture: 'syn-port6000.jsonl', sources: range('203.0.113.', 10, 6), country: 'CN', perRound: (r) => (r % 7 < 3 ? 6 : 1), owner: CHINANET, listed: ['firehol_level1'] },
+  { fixture: 'syn-port6000.jsonl', sources: range('203.0.113.', 40, 3), country: 'RU', perRound: (r) => (r % 5 === 0 ? 3 : 0), owner: { asn: 12389, org: 'ROSTELECOM-AS', cloud: '' } },
+  { fixture: 'nmap-syn.jsonl', sources: ['198.51.100.7'], country: 'US', perRound: (r) => (r % 4 === 1 ? 11 : 2), owner: { asn: 16509, org: 'AMAZON-02', cloud: 'aws/us-east-1/EC2' }, listed: ['firehol_level1', 'blocklist_de'] },
+  { fixture: 'syn-masscan.jsonl', sources: ['192.0.2.66'], country: 'NL', perRound: (r) => (r % 6 < 2 ? 8 : 1), owner: { asn: 64496, org: 'EXAMPLE-TRANSIT', cloud: '' }, listed: ['blocklist_de'] },
   { fixture: 'syn-zmap.jsonl', sources: ['192.0.2.99'], country: 'DE', perRound: (r) => (r % 9 === 0 ? 1 : 0) },
   { fixture: 'ipv4-curl-linux.jsonl', sources: range('198.51.100.', 20, 3), country: 'DE', perRound: () => 2 },
   { fixture: 'ipv4-udp.jsonl', sources: ['198.51.100.53'], country: 'FR', perRound: () => 1 },
@@ -122,6 +134,8 @@ function makeFeeder(config: Config): Feeder {
           const e = decode(JSON.stringify(record), time + out.length) as PacketEvent;
           fingerprint.enrich(e);
           e.geo = { country: a.country, city: '', asn: -1, asOrg: '' };
+          e.owner = a.owner ?? null;
+          if (a.listed) e.listed = a.listed;
           out.push(e);
         }
       }
@@ -143,6 +157,7 @@ function aggregate(start: number, length: number, events: PacketEvent[], counter
   for (const e of events) {
     a.verdicts[e.verdict].count++;
     if (e.fingerprint !== null) a.syns++;
+    for (const list of e.listed) a.lists.set(list, (a.lists.get(list) ?? 0) + 1);
   }
   for (const c of counters) {
     const t = a.counters.get(c.name) ?? { pkts: 0, bytes: 0 };
@@ -209,7 +224,12 @@ describe('scan-watch page in chromium', () => {
     }
 
     hub = new LiveHub(config.web, { sourceNames: ['ulogd'], version: NFWATCH_VERSION, logger });
-    app = await buildApp({ config: config.web, tracker, history, health: () => health(), geoCredits: () => [DBIP], responder, startedAt: now - 120_000, logger }, hub);
+    // Two threat lists: one in use, one whose newest file cannot be read (an older version is in use).
+    const lists: ThreatListStats[] = [
+      { name: 'firehol_level1', path: '/var/lib/nfwatch/lists/firehol_level1.netset', format: 'netset', entries: 4532, addresses: 612_000_000, loadedAt: now - 300_000, badLines: 0, error: '' },
+      { name: 'blocklist_de', path: '/var/lib/nfwatch/lists/blocklist_de.txt', format: 'netset', entries: 23_901, addresses: 23_901, loadedAt: now - 7_200_000, badLines: 0, error: 'EACCES: permission denied, open \'/var/lib/nfwatch/lists/blocklist_de.txt\'' },
+    ];
+    app = await buildApp({ config: config.web, tracker, history, health: () => health(), geoCredits: () => CREDITS, lists: () => lists, responder, startedAt: now - 120_000, logger }, hub);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
@@ -393,23 +413,40 @@ describe('scan-watch page in chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'scan-watch.png') });
   });
 
-  it('credits DB-IP for the countries it shows', async () => {
-    const credit = page.locator('#attribution a', { hasText: 'DB-IP' });
-    await credit.waitFor({ timeout: 5_000 });
-    expect(await credit.getAttribute('href')).toBe('https://db-ip.com');
-    expect(await credit.isVisible()).toBe(true);
-    const box = await credit.boundingBox();
-    expect(box!.y + box!.height).toBeLessThanOrEqual(900);
+  it('shows who holds the sources and the lists they are on, and the threat lists figure', async () => {
+    await expect.poll(() => page.locator('#sources .owner-line', { hasText: 'AS16509 AMAZON-02' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.locator('#events td.own .lb', { hasText: 'firehol_level1' }).count(), { timeout: 5_000 }).toBeGreaterThan(0);
+    const figure = page.locator('#lists-fig');
+    expect(await figure.isVisible()).toBe(true);
+    expect(await figure.locator('.lf-i.warn').getAttribute('data-list')).toBe('blocklist_de');
+    expect(await figure.locator('.lf-i[data-list="firehol_level1"] .lf-pkts').textContent()).not.toBe('0');
+  });
+
+  it('credits every data source whose answers it shows', async () => {
+    const links = page.locator('#attribution a');
+    await expect.poll(() => links.allTextContents(), { timeout: 5_000 }).toEqual(CREDITS.map((c) => c.text));
+    for (const [i, credit] of (await links.all()).entries()) {
+      expect(await credit.getAttribute('href')).toBe(CREDITS[i]!.url);
+      expect(await credit.isVisible()).toBe(true);
+      const box = await credit.boundingBox();
+      expect(box!.y + box!.height).toBeLessThanOrEqual(900);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(1440);
+    }
   });
 
   for (const [width, height] of [[1280, 720], [1920, 1080]] as const) {
-    it(`fits ${width}×${height}: nothing overflows, no chart text overlaps, the credit is on screen`, async () => {
+    it(`fits ${width}×${height}: nothing overflows, no chart text overlaps, every credit is on screen`, async () => {
       await page.setViewportSize({ width, height });
       // The charts refit on resize and the panels refresh every few seconds: poll until it settles.
       await expect.poll(() => page.evaluate(AUDIT_LAYOUT), { timeout: 10_000, interval: 500 }).toEqual([]);
-      const credit = await page.locator('#attribution a').boundingBox();
-      expect(credit!.y + credit!.height).toBeLessThanOrEqual(height);
-      expect(credit!.x + credit!.width).toBeLessThanOrEqual(width);
+      // With the threat lists figure and the owner column shown.
+      expect(await page.locator('#lists-fig').isVisible()).toBe(true);
+      expect(await page.locator('#events th', { hasText: 'lists · owner' }).isVisible()).toBe(true);
+      for (const credit of await page.locator('#attribution a').all()) {
+        const box = await credit.boundingBox();
+        expect(box!.y + box!.height).toBeLessThanOrEqual(height);
+        expect(box!.x + box!.width).toBeLessThanOrEqual(width);
+      }
       await page.screenshot({ path: join(ARTIFACTS, `scan-watch-${width}x${height}.png`) });
     });
   }

@@ -2,6 +2,11 @@
 // and of the JSON API (/api/summary, /api/sources, /api/fingerprints, /api/campaigns, /api/blocks,
 // /api/counters, /api/rates, /api/countries for the map).
 //
+// Sources and events carry who holds the address (AS number and organisation, cloud range) and the
+// threat lists it is on; a list badge filters the live view by that list (the stream's `list`
+// filter) and the top sources by it (/api/sources?list=). The header's "threat lists" figure shows
+// each list's state from /api/summary.
+//
 // Served as is (no build step) under a strict CSP: no inline script or style, no eval. Rules kept
 // throughout this file:
 //   - Every string that comes from the log or the API (prefixes, device and interface names,
@@ -172,6 +177,60 @@ function countryBadge(c) {
   return filterable(b, 'country', c);
 }
 
+/** Characters of an AS organisation shown in a row (the full name is in the title). */
+const ORG_CHARS = 20;
+
+/** An AS organisation as shown: the part before the first comma, at most ORG_CHARS characters. */
+function shortOrg(org) {
+  const head = org.split(',')[0].trim() || org;
+  return head.length > ORG_CHARS ? `${head.slice(0, ORG_CHARS - 1).trimEnd()}…` : head;
+}
+
+/** The strings of a `listed` array (events and source rows), or []. */
+function listsOf(listed) {
+  return Array.isArray(listed) ? listed.filter((l) => typeof l === 'string' && l !== '') : [];
+}
+
+/**
+ * Who holds a source address, for a row: a badge per threat list it is on (a click filters the live
+ * view by that list), "AS16509 AMAZON-02" (the organisation shortened, in full in the title), and the
+ * cloud range ("aws/us-east-1/EC2") when it is in one. Each part is separated by a space.
+ * @param {{ asn?: unknown, org?: unknown, cloud?: unknown, listed?: unknown }} o
+ */
+function ownerNodes(o) {
+  const out = [];
+  for (const l of listsOf(o.listed)) out.push(filterable(el('span', 'lb', l), 'list', l), ' ');
+  const as = asLabel(o.asn);
+  const org = typeof o.org === 'string' ? o.org.trim() : '';
+  if (as || org) {
+    const owner = el('span', 'owner', null, [as ? el('span', 'asn', as) : null, as && org ? ' ' : null, org ? shortOrg(org) : null]);
+    owner.title = [as, org].filter(Boolean).join(' ');
+    out.push(owner, ' ');
+  }
+  if (typeof o.cloud === 'string' && o.cloud !== '') {
+    const cloud = el('span', 'cloud', o.cloud);
+    cloud.title = `cloud range ${o.cloud}`;
+    out.push(cloud);
+  }
+  if (out.at(-1) === ' ') out.pop();
+  return out;
+}
+
+/** "AS16509", or '' when the number is unknown. */
+function asLabel(asn) {
+  return typeof asn === 'number' && Number.isInteger(asn) && asn >= 0 ? `AS${asn}` : '';
+}
+
+/** The whole of ownerNodes() as one line of text (a cell's title): nothing shortened. */
+function ownerTitle(o) {
+  const lists = listsOf(o.listed);
+  return [
+    [asLabel(o.asn), typeof o.org === 'string' ? o.org.trim() : ''].filter(Boolean).join(' '),
+    typeof o.cloud === 'string' && o.cloud ? `cloud ${o.cloud}` : '',
+    lists.length ? `on ${lists.join(', ')}` : '',
+  ].filter(Boolean).join(' · ');
+}
+
 /** The initial TTL out of a fingerprint key ("ittl=128,win=..."), or null. */
 function ittlOf(fingerprint) {
   const m = typeof fingerprint === 'string' ? /(?:^|,)ittl=(\d+)/.exec(fingerprint) : null;
@@ -232,6 +291,7 @@ const FIELDS = {
   country: { label: 'country', server: true, num: false, get: (e) => e.country },
   tool: { label: 'tool', server: true, num: false, get: (e) => e.tool },
   fingerprint: { label: 'fp', server: true, num: false, get: (e) => e.fingerprint },
+  list: { label: 'list', server: true, num: false, match: (e, v) => Array.isArray(e.listed) && e.listed.includes(v) },
   window: { label: 'window', server: false, num: true, get: (e) => e.window },
   ittl: { label: 'initial ttl', server: false, num: true, get: (e) => ittlOf(e.fingerprint) },
 };
@@ -280,8 +340,17 @@ function removeFilter(field) {
   filterChanged(server);
 }
 
+/** Asks /api/sources again at once (set when polling starts). */
+let refreshSources = () => {};
+/** The list filter the top sources were last asked for. */
+let sourcesListShown;
+
 function filterChanged(resubscribe) {
   if (resubscribe) send(subscribeFrame());
+  if (filter.get('list') !== sourcesListShown) {
+    sourcesListShown = filter.get('list');
+    refreshSources();
+  }
   liveMap.showFilter();
   renderChips();
   renderTable();
@@ -500,7 +569,11 @@ function titled(node) {
 /** One table row for an Event (docs/stream-protocol.md). */
 function eventRow(e) {
   const tr = el('tr', `v-${e.verdict}`);
-  tr.append(td('t mono', clock(e.time)));
+  // The log prefix and interfaces in the time's title too: narrow screens have no column for them.
+  const time = td('t mono', clock(e.time));
+  const logged = [e.prefix ? `prefix ${e.prefix}` : '', e.in ? `in ${e.in}` : '', e.out ? `out ${e.out}` : ''].filter(Boolean).join(' · ');
+  if (logged) time.title = logged;
+  tr.append(time);
 
   tr.append(td(null, null, [filterable(el('span', `verdict ${e.verdict}`, e.verdict === 'allowed' ? 'accept' : e.verdict === 'blocked' ? 'block' : '?'), 'verdict', e.verdict)]));
 
@@ -528,7 +601,14 @@ function eventRow(e) {
   if (Array.isArray(e.reasons) && e.reasons.length) {
     tool.title += ` (${e.confidence != null ? `confidence ${e.confidence}: ` : ''}${e.reasons.join(', ')})`;
   }
+  // The fingerprint too: narrower screens have no column for it.
+  if (e.fingerprint) tool.title = [tool.title, e.fingerprint].filter(Boolean).join('\n');
   tr.append(tool);
+
+  // Who holds the source and the threat lists it is on (the list badges filter by list).
+  const owner = td('own', null, ownerNodes(e));
+  owner.title = ownerTitle(e);
+  tr.append(owner);
 
   tr.append(titled(td('fp mono', null, e.fingerprint ? [filterable(el('span', null, e.fingerprint), 'fingerprint', e.fingerprint)] : [])));
 
@@ -650,6 +730,51 @@ function onSummary(s) {
   if (s.time) eventNow = Date.parse(s.time);
   if (s.windowSeconds) $('hist-hint').textContent = `last ${s.windowSeconds}s`;
   renderCredits(Array.isArray(s.geoCredits) ? s.geoCredits : []);
+  renderLists(Array.isArray(s.lists) ? s.lists : [], Date.parse(s.serverTime) || Date.now());
+}
+
+/**
+ * The header's "threat lists" figure, shown when lists are configured: per list its name (a click
+ * filters the live view by it), packets from sources on it since start, its entries and how long
+ * ago it was loaded. A list whose newest file could not be read (`error`) or that was never loaded
+ * is marked ⚠ in the warning colour, with the error; problems come first. Full figures in titles.
+ */
+let listsShown = '';
+function renderLists(lists, nowMs) {
+  const rows = lists.filter((l) => l && typeof l === 'object' && typeof l.name === 'string');
+  const box = $('lists-fig');
+  box.hidden = rows.length === 0;
+  if (rows.length === 0) return;
+  // Rebuilt only when something shown changed (a title being read stays up).
+  const key = JSON.stringify([rows, rows.map((l) => (l.loadedAt ? ago(l.loadedAt, nowMs) : ''))]);
+  if (key === listsShown) return;
+  listsShown = key;
+  const trouble = (l) => (typeof l.error === 'string' && l.error !== '') || !l.loadedAt;
+  const items = [...rows].sort((a, b) => Number(trouble(b)) - Number(trouble(a))).map((l) => {
+    const error = typeof l.error === 'string' ? l.error : '';
+    const loaded = l.loadedAt ? `${ago(l.loadedAt, nowMs)} ago` : 'not loaded';
+    const item = el('div', `lf-i${trouble(l) ? ' warn' : ''}`, null, [
+      trouble(l) ? el('span', 'lf-warn', '⚠ ') : null,
+      filterable(el('span', 'lf-name', l.name), 'list', l.name),
+      ' ',
+      el('b', 'lf-pkts', compact(l.packets)),
+      el('span', 'dim', ` pkts · ${compact(l.entries)} entries · `),
+      el('span', l.loadedAt ? 'dim lf-at' : 'lf-at', loaded),
+      error ? el('span', 'lf-err', ` · ${error}`) : null,
+    ]);
+    item.dataset.list = l.name;
+    const lines = [
+      `threat list ${l.name}: ${l.entries ?? 0} entries covering ${l.addresses ?? 0} addresses`,
+      `${l.packets ?? 0} packets from sources on it since start`,
+      l.loadedAt ? `loaded ${new Date(l.loadedAt).toLocaleString()} (${loaded})` : 'not loaded yet',
+    ];
+    if (l.badLines) lines.push(`${l.badLines} lines not understood`);
+    if (error) lines.push(`${l.loadedAt ? 'its newest file is not in use' : 'cannot be read'}: ${error}`);
+    item.title = lines.join('\n');
+    return item;
+  });
+  $('lists-fig-items').replaceChildren(...items);
+  box.title = `threat lists: ${rows.map((l) => `${l.name} ${l.packets ?? 0} packets${trouble(l) ? ' (⚠)' : ''}`).join(', ')}`;
 }
 
 /** The credits the GeoIP databases ask for, beside the countries they give (footer). */
@@ -660,6 +785,7 @@ function renderCredits(credits) {
   creditsShown = key;
   const box = $('attribution');
   box.replaceChildren();
+  box.title = credits.map((c) => (typeof c?.text === 'string' ? c.text : '')).filter(Boolean).join('\n');
   for (const c of credits) {
     if (typeof c?.text !== 'string') continue;
     if (box.childNodes.length) box.append(' · ');
@@ -990,8 +1116,23 @@ function scanBadge(scan) {
   return b;
 }
 
-/** SourceRow[] from /api/sources?sort=severity. */
-function renderSources(body) {
+/** A threat list name as /api/sources?list= takes it (the [[lists]] names). */
+const LIST_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** The top sources' URL: only sources on the list of the live filter, when it has one. */
+function sourcesUrl() {
+  const list = filter.get('list');
+  const on = typeof list === 'string' && LIST_NAME.test(list) ? `&list=${encodeURIComponent(list)}` : '';
+  return `/api/sources?limit=25&sort=severity${on}`;
+}
+
+/** The list an /api/sources answer was asked for ('' for all sources). */
+function sourcesList(url) {
+  return typeof url === 'string' ? (new URLSearchParams(url.split('?')[1] ?? '').get('list') ?? '') : '';
+}
+
+/** SourceRow[] from /api/sources?sort=severity (`url`: what was asked). */
+function renderSources(body, url) {
   const rows = listOf(body, 'sources');
   const tbody = /** @type {HTMLTableSectionElement} */ ($('sources').tBodies[0]);
   const frag = document.createDocumentFragment();
@@ -999,13 +1140,20 @@ function renderSources(body) {
   for (const r of rows) {
     const w = r.window ?? {};
     const pkts = (w.allowed ?? 0) + (w.blocked ?? 0) + (w.unknown ?? 0);
-    // Two lines, as campaigns: the address, then what it is (tools, OS, reused source port or sequence).
+    // The address; who holds it and the threat lists it is on (when known); what it is (tools, OS,
+    // reused source port or sequence), as campaigns.
     const tool = el('div', 'sub-line');
     for (const t of r.tools ?? []) tool.append(filterable(el('span', 'toolname', t), 'tool', t), ' ');
     if (r.os?.length) tool.append(el('span', 'dim', r.os.map(osLabel).join(',')));
     if (r.sourcePortReuse) tool.append(el('span', 'tag', `sport ${r.sourcePortReuse.port}`));
     if (r.seqReuse) tool.append(el('span', 'tag', 'seq reuse'));
     const addr = el('div', 'mono addr-line', null, [filterable(el('span', null, r.address), 'src', r.address), countryBadge(r.country), investigateLink({ address: r.address }, r.address)]);
+    const who = { asn: r.asn, org: r.asOrg, cloud: r.cloud, listed: r.listed };
+    const owned = ownerNodes(who);
+    const owner = owned.length ? el('div', 'sub-line owner-line', null, owned) : null;
+    const head = td('stack', null, [addr, owner, tool.childNodes.length ? tool : null]);
+    // The cell's title has it all, the organisation's full name too.
+    head.title = [`${r.address}${r.country ? ` ${countryLabel(r.country)}` : ''}`, ownerTitle(who), tool.textContent?.trim() ?? ''].filter(Boolean).join('\n');
     const ports = `${r.ports?.distinct ?? 0}${r.ports?.atLeast ? '+' : ''}`;
     const hosts = `${r.hosts?.distinct ?? 0}${r.hosts?.atLeast ? '+' : ''}`;
     const portsCell = td('num mono', null, [ports, el('span', 'dim', ' / '), hosts]);
@@ -1014,7 +1162,7 @@ function renderSources(body) {
     if (ranges.length) portsCell.title = ranges.join('\n');
     frag.append(
       el('tr', null, null, [
-        titled(td('stack', null, [addr, tool.childNodes.length ? tool : null])),
+        head,
         td(null, null, [scanBadge(r.scan)]),
         td('num mono', null, [terse(pkts), el('span', 'dim', ' / '), el('span', 'blocked-n', terse(w.blocked ?? 0))]),
         portsCell,
@@ -1022,8 +1170,10 @@ function renderSources(body) {
       ]),
     );
   }
-  if (rows.length === 0) frag.append(emptyRow(5, body?.tracking === false ? 'tracking is off' : 'no sources tracked yet'));
+  const list = sourcesList(url);
+  if (rows.length === 0) frag.append(emptyRow(5, body?.tracking === false ? 'tracking is off' : list ? `no source on ${list} in the window` : 'no sources tracked yet'));
   tbody.replaceChildren(frag);
+  setText('sources-hint', list ? `by scan severity · on ${list}` : 'by scan severity');
 }
 
 /** CampaignRow[] from /api/campaigns. */
@@ -1105,35 +1255,57 @@ function renderCounters(body) {
   tbody.replaceChildren(frag);
 }
 
-/** Polls `url` every `ms` (never two requests at once) and hands the JSON to `render`. */
+/**
+ * Polls `url` (or the URL `url()` gives at each request) every `ms`, never two requests at once,
+ * and hands the JSON and the URL asked to `render`. Returns a function that asks again now (after
+ * the request under way, if any).
+ */
 function poll(url, ms, render) {
+  const key = `api:${(typeof url === 'function' ? url() : url).split('?')[0]}`;
+  let timer = 0;
+  let busy = false;
+  let again = false;
   const run = async () => {
+    clearTimeout(timer);
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    const asked = typeof url === 'function' ? url() : url;
     try {
       const headers = { accept: 'application/json' };
       if (TOKEN) headers.authorization = `Bearer ${TOKEN}`;
-      const res = await fetch(url, { headers, cache: 'no-store', credentials: 'same-origin' });
+      const res = await fetch(asked, { headers, cache: 'no-store', credentials: 'same-origin' });
       if (res.status === 401 || res.status === 403) {
         notice('auth', 'error', [el('b', null, 'Not authorised: '), 'open this page once as /?token=<your token> (see [web] token in the config).']);
       } else if (res.ok) {
         clearNotice('auth');
-        clearNotice(`api:${url}`);
-        render(await res.json());
+        clearNotice(key);
+        const body = await res.json();
+        // An answer overtaken by a newer question (the filter changed meanwhile) is not shown.
+        if (!again) render(body, asked);
       } else if (res.status !== 404) {
-        notice(`api:${url}`, 'warn', [`${url}: HTTP ${res.status}`], ms * 2);
+        notice(key, 'warn', [`${asked}: HTTP ${res.status}`], ms * 2);
       }
     } catch (err) {
-      notice(`api:${url}`, 'warn', [`${url}: ${err instanceof Error ? err.message : String(err)}`], ms * 2);
+      notice(key, 'warn', [`${asked}: ${err instanceof Error ? err.message : String(err)}`], ms * 2);
     }
-    setTimeout(run, ms);
+    busy = false;
+    if (again) {
+      again = false;
+      run();
+    } else timer = setTimeout(run, ms);
   };
   run();
+  return run;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Links to the investigate page (the history of what the live view shows)
 
 /** Live filter fields → the investigate page's parameter of the same meaning. */
-const INVESTIGATE_PARAMS = { src: 'address', window: 'window', fingerprint: 'fingerprint', tool: 'tool', country: 'country', port: 'port', verdict: 'verdict' };
+const INVESTIGATE_PARAMS = { src: 'address', window: 'window', fingerprint: 'fingerprint', tool: 'tool', country: 'country', list: 'list', port: 'port', verdict: 'verdict' };
 
 /** A small link to /investigate?<params>: the history of `what`. */
 function investigateLink(params, what) {
@@ -1331,7 +1503,7 @@ updateStatus();
 connect();
 poll('/api/summary', POLL.summary, onSummary);
 poll('/api/fingerprints', POLL.fingerprints, (h) => h && typeof h === 'object' && histograms.set(h));
-poll('/api/sources?limit=25&sort=severity', POLL.sources, renderSources);
+refreshSources = poll(sourcesUrl, POLL.sources, renderSources);
 poll('/api/campaigns', POLL.campaigns, renderCampaigns);
 poll('/api/counters', POLL.counters, renderCounters);
 poll('/api/rates', POLL.rates, (body) => rateChart.history(listOf(body, 'points')));
