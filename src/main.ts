@@ -76,12 +76,12 @@ export async function runDaemon(configPath: string): Promise<void> {
   // A GC heuristic, read by V8 after every full collection, so setting it at start takes effect.
   if (config.general.heap_growth_percent > 0) setFlagsFromString(`--heap-growing-percent=${config.general.heap_growth_percent}`);
   const startedAt = Date.now();
-  const { pipeline, tracker, history, hub, geoCredits, alerts, responder, lists } = await buildDaemon(config, logger);
+  const { pipeline, tracker, history, hub, geoCredits, alerts, responder, lists, store } = await buildDaemon(config, logger);
   let web: WebServer | undefined;
   if (hub && access) {
     // Listening first: a port in use stops the daemon before any source is read.
     try {
-      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, alerts: () => alerts?.stats ?? null, responder, blockSeconds: config.response.block_seconds, lists: () => lists?.stats() ?? [], startedAt, logger: logger.child('web') }, hub, access);
+      web = await startWeb(config.web, { config: config.web, tracker, history, health: () => webHealth(pipeline), geoCredits, alerts: () => alerts?.stats ?? null, responder, blockSeconds: config.response.block_seconds, lists: () => lists?.stats() ?? [], historyReader: store, historyStats: () => store?.stats() ?? null, startedAt, logger: logger.child('web') }, hub, access);
     } catch (err) {
       throw err instanceof SettingError ? err.in(configPath) : err;
     }
@@ -113,6 +113,7 @@ export async function runDaemon(configPath: string): Promise<void> {
       .then(() => pipeline.stop(SHUTDOWN_FLUSH_MS))
       .then(() => alerts?.flush(SHUTDOWN_FLUSH_MS))
       .then(() => responder?.settled())
+      .then(() => store?.close())
       .then(() => budgetFile.save())
       .then(() => process.exit(0))
       .catch((err: unknown) => {

@@ -1,7 +1,8 @@
 // The one place where configuration becomes running components, top to bottom:
-// sources → decoder → enrichers → tracker (→ alerts, block set) → live stream → aggregator → sinks,
-// and the web view over them.
+// sources → decoder → enrichers → tracker (→ alerts, block set) → history → live stream →
+// aggregator → sinks, and the web view over them.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { AlertDispatcher } from './alerts/dispatcher.js';
 import { CommandChannel } from './alerts/command.js';
@@ -22,6 +23,9 @@ import { InfluxSink } from './sinks/influx.js';
 import { FileSource } from './sources/file.js';
 import { trackOptions } from './track/options.js';
 import { Tracker } from './track/query.js';
+import { HistoryStore } from './store/history.js';
+import { incidentOfAlert, incidentOfBlock, incidentOfDetection } from './store/incident.js';
+import { HISTORY_DEFAULTS, type HistoryOptions } from './store/options.js';
 import { SocketSource } from './sources/socket.js';
 import type { Logger } from './util/log.js';
 import { IntervalHistory } from './web/history.js';
@@ -29,6 +33,23 @@ import { LiveHub } from './web/stream.js';
 import { NFWATCH_VERSION } from './web/version.js';
 import { Pipeline, type LiveEvents } from './pipeline/pipeline.js';
 import type { AlertChannel, Enricher, LineSource, Sink } from './pipeline/types.js';
+
+/** [history] as the store's options: the file in state_dir unless given; IPv6 grouped as the tracker groups it. */
+export function historyOptions(config: Config): HistoryOptions {
+  const h = config.history;
+  return {
+    ...HISTORY_DEFAULTS,
+    path: h.path !== '' ? h.path : join(config.general.state_dir, 'history.sqlite'),
+    ipv6PrefixLength: config.track.ipv6_prefix_length,
+    flushMs: Math.round(h.flush_seconds * 1000),
+    maxPendingSources: h.max_pending_sources,
+    maxQueuedBatches: h.max_queued_batches,
+    retentionDays: h.retention_days,
+    maxBytes: h.max_megabytes * 1024 * 1024,
+    maxPortsPerRow: h.max_ports_per_row,
+    maxHostsPerRow: h.max_hosts_per_row,
+  };
+}
 
 export function decodeOptions(config: Config): DecodeOptions {
   return {
@@ -56,6 +77,8 @@ export interface Daemon {
   responder: Responder | null;
   /** The threat lists in use; null when none is configured. */
   lists: ThreatListEnricher | null;
+  /** The history on disk; null with [history] enabled = false. */
+  store: HistoryStore | null;
 }
 
 /** This host's own addresses, never blocked. */
@@ -132,9 +155,9 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
   const geoip = await createGeoIp(config.geoip, logger);
   if (geoip) enrichers.push(geoip);
-  const owner = await createOwner(config.owner, logger.child('owner'));
+  const owner = await createOwner(config.owner, logger);
   if (owner) enrichers.push(owner);
-  const lists = await createThreatLists(config.lists, logger.child('lists'));
+  const lists = await createThreatLists(config.lists, logger);
   if (lists) enrichers.push(lists);
 
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
@@ -167,8 +190,15 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
         return new Responder({ dryRun: r.dry_run, minSeverity: r.min_severity, blockMs: r.block_seconds * 1000, maxEntries: r.max_entries, onlyListed: r.only_listed }, allowlist, set, logger.child('response'));
       })()
     : null;
-  if (tracker && (alerts || responder)) {
+
+  // 4d. History on disk: every packet's sightings (per source and hour), and every detection,
+  //     alert and block, written by a thread of its own.
+  const store = config.history.enabled ? await HistoryStore.open(historyOptions(config), logger.child('history')) : null;
+  if (store && alerts) alerts.onAlert = (alert, time) => store.recordIncident(incidentOfAlert(alert, time));
+  if (store && responder) responder.onChange = (change) => store.recordIncident(incidentOfBlock(change));
+  if (tracker && (alerts || responder || store)) {
     tracker.onDetection((d) => {
+      store?.recordIncident(incidentOfDetection(d));
       alerts?.accept(d);
       responder?.accept(d);
     });
@@ -204,9 +234,9 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
     sources,
     sinks,
     logger.child('pipeline'),
-    { enrichers, tracker, live },
+    { enrichers, tracker, live, recorder: store },
   );
   const history = new IntervalHistory();
   pipeline.onIntervalClosed(history.add);
-  return { pipeline, tracker, history, hub, geoCredits: () => [...(geoip?.credits() ?? []), ...(owner?.credits() ?? [])], alerts, responder, lists };
+  return { pipeline, tracker, history, hub, geoCredits: () => [...(geoip?.credits() ?? []), ...(owner?.credits() ?? [])], alerts, responder, lists, store };
 }

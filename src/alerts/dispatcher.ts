@@ -54,6 +54,8 @@ export class AlertDispatcher {
   private rateLimitedLogAt = 0;
   /** Alerts delivered to every channel or given up on, for tests and shutdown. */
   private settled = 0;
+  /** Told of every alert queued (the history store keeps them); synchronous, so it must only queue. */
+  onAlert: ((alert: Alert, time: number) => void) | null = null;
 
   constructor(
     private readonly policy: AlertPolicy,
@@ -110,6 +112,7 @@ export class AlertDispatcher {
     }
     this.stats.alerts++;
     this.logger.warn(`alert: ${alert.title}`);
+    this.onAlert?.(alert, d.time);
     this.queue.push(alert);
     this.draining ??= this.drain();
   }

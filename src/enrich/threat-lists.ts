@@ -144,7 +144,7 @@ export class ThreatListEnricher implements Enricher {
     list.loadedAt = Date.now();
     list.badLines = parsed.badLines;
     list.error = '';
-    this.logger.info(`list ${list.name}: ${list.entries} entries, ${list.addresses} addresses (${parsed.format}) from ${list.path}`);
+    this.logger.info(`list ${list.name}: ${list.entries} entries, ${list.addresses >= Number.MAX_SAFE_INTEGER ? 'more than 2^53' : list.addresses} addresses (${parsed.format}) from ${list.path}`);
     if (parsed.badLines > 0) this.logger.warn(`list ${list.name}: skipped ${parsed.badLines} lines of ${list.path} that are not addresses: ${example}`);
     if (!this.batching) this.rebuild();
     return '';

@@ -35,6 +35,19 @@ export interface ResponseStats {
   active: number;
 }
 
+/** A change of the block set made by nfwatch or by hand, as it is kept in the history. */
+export interface BlockChange {
+  kind: 'block' | 'unblock';
+  target: string;
+  /** Wall-clock time of the change, epoch ms. */
+  time: number;
+  /** The block's length (0 for an unblock). */
+  seconds: number;
+  severity: number;
+  /** Why, for people: "severity 4: SYN port scan of ...", or "by hand (api)". */
+  why: string;
+}
+
 /** nft changes waiting at most (each is one short nft run). */
 const MAX_PENDING = 1000;
 /** Decision log lines a minute at most; the rest is counted and summed up once a minute. */
@@ -49,6 +62,8 @@ export class Responder {
   private logged = 0;
   private loggedSince = 0;
   private unlogged = 0;
+  /** Told of every change made to the set (the history store keeps them). */
+  onChange: ((change: BlockChange) => void) | null = null;
 
   constructor(
     private readonly policy: ResponsePolicy,
@@ -103,6 +118,7 @@ export class Responder {
       async () => {
         await this.set.add(r.address, seconds, `nfwatch ${why}`);
         this.stats.blocked++;
+        this.onChange?.({ kind: 'block', target: r.address, time: this.clock(), seconds, severity: r.scan.severity, why });
       },
       () => {
         this.active.delete(r.address);
@@ -121,6 +137,7 @@ export class Responder {
       this.stats.blocked++;
       this.stats.active = this.active.size;
     });
+    this.onChange?.({ kind: 'block', target, time: this.clock(), seconds, severity: 0, why: `by hand (${by})` });
     this.logger.warn(`blocked ${target} for ${seconds} s by ${by}`);
   }
 
@@ -131,6 +148,7 @@ export class Responder {
     this.stats.active = this.active.size;
     if (removed) {
       this.stats.unblocked++;
+      this.onChange?.({ kind: 'unblock', target, time: this.clock(), seconds: 0, severity: 0, why: `by hand (${by})` });
       this.logger.warn(`unblocked ${target} by ${by}`);
     }
     return removed;

@@ -133,8 +133,8 @@ export class Tracker {
 
   /**
    * Tells `listener` of each detection, synchronously from observe() (so it must only queue it):
-   * a source's scan reaching "detected", or a higher severity while detected (once per level until
-   * the scan ends), and a campaign reaching campaign_min_sources sources (once). One listener.
+   * a source's scan reaching "detected", a higher severity while detected (once per level until
+   * the scan ends) or another scan type detected, and a campaign reaching campaign_min_sources sources (once). One listener.
    */
   onDetection(listener: (d: Detection) => void): void {
     this.detected = listener;
@@ -160,8 +160,9 @@ export class Tracker {
       else if (s.scanState === NOT_SCANNING) this.scanning.delete(s);
     }
     if (s.scanState === DETECTED) {
-      if (s.severity > s.announced) {
-        s.announced = s.severity;
+      // News: a higher severity, or another type detected (the port-6000 sweep, then the brute force).
+      if (s.severity > s.announced || (newly !== 0 && s.announced !== 0)) {
+        if (s.severity > s.announced) s.announced = s.severity;
         this.detected?.({ kind: 'scan', time, source: this.row(s, time) });
       }
     } else if (s.announced !== 0) s.announced = 0;

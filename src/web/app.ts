@@ -253,6 +253,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
       response: deps.responder?.stats ?? null,
       listed: deps.history.listed,
       lists: deps.lists?.() ?? [],
+      history: deps.historyStats?.() ?? null,
       uptimeSeconds: Math.max(0, (Date.now() - deps.startedAt) / 1000),
       streamClients: hub.clientCount,
     });

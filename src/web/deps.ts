@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Responder } from '../respond/responder.js';
 import type { GeoCredit } from '../enrich/geoip.js';
 import type { ThreatListStats } from '../enrich/threat-lists.js';
+import type { HistoryStats } from '../store/history.js';
 import type { HealthSnapshot } from '../pipeline/types.js';
 import type { HistoryReader } from '../store/types.js';
 import type { Tracker } from '../track/query.js';
@@ -31,6 +32,8 @@ export interface WebDeps {
   blockSeconds?: number;
   /** The threat lists in use (name, entries, when loaded, errors); absent or empty when none is configured. */
   lists?: () => readonly ThreatListStats[];
+  /** The history store's figures for /metrics; absent or null when [history] is off. */
+  historyStats?: () => HistoryStats | null;
   /** Epoch ms the daemon started. */
   startedAt: number;
   logger: Logger;

@@ -17,6 +17,7 @@ import type { TrackerStats } from '../pipeline/types.js';
 import type { AlertStats } from '../alerts/dispatcher.js';
 import type { ResponseStats } from '../respond/responder.js';
 import type { ThreatListStats } from '../enrich/threat-lists.js';
+import type { DropReason, HistoryStats } from '../store/history.js';
 import { SCAN_TYPES } from '../track/scans.js';
 import type { CounterSeries } from './history.js';
 import { NFWATCH_VERSION } from './version.js';
@@ -38,6 +39,8 @@ export interface MetricsInput {
   /** Packets from sources on each threat list since start (IntervalHistory.listed), and the lists in use. */
   listed?: ReadonlyMap<string, number>;
   lists?: readonly ThreatListStats[];
+  /** The history store's figures; null or absent when [history] is off. */
+  history?: HistoryStats | null;
   uptimeSeconds: number;
   streamClients: number;
   /** The process figures; read from this process when absent (a scrape). */
@@ -182,6 +185,21 @@ export function renderMetrics(input: MetricsInput): string {
     m.family('nfwatch_list_bad_lines', 'gauge', 'Lines of the threat list version in use that were not understood.', lists.map((l): Sample => [{ list: l.name }, l.badLines]));
     m.family('nfwatch_list_loaded_timestamp_seconds', 'gauge', 'When the threat list version in use was read (0: never).', lists.map((l): Sample => [{ list: l.name }, l.loadedAt / 1000]));
     m.family('nfwatch_list_up_to_date', 'gauge', '1 when the newest version of the list file is in use, 0 when it is missing or was refused (the previous version stays).', lists.map((l): Sample => [{ list: l.name }, l.error === '' ? 1 : 0]));
+  }
+  const h = input.history ?? null;
+  if (h !== null) {
+    const reasons = Object.keys(h.droppedRows) as DropReason[];
+    m.family('nfwatch_history_pending_sources', 'gauge', 'Source-hours gathered in memory for the history\'s next write.', h.pendingSources);
+    m.family('nfwatch_history_queued_batches', 'gauge', 'Batches handed to the history writer and not yet written.', h.queuedBatches);
+    m.family('nfwatch_history_rows_written_total', 'counter', 'Source-hour rows written to the history.', h.rowsWritten);
+    m.family('nfwatch_history_incidents_written_total', 'counter', 'Detections, alerts and block changes written to the history.', h.incidentsWritten);
+    m.family('nfwatch_history_dropped_rows_total', 'counter', 'Source-hour rows not stored, by reason (writer_behind: the disk did not keep up).', reasons.map((reason): Sample => [{ reason }, h.droppedRows[reason]]));
+    m.family('nfwatch_history_dropped_packets_total', 'counter', 'Packets whose sightings were not stored, by reason.', reasons.map((reason): Sample => [{ reason }, h.droppedPackets[reason]]));
+    m.family('nfwatch_history_dropped_incidents_total', 'counter', 'Incidents not stored.', h.droppedIncidents);
+    m.family('nfwatch_history_write_errors_total', 'counter', 'History write transactions that failed.', h.writeErrors);
+    m.family('nfwatch_history_retained_rows_total', 'counter', 'Source-hour rows deleted by retention (age or size).', h.retainedRows);
+    m.family('nfwatch_history_bytes', 'gauge', 'Size of the history database and its write-ahead log.', h.dbBytes);
+    m.family('nfwatch_history_last_write_seconds', 'gauge', 'How long the history\'s last write took.', h.lastWriteMs / 1000);
   }
   if (tracker !== null) {
     m.family('nfwatch_tracked_sources', 'gauge', 'Source addresses tracked now.', tracker.tracked);

@@ -26,6 +26,24 @@ function row(t: Tracker, address: string): ReturnType<Tracker['sources']>[number
   return found;
 }
 
+describe("the article's story: a port-6000 sweep, then a brute force in another shape", () => {
+  it('announces the sweep when detected and the brute force as news of its own, each with the fingerprints seen so far', () => {
+    const t = tracker();
+    const announced: Array<{ types: string[]; fingerprints: string[] }> = [];
+    t.onDetection((d) => {
+      if (d.kind === 'scan') announced.push({ types: d.source.scan.types, fingerprints: d.source.fingerprints });
+    });
+    for (const e of fixturePackets('scan-port6000-then-bruteforce.jsonl')) {
+      fingerprints.enrich(e);
+      t.observe(e);
+    }
+    expect(announced).toEqual([
+      { types: ['horizontal'], fingerprints: ['ittl=128,win=16384,olen=0,df=0'] },
+      { types: ['horizontal', 'ssh_bruteforce'], fingerprints: ['ittl=128,win=16384,olen=0,df=0', 'ittl=128,win=65535,olen=0,df=0'] },
+    ]);
+  });
+});
+
 describe('sweeps of one port over many hosts', () => {
   it('calls the port-6000 scanner and zmap, one accepted SYN to port 22 of each of 32 hosts, a horizontal sweep, not SSH brute force', () => {
     for (const [file, source, tool] of [

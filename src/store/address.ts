@@ -1,0 +1,64 @@
+// A stored source as a number, and a searched address or CIDR as a range of such numbers, so an
+// address filter is one indexed BETWEEN: IPv4 as an unsigned 32-bit integer, an IPv6 network as
+// its 16 bytes (blobs compare bytewise, which is numeric order for equal lengths). Pure.
+import { parseCidr, parseIPv4, parseIPv6 } from '../util/ip.js';
+
+export type AddressValue = number | Buffer;
+
+/** The `addr` column of a source key ("203.0.113.7", "2001:db8:1:2::/64"); null when neither. */
+export function sourceAddr(key: string, scratch: Uint16Array): AddressValue | null {
+  const v4 = parseIPv4(key, 0, key.length);
+  if (v4 >= 0) return v4;
+  const slash = key.indexOf('/');
+  if (!parseIPv6(slash < 0 ? key : key.slice(0, slash), scratch)) return null;
+  return groupsToBytes(scratch);
+}
+
+function groupsToBytes(groups: Uint16Array): Buffer {
+  const bytes = Buffer.allocUnsafe(16);
+  for (let g = 0; g < 8; g++) bytes.writeUInt16BE(groups[g]!, g * 2);
+  return bytes;
+}
+
+/**
+ * The [low, high] range of `addr` values a search for `text` covers. An IPv6 address or network
+ * narrower than the stored prefix finds the stored network that holds it. An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) is searched as IPv4. Null when `text` is not an address or CIDR.
+ */
+export function addressRange(text: string, ipv6PrefixLength: number): { low: AddressValue; high: AddressValue } | null {
+  const c = parseCidr(text.trim());
+  if (c === null) return null;
+  let v6 = c.v6;
+  let bits = c.bits;
+  if (c.family === 6 && bits >= 96 && v6[0] === 0 && v6[1] === 0 && v6[2] === 0 && v6[3] === 0 && v6[4] === 0 && v6[5] === 0xffff) {
+    const v4 = (v6[6]! * 65536 + v6[7]!) >>> 0;
+    return ipv4Range(v4, bits - 96);
+  }
+  if (c.family === 4) return ipv4Range(c.v4, bits);
+  if (bits > ipv6PrefixLength) {
+    bits = ipv6PrefixLength;
+    v6 = masked(v6, bits);
+  }
+  const high = new Uint16Array(8);
+  for (let g = 0; g < 8; g++) {
+    const keep = Math.max(0, Math.min(16, bits - g * 16));
+    const hostMask = keep === 16 ? 0 : 0xffff >>> keep;
+    high[g] = (v6[g]! | hostMask) & 0xffff;
+  }
+  return { low: groupsToBytes(v6), high: groupsToBytes(high) };
+}
+
+function ipv4Range(network: number, bits: number): { low: number; high: number } {
+  const size = 2 ** (32 - bits);
+  const low = Math.floor(network / size) * size;
+  return { low, high: low + size - 1 };
+}
+
+function masked(v6: Uint16Array, bits: number): Uint16Array {
+  const out = new Uint16Array(8);
+  for (let g = 0; g < 8; g++) {
+    const keep = Math.max(0, Math.min(16, bits - g * 16));
+    out[g] = keep === 0 ? 0 : v6[g]! & (0xffff << (16 - keep)) & 0xffff;
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+// The history file: opening it, telling whether it is ours, creating or upgrading its tables.
+// A file that is not SQLite, someone else's SQLite database, one of a newer schema, or a corrupt
+// one is refused here with one clear sentence, rather than failing on some later write.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { errorText } from '../util/errors.js';
+
+/** SQLite's application_id for nfwatch's history: "nfwh". `file(1)` shows it. */
+export const APPLICATION_ID = 0x6e667768;
+export const SCHEMA_VERSION = 1;
+
+const TABLES = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+
+-- One source (address, or IPv6 network) in one hour (epoch ms of its start).
+-- addr: the source as a number for CIDR ranges: IPv4 an integer, an IPv6 network a 16-byte
+-- blob (big-endian); NULL when the source is neither. Integers sort before blobs, so a range of
+-- one family never meets the other.
+-- Sets are delimited text (see sets.ts): ",22,80," and "\\x1fa\\x1fb\\x1f".
+CREATE TABLE sightings (
+  source TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  addr BLOB,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  allowed INTEGER NOT NULL,
+  blocked INTEGER NOT NULL,
+  unknown INTEGER NOT NULL,
+  syns INTEGER NOT NULL,
+  ports TEXT NOT NULL,
+  ports_capped INTEGER NOT NULL,
+  hosts TEXT NOT NULL,
+  hosts_capped INTEGER NOT NULL,
+  windows TEXT NOT NULL,
+  fingerprints TEXT NOT NULL,
+  tools TEXT NOT NULL,
+  os TEXT NOT NULL,
+  lists TEXT NOT NULL,
+  country TEXT NOT NULL,
+  asn INTEGER,
+  org TEXT NOT NULL,
+  cloud TEXT NOT NULL
+);
+-- (source, hour) finds a row to merge into and a source's hours; the counts and country make it
+-- covering for the search's sums per source, so they are read in source order without a sort
+-- or a look into the table (0.5 s instead of 1.5 s for a million rows).
+CREATE INDEX sightings_source ON sightings (source, hour, allowed, blocked, unknown, first_seen, last_seen, country);
+CREATE INDEX sightings_hour ON sightings (hour);
+CREATE INDEX sightings_addr ON sightings (addr) WHERE addr IS NOT NULL;
+
+CREATE TABLE incidents (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX incidents_time ON incidents (time);
+CREATE INDEX incidents_subject ON incidents (subject, time);
+`;
+
+/** What open() reports about the file, for the log. */
+export interface OpenedFile {
+  created: boolean;
+}
+
+function refuse(path: string, why: string): Error {
+  return new Error(`history store ${path}: ${why}`);
+}
+
+/**
+ * Opens (or creates) the history file at `path`: WAL, synchronous=NORMAL, incremental
+ * auto-vacuum (so retention can give space back). Throws a one-line Error when it is not ours.
+ */
+export function openHistoryFile(path: string): { db: Database.Database; opened: OpenedFile } {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (e) {
+    throw refuse(path, `cannot create its directory: ${errorText(e)}`);
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    throw refuse(path, `cannot open: ${errorText(e)}`);
+  }
+  try {
+    const created = prepare(db, path);
+    return { db, opened: { created } };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function prepare(db: Database.Database, path: string): boolean {
+  let applicationId: number;
+  let tables: number;
+  try {
+    // The first read of the header: a file that is not SQLite fails here.
+    applicationId = db.pragma('application_id', { simple: true }) as number;
+    tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number }).n;
+  } catch (e) {
+    throw refuse(path, `not an SQLite database (${errorText(e)}); move it away or choose another path`);
+  }
+  if (applicationId === 0 && tables === 0) {
+    create(db);
+    return true;
+  }
+  if (applicationId !== APPLICATION_ID) {
+    throw refuse(path, `an SQLite database of something else (application_id ${applicationId}, ${tables} tables), not nfwatch's history; move it away or choose another path`);
+  }
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw refuse(path, `written by a newer nfwatch (schema ${version}; this one knows up to ${SCHEMA_VERSION})`);
+  }
+  let check: string;
+  try {
+    check = String(db.pragma('quick_check(1)', { simple: true }));
+  } catch (e) {
+    throw refuse(path, `corrupt: ${errorText(e)}; move it away (nfwatch starts a new one)`);
+  }
+  if (check !== 'ok') throw refuse(path, `corrupt: ${check}; move it away (nfwatch starts a new one)`);
+  settings(db);
+  return false;
+}
+
+function create(db: Database.Database): void {
+  // auto_vacuum takes effect only before the first table is made.
+  db.pragma('auto_vacuum = INCREMENTAL');
+  settings(db);
+  db.transaction(() => {
+    db.exec(TABLES);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    meta.run('schema', SCHEMA_VERSION);
+    meta.run('created', Date.now());
+  })();
+}
+
+function settings(db: Database.Database): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  // The WAL file is cut back to this after checkpoints: it does not keep a flood's size.
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  db.pragma('temp_store = MEMORY');
+}

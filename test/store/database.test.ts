@@ -1,0 +1,134 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PacketEvent } from '../../src/pipeline/types.js';
+import { HistoryDatabase } from '../../src/store/database.js';
+import { historyOptions } from '../../src/store/options.js';
+import { seqs } from '../track/helpers.js';
+import { HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+/** A mixed stream: a few sources over two hours, many ports (past the cap), hosts, windows, verdicts, owners, lists. */
+function stream(n: number): PacketEvent[] {
+  const next = seqs(7);
+  const out: PacketEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    out.push(
+      packet({
+        time: T0 + Math.floor((i / n) * 2 * HOUR),
+        src: ['203.0.113.7', '198.51.100.9', '2001:db8:5::1', '2001:db8:5::2'][r % 4],
+        dport: 1 + (r % 90),
+        dst: `192.0.2.${r % 40}`,
+        verdict: r % 3 === 0 ? 'allowed' : 'blocked',
+        window: [16384, 65535, 1024][r % 3],
+        tool: r % 5 === 0 ? 'masscan' : '',
+        os: r % 2 === 0 ? 'linux' : 'windows',
+        country: i < n / 2 ? '' : 'NL',
+        asn: i % 7 === 0 ? 64500 : undefined,
+        org: i % 7 === 0 ? 'EXAMPLE' : undefined,
+        listed: r % 11 === 0 ? ['drop'] : [],
+      }),
+    );
+  }
+  return out;
+}
+
+describe('writing sightings', () => {
+  it('stores the same rows whether a source-hour came in one flush or in many', () => {
+    const events = stream(2000);
+    const once = new SyncStore(tmp.file('once.db'), { maxPortsPerRow: 16, maxHostsPerRow: 8 });
+    once.record(...events).flush();
+    const often = new SyncStore(tmp.file('often.db'), { maxPortsPerRow: 16, maxHostsPerRow: 8 });
+    events.forEach((e, i) => {
+      often.record(e);
+      if (i % 37 === 0 || i < 20) often.flush();
+    });
+    often.flush();
+    expect(often.batches).toBeGreaterThan(50);
+    once.close();
+    often.close();
+    const a = storedRows(tmp.file('once.db'));
+    const b = storedRows(tmp.file('often.db'));
+    expect(a).toHaveLength(6); // 3 sources (the IPv6 pair is one /64) × 2 hours
+    expect(b).toEqual(a);
+    expect(a.some((r) => r.ports_capped === 1)).toBe(true);
+    expect(a.some((r) => r.hosts_capped === 1)).toBe(true);
+  });
+
+  it('adds counts and merges sets on a second write of the same source-hour', () => {
+    const s = new SyncStore(tmp.file());
+    s.record(packet({ dport: 22, window: 16384, verdict: 'blocked', time: T0 + 10 })).flush();
+    s.record(packet({ dport: 80, window: 16384, verdict: 'allowed', time: T0 + 5, country: 'DE', listed: ['drop'] })).flush();
+    s.close();
+    const [row] = storedRows(tmp.file());
+    expect(row).toMatchObject({ source: '203.0.113.7', hour: T0, first_seen: T0 + 5, last_seen: T0 + 10, allowed: 1, blocked: 1, syns: 2, ports: ',22,80,', windows: ',16384,', country: 'DE', lists: '\x1fdrop\x1f' });
+  });
+
+  it('keeps the addresses as numbers for ranges: IPv4 an integer, an IPv6 network 16 bytes', () => {
+    const s = new SyncStore(tmp.file());
+    s.record(packet({ src: '203.0.113.7' }), packet({ src: '2001:db8:1:2::9' })).flush();
+    s.close();
+    const rows = storedRows(tmp.file());
+    expect(rows.map((r) => r.addr)).toEqual([Buffer.from('20010db8000100020000000000000000', 'hex'), 0xcb007107]);
+  });
+});
+
+describe('opening the file', () => {
+  it('creates a new file with its schema version, and opens it again after a restart', () => {
+    const path = tmp.file('dir/below/history.db');
+    const s = new SyncStore(path);
+    expect(s.db.created).toBe(true);
+    s.record(packet()).flush();
+    s.close();
+    const again = HistoryDatabase.open(historyOptions({ path }));
+    expect(again.created).toBe(false);
+    expect(again.timeline('203.0.113.7', T0, T0 + HOUR).hours).toHaveLength(1);
+    again.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").get()).toEqual({ value: 1 });
+    expect(raw.pragma('application_id', { simple: true })).toBe(0x6e667768);
+    raw.close();
+  });
+
+  it('refuses a file that is not SQLite, saying so', () => {
+    const path = tmp.file();
+    writeFileSync(path, 'ip,count\n203.0.113.7,5\n'.repeat(100));
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(`history store ${path}: not an SQLite database (file is not a database)`);
+  });
+
+  it("refuses someone else's SQLite database", () => {
+    const path = tmp.file();
+    const other = new Database(path);
+    other.exec('CREATE TABLE t (x)');
+    other.close();
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/an SQLite database of something else \(application_id 0, 1 tables\), not nfwatch's history/);
+  });
+
+  it('refuses a file of a newer schema', () => {
+    const path = tmp.file();
+    new SyncStore(path).close();
+    const raw = new Database(path);
+    raw.pragma('user_version = 99');
+    raw.close();
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/written by a newer nfwatch \(schema 99; this one knows up to 1\)/);
+  });
+
+  it('refuses a corrupt file at open, not at some later write', () => {
+    const path = tmp.file();
+    const s = new SyncStore(path);
+    for (let i = 0; i < 3000; i++) s.record(packet({ src: `10.1.${i >> 8}.${i & 255}`, dport: i % 1000 }));
+    s.flush();
+    s.close();
+    // Scribble over pages past the header (the b-tree pages), leaving the file SQLite-shaped.
+    const bytes = readFileSync(path);
+    for (let i = 4096 * 3; i < bytes.length; i += 7) bytes[i] = 0xa5;
+    writeFileSync(path, bytes);
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(new RegExp(`history store ${path}: (corrupt|not an SQLite database)`));
+  });
+});

@@ -1,0 +1,79 @@
+// Packet events, temporary history files and a synchronous store (the writer's database on the
+// test's own thread) for the history store specs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { NONE, type PacketEvent } from '../../src/pipeline/types.js';
+import type { SightingBatch } from '../../src/store/batch.js';
+import { HistoryDatabase } from '../../src/store/database.js';
+import { historyOptions, type HistoryOptions } from '../../src/store/options.js';
+import { Sightings } from '../../src/store/sightings.js';
+import { packet as trackPacket, type PacketSpec } from '../track/helpers.js';
+
+export { T0 } from '../track/helpers.js';
+export const HOUR = 3_600_000;
+
+export interface EventSpec extends PacketSpec {
+  asn?: number;
+  org?: string;
+  cloud?: string;
+  listed?: readonly string[];
+}
+
+/** One packet event as the enrichers leave it (owner and lists included when given). */
+export function packet(spec: EventSpec = {}): PacketEvent {
+  const e = trackPacket(spec);
+  if (spec.asn !== undefined || spec.org !== undefined || spec.cloud !== undefined) {
+    e.owner = Object.freeze({ asn: spec.asn ?? NONE, org: spec.org ?? '', cloud: spec.cloud ?? '' });
+  }
+  e.listed = spec.listed === undefined ? [] : Object.freeze([...spec.listed]);
+  return e;
+}
+
+/** A fresh directory under the system's temporary one; `cleanup` removes it. */
+export function tempDir(): { dir: string; file: (name?: string) => string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'nfwatch-history-'));
+  return { dir, file: (name = 'history.db') => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The recorder and the writer's database on this thread: record, flush() writes. */
+export class SyncStore {
+  readonly db: HistoryDatabase;
+  readonly sightings: Sightings;
+  readonly options: HistoryOptions;
+  batches = 0;
+
+  constructor(path: string, overrides: Partial<HistoryOptions> = {}) {
+    this.options = historyOptions({ ...overrides, path });
+    this.db = HistoryDatabase.open(this.options);
+    this.sightings = new Sightings(this.options, (batch: SightingBatch) => {
+      this.batches++;
+      this.db.write(batch, []);
+    });
+  }
+
+  record(...events: PacketEvent[]): this {
+    for (const e of events) this.sightings.record(e);
+    return this;
+  }
+
+  flush(): this {
+    this.sightings.flush();
+    return this;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Every sighting row of the file as stored (a second, read-only connection), in a stable order. */
+export function storedRows(path: string): Array<Record<string, unknown>> {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT * FROM sightings ORDER BY source, hour').all() as Array<Record<string, unknown>>;
+  } finally {
+    db.close();
+  }
+}

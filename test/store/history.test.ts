@@ -1,0 +1,189 @@
+import { statSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HistoryStore } from '../../src/store/history.js';
+import type { HistoryOptions } from '../../src/store/options.js';
+import { memoryLogger } from '../../src/util/log.js';
+import { HOUR, T0, packet, tempDir } from './helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+const open: HistoryStore[] = [];
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+  tmp.cleanup();
+});
+
+/** A store on the writer thread; T0 is a fixed date, so age retention is kept out of the way. */
+async function store(overrides: Partial<HistoryOptions> = {}): Promise<HistoryStore> {
+  const s = await HistoryStore.open({ path: tmp.file(), retentionDays: 36_500, ...overrides });
+  open.push(s);
+  return s;
+}
+
+const RANGE = { from: T0, to: T0 + HOUR };
+
+describe('history store (writer thread)', () => {
+  it('writes what was recorded at the next flush and answers questions about it', async () => {
+    const s = await store();
+    s.record(packet({ src: '203.0.113.7', dport: 22 }));
+    s.record(packet({ src: '203.0.113.7', dport: 23, time: T0 + 1000 }));
+    s.record(packet({ src: '198.51.100.9', dport: 80, verdict: 'allowed' }));
+    s.recordIncident({ time: T0 + 500, kind: 'detection', subject: '203.0.113.7', severity: 3, text: 'detected vertical scan (severity 3)', detail: { ports: '22-23' } });
+    expect(s.stats()).toMatchObject({ pendingSources: 2, pendingIncidents: 1, queuedBatches: 0 });
+    s.flush();
+    expect(s.stats()).toMatchObject({ pendingSources: 0, pendingIncidents: 0, queuedBatches: 1 });
+    await s.written();
+    const r = await s.search(RANGE);
+    expect(r.totals).toEqual({ sources: 2, packets: 3, blocked: 2 });
+    expect(r.sources[0]).toMatchObject({ source: '203.0.113.7', ports: [22, 23], detections: 1, maxSeverity: 3 });
+    expect(await s.countries(RANGE)).toEqual([{ country: '', sources: 2, packets: 3, blocked: 2 }]);
+    const t = await s.timeline('203.0.113.7', T0, T0 + HOUR);
+    expect(t.hours).toHaveLength(1);
+    expect(t.incidents[0]).toMatchObject({ kind: 'detection', detail: { ports: '22-23' } });
+    expect((await s.incidents(T0, T0 + HOUR)).map((i) => i.subject)).toEqual(['203.0.113.7']);
+    const stats = s.stats();
+    expect(stats).toMatchObject({ batchesWritten: 1, rowsWritten: 2, incidentsWritten: 1, writeErrors: 0, queuedBatches: 0 });
+    expect(stats.dbBytes).toBeGreaterThan(0);
+    expect(stats.lastWriteMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('flushes by itself every flushMs', async () => {
+    const s = await store({ flushMs: 20 });
+    s.record(packet());
+    for (let i = 0; i < 100 && s.stats().rowsWritten === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.stats().rowsWritten).toBe(1);
+  });
+
+  it('rejects a question it cannot answer with the reason', async () => {
+    const s = await store();
+    await expect(s.search({ ...RANGE, address: 'not-an-address' })).rejects.toThrow('address: not an address or CIDR network: not-an-address');
+  });
+
+  it('when the writer is behind, turns new sources away and drops the batch it cannot hand over, counting both', async () => {
+    const s = await store({ maxQueuedBatches: 1 });
+    s.record(packet({ src: '192.0.2.1' }));
+    s.flush();
+    // The first batch cannot have been written yet: this runs before the writer's answer can arrive.
+    s.record(packet({ src: '192.0.2.1', time: T0 + 1 })); // seen before: still recorded
+    for (const src of ['192.0.2.2', '192.0.2.2', '192.0.2.3']) s.record(packet({ src })); // new: turned away
+    expect(s.stats()).toMatchObject({ pendingSources: 1, droppedPackets: { writer_behind: 3 } });
+    s.recordIncident({ time: T0, kind: 'block', subject: '192.0.2.2', severity: 0, text: 'blocked', detail: {} });
+    s.flush();
+    expect(s.stats()).toMatchObject({ pendingSources: 0, queuedBatches: 2, droppedRows: { writer_behind: 1, write_failed: 0, closed: 0 }, droppedPackets: { writer_behind: 4 } });
+    await s.written();
+    expect((await s.search(RANGE)).sources.map((x) => [x.source, x.packets.total])).toEqual([['192.0.2.1', 1]]);
+    // Incidents still went: they are few, and worth more than sightings.
+    expect(await s.incidents(T0, T0 + HOUR)).toHaveLength(1);
+    expect(s.stats()).toMatchObject({ batchesWritten: 2, rowsWritten: 1, incidentsWritten: 1, queuedBatches: 0 });
+    // Caught up: new sources are taken again.
+    s.record(packet({ src: '192.0.2.9' }));
+    expect(s.stats().pendingSources).toBe(1);
+  });
+
+  it('writes the last batch on close however many are queued', async () => {
+    const s = await store({ maxQueuedBatches: 1 });
+    s.record(packet({ src: '192.0.2.1' }));
+    s.flush();
+    s.record(packet({ src: '192.0.2.1', time: T0 + 5 }));
+    await s.close();
+    expect(s.stats()).toMatchObject({ rowsWritten: 2, droppedRows: { writer_behind: 0 } });
+    const again = await store();
+    expect((await again.search(RANGE)).sources.map((x) => [x.source, x.packets.total])).toEqual([['192.0.2.1', 2]]);
+  });
+
+  it('keeps the file under maxBytes as it writes, without waiting for the timed check', async () => {
+    const maxBytes = 256 * 1024;
+    const s = await store({ maxBytes });
+    for (let h = 0; h < 8; h++) {
+      for (let i = 0; i < 1500; i++) s.record(packet({ src: `10.${h}.${i >> 8}.${i & 255}`, time: T0 + h * HOUR + i, dport: i }));
+      s.flush();
+      await s.written();
+    }
+    for (let i = 0; i < 100 && s.stats().retainedRows === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await s.search(RANGE); // answered after any retention pass queued before it
+    expect(s.stats().retainedRows).toBeGreaterThan(0);
+    expect(statSync(tmp.file()).size).toBeLessThanOrEqual(maxBytes);
+    expect(s.stats().dbBytes).toBeGreaterThan(0);
+  });
+
+  it('turns away an incident that is not plain data, counting it, and writes the rest', async () => {
+    const s = await store();
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    s.recordIncident({ time: T0, kind: 'alert', subject: 'x', severity: 0, text: 'a', detail: circular });
+    s.recordIncident({ time: Number.NaN, kind: 'alert', subject: 'x', severity: 0, text: 'a', detail: {} });
+    s.recordIncident({ time: T0, kind: 'alert', subject: 'x', severity: 0, text: 'kept', detail: { f: () => 1, n: 1 } as Record<string, unknown> });
+    s.flush();
+    await s.written();
+    expect(s.stats()).toMatchObject({ droppedIncidents: 2, incidentsWritten: 1 });
+    expect((await s.incidents(T0, T0 + 1)).map((i) => [i.text, i.detail])).toEqual([['kept', { n: 1 }]]);
+  });
+
+  it('drops and counts incidents beyond maxPendingIncidents', async () => {
+    const s = await store({ maxPendingIncidents: 2 });
+    for (let i = 0; i < 5; i++) s.recordIncident({ time: T0 + i, kind: 'alert', subject: 'x', severity: 0, text: 'a', detail: {} });
+    expect(s.stats()).toMatchObject({ pendingIncidents: 2, droppedIncidents: 3 });
+  });
+
+  it('flushes what is pending on close, and has it after a restart', async () => {
+    const first = await store();
+    first.record(packet({ src: '203.0.113.7', dport: 22 }));
+    first.recordIncident({ time: T0 + 1, kind: 'block', subject: '203.0.113.7', severity: 0, text: 'blocked for 3600 s', detail: { seconds: 3600 } });
+    await first.close();
+    expect(first.stats()).toMatchObject({ rowsWritten: 1, incidentsWritten: 1 });
+    await expect(first.search(RANGE)).rejects.toThrow('history store is closed');
+    const again = await store();
+    expect((await again.search(RANGE)).sources.map((x) => [x.source, x.ports])).toEqual([['203.0.113.7', [22]]]);
+    expect((await again.timeline('203.0.113.7', T0, T0 + HOUR)).incidents.map((i) => i.text)).toEqual(['blocked for 3600 s']);
+  });
+
+  it('counts what is recorded after close as dropped', async () => {
+    const s = await store({ maxPendingSources: 1 });
+    await s.close();
+    s.record(packet({ src: '192.0.2.1' }));
+    s.record(packet({ src: '192.0.2.2' }));
+    expect(s.stats().droppedRows.closed).toBe(1);
+  });
+
+  it('survives its writer thread dying: questions fail with why, sightings are counted lost, close still resolves', async () => {
+    const logger = memoryLogger();
+    const s = await HistoryStore.open({ path: tmp.file(), retentionDays: 36_500 }, logger);
+    s.record(packet({ src: '192.0.2.1' }));
+    s.flush();
+    await s.written();
+    await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(s.search(RANGE)).rejects.toThrow(/the history writer stopped \(exit code 1\)/);
+    s.record(packet({ src: '192.0.2.2' }));
+    s.flush();
+    await s.written();
+    await s.close();
+    expect(s.stats()).toMatchObject({ rowsWritten: 1, droppedRows: { write_failed: 1 } });
+    expect(logger.lines.join('\n')).toMatch(/error.*the history writer stopped/);
+  });
+
+  it('refuses, at open, a file at the path that is not a history database', async () => {
+    const path = tmp.file();
+    writeFileSync(path, 'hello, not a database\n'.repeat(200));
+    await expect(HistoryStore.open({ path })).rejects.toThrow(`history store ${path}: not an SQLite database (file is not a database); move it away or choose another path`);
+  });
+
+  it('refuses options that make no sense before starting a thread', async () => {
+    await expect(HistoryStore.open({ path: tmp.file(), flushMs: 0 })).rejects.toThrow('history flushMs must be an integer from 1');
+  });
+
+  it('runs retention at start, on the writer thread', async () => {
+    const old = Date.now() - 10 * 24 * HOUR;
+    const s = await store({ retentionDays: 36_500 });
+    s.record(packet({ time: old }));
+    await s.close();
+    const logger = memoryLogger();
+    const again = await HistoryStore.open({ path: tmp.file(), retentionDays: 5 }, logger);
+    open.push(again);
+    for (let i = 0; i < 100 && again.stats().retainedRows === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(again.stats().retainedRows).toBe(1);
+    expect((await again.search({ from: old - HOUR, to: Date.now() })).sources).toEqual([]);
+    expect(logger.lines.join('\n')).toMatch(/history in .*history\.db, 5 days/);
+  });
+});

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TCP_ACK, TCP_SYN } from '../../src/pipeline/types.js';
+import { accessFor, searchSql } from '../../src/store/search.js';
+import type { HistoryIncident, HistorySearch } from '../../src/store/types.js';
+import { HOUR, SyncStore, T0, packet, tempDir, type EventSpec } from './helpers.js';
+
+// Five sources over four hours:
+//   203.0.113.7    hour 0: 10 blocked SYNs to 22 and 23, win 16384 (a crafted tool), CN, AS4134, on "drop"
+//                  hour 2: 2 allowed SYNs to 443, win 65535, linux
+//   203.0.113.200  hour 1: 3 blocked to 80, US, AS15169
+//   198.51.100.9   hour 0: 1 allowed SYN+ACK to 22, NL
+//   2001:db8:1:2::5 (its /64) hour 1: 4 blocked to 22, DE, on "drop"
+//   2001:db8:ffff::1 (its /64) hour 3: 1 blocked to 3389, FR
+const A = '203.0.113.7';
+const B = '203.0.113.200';
+const C = '198.51.100.9';
+const D = '2001:db8:1:2::/64';
+const E = '2001:db8:ffff::/64';
+const FP_A = 'ittl=128,win=16384,olen=0,df=0';
+
+const tmp = tempDir();
+let store: SyncStore;
+
+function times(n: number, spec: EventSpec): EventSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ ...spec, time: (spec.time ?? T0) + i * 1000 }));
+}
+
+beforeAll(() => {
+  store = new SyncStore(tmp.file());
+  const a0: EventSpec = { src: A, time: T0 + 60_000, verdict: 'blocked', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted', country: 'CN', asn: 4134, org: 'CHINANET', listed: ['drop'] };
+  const specs: EventSpec[] = [
+    ...times(5, { ...a0, dport: 22 }),
+    ...times(5, { ...a0, dport: 23, time: T0 + 120_000 }),
+    ...times(2, { src: A, time: T0 + 2 * HOUR + 5000, verdict: 'allowed', dport: 443, window: 65535, os: 'linux', country: 'CN', asn: 4134, org: 'CHINANET' }),
+    ...times(3, { src: B, time: T0 + HOUR + 10_000, verdict: 'blocked', dport: 80, country: 'US', asn: 15169, org: 'GOOGLE' }),
+    { src: C, time: T0 + 30_000, verdict: 'allowed', dport: 22, flags: TCP_SYN | TCP_ACK, country: 'NL' },
+    ...times(4, { src: '2001:db8:1:2::5', time: T0 + HOUR + 20_000, verdict: 'blocked', dport: 22, country: 'DE', listed: ['drop'] }),
+    { src: '2001:db8:ffff::1', time: T0 + 3 * HOUR + 1, verdict: 'blocked', dport: 3389, country: 'FR' },
+  ];
+  store.record(...specs.map(packet)).flush();
+  const incidents: HistoryIncident[] = [
+    { time: T0 + 200_000, kind: 'detection', subject: A, severity: 4, text: 'detected vertical scan (severity 4)', detail: {} },
+    { time: T0 + 300_000, kind: 'detection', subject: A, severity: 2, text: 'detected vertical scan (severity 2)', detail: {} },
+    { time: T0 + HOUR + 30_000, kind: 'detection', subject: D, severity: 5, text: 'detected vertical scan (severity 5)', detail: {} },
+    { time: T0 + HOUR + 40_000, kind: 'block', subject: D, severity: 0, text: 'blocked', detail: {} },
+  ];
+  store.db.write(null, incidents);
+});
+afterAll(() => {
+  store.close();
+  tmp.cleanup();
+});
+
+const ALL = { from: T0, to: T0 + 4 * HOUR };
+const sources = (q: Partial<HistorySearch>): string[] => store.db.search({ ...ALL, ...q }).sources.map((s) => s.source);
+
+describe('history search', () => {
+  it('sums every matching source over the range, busiest first, with totals over all matches', () => {
+    const r = store.db.search(ALL);
+    expect(r.sources.map((s) => s.source)).toEqual([A, D, B, C, E]);
+    expect(r.totals).toEqual({ sources: 5, packets: 21, blocked: 18 });
+    expect(r.truncated).toBe(false);
+    const a = r.sources[0]!;
+    expect(a).toEqual({
+      source: A,
+      firstSeen: T0 + 60_000,
+      lastSeen: T0 + 2 * HOUR + 6000,
+      packets: { allowed: 2, blocked: 10, unknown: 0, total: 12 },
+      syns: 12,
+      ports: [22, 23, 443],
+      portsCapped: false,
+      hosts: 1,
+      hostsCapped: false,
+      windows: [16384, 65535],
+      fingerprints: [FP_A, 'ittl=64,win=65535,olen=20,df=1'],
+      tools: ['port6000-scanner'],
+      os: ['crafted', 'linux'],
+      country: 'CN',
+      asn: 4134,
+      org: 'CHINANET',
+      cloud: '',
+      lists: ['drop'],
+      detections: 2,
+      maxSeverity: 4,
+      hours: 2,
+    });
+  });
+
+  it('returns `limit` rows and says more matched; the totals still count them all', () => {
+    const r = store.db.search({ ...ALL, limit: 2 });
+    expect(r.sources.map((s) => s.source)).toEqual([A, D]);
+    expect(r.totals).toEqual({ sources: 5, packets: 21, blocked: 18 });
+    expect(r.truncated).toBe(true);
+    expect(store.db.search({ ...ALL, limit: 5 }).truncated).toBe(false);
+  });
+
+  it('sorts by last seen, first seen (newest first) and severity', () => {
+    expect(sources({ sort: 'last_seen' })).toEqual([E, A, D, B, C]);
+    expect(sources({ sort: 'first_seen' })).toEqual([E, D, B, A, C]);
+    expect(sources({ sort: 'severity' })).toEqual([D, A, B, C, E]);
+  });
+
+  it('finds one IPv4 address or a CIDR network', () => {
+    expect(sources({ address: A })).toEqual([A]);
+    expect(sources({ address: '203.0.113.0/24' })).toEqual([A, B]);
+    expect(sources({ address: '203.0.113.128/25' })).toEqual([B]);
+    expect(sources({ address: '0.0.0.0/0' })).toEqual([A, B, C]);
+    expect(sources({ address: '203.0.113.8' })).toEqual([]);
+  });
+
+  it('finds IPv6 sources by an address in their network, the network, or a wider CIDR', () => {
+    expect(sources({ address: '2001:db8:1:2::77' })).toEqual([D]);
+    expect(sources({ address: D })).toEqual([D]);
+    expect(sources({ address: '2001:db8:1::/48' })).toEqual([D]);
+    expect(sources({ address: '2001:db8::/32' })).toEqual([D, E]);
+    expect(sources({ address: '2001:db8:1:3::1' })).toEqual([]);
+    expect(sources({ address: '::/0' })).toEqual([D, E]);
+  });
+
+  it('refuses an address that is not one', () => {
+    expect(() => store.db.search({ ...ALL, address: '203.0.113.0/33' })).toThrow('address: not an address or CIDR network: 203.0.113.0/33');
+  });
+
+  it('filters by SYN window, fingerprint, tool and OS, summing the whole range of each source found', () => {
+    const byWindow = store.db.search({ ...ALL, window: 16384 });
+    expect(byWindow.sources.map((s) => [s.source, s.packets.total, s.hours])).toEqual([[A, 12, 2]]);
+    expect(sources({ window: 65535 })).toEqual([A]);
+    expect(sources({ window: 64240 })).toEqual([D, B, E]);
+    expect(sources({ window: 1 })).toEqual([]);
+    expect(sources({ fingerprint: FP_A })).toEqual([A]);
+    expect(sources({ fingerprint: 'ittl=128,win=16384' })).toEqual([]); // whole keys only
+    expect(sources({ tool: 'port6000-scanner' })).toEqual([A]);
+    expect(sources({ os: 'linux' })).toEqual([A]);
+    expect(sources({ os: 'windows' })).toEqual([]);
+  });
+
+  it('filters by country, AS number and threat list', () => {
+    expect(sources({ country: 'CN' })).toEqual([A]);
+    expect(sources({ country: 'DE' })).toEqual([D]);
+    expect(sources({ asn: 15169 })).toEqual([B]);
+    expect(sources({ list: 'drop' })).toEqual([A, D]);
+    expect(sources({ list: 'dro' })).toEqual([]);
+  });
+
+  it('filters by destination port and by verdict', () => {
+    expect(sources({ port: 22 })).toEqual([A, D, C]);
+    expect(sources({ port: 2 })).toEqual([]);
+    expect(sources({ port: 3389 })).toEqual([E]);
+    expect(sources({ verdict: 'allowed' })).toEqual([A, C]);
+    expect(sources({ verdict: 'blocked' })).toEqual([A, D, B, E]);
+  });
+
+  it('combines filters (all must hold)', () => {
+    expect(sources({ port: 22, list: 'drop', address: '2001:db8::/32' })).toEqual([D]);
+    // The verdict is of the source's whole range: 203.0.113.7's allowed packets came in another hour than its port 22.
+    expect(sources({ port: 22, verdict: 'allowed' })).toEqual([A, C]);
+    expect(sources({ port: 23, verdict: 'allowed' })).toEqual([A]);
+    expect(sources({ port: 80, verdict: 'allowed' })).toEqual([]);
+    // One hour has port 443, another window 16384: a filter holds of one hour, not of the range.
+    expect(sources({ port: 443, window: 16384 })).toEqual([]);
+  });
+
+  it('counts an hour that overlaps the range, and no hour at or after its end', () => {
+    expect(sources({ from: T0 + HOUR, to: T0 + 2 * HOUR })).toEqual([D, B]);
+    expect(sources({ from: T0 + HOUR + 59 * 60_000, to: T0 + HOUR + 59 * 60_000 + 1 })).toEqual([D, B]);
+    expect(sources({ from: T0 + HOUR, to: T0 + 2 * HOUR + 1 })).toEqual([D, B, A]);
+    expect(sources({ from: T0 + 4 * HOUR, to: T0 + 5 * HOUR })).toEqual([]);
+    expect(sources({ from: T0, to: T0 })).toEqual([]);
+    const firstHour = store.db.search({ from: T0, to: T0 + HOUR, address: A }).sources[0]!;
+    expect(firstHour.packets.total).toBe(10);
+    expect(firstHour.ports).toEqual([22, 23]);
+  });
+
+  it('counts detections in the range only', () => {
+    const r = store.db.search({ from: T0 + 250_000, to: T0 + HOUR, address: A });
+    expect(r.sources[0]).toMatchObject({ detections: 1, maxSeverity: 2 });
+  });
+
+  it('gives sources and packets per country for the same filters', () => {
+    expect(store.db.countries(ALL)).toEqual([
+      { country: 'CN', sources: 1, packets: 12, blocked: 10 },
+      { country: 'DE', sources: 1, packets: 4, blocked: 4 },
+      { country: 'US', sources: 1, packets: 3, blocked: 3 },
+      { country: 'FR', sources: 1, packets: 1, blocked: 1 },
+      { country: 'NL', sources: 1, packets: 1, blocked: 0 },
+    ]);
+    expect(store.db.countries({ ...ALL, port: 22 }).map((c) => c.country)).toEqual(['CN', 'DE', 'NL']);
+  });
+});
+
+describe('search parameters', () => {
+  it('reads an address search by address, a wide range whole in source order, a narrow one by hour', () => {
+    expect(accessFor(searchSql({ ...ALL, address: '192.0.2.0/24' }, 64), 1)).toBe('address');
+    expect(accessFor(searchSql(ALL, 64), 0.9)).toBe('all');
+    expect(accessFor(searchSql({ ...ALL, window: 5 }, 64), 0.05)).toBe('hours');
+  });
+
+  it('limits to 100 by default and 10 000 at most', () => {
+    expect(searchSql(ALL, 64).limit).toBe(100);
+    expect(searchSql({ ...ALL, limit: 50_000 }, 64).limit).toBe(10_000);
+  });
+
+  it('refuses values that are not what the field holds', () => {
+    expect(() => searchSql({ ...ALL, port: 70000 }, 64)).toThrow('port: an integer from 0 to 65535, not 70000');
+    expect(() => searchSql({ ...ALL, limit: 0 }, 64)).toThrow(/limit/);
+    expect(() => searchSql({ ...ALL, sort: 'nope' as 'packets' }, 64)).toThrow(/sort/);
+    expect(() => searchSql({ from: Number.NaN, to: 1 }, 64)).toThrow(/from and to/);
+  });
+});

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { NONE, TCP_ACK, TCP_SYN } from '../../src/pipeline/types.js';
+import { batchRows, type BatchRow, type SightingBatch } from '../../src/store/batch.js';
+import { historyOptions, type HistoryOptions } from '../../src/store/options.js';
+import { Sightings, hourOf } from '../../src/store/sightings.js';
+import { HOUR, T0, packet } from './helpers.js';
+
+function recorder(overrides: Partial<HistoryOptions> = {}): { s: Sightings; batches: SightingBatch[]; rows: () => BatchRow[] } {
+  const batches: SightingBatch[] = [];
+  const s = new Sightings(historyOptions({ path: 'unused', ...overrides }), (b) => batches.push(b));
+  return { s, batches, rows: () => batches.flatMap(batchRows) };
+}
+
+describe('sightings recorder', () => {
+  it('adds up one source-hour: packets by verdict, SYNs without ACK, first and last event time', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ time: T0 + 5000, verdict: 'blocked' }));
+    s.record(packet({ time: T0 + 1000, verdict: 'allowed', flags: TCP_SYN | TCP_ACK }));
+    s.record(packet({ time: T0 + 9000, verdict: 'unknown', protocol: 17 }));
+    s.record(packet({ time: T0 + 7000, verdict: 'blocked' }));
+    expect(s.pending).toBe(1);
+    s.flush();
+    expect(s.pending).toBe(0);
+    const [row] = rows();
+    expect(row).toMatchObject({ key: '203.0.113.7', hour: T0, first: T0 + 1000, last: T0 + 9000, allowed: 1, blocked: 2, unknown: 1, syns: 2 });
+  });
+
+  it('keeps distinct ports, hosts, SYN windows, fingerprints, tools, OS, lists and the source facts', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted', country: 'CN', asn: 4134, org: 'CHINANET', listed: ['spamhaus'] }));
+    s.record(packet({ dport: 23, dst: '198.51.100.2', window: 65535, ttl: 50, olen: 20, df: 1, os: 'linux', country: 'CN', asn: 4134, org: 'CHINANET', cloud: 'aws/us-east-1/EC2', listed: ['spamhaus', 'abuse'] }));
+    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted' }));
+    s.flush();
+    const [row] = rows();
+    expect(row).toMatchObject({
+      ports: [22, 23],
+      hosts: ['198.51.100.1', '198.51.100.2'],
+      windows: [16384, 65535],
+      fingerprints: ['ittl=128,win=16384,olen=0,df=0', 'ittl=64,win=65535,olen=20,df=1'],
+      tools: ['port6000-scanner'],
+      os: ['crafted', 'linux'],
+      lists: ['spamhaus', 'abuse'],
+      country: 'CN',
+      asn: 4134,
+      org: 'CHINANET',
+      cloud: 'aws/us-east-1/EC2',
+      portsCapped: false,
+      hostsCapped: false,
+    });
+  });
+
+  it('takes no window or fingerprint from packets that are not a SYN without ACK', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ flags: TCP_SYN | TCP_ACK, window: 512 }));
+    s.record(packet({ protocol: 1 }));
+    s.flush();
+    const [row] = rows();
+    expect(row).toMatchObject({ syns: 0, windows: [], fingerprints: [], ports: [22], asn: NONE });
+  });
+
+  it('caps ports and hosts per row and says so; the small sets stop at their cap quietly', () => {
+    const { s, rows } = recorder({ maxPortsPerRow: 4, maxHostsPerRow: 2, maxValuesPerRow: 2 });
+    for (let p = 1; p <= 10; p++) s.record(packet({ dport: p, dst: `198.51.100.${p}`, window: 1000 + p }));
+    s.flush();
+    const [row] = rows();
+    expect(row).toMatchObject({ ports: [1, 2, 3, 4], portsCapped: true, hosts: ['198.51.100.1', '198.51.100.2'], hostsCapped: true, windows: [1001, 1002] });
+  });
+
+  it('is not capped by repeats of the ports it has', () => {
+    const { s, rows } = recorder({ maxPortsPerRow: 2 });
+    for (const p of [80, 443, 80, 443, 443, 80]) s.record(packet({ dport: p }));
+    s.flush();
+    expect(rows()[0]).toMatchObject({ ports: [80, 443], portsCapped: false });
+  });
+
+  it('starts a new row when the event time enters another hour, and takes late events back to theirs', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ time: T0 + HOUR - 1, dport: 1 }));
+    s.record(packet({ time: T0 + HOUR, dport: 2 }));
+    s.record(packet({ time: T0 + HOUR - 2, dport: 3 })); // late, from the hour before
+    expect(s.pending).toBe(3);
+    s.flush();
+    expect(rows().map((r) => [r.hour, r.ports, r.first, r.last])).toEqual([
+      [T0, [1], T0 + HOUR - 1, T0 + HOUR - 1],
+      [T0 + HOUR, [2], T0 + HOUR, T0 + HOUR],
+      [T0, [3], T0 + HOUR - 2, T0 + HOUR - 2],
+    ]);
+  });
+
+  it('groups IPv6 sources by their network (/64 by default, configurable)', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ src: '2001:db8:1:2::5', dport: 1 }));
+    s.record(packet({ src: '2001:db8:1:2:aaaa::9', dport: 2 }));
+    s.record(packet({ src: '2001:db8:1:3::5', dport: 3 }));
+    s.flush();
+    expect(rows().map((r) => [r.key, r.ports])).toEqual([
+      ['2001:db8:1:2::/64', [1, 2]],
+      ['2001:db8:1:3::/64', [3]],
+    ]);
+    const wide = recorder({ ipv6PrefixLength: 48 });
+    wide.s.record(packet({ src: '2001:db8:1:2::5' }));
+    wide.s.record(packet({ src: '2001:db8:1:3::5' }));
+    wide.s.flush();
+    expect(wide.rows().map((r) => [r.key, r.allowed + r.blocked])).toEqual([['2001:db8:1::/48', 2]]);
+    // /128: every address its own source, named as logged (as the tracker names it).
+    const each = recorder({ ipv6PrefixLength: 128 });
+    each.s.record(packet({ src: '2001:db8:1:2::5' }));
+    each.s.record(packet({ src: '2001:db8:1:2::6' }));
+    each.s.flush();
+    expect(each.rows().map((r) => r.key)).toEqual(['2001:db8:1:2::5', '2001:db8:1:2::6']);
+  });
+
+  it('keeps one row per network when its addresses cross an hour in turn', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ src: '2001:db8::1', time: T0 }));
+    s.record(packet({ src: '2001:db8::2', time: T0 + 10 }));
+    s.record(packet({ src: '2001:db8::1', time: T0 + HOUR }));
+    s.record(packet({ src: '2001:db8::2', time: T0 + HOUR + 10 }));
+    s.flush();
+    expect(rows().map((r) => [r.key, r.hour, r.blocked])).toEqual([
+      ['2001:db8::/64', T0, 2],
+      ['2001:db8::/64', T0 + HOUR, 2],
+    ]);
+  });
+
+  it('keeps IPv4-mapped IPv6 sources as their IPv4 address', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ src: '::ffff:192.0.2.9' }));
+    s.flush();
+    expect(rows()[0]!.key).toBe('192.0.2.9');
+  });
+
+  it('hands the pending sources over early when maxPendingSources is reached', () => {
+    const { s, batches, rows } = recorder({ maxPendingSources: 100 });
+    for (let i = 0; i < 250; i++) s.record(packet({ src: `10.0.${i >> 8}.${i & 255}` }));
+    expect(batches.map((b) => b.rows)).toEqual([100, 100]);
+    expect(s.pending).toBe(50);
+    s.flush();
+    expect(rows()).toHaveLength(250);
+    expect(new Set(rows().map((r) => r.key)).size).toBe(250);
+  });
+
+  it('while not admitting, records only the sources of this batch and the previous one, counting the packets turned away', () => {
+    const { s, rows } = recorder();
+    s.record(packet({ src: '192.0.2.1' }));
+    s.record(packet({ src: '2001:db8::1' }));
+    s.flush();
+    s.admitting = false;
+    s.record(packet({ src: '192.0.2.1' }));
+    s.record(packet({ src: '2001:db8::2' })); // another address of a network seen before
+    s.record(packet({ src: '192.0.2.2' }));
+    s.record(packet({ src: '192.0.2.2' }));
+    expect(s.refused).toBe(2);
+    s.flush();
+    expect(rows().map((r) => r.key)).toEqual(['192.0.2.1', '2001:db8::/64', '192.0.2.1', '2001:db8::/64']);
+  });
+
+  it('flushes nothing when nothing was recorded, and forgets what it handed over', () => {
+    const { s, batches } = recorder();
+    s.flush();
+    expect(batches).toHaveLength(0);
+    s.record(packet());
+    s.flush();
+    s.flush();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.packets).toBe(1);
+  });
+
+  it('puts an hour by event time, not by arrival', () => {
+    expect(hourOf(T0 + HOUR + 59 * 60_000)).toBe(T0 + HOUR);
+    expect(hourOf(T0)).toBe(T0);
+  });
+});
