@@ -56,7 +56,7 @@ export interface PipelineStages {
 
 /** Keeps what it needs of every enriched packet (the history store). Hot path: no I/O, returns at once. */
 export interface EventRecorder {
-  record(event: PacketEvent): void;
+  record(event: PacketEvent, position: number): void;
 }
 
 /** Receives every enriched packet for the live stream. */
@@ -165,7 +165,7 @@ export class Pipeline implements LineReceiver {
         const { enrichers, tracker, live, recorder } = this.stages;
         for (let i = 0; i < enrichers.length; i++) enrichers[i]!.enrich(result);
         tracker?.observe(result);
-        recorder?.record(result);
+        recorder?.record(result, end);
         live?.publish(result);
         this.aggregator.addPacket(result, start, end);
         return;

@@ -178,15 +178,17 @@ export function replayConfig(config: Config, sourceName?: string): { config: Con
   const file = sourceName === undefined ? files[0] : files.find((s) => s.name === sourceName);
   const socket = file ? undefined : sourceName === undefined ? sockets[0] : sockets.find((s) => s.name === sourceName);
   const web = { ...config.web, enabled: false };
-  if (file) return { config: { ...config, web, sources: { ...config.sources, file: [file], socket: [] } }, name: file.name };
-  if (socket) return { config: { ...config, web, sources: { ...config.sources, file: [], socket: [socket] } }, name: socket.name };
+  // The running daemon owns the history file (one writer); a replay backfills metrics only.
+  const history = { ...config.history, enabled: false };
+  if (file) return { config: { ...config, web, history, sources: { ...config.sources, file: [file], socket: [] } }, name: file.name };
+  if (socket) return { config: { ...config, web, history, sources: { ...config.sources, file: [], socket: [socket] } }, name: socket.name };
   if (sourceName !== undefined) {
     const known = [...files, ...sockets].map((s) => s.name).join(', ') || 'none';
     throw new Error(`--source ${sourceName}: no source of that name in the configuration (configured: ${known})`);
   }
   // No source configured: a socket source that is never started carries the name.
   const synthetic = { name: 'replay', nfacct: 'deltas' } as (typeof sockets)[number];
-  return { config: { ...config, web, sources: { ...config.sources, file: [], socket: [synthetic] } }, name: 'replay' };
+  return { config: { ...config, web, history, sources: { ...config.sources, file: [], socket: [synthetic] } }, name: 'replay' };
 }
 
 /** The backlog above which the replay waits for a sink to drain (half its limit). */

@@ -9,6 +9,10 @@
 // A row's sets hold their first member in its column (NONE for none); a row with a second
 // member in any set has a `More` holding them all. The same source-hour may appear in several
 // rows (an hour left and come back to): the writer adds them up.
+//
+// `positions` holds, by source index, the highest position (LineReceiver's `end`) of a line
+// recorded into the batch, NONE for none: the writer stores them by source name in the same
+// transaction as the rows, so after a restart the lines a source replays up to there are skipped.
 import { NONE, type GeoInfo, type OwnerInfo } from '../pipeline/types.js';
 
 export const F_PORTS_CAPPED = 1;
@@ -62,13 +66,15 @@ export interface SightingBatch {
   owners: OwnerInfo[];
   lists: Array<readonly string[]>;
   more: Map<number, More>;
+  /** By source index: the highest position recorded into this batch, NONE for none. */
+  positions: Float64Array;
 }
 
 const TYPED = ['hour', 'first', 'last', 'allowed', 'blocked', 'unknown', 'syns', 'flags', 'port', 'window', 'host', 'fingerprint', 'tool', 'os', 'geo', 'owner', 'list'] as const;
 type TypedName = (typeof TYPED)[number];
 
-/** Empty columns with room for `capacity` rows (grow() makes more). */
-export function emptyBatch(capacity: number): SightingBatch {
+/** Empty columns with room for `capacity` rows (grow() makes more), and positions for `sources` sources. */
+export function emptyBatch(capacity: number, sources = 0): SightingBatch {
   const f = (): Float64Array => new Float64Array(capacity);
   const i = (): Int32Array => new Int32Array(capacity);
   return {
@@ -97,6 +103,7 @@ export function emptyBatch(capacity: number): SightingBatch {
     owners: [],
     lists: [],
     more: new Map(),
+    positions: new Float64Array(sources).fill(NONE),
   };
 }
 
@@ -113,7 +120,7 @@ export function grow(b: SightingBatch): void {
 
 /** The buffers to transfer with the batch (moved to the writer, not copied). */
 export function transferList(b: SightingBatch): ArrayBuffer[] {
-  return TYPED.map((name) => b[name].buffer as ArrayBuffer);
+  return [...TYPED.map((name) => b[name].buffer as ArrayBuffer), b.positions.buffer as ArrayBuffer];
 }
 
 export function keyOf(b: SightingBatch, row: number): string {

@@ -1,7 +1,8 @@
 // The history file's reads and writes, synchronous, on one better-sqlite3 connection: the writer
 // thread (worker.ts) owns one of these, so none of it runs on the packet path. A write is one
-// transaction: a batch of source-hours merged into the stored rows (sighting-writer.ts) and the
-// incidents. Retention deletes by age and, oldest hours first, by size, then gives the space
+// transaction: a batch of source-hours merged into the stored rows (sighting-writer.ts), the
+// batch's highest position per source name, and the incidents (each stored once however often
+// it comes). Retention deletes by age and, oldest hours first, by size, then gives the space
 // back (incremental vacuum). Searches sum each matching source's hours (search.ts).
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
@@ -92,6 +93,7 @@ const ROW_COLUMNS =
 export class HistoryDatabase {
   private readonly sightings: SightingWriter;
   private readonly addIncident: Database.Statement;
+  private readonly savePosition: Database.Statement;
   private readonly hoursOf: Database.Statement;
   private readonly detectionsOf: Database.Statement;
   private readonly writeAll: (batch: SightingBatch | null, incidents: readonly HistoryIncident[]) => void;
@@ -106,13 +108,18 @@ export class HistoryDatabase {
   ) {
     this.created = created;
     this.sightings = new SightingWriter(db, options);
-    this.addIncident = db.prepare('INSERT INTO incidents (time, kind, subject, severity, text, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    // The same incident again (a replayed line detected again after a restart) is ignored: schema.ts incidents_once.
+    this.addIncident = db.prepare('INSERT OR IGNORE INTO incidents (time, kind, subject, severity, text, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    this.savePosition = db.prepare('INSERT INTO positions (source, position) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET position = max(position, excluded.position)');
     this.detectionsOf = db.prepare(
       "SELECT count(*) AS detections, max(severity) AS max_severity FROM incidents WHERE subject = ? AND time >= ? AND time < ? AND kind = 'detection'",
     );
     this.hoursOf = db.prepare(`SELECT ${ROW_COLUMNS} FROM sightings WHERE source = ? AND hour >= ? AND hour < ? ORDER BY hour`);
     this.writeAll = db.transaction((batch: SightingBatch | null, incidents: readonly HistoryIncident[]) => {
-      if (batch !== null) this.sightings.write(batch);
+      if (batch !== null) {
+        this.sightings.write(batch);
+        this.savePositions(batch);
+      }
       for (const i of incidents) this.addIncident.run(i.time, i.kind, i.subject, i.severity, i.text, JSON.stringify(i.detail));
     });
   }
@@ -140,6 +147,25 @@ export class HistoryDatabase {
     const started = performance.now();
     this.writeAll(batch, incidents);
     return { rows: batch === null ? 0 : batch.rows, incidents: incidents.length, ms: performance.now() - started };
+  }
+
+  /** The highest position whose sightings were written, by source name. */
+  positions(): Record<string, number> {
+    const rows = this.db.prepare('SELECT source, position FROM positions').all() as Array<{ source: string; position: number }>;
+    const out: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const r of rows) out[r.source] = r.position;
+    return out;
+  }
+
+  /** The batch's positions by source name (inside the write's transaction: with its rows or not at all). */
+  private savePositions(batch: SightingBatch): void {
+    const names = this.options.sourceNames;
+    const positions = batch.positions;
+    const n = Math.min(names.length, positions.length);
+    for (let i = 0; i < n; i++) {
+      const p = positions[i]!;
+      if (p >= 0) this.savePosition.run(names[i]!, p);
+    }
   }
 
   /** Whether the file has grown past maxBytes (a size retention pass is due). */

@@ -4,6 +4,9 @@
 // to it as one batch, written in one transaction there. While the writer is behind (more than
 // maxQueuedBatches unwritten) sources new to the recorder are turned away, and a batch due then
 // is dropped: both counted. The packet path never waits, and memory never grows with the backlog.
+// Across restarts sightings are stored once: each batch's highest position per source is written
+// with its rows, and the lines a source replays up to the stored position are skipped (sightings.ts).
+// Incidents are idempotent: the same one twice is stored once (schema.ts).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -44,6 +47,8 @@ export interface HistoryStats {
   droppedPackets: Record<DropReason, number>;
   /** Incidents dropped: more than maxPendingIncidents waiting, a failed write, or after close. */
   droppedIncidents: number;
+  /** Packets a source passed again after a restart that were stored before: skipped, not counted twice. */
+  skippedReplayed: number;
   /** Transactions that failed (their rows count under droppedRows.write_failed). */
   writeErrors: number;
   retentionErrors: number;
@@ -129,7 +134,7 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
   /** close() is handing over the last batch. */
   private draining = false;
   private lastErrorLog = -Infinity;
-  private readonly counts: Omit<HistoryStats, 'pendingSources' | 'pendingIncidents' | 'queuedBatches'> = {
+  private readonly counts: Omit<HistoryStats, 'pendingSources' | 'pendingIncidents' | 'queuedBatches' | 'skippedReplayed'> = {
     batchesWritten: 0,
     rowsWritten: 0,
     incidentsWritten: 0,
@@ -148,11 +153,12 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
     private readonly worker: Worker,
     options: HistoryOptions,
     figures: WriterFigures,
+    positions: Record<string, number>,
     private readonly logger: Logger | null,
   ) {
     this.options = options;
     this.note(figures);
-    this.sightings = new Sightings(options, (batch, transfer) => this.ship(batch, transfer));
+    this.sightings = new Sightings(options, (batch, transfer) => this.ship(batch, transfer), positions, (message) => logger?.info(message));
     worker.on('message', (m: FromWriter) => this.heard(m));
     worker.on('error', (e) => this.lost(`the history writer failed: ${errorText(e)}`));
     worker.on('exit', (code) => this.lost(`the history writer stopped (exit code ${code})`));
@@ -174,14 +180,14 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
       await worker.terminate();
       throw first instanceof Error ? first : new Error(first.type === 'failed' ? first.message : `history store ${options.path}: the writer thread said ${first.type} at start`);
     }
-    const store = new HistoryStore(worker, options, first.figures, logger);
+    const store = new HistoryStore(worker, options, first.figures, first.positions, logger);
     logger?.info(`history in ${options.path}${first.created ? ' (new file)' : ''}, ${options.retentionDays} days, at most ${options.maxBytes} bytes`);
     return store;
   }
 
-  /** Hot path: every packet event. */
-  record(e: PacketEvent): void {
-    this.sightings.record(e);
+  /** Hot path: every packet event, with its source's position after its line (NONE for none). */
+  record(e: PacketEvent, position: number): void {
+    this.sightings.record(e, position);
   }
 
   recordIncident(incident: HistoryIncident): void {
@@ -226,6 +232,7 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
       pendingSources: this.sightings.pending,
       pendingIncidents: this.incidentQueue.length,
       queuedBatches: this.inFlight.size,
+      skippedReplayed: this.sightings.skippedReplayed,
       ...this.counts,
       droppedRows: { ...this.counts.droppedRows },
       droppedPackets: { ...this.counts.droppedPackets, writer_behind: this.counts.droppedPackets.writer_behind + this.sightings.refused },

@@ -25,7 +25,8 @@ export interface WriterFigures {
 }
 
 export type FromWriter =
-  | { type: 'ready'; created: boolean; figures: WriterFigures }
+  /** positions: the highest position stored, by source name (see sightings.ts). */
+  | { type: 'ready'; created: boolean; figures: WriterFigures; positions: Record<string, number> }
   | { type: 'failed'; message: string }
   | { type: 'written'; id: number; rows: number; incidents: number; ms: number; error: string | null; figures: WriterFigures }
   | { type: 'answer'; id: number; answer: unknown; error: string | null }

@@ -1,6 +1,7 @@
 // The history file: opening it, telling whether it is ours, creating or upgrading its tables.
 // A file that is not SQLite, someone else's SQLite database, one of a newer schema, or a corrupt
-// one is refused here with one clear sentence, rather than failing on some later write.
+// one is refused here with one clear sentence, rather than failing on some later write. A file
+// of an older schema is upgraded in place, in one transaction (MIGRATIONS).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,7 +9,18 @@ import { errorText } from '../util/errors.js';
 
 /** SQLite's application_id for nfwatch's history: "nfwh". `file(1)` shows it. */
 export const APPLICATION_ID = 0x6e667768;
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Schema 2: exactly once across restarts. An incident is stored once however often it is written
+ * (a source replaying lines after a restart makes the tracker detect again: INSERT OR IGNORE);
+ * and per source name the highest position whose sightings were written, in the same
+ * transaction as them.
+ */
+const SCHEMA_2 = `
+CREATE UNIQUE INDEX incidents_once ON incidents (time, kind, subject, severity, text);
+CREATE TABLE positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+`;
 
 const TABLES = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -60,7 +72,7 @@ CREATE TABLE incidents (
 );
 CREATE INDEX incidents_time ON incidents (time);
 CREATE INDEX incidents_subject ON incidents (subject, time);
-`;
+${SCHEMA_2}`;
 
 /** What open() reports about the file, for the log. */
 export interface OpenedFile {
@@ -125,7 +137,33 @@ function prepare(db: Database.Database, path: string): boolean {
   }
   if (check !== 'ok') throw refuse(path, `corrupt: ${check}; move it away (nfwatch starts a new one)`);
   settings(db);
+  if (version < SCHEMA_VERSION) migrate(db, path, version);
   return false;
+}
+
+/** Upgrades of the schema, by the version they start from: each takes it one version up. */
+const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
+  // 1 → 2: the first of equal incidents stays (the one with the lowest id), then the unique index.
+  1: (db) => {
+    db.exec(`DELETE FROM incidents WHERE id NOT IN (SELECT min(id) FROM incidents GROUP BY time, kind, subject, severity, text);${SCHEMA_2}`);
+  },
+};
+
+/** Takes a file of schema `from` to SCHEMA_VERSION in one transaction: all of it or none. */
+function migrate(db: Database.Database, path: string, from: number): void {
+  try {
+    db.transaction(() => {
+      for (let v = from; v < SCHEMA_VERSION; v++) {
+        const step = MIGRATIONS[v];
+        if (step === undefined) throw new Error(`no upgrade from schema ${v}`);
+        step(db);
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+    })();
+  } catch (e) {
+    throw refuse(path, `cannot upgrade from schema ${from} to ${SCHEMA_VERSION}: ${errorText(e)}`);
+  }
 }
 
 function create(db: Database.Database): void {

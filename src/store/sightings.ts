@@ -6,6 +6,13 @@
 // (the old one stays, finished). flush() hands the columns over as the batch and starts new
 // ones; reaching maxPendingSources flushes early. No I/O, no timers: the owner (history.ts)
 // decides when to flush and where batches go.
+//
+// Exactly once across restarts: a replaying source (a file resuming at its last checkpoint)
+// passes lines again that were recorded before. The store hands over, by source name, the
+// highest position it has written; while a source replays, its lines up to there are skipped
+// (counted), and from its first line past it the source is not checked again. A source not
+// replaying costs one typed-array read and a compare per event (and one more for the batch's
+// highest position).
 import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent } from '../pipeline/types.js';
 import { ipv6Network } from '../util/ip.js';
 import { F_HOSTS_CAPPED, F_PORTS_CAPPED, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList, type SightingBatch } from './batch.js';
@@ -23,11 +30,14 @@ export interface SightingsOptions {
   maxPortsPerRow: number;
   maxHostsPerRow: number;
   maxValuesPerRow: number;
+  /** Source names by source index: what positions are kept by. */
+  sourceNames: readonly string[];
 }
 
 /** What records packet events (the history store's hot path role). */
 export interface SightingRecorder {
-  record(event: PacketEvent): void;
+  /** `position`: the source's position after the event's line (NONE where the source has none). */
+  record(event: PacketEvent, position: number): void;
 }
 
 /** Rows a new batch has room for at first (then the previous batch's size, up to the bound). */
@@ -92,12 +102,37 @@ export class Sightings implements SightingRecorder {
   admitting = true;
   /** Packets not recorded because their source was new while admitting was off. */
   refused = 0;
+  /** Packets not recorded because a replaying source passed them again (stored before). */
+  skippedReplayed = 0;
+  /**
+   * By source index: +Infinity while the source replays (each event takes the slow path,
+   * replayed()), -Infinity once it does not (no position compares above it).
+   */
+  private readonly gate: Float64Array;
+  /** By source index: the highest position stored for the source's name, NONE for none. */
+  private readonly stored: Float64Array;
+  private readonly skippedOf: Float64Array;
 
   constructor(
     private readonly options: SightingsOptions,
     /** Takes each batch flushed (by flush() or early, when full), with the buffers to transfer. */
     private readonly ship: (batch: SightingBatch, transfer: ArrayBuffer[]) => void,
+    /** The highest position stored, by source name (what the store read at open). */
+    storedPositions: Readonly<Record<string, number>> = {},
+    /** Says when a source starts and ends skipping what was stored (an info line in the log). */
+    private readonly notice: ((message: string) => void) | null = null,
   ) {
+    const names = options.sourceNames;
+    this.gate = new Float64Array(names.length).fill(-Infinity);
+    this.stored = new Float64Array(names.length).fill(NONE);
+    this.skippedOf = new Float64Array(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const p: unknown = storedPositions[names[i]!];
+      if (typeof p === 'number' && p >= 0) {
+        this.stored[i] = p;
+        this.gate[i] = Infinity;
+      }
+    }
     this.begin(MIN_CAPACITY);
   }
 
@@ -106,7 +141,9 @@ export class Sightings implements SightingRecorder {
     return this.b.rows;
   }
 
-  record(e: PacketEvent): void {
+  record(e: PacketEvent, position: number): void {
+    const source = e.source;
+    if (position <= this.gate[source]! && this.replayed(source, position)) return;
     const t = e.time;
     let i = this.open.get(e.srcIp);
     if (i === undefined || t < this.b.hour[i]! || t >= this.b.hour[i]! + HOUR_MS) {
@@ -114,6 +151,8 @@ export class Sightings implements SightingRecorder {
       if (i < 0) return;
     }
     const b = this.b;
+    // After admit(): a batch it flushed early does not claim this event's position.
+    if (position > b.positions[source]!) b.positions[source] = position;
     if (t < b.first[i]!) b.first[i] = t;
     if (t > b.last[i]!) b.last[i] = t;
     b.packets++;
@@ -169,8 +208,28 @@ export class Sightings implements SightingRecorder {
     this.ship(b, transferList(b));
   }
 
+  /**
+   * The slow path of a replaying source: whether its event at `position` was stored before (then
+   * it is skipped and counted). The first one that was not ends the source's replay.
+   */
+  private replayed(source: number, position: number): boolean {
+    const upTo = this.stored[source]!;
+    const name = this.options.sourceNames[source]!;
+    if (position >= 0 && position <= upTo) {
+      if (this.skippedOf[source] === 0) this.notice?.(`history: skipping lines of ${name} already stored (up to position ${upTo})`);
+      this.skippedOf[source] = this.skippedOf[source]! + 1;
+      this.skippedReplayed++;
+      return true;
+    }
+    // Past what is stored (or a source without positions): recorded from here on, never checked again.
+    this.gate[source] = -Infinity;
+    const skipped = this.skippedOf[source]!;
+    if (skipped > 0) this.notice?.(`history: skipped ${skipped} lines of ${name} already stored; recording from position ${position}`);
+    return false;
+  }
+
   private begin(capacity: number): void {
-    this.b = emptyBatch(capacity);
+    this.b = emptyBatch(capacity, this.options.sourceNames.length);
     this.hosts = new Dictionary<string>();
     this.fingerprints = new Dictionary(this.hosts);
     this.tools = new Dictionary(this.hosts);

@@ -13,9 +13,14 @@ const options = workerData as HistoryOptions;
 const send = (m: FromWriter): void => port.postMessage(m);
 
 let db: HistoryDatabase | null = null;
+/** The highest position stored by source name: the packet thread skips what a source replays up to it. */
+let positions: Record<string, number> = {};
 try {
   db = HistoryDatabase.open(options);
+  positions = db.positions();
 } catch (e) {
+  db?.close();
+  db = null;
   send({ type: 'failed', message: errorText(e) });
   port.close();
 }
@@ -49,7 +54,7 @@ if (db !== null) {
       return false;
     }
   };
-  send({ type: 'ready', created: store.created, figures: figures() });
+  send({ type: 'ready', created: store.created, figures: figures(), positions });
 
   // At start, then every retentionCheckMs; never on the packet thread.
   const runRetention = (): void => send({ type: 'retained', error: retain(), figures: figures() });

@@ -91,7 +91,7 @@ describe('opening the file', () => {
     expect(again.timeline('203.0.113.7', T0, T0 + HOUR).hours).toHaveLength(1);
     again.close();
     const raw = new Database(path, { readonly: true });
-    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").get()).toEqual({ value: 1 });
+    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").get()).toEqual({ value: 2 });
     expect(raw.pragma('application_id', { simple: true })).toBe(0x6e667768);
     raw.close();
   });
@@ -116,7 +116,7 @@ describe('opening the file', () => {
     const raw = new Database(path);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/written by a newer nfwatch \(schema 99; this one knows up to 1\)/);
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/written by a newer nfwatch \(schema 99; this one knows up to 2\)/);
   });
 
   it('refuses a corrupt file at open, not at some later write', () => {

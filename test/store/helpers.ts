@@ -47,14 +47,25 @@ export class SyncStore {
   constructor(path: string, overrides: Partial<HistoryOptions> = {}) {
     this.options = historyOptions({ ...overrides, path });
     this.db = HistoryDatabase.open(this.options);
-    this.sightings = new Sightings(this.options, (batch: SightingBatch) => {
-      this.batches++;
-      this.db.write(batch, []);
-    });
+    this.sightings = new Sightings(
+      this.options,
+      (batch: SightingBatch) => {
+        this.batches++;
+        this.db.write(batch, []);
+      },
+      this.db.positions(),
+    );
   }
 
+  /** The events, as from a source without positions (a socket: NONE). */
   record(...events: PacketEvent[]): this {
-    for (const e of events) this.sightings.record(e);
+    for (const e of events) this.sightings.record(e, NONE);
+    return this;
+  }
+
+  /** One event at a position of its source. */
+  recordAt(position: number, e: PacketEvent): this {
+    this.sightings.record(e, position);
     return this;
   }
 

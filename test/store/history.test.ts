@@ -1,5 +1,6 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NONE } from '../../src/pipeline/types.js';
 import { HistoryStore } from '../../src/store/history.js';
 import type { HistoryOptions } from '../../src/store/options.js';
 import { memoryLogger } from '../../src/util/log.js';
@@ -27,9 +28,9 @@ const RANGE = { from: T0, to: T0 + HOUR };
 describe('history store (writer thread)', () => {
   it('writes what was recorded at the next flush and answers questions about it', async () => {
     const s = await store();
-    s.record(packet({ src: '203.0.113.7', dport: 22 }));
-    s.record(packet({ src: '203.0.113.7', dport: 23, time: T0 + 1000 }));
-    s.record(packet({ src: '198.51.100.9', dport: 80, verdict: 'allowed' }));
+    s.record(packet({ src: '203.0.113.7', dport: 22 }), NONE);
+    s.record(packet({ src: '203.0.113.7', dport: 23, time: T0 + 1000 }), NONE);
+    s.record(packet({ src: '198.51.100.9', dport: 80, verdict: 'allowed' }), NONE);
     s.recordIncident({ time: T0 + 500, kind: 'detection', subject: '203.0.113.7', severity: 3, text: 'detected vertical scan (severity 3)', detail: { ports: '22-23' } });
     expect(s.stats()).toMatchObject({ pendingSources: 2, pendingIncidents: 1, queuedBatches: 0 });
     s.flush();
@@ -51,7 +52,7 @@ describe('history store (writer thread)', () => {
 
   it('flushes by itself every flushMs', async () => {
     const s = await store({ flushMs: 20 });
-    s.record(packet());
+    s.record(packet(), NONE);
     for (let i = 0; i < 100 && s.stats().rowsWritten === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(s.stats().rowsWritten).toBe(1);
   });
@@ -63,11 +64,11 @@ describe('history store (writer thread)', () => {
 
   it('when the writer is behind, turns new sources away and drops the batch it cannot hand over, counting both', async () => {
     const s = await store({ maxQueuedBatches: 1 });
-    s.record(packet({ src: '192.0.2.1' }));
+    s.record(packet({ src: '192.0.2.1' }), NONE);
     s.flush();
     // The first batch cannot have been written yet: this runs before the writer's answer can arrive.
-    s.record(packet({ src: '192.0.2.1', time: T0 + 1 })); // seen before: still recorded
-    for (const src of ['192.0.2.2', '192.0.2.2', '192.0.2.3']) s.record(packet({ src })); // new: turned away
+    s.record(packet({ src: '192.0.2.1', time: T0 + 1 }), NONE); // seen before: still recorded
+    for (const src of ['192.0.2.2', '192.0.2.2', '192.0.2.3']) s.record(packet({ src }), NONE); // new: turned away
     expect(s.stats()).toMatchObject({ pendingSources: 1, droppedPackets: { writer_behind: 3 } });
     s.recordIncident({ time: T0, kind: 'block', subject: '192.0.2.2', severity: 0, text: 'blocked', detail: {} });
     s.flush();
@@ -78,15 +79,15 @@ describe('history store (writer thread)', () => {
     expect(await s.incidents(T0, T0 + HOUR)).toHaveLength(1);
     expect(s.stats()).toMatchObject({ batchesWritten: 2, rowsWritten: 1, incidentsWritten: 1, queuedBatches: 0 });
     // Caught up: new sources are taken again.
-    s.record(packet({ src: '192.0.2.9' }));
+    s.record(packet({ src: '192.0.2.9' }), NONE);
     expect(s.stats().pendingSources).toBe(1);
   });
 
   it('writes the last batch on close however many are queued', async () => {
     const s = await store({ maxQueuedBatches: 1 });
-    s.record(packet({ src: '192.0.2.1' }));
+    s.record(packet({ src: '192.0.2.1' }), NONE);
     s.flush();
-    s.record(packet({ src: '192.0.2.1', time: T0 + 5 }));
+    s.record(packet({ src: '192.0.2.1', time: T0 + 5 }), NONE);
     await s.close();
     expect(s.stats()).toMatchObject({ rowsWritten: 2, droppedRows: { writer_behind: 0 } });
     const again = await store();
@@ -97,7 +98,7 @@ describe('history store (writer thread)', () => {
     const maxBytes = 256 * 1024;
     const s = await store({ maxBytes });
     for (let h = 0; h < 8; h++) {
-      for (let i = 0; i < 1500; i++) s.record(packet({ src: `10.${h}.${i >> 8}.${i & 255}`, time: T0 + h * HOUR + i, dport: i }));
+      for (let i = 0; i < 1500; i++) s.record(packet({ src: `10.${h}.${i >> 8}.${i & 255}`, time: T0 + h * HOUR + i, dport: i }), NONE);
       s.flush();
       await s.written();
     }
@@ -129,7 +130,7 @@ describe('history store (writer thread)', () => {
 
   it('flushes what is pending on close, and has it after a restart', async () => {
     const first = await store();
-    first.record(packet({ src: '203.0.113.7', dport: 22 }));
+    first.record(packet({ src: '203.0.113.7', dport: 22 }), NONE);
     first.recordIncident({ time: T0 + 1, kind: 'block', subject: '203.0.113.7', severity: 0, text: 'blocked for 3600 s', detail: { seconds: 3600 } });
     await first.close();
     expect(first.stats()).toMatchObject({ rowsWritten: 1, incidentsWritten: 1 });
@@ -142,20 +143,20 @@ describe('history store (writer thread)', () => {
   it('counts what is recorded after close as dropped', async () => {
     const s = await store({ maxPendingSources: 1 });
     await s.close();
-    s.record(packet({ src: '192.0.2.1' }));
-    s.record(packet({ src: '192.0.2.2' }));
+    s.record(packet({ src: '192.0.2.1' }), NONE);
+    s.record(packet({ src: '192.0.2.2' }), NONE);
     expect(s.stats().droppedRows.closed).toBe(1);
   });
 
   it('survives its writer thread dying: questions fail with why, sightings are counted lost, close still resolves', async () => {
     const logger = memoryLogger();
     const s = await HistoryStore.open({ path: tmp.file(), retentionDays: 36_500 }, logger);
-    s.record(packet({ src: '192.0.2.1' }));
+    s.record(packet({ src: '192.0.2.1' }), NONE);
     s.flush();
     await s.written();
     await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     await expect(s.search(RANGE)).rejects.toThrow(/the history writer stopped \(exit code 1\)/);
-    s.record(packet({ src: '192.0.2.2' }));
+    s.record(packet({ src: '192.0.2.2' }), NONE);
     s.flush();
     await s.written();
     await s.close();
@@ -176,7 +177,7 @@ describe('history store (writer thread)', () => {
   it('runs retention at start, on the writer thread', async () => {
     const old = Date.now() - 10 * 24 * HOUR;
     const s = await store({ retentionDays: 36_500 });
-    s.record(packet({ time: old }));
+    s.record(packet({ time: old }), NONE);
     await s.close();
     const logger = memoryLogger();
     const again = await HistoryStore.open({ path: tmp.file(), retentionDays: 5 }, logger);

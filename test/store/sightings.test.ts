@@ -14,10 +14,10 @@ function recorder(overrides: Partial<HistoryOptions> = {}): { s: Sightings; batc
 describe('sightings recorder', () => {
   it('adds up one source-hour: packets by verdict, SYNs without ACK, first and last event time', () => {
     const { s, rows } = recorder();
-    s.record(packet({ time: T0 + 5000, verdict: 'blocked' }));
-    s.record(packet({ time: T0 + 1000, verdict: 'allowed', flags: TCP_SYN | TCP_ACK }));
-    s.record(packet({ time: T0 + 9000, verdict: 'unknown', protocol: 17 }));
-    s.record(packet({ time: T0 + 7000, verdict: 'blocked' }));
+    s.record(packet({ time: T0 + 5000, verdict: 'blocked' }), NONE);
+    s.record(packet({ time: T0 + 1000, verdict: 'allowed', flags: TCP_SYN | TCP_ACK }), NONE);
+    s.record(packet({ time: T0 + 9000, verdict: 'unknown', protocol: 17 }), NONE);
+    s.record(packet({ time: T0 + 7000, verdict: 'blocked' }), NONE);
     expect(s.pending).toBe(1);
     s.flush();
     expect(s.pending).toBe(0);
@@ -27,9 +27,9 @@ describe('sightings recorder', () => {
 
   it('keeps distinct ports, hosts, SYN windows, fingerprints, tools, OS, lists and the source facts', () => {
     const { s, rows } = recorder();
-    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted', country: 'CN', asn: 4134, org: 'CHINANET', listed: ['spamhaus'] }));
-    s.record(packet({ dport: 23, dst: '198.51.100.2', window: 65535, ttl: 50, olen: 20, df: 1, os: 'linux', country: 'CN', asn: 4134, org: 'CHINANET', cloud: 'aws/us-east-1/EC2', listed: ['spamhaus', 'abuse'] }));
-    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted' }));
+    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted', country: 'CN', asn: 4134, org: 'CHINANET', listed: ['spamhaus'] }), NONE);
+    s.record(packet({ dport: 23, dst: '198.51.100.2', window: 65535, ttl: 50, olen: 20, df: 1, os: 'linux', country: 'CN', asn: 4134, org: 'CHINANET', cloud: 'aws/us-east-1/EC2', listed: ['spamhaus', 'abuse'] }), NONE);
+    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted' }), NONE);
     s.flush();
     const [row] = rows();
     expect(row).toMatchObject({
@@ -51,8 +51,8 @@ describe('sightings recorder', () => {
 
   it('takes no window or fingerprint from packets that are not a SYN without ACK', () => {
     const { s, rows } = recorder();
-    s.record(packet({ flags: TCP_SYN | TCP_ACK, window: 512 }));
-    s.record(packet({ protocol: 1 }));
+    s.record(packet({ flags: TCP_SYN | TCP_ACK, window: 512 }), NONE);
+    s.record(packet({ protocol: 1 }), NONE);
     s.flush();
     const [row] = rows();
     expect(row).toMatchObject({ syns: 0, windows: [], fingerprints: [], ports: [22], asn: NONE });
@@ -60,7 +60,7 @@ describe('sightings recorder', () => {
 
   it('caps ports and hosts per row and says so; the small sets stop at their cap quietly', () => {
     const { s, rows } = recorder({ maxPortsPerRow: 4, maxHostsPerRow: 2, maxValuesPerRow: 2 });
-    for (let p = 1; p <= 10; p++) s.record(packet({ dport: p, dst: `198.51.100.${p}`, window: 1000 + p }));
+    for (let p = 1; p <= 10; p++) s.record(packet({ dport: p, dst: `198.51.100.${p}`, window: 1000 + p }), NONE);
     s.flush();
     const [row] = rows();
     expect(row).toMatchObject({ ports: [1, 2, 3, 4], portsCapped: true, hosts: ['198.51.100.1', '198.51.100.2'], hostsCapped: true, windows: [1001, 1002] });
@@ -68,16 +68,16 @@ describe('sightings recorder', () => {
 
   it('is not capped by repeats of the ports it has', () => {
     const { s, rows } = recorder({ maxPortsPerRow: 2 });
-    for (const p of [80, 443, 80, 443, 443, 80]) s.record(packet({ dport: p }));
+    for (const p of [80, 443, 80, 443, 443, 80]) s.record(packet({ dport: p }), NONE);
     s.flush();
     expect(rows()[0]).toMatchObject({ ports: [80, 443], portsCapped: false });
   });
 
   it('starts a new row when the event time enters another hour, and takes late events back to theirs', () => {
     const { s, rows } = recorder();
-    s.record(packet({ time: T0 + HOUR - 1, dport: 1 }));
-    s.record(packet({ time: T0 + HOUR, dport: 2 }));
-    s.record(packet({ time: T0 + HOUR - 2, dport: 3 })); // late, from the hour before
+    s.record(packet({ time: T0 + HOUR - 1, dport: 1 }), NONE);
+    s.record(packet({ time: T0 + HOUR, dport: 2 }), NONE);
+    s.record(packet({ time: T0 + HOUR - 2, dport: 3 }), NONE); // late, from the hour before
     expect(s.pending).toBe(3);
     s.flush();
     expect(rows().map((r) => [r.hour, r.ports, r.first, r.last])).toEqual([
@@ -89,33 +89,33 @@ describe('sightings recorder', () => {
 
   it('groups IPv6 sources by their network (/64 by default, configurable)', () => {
     const { s, rows } = recorder();
-    s.record(packet({ src: '2001:db8:1:2::5', dport: 1 }));
-    s.record(packet({ src: '2001:db8:1:2:aaaa::9', dport: 2 }));
-    s.record(packet({ src: '2001:db8:1:3::5', dport: 3 }));
+    s.record(packet({ src: '2001:db8:1:2::5', dport: 1 }), NONE);
+    s.record(packet({ src: '2001:db8:1:2:aaaa::9', dport: 2 }), NONE);
+    s.record(packet({ src: '2001:db8:1:3::5', dport: 3 }), NONE);
     s.flush();
     expect(rows().map((r) => [r.key, r.ports])).toEqual([
       ['2001:db8:1:2::/64', [1, 2]],
       ['2001:db8:1:3::/64', [3]],
     ]);
     const wide = recorder({ ipv6PrefixLength: 48 });
-    wide.s.record(packet({ src: '2001:db8:1:2::5' }));
-    wide.s.record(packet({ src: '2001:db8:1:3::5' }));
+    wide.s.record(packet({ src: '2001:db8:1:2::5' }), NONE);
+    wide.s.record(packet({ src: '2001:db8:1:3::5' }), NONE);
     wide.s.flush();
     expect(wide.rows().map((r) => [r.key, r.allowed + r.blocked])).toEqual([['2001:db8:1::/48', 2]]);
     // /128: every address its own source, named as logged (as the tracker names it).
     const each = recorder({ ipv6PrefixLength: 128 });
-    each.s.record(packet({ src: '2001:db8:1:2::5' }));
-    each.s.record(packet({ src: '2001:db8:1:2::6' }));
+    each.s.record(packet({ src: '2001:db8:1:2::5' }), NONE);
+    each.s.record(packet({ src: '2001:db8:1:2::6' }), NONE);
     each.s.flush();
     expect(each.rows().map((r) => r.key)).toEqual(['2001:db8:1:2::5', '2001:db8:1:2::6']);
   });
 
   it('keeps one row per network when its addresses cross an hour in turn', () => {
     const { s, rows } = recorder();
-    s.record(packet({ src: '2001:db8::1', time: T0 }));
-    s.record(packet({ src: '2001:db8::2', time: T0 + 10 }));
-    s.record(packet({ src: '2001:db8::1', time: T0 + HOUR }));
-    s.record(packet({ src: '2001:db8::2', time: T0 + HOUR + 10 }));
+    s.record(packet({ src: '2001:db8::1', time: T0 }), NONE);
+    s.record(packet({ src: '2001:db8::2', time: T0 + 10 }), NONE);
+    s.record(packet({ src: '2001:db8::1', time: T0 + HOUR }), NONE);
+    s.record(packet({ src: '2001:db8::2', time: T0 + HOUR + 10 }), NONE);
     s.flush();
     expect(rows().map((r) => [r.key, r.hour, r.blocked])).toEqual([
       ['2001:db8::/64', T0, 2],
@@ -125,14 +125,14 @@ describe('sightings recorder', () => {
 
   it('keeps IPv4-mapped IPv6 sources as their IPv4 address', () => {
     const { s, rows } = recorder();
-    s.record(packet({ src: '::ffff:192.0.2.9' }));
+    s.record(packet({ src: '::ffff:192.0.2.9' }), NONE);
     s.flush();
     expect(rows()[0]!.key).toBe('192.0.2.9');
   });
 
   it('hands the pending sources over early when maxPendingSources is reached', () => {
     const { s, batches, rows } = recorder({ maxPendingSources: 100 });
-    for (let i = 0; i < 250; i++) s.record(packet({ src: `10.0.${i >> 8}.${i & 255}` }));
+    for (let i = 0; i < 250; i++) s.record(packet({ src: `10.0.${i >> 8}.${i & 255}` }), NONE);
     expect(batches.map((b) => b.rows)).toEqual([100, 100]);
     expect(s.pending).toBe(50);
     s.flush();
@@ -142,14 +142,14 @@ describe('sightings recorder', () => {
 
   it('while not admitting, records only the sources of this batch and the previous one, counting the packets turned away', () => {
     const { s, rows } = recorder();
-    s.record(packet({ src: '192.0.2.1' }));
-    s.record(packet({ src: '2001:db8::1' }));
+    s.record(packet({ src: '192.0.2.1' }), NONE);
+    s.record(packet({ src: '2001:db8::1' }), NONE);
     s.flush();
     s.admitting = false;
-    s.record(packet({ src: '192.0.2.1' }));
-    s.record(packet({ src: '2001:db8::2' })); // another address of a network seen before
-    s.record(packet({ src: '192.0.2.2' }));
-    s.record(packet({ src: '192.0.2.2' }));
+    s.record(packet({ src: '192.0.2.1' }), NONE);
+    s.record(packet({ src: '2001:db8::2' }), NONE); // another address of a network seen before
+    s.record(packet({ src: '192.0.2.2' }), NONE);
+    s.record(packet({ src: '192.0.2.2' }), NONE);
     expect(s.refused).toBe(2);
     s.flush();
     expect(rows().map((r) => r.key)).toEqual(['192.0.2.1', '2001:db8::/64', '192.0.2.1', '2001:db8::/64']);
@@ -159,7 +159,7 @@ describe('sightings recorder', () => {
     const { s, batches } = recorder();
     s.flush();
     expect(batches).toHaveLength(0);
-    s.record(packet());
+    s.record(packet(), NONE);
     s.flush();
     s.flush();
     expect(batches).toHaveLength(1);
