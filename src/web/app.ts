@@ -28,6 +28,7 @@ import * as S from './schemas.js';
 import { registerStatic } from './static.js';
 import { registerInvestigate } from './investigate.js';
 import type { LiveHub } from './stream.js';
+import { HttpError, shownPath } from './http-error.js';
 
 export interface AppOptions {
   /** Serve HTTPS (PEM contents). */
@@ -51,16 +52,6 @@ const PAGE_PATHS = new Set(['/', '/index.html', '/investigate']);
 /** Paths where `?token=` is accepted (the pages and the stream); elsewhere only header or cookie. */
 const QUERY_TOKEN_PATHS = new Set([...PAGE_PATHS, '/stream']);
 const PUBLIC_PATHS = new Set(['/healthz']);
-
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions = {}): Promise<FastifyInstance> {
   const tls = options.https !== undefined;
@@ -287,17 +278,6 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
 
 function sendError(reply: FastifyReply, statusCode: number, code: string, message: string): FastifyReply {
   return reply.code(statusCode).type('application/json; charset=utf-8').send({ statusCode, code, message } satisfies S.ErrorReply);
-}
-
-/**
- * A path (or Host) as error messages show it: characters outside a URL's safe set
- * percent-encoded, at most 200 of them, so no message carries markup from the request.
- */
-export function shownPath(text: string): string {
-  const cut = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  return cut.replace(/[^A-Za-z0-9\-._~!$()*+,;=:@/%\[\]…]/g, (c) =>
-    Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
 }
 
 /** A query value Ajv coerced to ±Infinity or NaN, as the 400 it deserves; null when there is none. */

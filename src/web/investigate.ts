@@ -14,7 +14,7 @@ import type { HistoryCountry, HistoryHour, HistoryIncident, HistorySearch, Histo
 import type { CountryFigures } from '../track/query.js';
 import { errorText } from '../util/errors.js';
 import { parseCidr } from '../util/ip.js';
-import { HttpError, shownPath } from './app.js';
+import { HttpError, shownPath } from './http-error.js';
 import type { WebDeps } from './deps.js';
 import { ErrorReply } from './schemas.js';
 

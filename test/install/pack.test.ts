@@ -64,8 +64,10 @@ beforeAll(() => {
   tarballBytes = info.size;
   files = info.files.map((f) => f.path);
   // The dependencies come from the npm cache where it has them (npm ci filled it), else the registry.
-  run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], tmp, 90_000);
-}, 200_000);
+  // better-sqlite3 compiles its SQLite with node-gyp here (no prebuilt binary is fetched): minutes
+  // on a busy 2-core machine.
+  run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], tmp, 480_000);
+}, 600_000);
 
 describe('npm pack and npm install -g of the tarball', () => {
   it('packs the built daemon, the page, the bundled configs, examples and licence, and no sources or tests', () => {

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/util/log.js';
-import { buildApp, parseHost, shownPath } from '../../src/web/app.js';
+import { buildApp, parseHost } from '../../src/web/app.js';
+import { shownPath } from '../../src/web/http-error.js';
 import { isLoopbackName } from '../../src/util/ip.js';
 import { deps, hub, packet, T0, webConfig } from './helpers.js';
 
