@@ -137,6 +137,8 @@ export class ThreatListEnricher implements Enricher {
     if (parsed.ranges.length === 0 && parsed.badLines > 0) {
       return `nothing in it is an address, network or range (read as ${parsed.format}: ${parsed.badLines} lines not understood, ${example})`;
     }
+    // An empty download (a provider's bad moment) must not silently unlist everyone.
+    if (parsed.ranges.length === 0 && list.entries > 0) return 'the new version is empty';
     list.ranges = parsed.ranges;
     list.format = parsed.format;
     list.entries = parsed.ranges.length;

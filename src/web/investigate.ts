@@ -22,7 +22,7 @@ const HOUR_MS = 3_600_000;
 /** The range searched when the query gives no `from`. */
 export const DEFAULT_RANGE_MS = 24 * HOUR_MS;
 export const MAX_LIMIT = 10_000;
-/** /api/countries lists every tracked source to sum them (a second at 100 000 sources): shared this long. */
+/** /api/countries sums every tracked source (tens of ms at 100 000): one sum serves every page this long. */
 const LIVE_COUNTRIES_MS = 5_000;
 
 // ---------------------------------------------------------------------------------------------

@@ -174,6 +174,16 @@ describe('threat list reloading', () => {
     expect(enricher.stats()[0]!.error).toBe('');
   });
 
+  it('keeps the version it has when the new one is empty', async () => {
+    const file = path.join(dir, 'et.txt');
+    writeFileSync(file, '192.0.2.7\n');
+    const enricher = await lists([{ name: 'et', path: file }], fast);
+    replaceByRename(file, '');
+    await vi.waitFor(() => expect(enricher.stats()[0]!.error).toBe('the new version is empty'), { timeout: 5000, interval: 20 });
+    expect(listedOf(enricher, '192.0.2.7')).toEqual(['et']);
+    expect(enricher.stats()[0]).toMatchObject({ entries: 1 });
+  });
+
   it('takes a version with some bad lines, counting them and saying which', async () => {
     const file = path.join(dir, 'mixed.txt');
     writeFileSync(file, '192.0.2.1\nnot-an-ip\n192.0.2.300\n198.51.100.1\n');
