@@ -33,9 +33,8 @@ export interface HistorySearch {
 }
 
 /** One source's stored sightings over the searched range, summed. */
-export interface HistorySource {
-  /** The tracked source: an address, or an IPv6 network ("2001:db8:1:2::/64"). */
-  source: string;
+/** What was seen of a source over some time (a search's range, or one hour). */
+export interface HistorySightings {
   firstSeen: number;
   lastSeen: number;
   packets: { allowed: number; blocked: number; unknown: number; total: number };
@@ -52,6 +51,11 @@ export interface HistorySource {
   fingerprints: string[];
   tools: string[];
   os: string[];
+}
+
+export interface HistorySource extends HistorySightings {
+  /** The tracked source: an address, or an IPv6 network ("2001:db8:1:2::/64"). */
+  source: string;
   country: string;
   asn: number | null;
   org: string;
@@ -87,21 +91,8 @@ export interface HistoryIncident {
 }
 
 /** One hour of one source. */
-export interface HistoryHour {
+export interface HistoryHour extends HistorySightings {
   hour: number;
-  firstSeen: number;
-  lastSeen: number;
-  packets: { allowed: number; blocked: number; unknown: number; total: number };
-  syns: number;
-  ports: number[];
-  portsCapped: boolean;
-  hosts: number;
-  /** The host count hit the cap: there were at least that many. */
-  hostsCapped?: boolean;
-  windows: number[];
-  fingerprints: string[];
-  tools: string[];
-  os: string[];
   lists: string[];
 }
 

@@ -187,8 +187,8 @@ const Packets = Type.Object({ allowed: Type.Number(), blocked: Type.Number(), un
 const Strings = Type.Array(Type.String());
 const Ints = Type.Array(Type.Integer());
 
-const SourceRow = Type.Object({
-  source: Type.String(),
+/** store/types.ts HistorySightings: what both a search row and a timeline hour carry. */
+const Sightings = {
   firstSeen: Type.Number(),
   lastSeen: Type.Number(),
   packets: Packets,
@@ -201,6 +201,11 @@ const SourceRow = Type.Object({
   fingerprints: Strings,
   tools: Strings,
   os: Strings,
+};
+
+const SourceRow = Type.Object({
+  source: Type.String(),
+  ...Sightings,
   country: Type.String(),
   asn: Type.Union([Type.Integer(), Type.Null()]),
   org: Type.String(),
@@ -232,18 +237,7 @@ export const IncidentsReply = Type.Array(Incident);
 
 const Hour = Type.Object({
   hour: Type.Number(),
-  firstSeen: Type.Number(),
-  lastSeen: Type.Number(),
-  packets: Packets,
-  syns: Type.Number(),
-  ports: Ints,
-  portsCapped: Type.Boolean(),
-  hosts: Type.Number(),
-  hostsCapped: Type.Optional(Type.Boolean()),
-  windows: Ints,
-  fingerprints: Strings,
-  tools: Strings,
-  os: Strings,
+  ...Sightings,
   lists: Strings,
 });
 
