@@ -48,6 +48,7 @@ export function historyOptions(config: Config): HistoryOptions {
     maxBytes: h.max_megabytes * 1024 * 1024,
     maxPortsPerRow: h.max_ports_per_row,
     maxHostsPerRow: h.max_hosts_per_row,
+    foldAfter: h.fold_after_sources,
     // By source index, as buildDaemon makes the pipeline's sources: files, then sockets.
     sourceNames: [...config.sources.file.map((f) => f.name), ...config.sources.socket.map((s) => s.name)],
   };

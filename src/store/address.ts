@@ -5,11 +5,15 @@ import { parseCidr, parseIPv4, parseIPv6 } from '../util/ip.js';
 
 export type AddressValue = number | Buffer;
 
-/** The `addr` column of a source key ("203.0.113.7", "2001:db8:1:2::/64"); null when neither. */
+/**
+ * The `addr` column of a source key ("203.0.113.7", "2001:db8:1:2::/64", a folded network's
+ * "198.0.0.0/8"): its (first) address; null when neither.
+ */
 export function sourceAddr(key: string, scratch: Uint16Array): AddressValue | null {
-  const v4 = parseIPv4(key, 0, key.length);
-  if (v4 >= 0) return v4;
   const slash = key.indexOf('/');
+  const end = slash < 0 ? key.length : slash;
+  const v4 = parseIPv4(key, 0, end);
+  if (v4 >= 0) return v4;
   if (!parseIPv6(slash < 0 ? key : key.slice(0, slash), scratch)) return null;
   return groupsToBytes(scratch);
 }
@@ -46,6 +50,22 @@ export function addressRange(text: string, ipv6PrefixLength: number): { low: Add
     high[g] = (v6[g]! | hostMask) & 0xffff;
   }
   return { low: groupsToBytes(v6), high: groupsToBytes(high) };
+}
+
+/**
+ * The `addr` of the network of `bits` (IPv4) or `ipv6Bits` (IPv6) that holds `value`: where a
+ * row folding that network's sources seen once is stored (sightings.ts).
+ */
+export function networkStart(value: AddressValue, bits: number, ipv6Bits: number): AddressValue {
+  if (typeof value === 'number') {
+    const size = 2 ** (32 - bits);
+    return Math.floor(value / size) * size;
+  }
+  const bytes = Buffer.alloc(16);
+  const whole = ipv6Bits >>> 3;
+  value.copy(bytes, 0, 0, whole);
+  if (ipv6Bits % 8 !== 0) bytes[whole] = value[whole]! & (0xff << (8 - (ipv6Bits % 8)));
+  return bytes;
 }
 
 function ipv4Range(network: number, bits: number): { low: number; high: number } {

@@ -17,6 +17,11 @@ import { NONE, type GeoInfo, type OwnerInfo } from '../pipeline/types.js';
 
 export const F_PORTS_CAPPED = 1;
 export const F_HOSTS_CAPPED = 2;
+/** The recorder's own: a small set at its cap, so a value for it is not even looked up (the writer ignores these). */
+export const F_WINDOWS_FULL = 4;
+export const F_FINGERPRINTS_FULL = 8;
+export const F_TOOLS_FULL = 16;
+export const F_OS_FULL = 32;
 
 export const KEY_CHUNK_BITS = 13;
 export const KEY_CHUNK = 1 << KEY_CHUNK_BITS;
@@ -45,6 +50,8 @@ export interface SightingBatch {
   blocked: Float64Array;
   unknown: Float64Array;
   syns: Float64Array;
+  /** Sources seen once folded into the row (a network's row: sightings.ts); 0 for a source's own row. */
+  folded: Int32Array;
   /** F_* bits. */
   flags: Uint8Array;
   /** First members: NONE for none. */
@@ -70,7 +77,7 @@ export interface SightingBatch {
   positions: Float64Array;
 }
 
-const TYPED = ['hour', 'first', 'last', 'allowed', 'blocked', 'unknown', 'syns', 'flags', 'port', 'window', 'host', 'fingerprint', 'tool', 'os', 'geo', 'owner', 'list'] as const;
+const TYPED = ['hour', 'first', 'last', 'allowed', 'blocked', 'unknown', 'syns', 'folded', 'flags', 'port', 'window', 'host', 'fingerprint', 'tool', 'os', 'geo', 'owner', 'list'] as const;
 type TypedName = (typeof TYPED)[number];
 
 /** Empty columns with room for `capacity` rows (grow() makes more), and positions for `sources` sources. */
@@ -87,6 +94,7 @@ export function emptyBatch(capacity: number, sources = 0): SightingBatch {
     blocked: f(),
     unknown: f(),
     syns: f(),
+    folded: i(),
     flags: new Uint8Array(capacity),
     port: i(),
     window: i(),
@@ -137,6 +145,7 @@ export interface BatchRow {
   blocked: number;
   unknown: number;
   syns: number;
+  folded: number;
   /** NONE when unknown. */
   asn: number;
   country: string;
@@ -194,6 +203,7 @@ export function batchRow(b: SightingBatch, i: number): BatchRow {
     blocked: b.blocked[i]!,
     unknown: b.unknown[i]!,
     syns: b.syns[i]!,
+    folded: b.folded[i]!,
     asn: asnOf(geo, owner),
     country: geo?.country ?? '',
     org: orgOf(geo, owner),

@@ -46,6 +46,7 @@ interface StoredRow {
   blocked: number;
   unknown: number;
   syns: number;
+  folded: number;
   ports: string;
   ports_capped: number;
   hosts: string;
@@ -88,7 +89,7 @@ interface IncidentRow {
 }
 
 const ROW_COLUMNS =
-  'source, hour, first_seen, last_seen, allowed, blocked, unknown, syns, ports, ports_capped, hosts, hosts_capped, windows, fingerprints, tools, os, lists, country, asn, org, cloud';
+  'source, hour, first_seen, last_seen, allowed, blocked, unknown, syns, folded, ports, ports_capped, hosts, hosts_capped, windows, fingerprints, tools, os, lists, country, asn, org, cloud';
 
 export class HistoryDatabase {
   private readonly sightings: SightingWriter;
@@ -366,10 +367,12 @@ export class HistoryDatabase {
     const os = new SetUnion(o.maxValuesPerRow);
     const lists = new SetUnion(o.maxValuesPerRow);
     let syns = 0;
+    let folded = 0;
     let portsCapped = false;
     let hostsCapped = false;
     for (const r of rows) {
       syns += r.syns;
+      folded += r.folded;
       ports.add(r.ports);
       hosts.add(r.hosts);
       windows.add(r.windows);
@@ -387,6 +390,7 @@ export class HistoryDatabase {
       lastSeen: m.last_seen,
       packets: { allowed: m.allowed, blocked: m.blocked, unknown: m.unknown, total: m.packets },
       syns,
+      folded,
       ports: ports.members.map(Number).sort(ascending),
       portsCapped: portsCapped || ports.over,
       hosts: hosts.members.length,
@@ -413,6 +417,7 @@ export class HistoryDatabase {
       lastSeen: r.last_seen,
       packets: { allowed: r.allowed, blocked: r.blocked, unknown: r.unknown, total: r.allowed + r.blocked + r.unknown },
       syns: r.syns,
+      folded: r.folded,
       ports: numberMembers(r.ports).sort(ascending),
       portsCapped: r.ports_capped !== 0,
       hosts: setMembers(r.hosts).length,

@@ -49,6 +49,8 @@ export interface HistoryStats {
   droppedIncidents: number;
   /** Packets a source passed again after a restart that were stored before: skipped, not counted twice. */
   skippedReplayed: number;
+  /** Sources seen once kept in their network's row, past history.fold_after_sources in an hour (sightings.ts). */
+  foldedSources: number;
   /** Transactions that failed (their rows count under droppedRows.write_failed). */
   writeErrors: number;
   retentionErrors: number;
@@ -134,7 +136,7 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
   /** close() is handing over the last batch. */
   private draining = false;
   private lastErrorLog = -Infinity;
-  private readonly counts: Omit<HistoryStats, 'pendingSources' | 'pendingIncidents' | 'queuedBatches' | 'skippedReplayed'> = {
+  private readonly counts: Omit<HistoryStats, 'pendingSources' | 'pendingIncidents' | 'queuedBatches' | 'skippedReplayed' | 'foldedSources'> = {
     batchesWritten: 0,
     rowsWritten: 0,
     incidentsWritten: 0,
@@ -233,6 +235,7 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
       pendingIncidents: this.incidentQueue.length,
       queuedBatches: this.inFlight.size,
       skippedReplayed: this.sightings.skippedReplayed,
+      foldedSources: this.sightings.foldedSources,
       ...this.counts,
       droppedRows: { ...this.counts.droppedRows },
       droppedPackets: { ...this.counts.droppedPackets, writer_behind: this.counts.droppedPackets.writer_behind + this.sightings.refused },

@@ -26,6 +26,8 @@ export interface HistoryOptions {
   maxHostsPerRow: number;
   /** Distinct values kept per source-hour of each small set: windows, fingerprints, tools, OS, lists. */
   maxValuesPerRow: number;
+  /** Distinct sources in an hour past which a source seen once is kept in its network's row (sightings.ts); 0: never. */
+  foldAfter: number;
   /**
    * The pipeline's source names by source index (PacketEvent.source): the store keeps, per name,
    * the highest position written, and skips lines a restarted source replays up to it.
@@ -45,6 +47,7 @@ export const HISTORY_DEFAULTS: Readonly<Omit<HistoryOptions, 'path'>> = Object.f
   maxPortsPerRow: 64,
   maxHostsPerRow: 64,
   maxValuesPerRow: 16,
+  foldAfter: 50_000,
   sourceNames: Object.freeze([]) as readonly string[],
 });
 
@@ -65,6 +68,7 @@ export function historyOptions(given: Partial<HistoryOptions> & { path: string }
   whole('maxPortsPerRow', 1, 65536);
   whole('maxHostsPerRow', 1, 100_000);
   whole('maxValuesPerRow', 1, 1000);
+  whole('foldAfter', 0);
   if (!Array.isArray(o.sourceNames) || !o.sourceNames.every((n) => typeof n === 'string')) throw new RangeError('history sourceNames must be an array of names');
   if (!(o.retentionDays > 0)) throw new RangeError(`history retentionDays must be above 0, not ${o.retentionDays}`);
   // Below this the schema alone does not fit: every write would start a retention pass.

@@ -9,7 +9,7 @@ import { errorText } from '../util/errors.js';
 
 /** SQLite's application_id for nfwatch's history: "nfwh". `file(1)` shows it. */
 export const APPLICATION_ID = 0x6e667768;
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Schema 2: exactly once across restarts. An incident is stored once however often it is written
@@ -20,6 +20,14 @@ export const SCHEMA_VERSION = 2;
 const SCHEMA_2 = `
 CREATE UNIQUE INDEX incidents_once ON incidents (time, kind, subject, severity, text);
 CREATE TABLE positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+/**
+ * Schema 3: a row may stand for many sources seen once (a network's row during a flood of new
+ * sources, sightings.ts): how many.
+ */
+const SCHEMA_3 = `
+ALTER TABLE sightings ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;
 `;
 
 const TABLES = `
@@ -72,7 +80,7 @@ CREATE TABLE incidents (
 );
 CREATE INDEX incidents_time ON incidents (time);
 CREATE INDEX incidents_subject ON incidents (subject, time);
-${SCHEMA_2}`;
+${SCHEMA_2}${SCHEMA_3}`;
 
 /** What open() reports about the file, for the log. */
 export interface OpenedFile {
@@ -146,6 +154,10 @@ const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
   // 1 → 2: the first of equal incidents stays (the one with the lowest id), then the unique index.
   1: (db) => {
     db.exec(`DELETE FROM incidents WHERE id NOT IN (SELECT min(id) FROM incidents GROUP BY time, kind, subject, severity, text);${SCHEMA_2}`);
+  },
+  // 2 → 3: every stored row is one source's.
+  2: (db) => {
+    db.exec(SCHEMA_3);
   },
 };
 

@@ -5,9 +5,9 @@
 // not others, so a source matches when one of its hours in the range meets them all, and its row
 // then sums all its hours in the range.
 import type { HistorySearch } from './types.js';
-import { addressRange, type AddressValue } from './address.js';
+import { addressRange, networkStart, type AddressValue } from './address.js';
 import { setNeedle } from './sets.js';
-import { hourOf } from './sightings.js';
+import { FOLD_IPV4_BITS, FOLD_IPV6_BITS, hourOf } from './sightings.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
@@ -45,8 +45,10 @@ export function searchSql(q: HistorySearch, ipv6PrefixLength: number): SearchSql
   if (q.address !== undefined && q.address !== '') {
     const range = addressRange(q.address, ipv6PrefixLength);
     if (range === null) throw new RangeError(`address: not an address or CIDR network: ${q.address}`);
-    source.push('addr BETWEEN ? AND ?');
-    sourceParams.push(range.low, range.high);
+    // Also the row of the network that sources seen once in a flood were folded into, where the
+    // range starts inside it (past its start, which the BETWEEN finds).
+    source.push('(addr BETWEEN ? AND ? OR (addr = ? AND folded > 0))');
+    sourceParams.push(range.low, range.high, networkStart(range.low, FOLD_IPV4_BITS, FOLD_IPV6_BITS));
   }
   const member = (column: string, value: string | number): void => {
     row.push(`instr(${column}, ?) > 0`);

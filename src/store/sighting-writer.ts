@@ -14,7 +14,7 @@ import { inlineNumberSetText, inlineStringSetText, mergeSetText, setOverflows, s
 
 /** The columns a row is written with, in the INSERT's order. */
 const COLUMNS = [
-  'source', 'hour', 'addr', 'first_seen', 'last_seen', 'allowed', 'blocked', 'unknown', 'syns', 'ports', 'ports_capped',
+  'source', 'hour', 'addr', 'first_seen', 'last_seen', 'allowed', 'blocked', 'unknown', 'syns', 'folded', 'ports', 'ports_capped',
   'hosts', 'hosts_capped', 'windows', 'fingerprints', 'tools', 'os', 'lists', 'country', 'asn', 'org', 'cloud',
 ] as const;
 type Column = (typeof COLUMNS)[number];
@@ -58,6 +58,7 @@ export class SightingWriter {
         blocked = blocked + @blocked,
         unknown = unknown + @unknown,
         syns = syns + @syns,
+        folded = folded + @folded,
         ports_capped = ports_capped | @ports_capped | set_overflows(ports, @ports, ${p}),
         ports = set_merge(ports, @ports, ${p}),
         hosts_capped = hosts_capped | @hosts_capped | set_overflows(hosts, @hosts, ${h}),
@@ -110,6 +111,7 @@ export class SightingWriter {
     v[AT.blocked] = b.blocked[i];
     v[AT.unknown] = b.unknown[i];
     v[AT.syns] = b.syns[i];
+    v[AT.folded] = b.folded[i];
     v[AT.ports] = inlineNumberSetText(m?.ports, b.port[i]!);
     v[AT.ports_capped] = flags & F_PORTS_CAPPED ? 1 : 0;
     v[AT.hosts] = inlineStringSetText(m?.hosts, b.host[i]!, b.strings);

@@ -13,9 +13,21 @@
 // (counted), and from its first line past it the source is not checked again. A source not
 // replaying costs one typed-array read and a compare per event (and one more for the batch's
 // highest position).
-import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent } from '../pipeline/types.js';
-import { ipv6Network } from '../util/ip.js';
-import { F_HOSTS_CAPPED, F_PORTS_CAPPED, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList, type SightingBatch } from './batch.js';
+//
+// Folding: a flood of spoofed or one-packet sources would cost a row (and a disk write) per
+// packet. Past foldAfter distinct sources in an hour (told apart by a SeenFilter), a source new
+// to the hour goes into its network's row instead: IPv4 /8, IPv6 /32, the row counting the
+// sources it stands for (`folded`). A source that sends again gets a row of its own from its
+// second packet (its first stays in the network's row): scanners and brute forces, which send
+// many, keep theirs. Every packet is still counted once. IPv4 network rows are at most 256 an
+// hour and do not count towards maxPendingSources.
+import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
+import { ipv6Network, parseIPv4 } from '../util/ip.js';
+import {
+  F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
+  type SightingBatch,
+} from './batch.js';
+import { SeenFilter, hashText } from './seen-filter.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -30,6 +42,8 @@ export interface SightingsOptions {
   maxPortsPerRow: number;
   maxHostsPerRow: number;
   maxValuesPerRow: number;
+  /** Distinct sources in an hour past which sources seen once are folded into their network's row; 0: never. */
+  foldAfter: number;
   /** Source names by source index: what positions are kept by. */
   sourceNames: readonly string[];
 }
@@ -42,6 +56,12 @@ export interface SightingRecorder {
 
 /** Rows a new batch has room for at first (then the previous batch's size, up to the bound). */
 const MIN_CAPACITY = 256;
+
+/** The networks sources are folded into. */
+export const FOLD_IPV4_BITS = 8;
+export const FOLD_IPV6_BITS = 32;
+/** The seen filter's size: 2^25 bits (4 MiB), a few false "seen" in a thousand up to ~2 million sources. */
+const SEEN_FILTER_LOG2_BITS = 25;
 
 /** Values to dictionary indexes for one batch, remembering the last one asked (events mostly repeat it). */
 class Dictionary<T> {
@@ -72,9 +92,10 @@ class Dictionary<T> {
   }
 }
 
-/** Adds `value` to a set of more than one member unless present or full. */
-function addTo<T>(set: T[], value: T, cap: number): void {
+/** Adds `value` to a set of more than one member unless present or full; whether it is full now. */
+function addTo<T>(set: T[], value: T, cap: number): boolean {
   if (set.length < cap && !set.includes(value)) set.push(value);
+  return set.length >= cap;
 }
 
 export class Sightings implements SightingRecorder {
@@ -88,6 +109,10 @@ export class Sightings implements SightingRecorder {
   private b!: SightingBatch;
   private hosts!: Dictionary<string>;
   private fingerprints!: Dictionary<string>;
+  /** Fingerprint shape codes to `fingerprints` indexes: the key text is made once a batch per shape, not per SYN. */
+  private shapes = new Map<number, number>();
+  private lastShape = NONE;
+  private lastShapeId = NONE;
   private tools!: Dictionary<string>;
   private oses!: Dictionary<string>;
   private geos!: Dictionary<GeoInfo>;
@@ -104,6 +129,18 @@ export class Sightings implements SightingRecorder {
   refused = 0;
   /** Packets not recorded because a replaying source passed them again (stored before). */
   skippedReplayed = 0;
+  /** Sources (each one packet) recorded in their network's row rather than a row of their own. */
+  foldedSources = 0;
+  /** Sources new to the hour, approximately (folding's test); made when folding is first needed. */
+  private seen: SeenFilter | null = null;
+  /** The hour `seen` and `sourcesThisHour` are of (events of an earlier hour are never folded). */
+  private seenHour = -Infinity;
+  private sourcesThisHour = 0;
+  /** In the pending batch: the fold row of each IPv4 /8 (NONE: none yet) and of each IPv6 /32. */
+  private readonly ipv4Folds = new Int32Array(1 << FOLD_IPV4_BITS);
+  private ipv6Folds = new Map<string, number>();
+  /** IPv4 fold rows in the pending batch (not bounded by maxPendingSources: at most 256 an hour). */
+  private ipv4FoldRows = 0;
   /**
    * By source index: +Infinity while the source replays (each event takes the slow path,
    * replayed()), -Infinity once it does not (no position compares above it).
@@ -141,6 +178,11 @@ export class Sightings implements SightingRecorder {
     return this.b.rows;
   }
 
+  /** Times the seen filter filled up and started empty (a flood of millions of sources in an hour). */
+  get seenFilterEmptied(): number {
+    return this.seen?.emptied ?? 0;
+  }
+
   record(e: PacketEvent, position: number): void {
     const source = e.source;
     if (position <= this.gate[source]! && this.replayed(source, position)) return;
@@ -161,28 +203,30 @@ export class Sightings implements SightingRecorder {
     else if (verdict === 'allowed') b.allowed[i] = b.allowed[i]! + 1;
     else b.unknown[i] = b.unknown[i]! + 1;
     const flags = e.tcpFlags;
+    // A set at its cap is not looked at: a network's row in a flood fills its sets at once.
+    const full = b.flags[i]!;
     if (flags !== NONE && (flags & 0x12) === 0x02) {
       b.syns[i] = b.syns[i]! + 1;
       const w = e.tcpWindow;
-      if (w !== b.window[i] && w !== NONE) this.addNumber(i, w, 'windows', b.window);
-      if (e.fingerprint !== null) {
-        const fp = this.fingerprints.of(e.fingerprint.key);
-        if (fp !== b.fingerprint[i]) this.addString(i, fp, 'fingerprints', b.fingerprint);
+      if (w !== b.window[i] && w !== NONE && (full & F_WINDOWS_FULL) === 0) this.addNumber(i, w, b.window);
+      if (e.fingerprint !== null && (full & F_FINGERPRINTS_FULL) === 0) {
+        const fp = this.fingerprintId(e.fingerprint);
+        if (fp !== b.fingerprint[i]) this.addString(i, fp, 'fingerprints', b.fingerprint, F_FINGERPRINTS_FULL);
       }
     }
     const port = e.dstPort;
     if (port !== b.port[i] && port >= 0) this.addPort(i, port);
-    if (e.dstIp !== '') {
+    if (e.dstIp !== '' && (full & F_HOSTS_CAPPED) === 0) {
       const host = this.hosts.of(e.dstIp);
       if (host !== b.host[i]) this.addHost(i, host);
     }
-    if (e.tool !== '') {
+    if (e.tool !== '' && (full & F_TOOLS_FULL) === 0) {
       const tool = this.tools.of(e.tool);
-      if (tool !== b.tool[i]) this.addString(i, tool, 'tools', b.tool);
+      if (tool !== b.tool[i]) this.addString(i, tool, 'tools', b.tool, F_TOOLS_FULL);
     }
-    if (e.os !== '') {
+    if (e.os !== '' && (full & F_OS_FULL) === 0) {
       const os = this.oses.of(e.os);
-      if (os !== b.os[i]) this.addString(i, os, 'os', b.os);
+      if (os !== b.os[i]) this.addString(i, os, 'os', b.os, F_OS_FULL);
     }
     if (e.geo !== null) b.geo[i] = this.geos.of(e.geo);
     if (e.owner !== null) b.owner[i] = this.owners.of(e.owner);
@@ -230,6 +274,7 @@ export class Sightings implements SightingRecorder {
 
   private begin(capacity: number): void {
     this.b = emptyBatch(capacity, this.options.sourceNames.length);
+    this.forgetFolds();
     this.hosts = new Dictionary<string>();
     this.fingerprints = new Dictionary(this.hosts);
     this.tools = new Dictionary(this.hosts);
@@ -237,12 +282,29 @@ export class Sightings implements SightingRecorder {
     this.geos = new Dictionary<GeoInfo>();
     this.owners = new Dictionary<OwnerInfo>();
     this.lists = new Dictionary<readonly string[]>();
+    this.shapes = new Map();
+    this.lastShape = NONE;
+    this.lastShapeId = NONE;
+  }
+
+  /** The dictionary index of a fingerprint's key. */
+  private fingerprintId(fp: SynFingerprint): number {
+    const code = fp.code;
+    if (code === this.lastShape) return this.lastShapeId;
+    let id = this.shapes.get(code);
+    if (id === undefined) {
+      id = this.fingerprints.of(fp.key);
+      this.shapes.set(code, id);
+    }
+    this.lastShape = code;
+    this.lastShapeId = id;
+    return id;
   }
 
   /** The row for an event the open map has none for, or whose row is of another hour; -1 to skip it. */
   private admit(e: PacketEvent, i: number | undefined): number {
     const max = this.options.maxPendingSources;
-    if (this.b.rows >= max || this.open.size >= max) {
+    if (this.b.rows - this.ipv4FoldRows >= max || this.open.size >= max) {
       this.flush();
       i = undefined;
     }
@@ -272,6 +334,7 @@ export class Sightings implements SightingRecorder {
         return this.start(key, address, e.time);
       }
     }
+    if (this.options.foldAfter > 0 && this.newAndFolded(key, e.time)) return this.foldRow(key, address, e.time);
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
       this.refused++;
       return -1;
@@ -279,13 +342,74 @@ export class Sightings implements SightingRecorder {
     return this.start(key, address, e.time);
   }
 
+  /**
+   * Whether the source `key`, with no row pending, is new to its hour and past the hour's
+   * foldAfter sources (then it goes into its network's row). Counts the hour's new sources.
+   */
+  private newAndFolded(key: string, t: number): boolean {
+    const hour = hourOf(t);
+    if (hour < this.seenHour) return false;
+    if (hour > this.seenHour) {
+      this.seenHour = hour;
+      this.sourcesThisHour = 0;
+      this.seen?.clear();
+      // The folds of an hour gone are finished rows.
+      this.forgetFolds();
+    }
+    const v4 = parseIPv4(key, 0, key.length);
+    const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
+    if (seen) return false;
+    this.sourcesThisHour++;
+    if (this.sourcesThisHour <= this.options.foldAfter) return false;
+    if (this.sourcesThisHour === this.options.foldAfter + 1) {
+      this.notice?.(`history: more than ${this.options.foldAfter} sources in the hour from ${new Date(hour).toISOString()}; from now on in that hour a source seen once is kept in its network's row (IPv4 /${FOLD_IPV4_BITS}, IPv6 /${FOLD_IPV6_BITS})`);
+    }
+    return true;
+  }
+
+  /** The fold row of the network of `key` (a source new to the current hour), one more source in it. */
+  private foldRow(key: string, address: string, t: number): number {
+    const v4 = parseIPv4(key, 0, key.length);
+    let i: number;
+    if (v4 >= 0) {
+      const slot = v4 >>> (32 - FOLD_IPV4_BITS);
+      i = this.ipv4Folds[slot]!;
+      if (i === NONE) {
+        i = this.ipv4Folds[slot] = this.startRow(`${slot}.0.0.0/${FOLD_IPV4_BITS}`, t);
+        this.ipv4FoldRows++;
+      }
+    } else {
+      const network = ipv6Network(address, FOLD_IPV6_BITS, this.scratch) ?? key;
+      const found = this.ipv6Folds.get(network);
+      if (found !== undefined) i = found;
+      else this.ipv6Folds.set(network, (i = this.startRow(network, t)));
+    }
+    this.b.folded[i] = this.b.folded[i]! + 1;
+    this.foldedSources++;
+    return i;
+  }
+
+  private forgetFolds(): void {
+    this.ipv4Folds.fill(NONE);
+    this.ipv4FoldRows = 0;
+    if (this.ipv6Folds.size > 0) this.ipv6Folds = new Map();
+  }
+
   private inHour(i: number, t: number): boolean {
     const hour = this.b.hour[i]!;
     return t >= hour && t < hour + HOUR_MS;
   }
 
-  /** A new row for `key` in the hour of `t`. */
+  /** A new row for `key` in the hour of `t`, found by `address` from now on. */
   private start(key: string, address: string, t: number): number {
+    const i = this.startRow(key, t);
+    this.open.set(address, i);
+    if (key !== address) this.networks.set(key, i);
+    return i;
+  }
+
+  /** A new row for `key` in the hour of `t`. */
+  private startRow(key: string, t: number): number {
     if (this.b.rows === this.b.hour.length) grow(this.b);
     const b = this.b;
     const i = b.rows++;
@@ -304,8 +428,6 @@ export class Sightings implements SightingRecorder {
     let chunk = b.keys[b.keys.length - 1]!;
     if (chunk.length === KEY_CHUNK) b.keys.push((chunk = []));
     chunk.push(key);
-    this.open.set(address, i);
-    if (key !== address) this.networks.set(key, i);
     return i;
   }
 
@@ -347,14 +469,14 @@ export class Sightings implements SightingRecorder {
     else b.flags[i] = b.flags[i]! | F_HOSTS_CAPPED;
   }
 
-  private addNumber(i: number, value: number, set: 'windows', column: Int32Array): void {
+  private addNumber(i: number, value: number, column: Int32Array): void {
     if (column[i] === NONE) column[i] = value;
-    else addTo((this.more(i)[set] ??= [column[i]!]), value, this.options.maxValuesPerRow);
+    else if (addTo((this.more(i).windows ??= [column[i]!]), value, this.options.maxValuesPerRow)) this.b.flags[i] = this.b.flags[i]! | F_WINDOWS_FULL;
   }
 
-  private addString(i: number, id: number, set: 'fingerprints' | 'tools' | 'os', column: Int32Array): void {
+  private addString(i: number, id: number, set: 'fingerprints' | 'tools' | 'os', column: Int32Array, fullFlag: number): void {
     if (column[i] === NONE) column[i] = id;
-    else addTo((this.more(i)[set] ??= [column[i]!]), id, this.options.maxValuesPerRow);
+    else if (addTo((this.more(i)[set] ??= [column[i]!]), id, this.options.maxValuesPerRow)) this.b.flags[i] = this.b.flags[i]! | fullFlag;
   }
 
   private addList(i: number, list: number): void {

@@ -40,6 +40,11 @@ export interface HistorySightings {
   packets: { allowed: number; blocked: number; unknown: number; total: number };
   /** SYNs among them (TCP SYN without ACK). */
   syns: number;
+  /**
+   * Sources seen once that this network's row stands for (kept in it past
+   * history.fold_after_sources in an hour, one packet each); 0 for a source of its own.
+   */
+  folded: number;
   /** Distinct destination ports, up to a cap (ascending), and whether the cap was hit. */
   ports: number[];
   portsCapped: boolean;

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PacketEvent } from '../../src/pipeline/types.js';
 import { HistoryDatabase } from '../../src/store/database.js';
 import { historyOptions } from '../../src/store/options.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { seqs } from '../track/helpers.js';
 import { HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
 
@@ -91,9 +92,29 @@ describe('opening the file', () => {
     expect(again.timeline('203.0.113.7', T0, T0 + HOUR).hours).toHaveLength(1);
     again.close();
     const raw = new Database(path, { readonly: true });
-    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").get()).toEqual({ value: 2 });
+    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema'").get()).toEqual({ value: SCHEMA_VERSION });
     expect(raw.pragma('application_id', { simple: true })).toBe(0x6e667768);
     raw.close();
+  });
+
+  it('upgrades a file of schema 2: its rows are each one source (folded 0), and new rows may fold', () => {
+    const path = tmp.file();
+    new SyncStore(path).record(packet()).flush().close();
+    const raw = new Database(path);
+    raw.exec("ALTER TABLE sightings DROP COLUMN folded; UPDATE meta SET value = 2 WHERE key = 'schema'");
+    raw.pragma('user_version = 2');
+    raw.close();
+    const again = new SyncStore(path, { foldAfter: 1 });
+    again.record(packet({ src: '198.51.100.1' }), packet({ src: '198.51.100.2' })).flush();
+    expect(again.db.search({ from: T0, to: T0 + HOUR }).sources.map((r) => [r.source, r.folded])).toEqual([
+      ['198.0.0.0/8', 1],
+      ['198.51.100.1', 0],
+      ['203.0.113.7', 0],
+    ]);
+    again.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    check.close();
   });
 
   it('refuses a file that is not SQLite, saying so', () => {
@@ -116,7 +137,7 @@ describe('opening the file', () => {
     const raw = new Database(path);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/written by a newer nfwatch \(schema 99; this one knows up to 2\)/);
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/written by a newer nfwatch \(schema 99; this one knows up to 3\)/);
   });
 
   it('refuses a corrupt file at open, not at some later write', () => {

@@ -50,6 +50,22 @@ describe('history store (writer thread)', () => {
     expect(stats.lastWriteMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('stores a flood past foldAfter in network rows, every packet once, and counts the folded sources', async () => {
+    const s = await store({ foldAfter: 100, flushMs: 60_000 });
+    for (let i = 0; i < 1000; i++) s.record(packet({ src: `${20 + (i % 4)}.${(i >> 8) & 255}.7.${i & 255}`, dport: 80 }), NONE);
+    expect(s.stats()).toMatchObject({ foldedSources: 900, pendingSources: 104 });
+    s.flush();
+    await s.written();
+    const r = await s.search(RANGE);
+    expect(r.totals).toEqual({ sources: 104, packets: 1000, blocked: 1000 });
+    expect(r.sources.filter((x) => x.folded > 0).map((x) => [x.source, x.folded]).sort()).toEqual([
+      ['20.0.0.0/8', 225],
+      ['21.0.0.0/8', 225],
+      ['22.0.0.0/8', 225],
+      ['23.0.0.0/8', 225],
+    ]);
+  });
+
   it('flushes by itself every flushMs', async () => {
     const s = await store({ flushMs: 20 });
     s.record(packet(), NONE);

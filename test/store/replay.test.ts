@@ -217,7 +217,7 @@ describe('incidents stored once', () => {
     new SyncStore(path).close();
     // Back to schema 1 as it was, with an incident stored three times.
     const raw = new Database(path);
-    raw.exec("DROP INDEX incidents_once; DROP TABLE positions; UPDATE meta SET value = 1 WHERE key = 'schema'");
+    raw.exec("DROP INDEX incidents_once; DROP TABLE positions; ALTER TABLE sightings DROP COLUMN folded; UPDATE meta SET value = 1 WHERE key = 'schema'");
     raw.pragma('user_version = 1');
     const add = raw.prepare('INSERT INTO incidents (time, kind, subject, severity, text, detail) VALUES (?, ?, ?, ?, ?, ?)');
     add.run(T0, 'detection', 'x', 3, 'same', '{"n":1}');

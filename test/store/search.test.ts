@@ -67,6 +67,7 @@ describe('history search', () => {
       lastSeen: T0 + 2 * HOUR + 6000,
       packets: { allowed: 2, blocked: 10, unknown: 0, total: 12 },
       syns: 12,
+      folded: 0,
       ports: [22, 23, 443],
       portsCapped: false,
       hosts: 1,
@@ -205,5 +206,43 @@ describe('search parameters', () => {
     expect(() => searchSql({ ...ALL, limit: 0 }, 64)).toThrow(/limit/);
     expect(() => searchSql({ ...ALL, sort: 'nope' as 'packets' }, 64)).toThrow(/sort/);
     expect(() => searchSql({ from: Number.NaN, to: 1 }, 64)).toThrow(/from and to/);
+  });
+});
+
+describe('history search over a flood folded into network rows', () => {
+  // foldAfter 2: 198.51.100.1 and .2 get rows of their own; .3 and .4 (one packet each) are
+  // folded into 198.0.0.0/8, and 2001:db8:9::1 into 2001:db8::/32 (past two sources in the
+  // hour); 10.0.0.0 is a source of its own at the start of a /8 with no folded row.
+  const tmp2 = tempDir();
+  let flood: SyncStore;
+  beforeAll(() => {
+    flood = new SyncStore(tmp2.file(), { foldAfter: 2 });
+    for (const src of ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '2001:db8:9::1']) flood.record(packet({ src, dport: 80 }));
+    flood.record(packet({ src: '10.0.0.0', time: T0 + HOUR }));
+    flood.flush();
+  });
+  afterAll(() => {
+    flood.close();
+    tmp2.cleanup();
+  });
+  const found = (address: string): Array<[string, number]> =>
+    flood.db.search({ ...ALL, address }).sources.map((s) => [s.source, s.folded]);
+
+  it('finds the network row (with the sources it stands for) for an address inside it, beside the address rows', () => {
+    expect(found('198.51.100.3')).toEqual([['198.0.0.0/8', 2]]);
+    expect(found('198.51.100.0/24')).toEqual([['198.0.0.0/8', 2], ['198.51.100.1', 0], ['198.51.100.2', 0]]);
+    expect(found('198.0.0.0/8')).toEqual([['198.0.0.0/8', 2], ['198.51.100.1', 0], ['198.51.100.2', 0]]);
+    expect(found('2001:db8:9::77')).toEqual([['2001:db8::/32', 1]]);
+  });
+
+  it('does not take a source of its own at a network start for a network row', () => {
+    expect(found('10.1.2.3')).toEqual([]);
+    expect(found('10.0.0.0')).toEqual([['10.0.0.0', 0]]);
+  });
+
+  it('sums the folded sources over the hours, and shows them per hour in the timeline', () => {
+    const row = flood.db.search({ ...ALL, address: '198.0.0.0/8' }).sources[0]!;
+    expect(row).toMatchObject({ source: '198.0.0.0/8', folded: 2, packets: { blocked: 2, total: 2 }, ports: [80] });
+    expect(flood.db.timeline('198.0.0.0/8', T0, T0 + 4 * HOUR).hours.map((h) => h.folded)).toEqual([2]);
   });
 });

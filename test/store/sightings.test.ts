@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NONE, TCP_ACK, TCP_SYN } from '../../src/pipeline/types.js';
 import { batchRows, type BatchRow, type SightingBatch } from '../../src/store/batch.js';
 import { historyOptions, type HistoryOptions } from '../../src/store/options.js';
-import { Sightings, hourOf } from '../../src/store/sightings.js';
+import { FOLD_IPV4_BITS, Sightings, hourOf } from '../../src/store/sightings.js';
 import { HOUR, T0, packet } from './helpers.js';
 
 function recorder(overrides: Partial<HistoryOptions> = {}): { s: Sightings; batches: SightingBatch[]; rows: () => BatchRow[] } {
@@ -169,5 +169,98 @@ describe('sightings recorder', () => {
   it('puts an hour by event time, not by arrival', () => {
     expect(hourOf(T0 + HOUR + 59 * 60_000)).toBe(T0 + HOUR);
     expect(hourOf(T0)).toBe(T0);
+  });
+
+  describe('folding a flood of sources seen once', () => {
+    /** `n` distinct IPv4 sources, one packet each, from 10.0.0.0 on. */
+    const flood = (s: Sightings, n: number, from = 0, time = T0 + 1000): void => {
+      for (let i = from; i < from + n; i++) s.record(packet({ src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, time, dport: 80 + (i % 3) }), NONE);
+    };
+
+    it('keeps every source in its own row up to foldAfter sources in the hour', () => {
+      const { s, rows } = recorder({ foldAfter: 100 });
+      flood(s, 100);
+      s.flush();
+      expect(rows()).toHaveLength(100);
+      expect(rows().every((r) => r.folded === 0)).toBe(true);
+      expect(s.foldedSources).toBe(0);
+    });
+
+    it('past it, keeps a new source in the row of its IPv4 /8, counting the sources it stands for; every packet counted once', () => {
+      const { s, rows } = recorder({ foldAfter: 100 });
+      flood(s, 100);
+      s.record(packet({ src: '198.51.100.1', dport: 22, window: 16384 }), NONE);
+      s.record(packet({ src: '198.51.100.2', dport: 23, window: 1024 }), NONE);
+      flood(s, 50, 100);
+      s.flush();
+      const folded = rows().filter((r) => r.folded > 0);
+      expect(folded.map((r) => [r.key, r.folded, r.blocked])).toEqual([
+        [`198.0.0.0/${FOLD_IPV4_BITS}`, 2, 2],
+        ['10.0.0.0/8', 50, 50],
+      ]);
+      expect(folded[0]).toMatchObject({ hour: T0, ports: [22, 23], windows: [16384, 1024] });
+      expect(rows()).toHaveLength(102);
+      expect(rows().reduce((n, r) => n + r.blocked, 0)).toBe(152);
+      expect(s.foldedSources).toBe(52);
+    });
+
+    it('gives a source that sends again a row of its own from its second packet (its first stays folded)', () => {
+      const { s, rows } = recorder({ foldAfter: 10 });
+      flood(s, 10);
+      const scanner = '192.0.2.66';
+      for (let port = 1; port <= 5; port++) s.record(packet({ src: scanner, dport: port, time: T0 + port * 1000 }), NONE);
+      s.flush();
+      const own = rows().find((r) => r.key === scanner);
+      expect(own).toMatchObject({ folded: 0, blocked: 4, ports: [2, 3, 4, 5], first: T0 + 2000 });
+      expect(rows().find((r) => r.key === '192.0.0.0/8')).toMatchObject({ folded: 1, blocked: 1, ports: [1] });
+    });
+
+    it('also once the source was handed over earlier in the hour: it is not new to the hour', () => {
+      const { s, rows } = recorder({ foldAfter: 10 });
+      s.record(packet({ src: '192.0.2.1' }), NONE);
+      flood(s, 20);
+      s.flush();
+      s.record(packet({ src: '192.0.2.1' }), NONE);
+      s.flush();
+      expect(rows().filter((r) => r.key === '192.0.2.1').map((r) => r.folded)).toEqual([0, 0]);
+    });
+
+    it('counts again from zero in a new hour; a late event of an hour gone is never folded', () => {
+      const { s, rows } = recorder({ foldAfter: 10 });
+      flood(s, 15);
+      flood(s, 5, 1000, T0 + HOUR + 1000);
+      s.record(packet({ src: '192.0.2.9', time: T0 + 2000 }), NONE);
+      s.flush();
+      expect(rows().filter((r) => r.hour === T0 + HOUR).every((r) => r.folded === 0)).toBe(true);
+      expect(rows().find((r) => r.key === '192.0.2.9')).toMatchObject({ hour: T0, folded: 0 });
+      expect(rows().find((r) => r.key === '10.0.0.0/8')).toMatchObject({ hour: T0, folded: 5 });
+    });
+
+    it('folds IPv6 sources into their /32', () => {
+      const { s, rows } = recorder({ foldAfter: 1 });
+      s.record(packet({ src: '2001:db8:1::1' }), NONE);
+      s.record(packet({ src: '2001:db8:2::1' }), NONE);
+      s.record(packet({ src: '2001:db8:3::1' }), NONE);
+      s.flush();
+      expect(rows().map((r) => [r.key, r.folded])).toEqual([
+        ['2001:db8:1::/64', 0],
+        ['2001:db8::/32', 2],
+      ]);
+    });
+
+    it('does not hand over early for the IPv4 network rows (at most 256 an hour), only for sources of their own', () => {
+      const { s, batches } = recorder({ foldAfter: 100, maxPendingSources: 150 });
+      for (let i = 0; i < 5000; i++) s.record(packet({ src: `${i % 256}.1.${(i >> 8) & 255}.${i & 255}` }), NONE);
+      expect(batches).toHaveLength(0);
+      expect(s.pending).toBe(100 + 256);
+    });
+
+    it('never folds with foldAfter 0', () => {
+      const { s, rows } = recorder({ foldAfter: 0 });
+      flood(s, 500);
+      s.flush();
+      expect(rows()).toHaveLength(500);
+      expect(s.foldedSources).toBe(0);
+    });
   });
 });

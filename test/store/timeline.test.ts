@@ -49,6 +49,7 @@ describe('a source timeline', () => {
       lastSeen: T0 + 1000,
       packets: { allowed: 0, blocked: 1, unknown: 0, total: 1 },
       syns: 1,
+      folded: 0,
       ports: [22],
       portsCapped: false,
       hosts: 1,

@@ -18,6 +18,7 @@ function source(overrides: Partial<HistorySource> & Pick<HistorySource, 'source'
     lastSeen: H0 + 2 * HOUR,
     packets: { allowed: 0, blocked: 0, unknown: 0, total: 0 },
     syns: 0,
+    folded: 0,
     ports: [],
     portsCapped: false,
     hosts: 1,
@@ -83,6 +84,16 @@ export const SOURCES: HistorySource[] = [
     org: 'DIGITALOCEAN-ASN',
     cloud: 'digitalocean',
   }),
+  // A network's row: 4,321 sources seen once in a flood hour, folded together.
+  source({
+    source: '45.0.0.0/8',
+    packets: { allowed: 0, blocked: 4321, unknown: 0, total: 4321 },
+    syns: 4321,
+    folded: 4321,
+    ports: [80],
+    windows: [1024, 65535],
+    country: 'NL',
+  }),
 ];
 
 export const RESULT: HistorySearchResult = { totals: { sources: 1234, packets: 98_765, blocked: 54_321 }, sources: SOURCES, truncated: true };
@@ -113,6 +124,7 @@ export const TIMELINE: HistoryTimeline = {
     lastSeen: H0 + i * HOUR + 1800_000,
     packets: { allowed: 50 + i, blocked: 300 + i * 20, unknown: 0, total: 350 + i * 21 },
     syns: 340,
+    folded: 0,
     ports: i === 0 ? [22, 23] : [80, 81, 82, 443],
     portsCapped: false,
     hosts: 1,

@@ -95,7 +95,12 @@ describe('investigate page in chromium', () => {
     expect(await page.locator('#fig-sources').textContent()).toBe('1234');
     expect(await page.locator('#fig-packets').textContent()).toBe('98.8k');
     expect(await page.locator('#fig-blocked').textContent()).toBe('54.3k');
-    expect(await page.locator('#results-hint').textContent()).toMatch(/^3 of 1234 by packets/);
+    expect(await page.locator('#results-hint').textContent()).toMatch(/^4 of 1234 by packets/);
+    // A network's row says how many sources seen once it stands for.
+    const network = page.locator('#results tbody tr[data-source="45.0.0.0/8"]');
+    expect(await network.locator('.folded').textContent()).toBe('4321 seen once');
+    expect(await network.locator('td.src').getAttribute('title')).toMatch(/^45\.0\.0\.0\/8: 4321 sources seen once each, kept in their network's row/);
+    expect(await first.locator('.folded').count()).toBe(0);
   });
 
   it('round-trips the form through the URL: a search is a shareable link, and back restores the form', async () => {

@@ -179,8 +179,8 @@ describe('GET /api/history/search', () => {
     expect(reader.last('search')!.query).toMatchObject({ country: 'US', from: H0, to: H0 + DAY });
     const rows = parseCsv(res.body);
     expect(rows[0]).toEqual([
-      'source', 'country', 'asn', 'org', 'cloud', 'lists', 'packets', 'allowed', 'blocked', 'unknown', 'syns', 'ports', 'ports_capped', 'hosts',
-      'hosts_capped', 'windows', 'fingerprints', 'tools', 'os', 'detections', 'max_severity', 'hours', 'first_seen', 'last_seen',
+      'source', 'country', 'asn', 'org', 'cloud', 'lists', 'packets', 'allowed', 'blocked', 'unknown', 'syns', 'folded_sources', 'ports', 'ports_capped',
+      'hosts', 'hosts_capped', 'windows', 'fingerprints', 'tools', 'os', 'detections', 'max_severity', 'hours', 'first_seen', 'last_seen',
     ]);
     expect(rows).toHaveLength(1 + SOURCES.length);
     const first = Object.fromEntries(rows[0]!.map((name, i) => [name, rows[1]![i]]));
@@ -192,6 +192,7 @@ describe('GET /api/history/search', () => {
       lists: 'firehol_level1',
       packets: '1200',
       blocked: '1000',
+      folded_sources: '0',
       ports: '22-23,80-82,443',
       windows: '16384 65535',
       fingerprints: 'ittl=128,win=16384,olen=0,df=0 ittl=128,win=65535,olen=0,df=0',

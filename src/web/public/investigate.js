@@ -365,7 +365,10 @@ function resultRow(r) {
   open.type = 'button';
   open.dataset.source = r.source;
   open.title = `timeline of ${r.source}`;
-  tr.append(titled(td('src', null, [open]), r.source));
+  const src = td('src', null, [open]);
+  // A network's row: sources seen once in an hour of a flood, kept together (history.fold_after_sources).
+  if (r.folded > 0) src.append(' ', el('span', 'folded', `${compact(r.folded)} seen once`));
+  tr.append(titled(src, r.folded > 0 ? `${r.source}: ${r.folded} sources seen once each, kept in their network's row (an hour with more than history.fold_after_sources sources)` : r.source));
 
   tr.append(titled(td(null, null, r.country ? [pivot('country', r.country, placeLabel(r.country), 'cc')] : [])));
 
@@ -555,7 +558,14 @@ function renderTimeline(t, range) {
   const changes = list(t?.fingerprintChanges);
   const incidents = list(t?.incidents);
   if (t) {
-    const who = [t.country ? placeLabel(t.country) : '', t.asn != null ? `AS${t.asn}` : '', t.org ?? '', t.cloud ?? ''].filter(Boolean).join(' · ');
+    const folded = hours.reduce((n, h) => n + (h.folded ?? 0), 0);
+    const who = [
+      folded > 0 ? `${compact(folded)} sources seen once, kept in their network's row` : '',
+      t.country ? placeLabel(t.country) : '',
+      t.asn != null ? `AS${t.asn}` : '',
+      t.org ?? '',
+      t.cloud ?? '',
+    ].filter(Boolean).join(' · ');
     setText('tl-who', `${who}${who ? ' · ' : ''}${hours.length} hour${hours.length === 1 ? '' : 's'} with sightings, ${incidents.length} incident${incidents.length === 1 ? '' : 's'}`);
   }
   timelineChart.set(hours, changes, range);
