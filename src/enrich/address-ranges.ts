@@ -110,11 +110,32 @@ interface Segments<V> {
  * slot (its index in `values`); a lookup returns the value object itself, shared by every address
  * of its segments.
  */
+/** Above this many IPv4 segments a /16 index narrows each search (the bundled AS data has ~500,000). */
+const INDEX_ABOVE = 4096;
+
+/**
+ * By /16 network p: the last segment starting at or before its first address (segment 0 starts
+ * at 0), and at 65536 the last segment. An address of p is then searched between index[p] and
+ * index[p + 1]: a few segments, one or two cache misses, instead of ~19 steps over the table.
+ */
+function indexBy16(starts: Uint32Array): Uint32Array {
+  const index = new Uint32Array(65537);
+  let segment = 0;
+  for (let p = 0; p < 65536; p++) {
+    const first = p * 65536;
+    while (segment + 1 < starts.length && starts[segment + 1]! <= first) segment++;
+    index[p] = segment;
+  }
+  index[65536] = starts.length - 1;
+  return index;
+}
+
 export class AddressRanges<V> {
   /** Every distinct value, by slot. */
   readonly values: readonly V[];
   private readonly v4Starts: Uint32Array;
   private readonly v4Slots: Int32Array;
+  private readonly v4Index: Uint32Array | null;
   private readonly w0: Uint32Array;
   private readonly w1: Uint32Array;
   private readonly w2: Uint32Array;
@@ -126,6 +147,7 @@ export class AddressRanges<V> {
     this.values = segments.values;
     this.v4Starts = segments.v4Starts;
     this.v4Slots = segments.v4Slots;
+    this.v4Index = this.v4Starts.length > INDEX_ABOVE ? indexBy16(this.v4Starts) : null;
     [this.w0, this.w1, this.w2, this.w3] = segments.v6Words;
     this.v6Slots = segments.v6Slots;
   }
@@ -162,6 +184,12 @@ export class AddressRanges<V> {
     // The last segment starting at or before the address; segment 0 starts at 0.
     let lo = 0;
     let hi = starts.length - 1;
+    const index = this.v4Index;
+    if (index !== null) {
+      const p = address >>> 16;
+      lo = index[p]!;
+      hi = index[p + 1]!;
+    }
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (starts[mid]! <= address) lo = mid;

@@ -367,3 +367,35 @@ describe('range helpers', () => {
     expect(parseAddress('nonsense', out)).toBe(0);
   });
 });
+
+describe('a large IPv4 table (searched through its /16 index)', () => {
+  it('answers every address as a plain search over the ranges would', () => {
+    // 20,000 ranges of varied sizes, some nested, some sharing a /16, some spanning many.
+    const ranges: Array<[number, number, number]> = [];
+    let x = 12345;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < 20_000; i++) {
+      const start = next();
+      const size = 2 ** (next() % 24) + i; // all sizes differ: no tie for the narrowest
+      ranges.push([start, Math.min(IPV4_MAX, start + size - 1), i]);
+    }
+    ranges.push([0x0a000000, 0x0affffff, 20_000], [0x0a010000, 0x0a0100ff, 20_001], [0xfffffff0, IPV4_MAX, 20_002]);
+    const builder = new AddressRangesBuilder<number>();
+    for (const [start, end, value] of ranges) builder.add({ family: 4, start, end } as AddressRange, value);
+    const t = builder.build();
+    // The narrowest covering range wins.
+    const plain = (a: number): number | undefined => {
+      let best: [number, number, number] | undefined;
+      for (const range of ranges) {
+        if (a < range[0] || a > range[1]) continue;
+        if (best === undefined || range[1] - range[0] < best[1] - best[0]) best = range;
+      }
+      return best?.[2];
+    };
+    const probes = [0, 1, 0x0a000000, 0x0a010000, 0x0a0100ff, 0x0a010100, 0x0affffff, 0x0b000000, 0xfffffff0, IPV4_MAX];
+    for (const [start, end] of ranges.slice(0, 300)) probes.push(start, end, (start - 1) >>> 0, Math.min(IPV4_MAX, end + 1));
+    for (let i = 0; i < 2000; i++) probes.push(next());
+    for (const a of probes) expect(t.slotOfIpv4(a) < 0 ? undefined : t.values[t.slotOfIpv4(a)], `address ${a}`).toBe(plain(a));
+  });
+});
+
