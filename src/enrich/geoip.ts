@@ -16,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import { GET_DEFAULTS } from '../util/lru.js';
 import { Reader, type Response } from 'maxmind';
 import type { Config } from '../config/schema.js';
-import { NONE, type Enricher, type GeoInfo, type PacketEvent } from '../pipeline/types.js';
+import { NONE, type Enricher, type GeoInfo, type GeoLocation, type PacketEvent } from '../pipeline/types.js';
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { classifyIp, classifyIpv4, ipv4Value, mappedIpv4 } from './ip-ranges.js';
@@ -47,7 +47,8 @@ export interface GeoIpOptions {
   bundledCountryDb?: string;
 }
 
-const frozen = (country: string, city = '', asn = NONE, asOrg = ''): GeoInfo => Object.freeze({ country, city, asn, asOrg });
+const frozen = (country: string, city = '', asn = NONE, asOrg = '', location: GeoLocation | null = null): GeoInfo =>
+  Object.freeze({ country, city, location, asn, asOrg });
 
 /** Shared answers for addresses that are never looked up, and for those no database knows. */
 export const GEO_PRIVATE: GeoInfo = frozen('private');
@@ -156,6 +157,15 @@ function countryOf(record: unknown): string {
 function cityOf(record: unknown): string {
   const city = field(record, 'city');
   return typeof city === 'string' ? city : text(field(field(city, 'names'), 'en'));
+}
+
+/** A City database's coordinates: GeoIP2's `location.latitude/longitude`, ip-location-db's top-level ones. */
+function locationOf(record: unknown): GeoLocation | null {
+  const where = field(record, 'location') ?? record;
+  const lat = field(where, 'latitude');
+  const lon = field(where, 'longitude');
+  if (typeof lat !== 'number' || typeof lon !== 'number' || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180)) return null;
+  return Object.freeze({ lat, lon });
 }
 
 function asnOf(record: unknown): number {
@@ -389,6 +399,7 @@ export class GeoIpEnricher implements Enricher {
   private lookupDatabases(key: string, v6: boolean): { geo: GeoInfo; prefixLength: number } {
     let country = '';
     let city = '';
+    let location: GeoLocation | null = null;
     let asn = NONE;
     let asOrg = '';
     let prefixLength = 0;
@@ -409,22 +420,26 @@ export class GeoIpEnricher implements Enricher {
       if (record === null) continue;
       // Order: city, country, asn (see open): the City database's country wins where it has one.
       if (country === '') country = countryOf(record);
-      if (db.role === 'city') city = cityOf(record);
+      if (db.role === 'city') {
+        city = cityOf(record);
+        location = locationOf(record);
+      }
       if (asn === NONE) {
         asn = asnOf(record);
         asOrg = asn === NONE ? '' : asOrgOf(record);
       }
     }
-    return { geo: this.intern(country, city, asn, asOrg), prefixLength };
+    return { geo: this.intern(country, city, asn, asOrg, location), prefixLength };
   }
 
-  private intern(country: string, city: string, asn: number, asOrg: string): GeoInfo {
-    if (country === '' && city === '' && asn === NONE) return GEO_UNKNOWN;
-    const key = city === '' && asn === NONE ? country : `${country}\u0000${city}\u0000${asn}\u0000${asOrg}`;
+  private intern(country: string, city: string, asn: number, asOrg: string, location: GeoLocation | null): GeoInfo {
+    if (country === '' && city === '' && asn === NONE && location === null) return GEO_UNKNOWN;
+    const at = location === null ? '' : `${location.lat},${location.lon}`;
+    const key = city === '' && asn === NONE && location === null ? country : `${country}\u0000${city}\u0000${asn}\u0000${asOrg}\u0000${at}`;
     let geo = this.interned.get(key);
     if (geo === undefined) {
       if (this.interned.size >= this.internMax) this.interned.clear();
-      geo = frozen(country, city, asn, asOrg);
+      geo = frozen(country, city, asn, asOrg, location);
       this.interned.set(key, geo);
     }
     return geo;

@@ -119,9 +119,17 @@ export interface GeoInfo {
   /** ISO 3166 country code; "private" or "reserved" for such ranges; '' when unknown. */
   country: string;
   city: string;
+  /** Where a City database places the address (its city, or the centre of its country); null when it does not. */
+  location: GeoLocation | null;
   /** Autonomous system number, NONE when unknown. */
   asn: number;
   asOrg: string;
+}
+
+/** Degrees, WGS 84: latitude −90…90, longitude −180…180. */
+export interface GeoLocation {
+  readonly lat: number;
+  readonly lon: number;
 }
 
 /** Who holds an address. Answers are frozen and shared between events. */

@@ -3,7 +3,7 @@
 // and stats() for health metrics. Every answer is plain JSON-able data, built at query time; the
 // hot path is observe().
 import type { Config } from '../config/schema.js';
-import { NONE, type PacketEvent, type TrackerStats } from '../pipeline/types.js';
+import { NONE, type GeoInfo, type PacketEvent, type TrackerStats } from '../pipeline/types.js';
 import { CampaignTable, type Campaign } from './campaigns.js';
 import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
 import { trackOptions, type TrackOptions } from './options.js';
@@ -63,6 +63,22 @@ export interface CountryFigures {
   /** Of the sources, those suspected or detected scanning. */
   scanning: number;
 }
+
+/** One located place's tracked sources in the window (Tracker.cities): a City database's city. */
+export interface CityFigures {
+  country: string;
+  /** '' where the database has coordinates but no city name (a country's centre). */
+  city: string;
+  lat: number;
+  lon: number;
+  sources: number;
+  packets: number;
+  blocked: number;
+  scanning: number;
+}
+
+/** Places Tracker.cities answers at most (the busiest). */
+export const MAX_CITIES = 1000;
 
 export interface CampaignRow {
   key: string;
@@ -276,6 +292,48 @@ export class Tracker {
       if (s.scanState !== NOT_SCANNING) c.scanning++;
     }
     return [...by.values()].sort((a, b) => b.sources - a.sources || b.blocked - a.blocked || a.country.localeCompare(b.country));
+  }
+
+  /**
+   * The same per place a City database located (most sources first, at most MAX_CITIES): empty
+   * without a City database. Sources are grouped by their GeoIP answer, which is shared per place.
+   */
+  cities(): CityFigures[] {
+    const now = this.latest;
+    const by = new Map<GeoInfo, CityFigures>();
+    for (const s of this.sourceTable.values()) {
+      const place = s.place;
+      if (place === null || place.location === null) continue;
+      this.refresh(s, now);
+      const blocked = s.windowCount(C_BLOCKED);
+      const packets = s.windowCount(C_ALLOWED) + blocked + s.windowCount(C_UNKNOWN);
+      if (packets === 0) continue;
+      let c = by.get(place);
+      if (c === undefined) {
+        c = { country: place.country, city: place.city, lat: place.location.lat, lon: place.location.lon, sources: 0, packets: 0, blocked: 0, scanning: 0 };
+        by.set(place, c);
+      }
+      c.sources++;
+      c.packets += packets;
+      c.blocked += blocked;
+      if (s.scanState !== NOT_SCANNING) c.scanning++;
+    }
+    // Answers differing only in their AS are one place.
+    const merged = new Map<string, CityFigures>();
+    for (const c of by.values()) {
+      const key = `${c.country}\u0000${c.city}\u0000${c.lat}\u0000${c.lon}`;
+      const m = merged.get(key);
+      if (m === undefined) merged.set(key, c);
+      else {
+        m.sources += c.sources;
+        m.packets += c.packets;
+        m.blocked += c.blocked;
+        m.scanning += c.scanning;
+      }
+    }
+    return [...merged.values()]
+      .sort((a, b) => b.sources - a.sources || b.blocked - a.blocked || a.country.localeCompare(b.country) || a.city.localeCompare(b.city))
+      .slice(0, MAX_CITIES);
   }
 
   private row(s: SourceState, now: number): SourceRow {

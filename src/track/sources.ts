@@ -11,7 +11,7 @@
 // when a source, a set member or (in campaigns.ts) a campaign membership is new. The recency order
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
-import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type PacketEvent } from '../pipeline/types.js';
+import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
@@ -266,6 +266,8 @@ export class SourceState {
   oses: readonly string[] | null = null;
   /** Country of the last event that had one. */
   country = '';
+  /** GeoIP's answer of the last event a City database located (shared, frozen), for the map by city. */
+  place: GeoInfo | null = null;
   /**
    * Campaign memberships, one per fingerprint (see campaigns.ts): the first in `firstLink` (unused
    * while its shape is NO_SHAPE), made with the object and reused with it, so a one-SYN source of
@@ -350,6 +352,7 @@ export class SourceState {
     this.oses = null;
     this.tools = null;
     this.country = '';
+    this.place = null;
     restartLink(this.firstLink, NO_SHAPE, NONE, 0);
     this.links = null;
     this.scanState = 0;
@@ -660,6 +663,7 @@ export class SourceTable {
 
     if (e.geo !== null) {
       if (e.geo.country !== '') s.country = e.geo.country;
+      if (e.geo.location !== null) s.place = e.geo;
       if (e.geo.asn !== NONE) {
         s.asn = e.geo.asn;
         s.asOrg = e.geo.asOrg;

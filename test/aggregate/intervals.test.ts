@@ -120,7 +120,7 @@ describe('interval aggregator', () => {
     syn.fingerprint = { key: 'ittl=128,win=16384,olen=0,df=0', code: shapeCode(128, 16384, 0, 0), window: 16384, ttl: 103, initialTtl: 128, hops: 25, df: 0, ipId: 256, optionsLength: 0, srcPort: 6000, extraFlags: 0, probe: false };
     syn.os = 'windows';
     syn.tool = 'port6000-ssh-scanner';
-    syn.geo = { country: 'CN', city: '', asn: NONE, asOrg: '' };
+    syn.geo = { country: 'CN', city: '', location: null, asn: NONE, asOrg: '' };
     agg.addPacket(syn, NONE, NONE);
     agg.addPacket(syn, NONE, NONE);
     agg.addPacket(packet(T0), NONE, NONE); // not fingerprinted: counted, but not as a SYN

@@ -79,7 +79,7 @@ describe('GeoIP with the bundled DB-IP Lite country database', () => {
     ['::ffff:8.8.8.8', 'US'], // IPv4-mapped: looked up as 8.8.8.8
   ])('%s is in %s', async (ip, country) => {
     const enricher = await geoip();
-    expect(geoOf(enricher, ip)).toEqual({ country, city: '', asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, ip)).toEqual({ country, city: '', location: null, asn: NONE, asOrg: '' });
   });
 
   it.each([
@@ -106,12 +106,12 @@ describe('GeoIP with the bundled DB-IP Lite country database', () => {
     ['::', 'reserved'],
   ])('%s is labelled %s without a lookup', async (ip, label) => {
     const enricher = await geoip();
-    expect(geoOf(enricher, ip)).toEqual({ country: label, city: '', asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, ip)).toEqual({ country: label, city: '', location: null, asn: NONE, asOrg: '' });
   });
 
   it('answers unknown for addresses no database knows and for text that is no address', async () => {
     const enricher = await geoip();
-    for (const text of ['', 'not-an-ip', '999.1.1.1', '3ffe::1' /* the returned 6bone block */]) expect(geoOf(enricher, text)).toEqual({ country: '', city: '', asn: NONE, asOrg: '' });
+    for (const text of ['', 'not-an-ip', '999.1.1.1', '3ffe::1' /* the returned 6bone block */]) expect(geoOf(enricher, text)).toEqual({ country: '', city: '', location: null, asn: NONE, asOrg: '' });
   });
 
   it('shares one frozen answer between events and addresses (no allocation per event)', async () => {
@@ -185,28 +185,28 @@ describe('GeoIP with the bundled DB-IP Lite country database', () => {
 describe('GeoIP with City and ASN databases', () => {
   it('adds city and AS (GeoLite2 City/ASN layouts)', async () => {
     const enricher = await geoip({ city_db: fixturePath('test-city.mmdb'), asn_db: fixturePath('test-asn.mmdb') });
-    expect(geoOf(enricher, '81.2.69.142')).toEqual({ country: 'GB', city: 'London', asn: NONE, asOrg: '' });
-    expect(geoOf(enricher, '89.160.20.115')).toEqual({ country: 'SE', city: 'Linköping', asn: NONE, asOrg: '' });
-    expect(geoOf(enricher, '193.0.6.139')).toEqual({ country: 'NL', city: 'Amsterdam', asn: 3333, asOrg: 'Reseaux IP Europeens Network Coordination Centre (RIPE NCC)' });
-    expect(geoOf(enricher, '2001:67c:2e8:22::c100:68b')).toEqual({ country: 'NL', city: 'Amsterdam', asn: 3333, asOrg: 'Reseaux IP Europeens Network Coordination Centre (RIPE NCC)' });
+    expect(geoOf(enricher, '81.2.69.142')).toEqual({ country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 }, asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, '89.160.20.115')).toEqual({ country: 'SE', city: 'Linköping', location: { lat: 58.4167, lon: 15.6167 }, asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, '193.0.6.139')).toEqual({ country: 'NL', city: 'Amsterdam', location: { lat: 52.3759, lon: 4.8975 }, asn: 3333, asOrg: 'Reseaux IP Europeens Network Coordination Centre (RIPE NCC)' });
+    expect(geoOf(enricher, '2001:67c:2e8:22::c100:68b')).toEqual({ country: 'NL', city: 'Amsterdam', location: { lat: 52.3759, lon: 4.8975 }, asn: 3333, asOrg: 'Reseaux IP Europeens Network Coordination Centre (RIPE NCC)' });
     // Not in the City database: the country comes from the bundled database, the AS from the ASN one.
-    expect(geoOf(enricher, '8.8.8.8')).toEqual({ country: 'US', city: '', asn: 15169, asOrg: 'GOOGLE' });
+    expect(geoOf(enricher, '8.8.8.8')).toEqual({ country: 'US', city: '', location: null, asn: 15169, asOrg: 'GOOGLE' });
     // Only a registered country in the City database.
-    expect(geoOf(enricher, '202.12.27.33')).toEqual({ country: 'JP', city: '', asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, '202.12.27.33')).toEqual({ country: 'JP', city: '', location: null, asn: NONE, asOrg: '' });
     // Private addresses are never looked up.
-    expect(geoOf(enricher, '10.0.0.1')).toEqual({ country: 'private', city: '', asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, '10.0.0.1')).toEqual({ country: 'private', city: '', location: null, asn: NONE, asOrg: '' });
   });
 
   it("takes the City database's country over the country database's", async () => {
     const enricher = await geoip({ city_db: fixturePath('test-city.mmdb') });
-    expect(geoOf(enricher, '195.113.144.201')).toEqual({ country: 'SK', city: 'Bratislava', asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, '195.113.144.201')).toEqual({ country: 'SK', city: 'Bratislava', location: { lat: 48.1482, lon: 17.1067 }, asn: NONE, asOrg: '' });
     const countryOnly = await geoip();
     expect(geoOf(countryOnly, '195.113.144.201')?.country).toBe('CZ');
   });
 
   it("reads ip-location-db's flat City layout (country_code, city)", async () => {
     const enricher = await geoip({ city_db: fixturePath('test-city-flat.mmdb') });
-    expect(geoOf(enricher, '81.2.69.142')).toEqual({ country: 'GB', city: 'London', asn: NONE, asOrg: '' });
+    expect(geoOf(enricher, '81.2.69.142')).toEqual({ country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 }, asn: NONE, asOrg: '' });
   });
 
   it('does not ask an IPv4-only database about IPv6 addresses', async () => {

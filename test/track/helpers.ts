@@ -1,6 +1,6 @@
 // Synthetic PacketEvents for the tracker specs: every PacketEvent field present, as the decoder makes them.
 import { shapeCode } from '../../src/enrich/fingerprint.js';
-import { NONE, TCP_SYN, type PacketEvent, type SynFingerprint, type Verdict } from '../../src/pipeline/types.js';
+import { NONE, TCP_SYN, type GeoLocation, type PacketEvent, type SynFingerprint, type Verdict } from '../../src/pipeline/types.js';
 import { defaultTrack } from '../../src/track/options.js';
 import { Tracker } from '../../src/track/query.js';
 import type { Config } from '../../src/config/schema.js';
@@ -24,6 +24,9 @@ export interface PacketSpec {
   /** TCP options length; the fingerprint key is built from it. */
   olen?: number;
   country?: string;
+  /** With `country`: the city and where a City database places it. */
+  city?: string;
+  location?: GeoLocation;
   tool?: string;
   os?: string;
   icmpType?: number;
@@ -62,7 +65,7 @@ export function packet(spec: PacketSpec = {}): PacketEvent {
     ipHeaderLength: 20, icmpType: protocol === 1 ? (spec.icmpType ?? 8) : NONE, icmpCode: protocol === 1 ? 0 : NONE,
     inIf: spec.inIf ?? 'eth0', outIf: spec.outIf ?? '', mac: '', nflogGroup: NONE,
     fingerprint, os: spec.os ?? '', tool: spec.tool ?? '', classification: null,
-    geo: spec.country === undefined ? null : { country: spec.country, city: '', asn: NONE, asOrg: '' },
+    geo: spec.country === undefined ? null : { country: spec.country, city: spec.city ?? '', location: spec.location ?? null, asn: NONE, asOrg: '' },
     owner: null, listed: [],
   };
 }

@@ -100,3 +100,39 @@ describe('live figures per country (Tracker.countries)', () => {
     expect(t.countries().map((c) => c.country)).toEqual(['CN']);
   });
 });
+
+describe('live figures per place (Tracker.cities)', () => {
+  const LONDON = { lat: 51.5142, lon: -0.0931 };
+  const AMSTERDAM = { lat: 52.3759, lon: 4.8975 };
+
+  it('sums the located sources per city, most sources first; unlocated ones are not on it', () => {
+    const t = tracker();
+    t.observe(packet({ src: '203.0.113.1', time: T0, country: 'GB', city: 'London', location: LONDON }));
+    t.observe(packet({ src: '203.0.113.2', time: T0 + 1, country: 'NL', city: 'Amsterdam', location: AMSTERDAM }));
+    t.observe(packet({ src: '203.0.113.3', time: T0 + 2, country: 'NL', city: 'Amsterdam', location: AMSTERDAM, verdict: 'allowed' }));
+    t.observe(packet({ src: '203.0.113.3', time: T0 + 3, country: 'NL', city: 'Amsterdam', location: AMSTERDAM }));
+    t.observe(packet({ src: '203.0.113.4', time: T0 + 4, country: 'CN' }));
+    expect(t.cities()).toEqual([
+      { country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 2, packets: 3, blocked: 2, scanning: 0 },
+      { country: 'GB', city: 'London', ...LONDON, sources: 1, packets: 1, blocked: 1, scanning: 0 },
+    ]);
+  });
+
+  it('counts a source at the place it was last located, and is empty without a City database', () => {
+    const t = tracker();
+    t.observe(packet({ src: '203.0.113.1', time: T0, country: 'GB', city: 'London', location: LONDON }));
+    t.observe(packet({ src: '203.0.113.1', time: T0 + 1, country: 'NL', city: 'Amsterdam', location: AMSTERDAM }));
+    t.observe(packet({ src: '203.0.113.1', time: T0 + 2, country: 'NL' }));
+    expect(t.cities().map((c) => [c.city, c.sources, c.packets])).toEqual([['Amsterdam', 1, 3]]);
+    const plain = tracker();
+    plain.observe(packet({ src: '203.0.113.1', time: T0, country: 'NL' }));
+    expect(plain.cities()).toEqual([]);
+  });
+
+  it('leaves out sources whose packets have left the window', () => {
+    const t = tracker({ window_seconds: 60 });
+    t.observe(packet({ src: '203.0.113.1', time: T0, country: 'GB', city: 'London', location: LONDON }));
+    t.observe(packet({ src: '203.0.113.2', time: T0 + 90_000, country: 'NL', city: 'Amsterdam', location: AMSTERDAM }));
+    expect(t.cities().map((c) => c.city)).toEqual(['Amsterdam']);
+  });
+});

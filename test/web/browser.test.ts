@@ -133,7 +133,7 @@ function makeFeeder(config: Config): Feeder {
           a.patch?.(record);
           const e = decode(JSON.stringify(record), time + out.length) as PacketEvent;
           fingerprint.enrich(e);
-          e.geo = { country: a.country, city: '', asn: -1, asOrg: '' };
+          e.geo = { country: a.country, city: '', location: null, asn: -1, asOrg: '' };
           e.owner = a.owner ?? null;
           if (a.listed) e.listed = a.listed;
           out.push(e);

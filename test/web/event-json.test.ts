@@ -19,7 +19,7 @@ describe('the Event JSON of the stream protocol', () => {
 
   it('says who holds the source and which threat lists it is on; the owner\'s ASN wins over GeoIP\'s', () => {
     const e = packet({ country: 'US' });
-    e.geo = { country: 'US', city: '', asn: 64500, asOrg: 'FROM-GEOIP' };
+    e.geo = { country: 'US', city: '', location: null, asn: 64500, asOrg: 'FROM-GEOIP' };
     e.owner = { asn: 16509, org: 'AMAZON-02', cloud: 'aws/us-east-1/EC2' };
     e.listed = ['firehol_level1', 'et_compromised'];
     expect(eventJson(e, ['ulogd'])).toMatchObject({ asn: 16509, org: 'AMAZON-02', cloud: 'aws/us-east-1/EC2', listed: ['firehol_level1', 'et_compromised'] });
