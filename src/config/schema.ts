@@ -216,7 +216,7 @@ export const ConfigSchema = Type.Object(
     ),
     history: Type.Object(
       {
-        enabled: Type.Boolean({ default: true, description: 'Keep a searchable history on disk (SQLite): per source and hour its packets by verdict, ports, hosts, SYN windows, fingerprints, tools, OS, country, ASN and threat lists, and every detection, alert and block. The investigate page and /api/history/* ask it. Written in batches by a thread of its own, off the packet path.' }),
+        enabled: Type.Boolean({ default: true, description: 'Keep a searchable history on disk (SQLite): per source and hour its packets by verdict, ports, hosts, SYN windows, fingerprints, tools, OS, country (and city, with a City database), ASN and threat lists, and every detection, alert and block. The investigate page and /api/history/* ask it. Written in batches by a thread of its own, off the packet path.' }),
         path: Type.String({ default: '', description: 'The SQLite file; empty: history.sqlite in general.state_dir.' }),
         retention_days: Type.Number({ minimum: 0.01, maximum: 3650, default: 30, description: 'Sightings and incidents older than this are deleted (checked every 10 minutes and at start).' }),
         max_megabytes: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'The file is kept under this size by deleting the oldest hours first (a flood of new sources adds about fold_after_sources rows an hour: see there).' }),

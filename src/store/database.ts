@@ -15,13 +15,15 @@ import { openHistoryFile } from './schema.js';
 import { MAX_LIMIT, accessFor, matchedSources, orderBy, searchSql, type Access, type SearchSql } from './search.js';
 import { SetUnion, numberMembers, setMembers } from './sets.js';
 import { HOUR_MS, hourOf } from './sightings.js';
-import type { HistoryCountry, HistoryHour, HistoryIncident, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from './types.js';
+import type { HistoryCity, HistoryCountry, HistoryHour, HistoryIncident, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from './types.js';
 
 const DAY_MS = 86_400_000;
 /** Size retention deletes down to this share of maxBytes, so it does not run again at the next write. */
 const SIZE_TARGET = 0.9;
 /** Incidents a timeline shows at most. */
 const MAX_TIMELINE_INCIDENTS = 10_000;
+/** Places the map by city shows at most (the busiest), as the live one (track/query.ts MAX_CITIES). */
+export const MAX_HISTORY_CITIES = 1000;
 
 export interface WriteResult {
   rows: number;
@@ -57,6 +59,7 @@ interface StoredRow {
   os: string;
   lists: string;
   country: string;
+  city: string;
   asn: number | null;
   org: string;
   cloud: string;
@@ -89,7 +92,7 @@ interface IncidentRow {
 }
 
 const ROW_COLUMNS =
-  'source, hour, first_seen, last_seen, allowed, blocked, unknown, syns, folded, ports, ports_capped, hosts, hosts_capped, windows, fingerprints, tools, os, lists, country, asn, org, cloud';
+  'source, hour, first_seen, last_seen, allowed, blocked, unknown, syns, folded, ports, ports_capped, hosts, hosts_capped, windows, fingerprints, tools, os, lists, country, city, asn, org, cloud';
 
 export class HistoryDatabase {
   private readonly sightings: SightingWriter;
@@ -295,6 +298,26 @@ export class HistoryDatabase {
       .all(...matched.params) as HistoryCountry[];
   }
 
+  cities(q: HistorySearch): HistoryCity[] {
+    const s = searchSql(q, this.options.ipv6PrefixLength);
+    // max() skips NULLs, so `located` is the newest hour with a location, and the bare place
+    // columns take that row's values: a source counts at its newest place in the range, with all
+    // its packets there (as the live map does); a source never located has no place (NULL).
+    const matched = matchedSources(
+      s,
+      'source, country, city, lat, lon, max(CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN hour END) AS located, ' +
+        'sum(allowed + blocked + unknown) AS packets, sum(blocked) AS blocked',
+      this.access(s),
+    );
+    return this.db
+      .prepare(
+        `SELECT country, city, lat, lon, count(*) AS sources, sum(packets) AS packets, sum(blocked) AS blocked FROM (${matched.sql})
+         WHERE located IS NOT NULL
+         GROUP BY country, city, lat, lon ORDER BY sources DESC, packets DESC, country, city, lat, lon LIMIT ?`,
+      )
+      .all(...matched.params, MAX_HISTORY_CITIES) as HistoryCity[];
+  }
+
   timeline(source: string, from: number, to: number): HistoryTimeline {
     const key = this.sourceKey(source);
     const rows = this.hoursOf.all(key, hourOf(from), to) as StoredRow[];
@@ -315,6 +338,7 @@ export class HistoryDatabase {
     return {
       source: key,
       country: newest?.country ?? '',
+      city: newest?.city ?? '',
       asn: newest?.asn ?? null,
       org: newest?.org ?? '',
       cloud: newest?.cloud ?? '',
@@ -400,6 +424,7 @@ export class HistoryDatabase {
       tools: tools.members,
       os: os.members,
       country: newest?.country ?? '',
+      city: newest?.city ?? '',
       asn: newest?.asn ?? null,
       org: newest?.org ?? '',
       cloud: newest?.cloud ?? '',

@@ -17,7 +17,7 @@ import type { SightingBatch } from './batch.js';
 import type { FromWriter, Method, Questions, ToWriter, WriterFigures } from './messages.js';
 import { historyOptions, type HistoryOptions } from './options.js';
 import { Sightings, type SightingRecorder } from './sightings.js';
-import type { HistoryCountry, HistoryIncident, HistoryReader, HistorySearch, HistorySearchResult, HistoryTimeline } from './types.js';
+import type { HistoryCity, HistoryCountry, HistoryIncident, HistoryReader, HistorySearch, HistorySearchResult, HistoryTimeline } from './types.js';
 
 /** Takes things that happened to sources (detections, alerts, blocks) for the history. */
 export interface IncidentRecorder {
@@ -219,6 +219,10 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
 
   countries(query: HistorySearch): Promise<HistoryCountry[]> {
     return this.ask('countries', [query]);
+  }
+
+  cities(query: HistorySearch): Promise<HistoryCity[]> {
+    return this.ask('cities', [query]);
   }
 
   timeline(source: string, from: number, to: number): Promise<HistoryTimeline> {

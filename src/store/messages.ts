@@ -1,12 +1,13 @@
 // What the packet thread (history.ts) and the writer thread (worker.ts) say to each other.
 // Everything here is structured-clone data.
 import type { SightingBatch } from './batch.js';
-import type { HistoryCountry, HistoryIncident, HistorySearch, HistorySearchResult, HistoryTimeline } from './types.js';
+import type { HistoryCity, HistoryCountry, HistoryIncident, HistorySearch, HistorySearchResult, HistoryTimeline } from './types.js';
 
 /** The reader's questions, by method name: arguments and answer. */
 export interface Questions {
   search: { args: [HistorySearch]; answer: HistorySearchResult };
   countries: { args: [HistorySearch]; answer: HistoryCountry[] };
+  cities: { args: [HistorySearch]; answer: HistoryCity[] };
   timeline: { args: [string, number, number]; answer: HistoryTimeline };
   incidents: { args: [number, number, string | undefined, number | undefined]; answer: HistoryIncident[] };
 }

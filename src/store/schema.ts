@@ -24,10 +24,14 @@ CREATE TABLE positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL) WITH
 
 /**
  * Schema 3: a row may stand for many sources seen once (a network's row during a flood of new
- * sources, sightings.ts): how many.
+ * sources, sightings.ts): how many. And where a City database placed the source: its city, and
+ * its coordinates (NULL when none did), for the map by city.
  */
 const SCHEMA_3 = `
 ALTER TABLE sightings ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sightings ADD COLUMN city TEXT NOT NULL DEFAULT '';
+ALTER TABLE sightings ADD COLUMN lat REAL;
+ALTER TABLE sightings ADD COLUMN lon REAL;
 `;
 
 const TABLES = `
@@ -155,7 +159,7 @@ const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
   1: (db) => {
     db.exec(`DELETE FROM incidents WHERE id NOT IN (SELECT min(id) FROM incidents GROUP BY time, kind, subject, severity, text);${SCHEMA_2}`);
   },
-  // 2 → 3: every stored row is one source's.
+  // 2 → 3: every stored row is one source's, placed by no City database.
   2: (db) => {
     db.exec(SCHEMA_3);
   },

@@ -64,6 +64,10 @@ export function searchSql(q: HistorySearch, ipv6PrefixLength: number): SearchSql
     row.push('country = ?');
     rowParams.push(q.country);
   }
+  if (q.city !== undefined && q.city !== '') {
+    row.push('city = ?');
+    rowParams.push(q.city);
+  }
   if (q.asn !== undefined) {
     row.push('asn = ?');
     rowParams.push(whole('asn', q.asn, 0, 2 ** 32 - 1));
@@ -131,7 +135,7 @@ const INNER: Record<Access, string> = { address: 'INDEXED BY sightings_addr', al
 
 /**
  * The matching sources, each summed over its hours in the range: the SELECT the search and the
- * country map share (placeholders: fromHour, to, sourceParams, then again fromHour, to,
+ * country and city maps share (placeholders: fromHour, to, sourceParams, then again fromHour, to,
  * sourceParams, rowParams when there are row conditions).
  */
 export function matchedSources(s: SearchSql, columns: string, access: Access): { sql: string; params: SqlValue[] } {

@@ -15,7 +15,7 @@ import { inlineNumberSetText, inlineStringSetText, mergeSetText, setOverflows, s
 /** The columns a row is written with, in the INSERT's order. */
 const COLUMNS = [
   'source', 'hour', 'addr', 'first_seen', 'last_seen', 'allowed', 'blocked', 'unknown', 'syns', 'folded', 'ports', 'ports_capped',
-  'hosts', 'hosts_capped', 'windows', 'fingerprints', 'tools', 'os', 'lists', 'country', 'asn', 'org', 'cloud',
+  'hosts', 'hosts_capped', 'windows', 'fingerprints', 'tools', 'os', 'lists', 'country', 'city', 'lat', 'lon', 'asn', 'org', 'cloud',
 ] as const;
 type Column = (typeof COLUMNS)[number];
 const AT = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<Column, number>;
@@ -49,6 +49,8 @@ export class SightingWriter {
     const h = options.maxHostsPerRow;
     const v = options.maxValuesPerRow;
     const latest = (c: string): string => `${c} = CASE WHEN @${c} <> '' THEN @${c} ELSE ${c} END`;
+    // The place (city and coordinates) moves as a whole, so a name never meets another place's coordinates.
+    const place = (c: string): string => `${c} = CASE WHEN @lat IS NOT NULL OR @city <> '' THEN @${c} ELSE ${c} END`;
     this.merge = positional(
       db,
       `UPDATE sightings SET
@@ -69,6 +71,9 @@ export class SightingWriter {
         os = set_merge(os, @os, ${v}),
         lists = set_merge(lists, @lists, ${v}),
         ${latest('country')},
+        ${place('city')},
+        ${place('lat')},
+        ${place('lon')},
         asn = coalesce(@asn, asn),
         ${latest('org')},
         ${latest('cloud')}
@@ -123,6 +128,10 @@ export class SightingWriter {
     const names = listsOf(b, i, m);
     v[AT.lists] = stringSetText(names, 0, Math.min(names.length, this.maxValues));
     v[AT.country] = geo?.country ?? '';
+    v[AT.city] = geo?.city ?? '';
+    // No city and NULL coordinates (no City database placed it) leave a merged row's stored place as it was.
+    v[AT.lat] = geo?.location?.lat ?? null;
+    v[AT.lon] = geo?.location?.lon ?? null;
     v[AT.asn] = asn === NONE ? null : asn;
     v[AT.org] = orgOf(geo, owner);
     v[AT.cloud] = owner?.cloud ?? '';

@@ -19,6 +19,8 @@ export interface HistorySearch {
   os?: string;
   /** ISO 3166 alpha-2 country code (or "private"/"reserved"). */
   country?: string;
+  /** City name exactly as the City database gives it (e.g. "Amsterdam"). */
+  city?: string;
   asn?: number;
   /** Threat list name. */
   list?: string;
@@ -62,6 +64,8 @@ export interface HistorySource extends HistorySightings {
   /** The tracked source: an address, or an IPv6 network ("2001:db8:1:2::/64"). */
   source: string;
   country: string;
+  /** The newest hour's city, as country is ('' where no City database named one). */
+  city: string;
   asn: number | null;
   org: string;
   cloud: string;
@@ -105,6 +109,7 @@ export interface HistoryHour extends HistorySightings {
 export interface HistoryTimeline {
   source: string;
   country: string;
+  city: string;
   asn: number | null;
   org: string;
   cloud: string;
@@ -122,11 +127,29 @@ export interface HistoryCountry {
   blocked: number;
 }
 
+/**
+ * Sources and packets per located place over a search (for the map by city, where a City database
+ * is configured). A source counts at the newest place it was located at in the range.
+ */
+export interface HistoryCity {
+  country: string;
+  /** '' where the database has coordinates but no city name (a country's centre). */
+  city: string;
+  /** Degrees, WGS 84. */
+  lat: number;
+  lon: number;
+  sources: number;
+  packets: number;
+  blocked: number;
+}
+
 /** What the web layer reads from the store (every call is asynchronous: the store may answer off-thread). */
 export interface HistoryReader {
   search(query: HistorySearch): Promise<HistorySearchResult>;
   /** Sources per country for the same filters (limit and sort ignored). */
   countries(query: HistorySearch): Promise<HistoryCountry[]>;
+  /** Sources per located place for the same filters (limit and sort ignored; at most 1000 places, busiest first). */
+  cities(query: HistorySearch): Promise<HistoryCity[]>;
   /** One source (address or IPv6 network as stored) over [from, to). */
   timeline(source: string, from: number, to: number): Promise<HistoryTimeline>;
   /** Incidents over [from, to), newest first, optionally of one subject. */

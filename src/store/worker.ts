@@ -104,6 +104,8 @@ function ask(store: HistoryDatabase, m: Extract<ToWriter, { type: 'ask' }>): unk
       return store.search(...m.args);
     case 'countries':
       return store.countries(...m.args);
+    case 'cities':
+      return store.cities(...m.args);
     case 'timeline':
       return store.timeline(...m.args);
     case 'incidents':

@@ -14,6 +14,8 @@ export interface StreamFilter {
   fingerprint?: string;
   tool?: string;
   country?: string;
+  /** The city a City database places the source in (with `country`, one place). */
+  city?: string;
   /** The source is on this threat list. */
   list?: string;
   synOnly?: boolean;
@@ -33,7 +35,7 @@ export interface CompiledFilter {
 export type FilterResult = { ok: true; value: CompiledFilter } | { ok: false; error: string };
 
 const MAX_STRING = 64;
-const KEYS = new Set(['verdict', 'protocol', 'port', 'src', 'fingerprint', 'tool', 'country', 'list', 'synOnly']);
+const KEYS = new Set(['verdict', 'protocol', 'port', 'src', 'fingerprint', 'tool', 'country', 'city', 'list', 'synOnly']);
 /** The protocol names a filter may use (the stream also names others; filter on their number). */
 const FILTER_PROTOCOLS: ReadonlyMap<string, number> = new Map([
   ['tcp', 6],
@@ -59,6 +61,7 @@ export function parseFilter(input: unknown): FilterResult {
   let fingerprint: string | null = null;
   let tool: string | null = null;
   let country: string | null = null;
+  let city: string | null = null;
   let list: string | null = null;
   let synOnly = false;
   let cidr: Cidr | null = null;
@@ -94,7 +97,7 @@ export function parseFilter(input: unknown): FilterResult {
     if (cidr === null) return fail('src must be an IPv4 or IPv6 address or CIDR');
     filter.src = s;
   }
-  for (const name of ['fingerprint', 'tool', 'country', 'list'] as const) {
+  for (const name of ['fingerprint', 'tool', 'country', 'city', 'list'] as const) {
     const s = raw[name];
     if (s === undefined) continue;
     if (typeof s !== 'string' || s.length > MAX_STRING) return fail(`${name} must be a string of at most ${MAX_STRING} characters`);
@@ -102,6 +105,7 @@ export function parseFilter(input: unknown): FilterResult {
     if (name === 'fingerprint') fingerprint = s;
     else if (name === 'tool') tool = s;
     else if (name === 'country') country = s;
+    else if (name === 'city') city = s;
     else list = s;
   }
   if (raw.synOnly !== undefined) {
@@ -110,8 +114,9 @@ export function parseFilter(input: unknown): FilterResult {
     filter.synOnly = synOnly;
   }
 
-  const key = JSON.stringify([verdict, protocol, port, cidr === null ? null : cidr.text, fingerprint, tool, country, list, synOnly]);
-  const empty = verdict === null && protocol === NONE && port === NONE && cidr === null && fingerprint === null && tool === null && country === null && list === null && !synOnly;
+  const key = JSON.stringify([verdict, protocol, port, cidr === null ? null : cidr.text, fingerprint, tool, country, city, list, synOnly]);
+  const empty =
+    verdict === null && protocol === NONE && port === NONE && cidr === null && fingerprint === null && tool === null && country === null && city === null && list === null && !synOnly;
   if (empty) return { ok: true, value: { filter, match: null, key: '{}' } };
 
   const srcMatch = cidr === null ? null : cidrMatcher(cidr);
@@ -123,6 +128,7 @@ export function parseFilter(input: unknown): FilterResult {
     (fingerprint === null || (e.fingerprint !== null && e.fingerprint.key === fingerprint)) &&
     (tool === null || e.tool === tool) &&
     (country === null || (e.geo !== null && e.geo.country === country)) &&
+    (city === null || (e.geo !== null && e.geo.city === city)) &&
     (list === null || e.listed.includes(list)) &&
     (srcMatch === null || srcMatch(e.srcIp));
   return { ok: true, value: { filter, match, key } };

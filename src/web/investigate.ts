@@ -1,6 +1,7 @@
 // The investigation API: questions to the on-disk history store (store/types.ts HistoryReader) —
-// a search over sources, the same search per country, one source's timeline, incidents — and
-// /api/countries, the live tracker's figures per country for the scan-watch page's map.
+// a search over sources, the same search per country and per city, one source's timeline,
+// incidents — and /api/countries and /api/cities, the live tracker's figures per country and per
+// located place for the scan-watch page's map.
 //
 // Access is the app's (app.ts hooks: token by header or cookie, never `?token=` here). Query
 // strings are validated by their schemas before a handler runs; an empty parameter (an empty form
@@ -10,8 +11,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OS_FAMILIES } from '../enrich/signatures.js';
-import type { HistoryCountry, HistoryHour, HistoryIncident, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from '../store/types.js';
-import type { CountryFigures } from '../track/query.js';
+import type { HistoryCity, HistoryCountry, HistoryHour, HistoryIncident, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from '../store/types.js';
+import type { CityFigures, CountryFigures, Tracker } from '../track/query.js';
 import { errorText } from '../util/errors.js';
 import { parseCidr } from '../util/ip.js';
 import { HttpError, shownPath } from './http-error.js';
@@ -22,7 +23,7 @@ const HOUR_MS = 3_600_000;
 /** The range searched when the query gives no `from`. */
 export const DEFAULT_RANGE_MS = 24 * HOUR_MS;
 export const MAX_LIMIT = 10_000;
-/** /api/countries sums every tracked source (tens of ms at 100 000): one sum serves every page this long. */
+/** /api/countries (and /api/cities) sum every tracked source (tens of ms at 100 000): one sum serves every page this long. */
 const LIVE_COUNTRIES_MS = 5_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -46,6 +47,8 @@ const Filters = {
   tool: Type.Optional(Type.String({ maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' })),
   os: Type.Optional(StringEnum(OS_FAMILIES)),
   country: Type.Optional(Type.String({ pattern: '^([A-Za-z]{2}|private|reserved)$' })),
+  // Any script a City database names places in ("São Paulo", "Москва"); control characters are no name.
+  city: Type.Optional(Type.String({ maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f-\\x9f]+$' })),
   asn: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_294_967_295 })),
   list: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })),
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
@@ -63,7 +66,7 @@ export const SearchQuery = Type.Object(
 );
 export type SearchQuery = Static<typeof SearchQuery>;
 
-/** The search's filters (sort and limit mean nothing per country and are dropped). */
+/** The search's filters (sort and limit mean nothing per country or city and are dropped); /api/history/cities takes the same. */
 export const CountriesQuery = Type.Object(Filters, { additionalProperties: false });
 export type CountriesQuery = Static<typeof CountriesQuery>;
 
@@ -98,6 +101,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   tool: 'a tool signature id such as port6000-scanner (a-z, 0-9, _ and -)',
   os: `one of ${OS_FAMILIES.join(', ')}`,
   country: 'an ISO 3166 alpha-2 code (e.g. US), private or reserved',
+  city: 'a city name as the City database gives it (at most 100 characters, no control characters)',
   list: 'a threat list name (a-z, 0-9, _ and -, at most 32)',
   verdict: 'allowed or blocked',
   sort: SORTS.join(', ').replace(/, (?=[^,]*$)/, ' or '),
@@ -171,6 +175,7 @@ export function searchOf(q: CountriesQuery & { sort?: SearchQuery['sort']; limit
   if (q.tool !== undefined) search.tool = q.tool;
   if (q.os !== undefined) search.os = q.os;
   if (q.country !== undefined) search.country = q.country.length === 2 ? q.country.toUpperCase() : q.country;
+  if (q.city !== undefined) search.city = q.city;
   if (q.asn !== undefined) search.asn = q.asn;
   if (q.list !== undefined) search.list = q.list;
   if (q.port !== undefined) search.port = q.port;
@@ -208,6 +213,7 @@ const SourceRow = Type.Object({
   source: Type.String(),
   ...Sightings,
   country: Type.String(),
+  city: Type.String(),
   asn: Type.Union([Type.Integer(), Type.Null()]),
   org: Type.String(),
   cloud: Type.String(),
@@ -225,6 +231,19 @@ export const SearchReply = Type.Object({
 
 const CountryRow = Type.Object({ country: Type.String(), sources: Type.Number(), packets: Type.Number(), blocked: Type.Number() });
 export const CountriesReply = Type.Array(CountryRow);
+
+/** A located place's figures (store/types.ts HistoryCity; the live ones add `scanning`). */
+const CityFields = {
+  country: Type.String(),
+  city: Type.String(),
+  lat: Type.Number(),
+  lon: Type.Number(),
+  sources: Type.Number(),
+  packets: Type.Number(),
+  blocked: Type.Number(),
+};
+const CityRow = Type.Object(CityFields);
+export const CitiesReply = Type.Array(CityRow);
 
 const Incident = Type.Object({
   time: Type.Number(),
@@ -245,6 +264,7 @@ const Hour = Type.Object({
 export const TimelineReply = Type.Object({
   source: Type.String(),
   country: Type.String(),
+  city: Type.String(),
   asn: Type.Union([Type.Integer(), Type.Null()]),
   org: Type.String(),
   cloud: Type.String(),
@@ -253,14 +273,24 @@ export const TimelineReply = Type.Object({
   fingerprintChanges: Type.Array(Type.Object({ time: Type.Number(), from: Strings, to: Strings })),
 });
 
-export const LiveCountriesReply = Type.Object({
+/** What the live maps say of the tracker beside their figures. */
+const LiveWindow = {
   tracking: Type.Boolean(),
   windowSeconds: Type.Number(),
   /** Event time the tracker has reached (ISO), null before the first event. */
   time: Type.Union([Type.String(), Type.Null()]),
+};
+
+export const LiveCountriesReply = Type.Object({
+  ...LiveWindow,
   countries: Type.Array(
     Type.Object({ country: Type.String(), sources: Type.Number(), packets: Type.Number(), blocked: Type.Number(), scanning: Type.Number() }),
   ),
+});
+
+export const LiveCitiesReply = Type.Object({
+  ...LiveWindow,
+  cities: Type.Array(Type.Object({ ...CityFields, scanning: Type.Number() })),
 });
 
 /** A compile error when a schema and the store's type part ways (src/store/types.ts changed). */
@@ -270,10 +300,12 @@ export type SchemasMatchStore = [
   Assert<Same<Static<typeof SourceRow>, HistorySource>>,
   Assert<Same<Static<typeof SearchReply>, HistorySearchResult>>,
   Assert<Same<Static<typeof CountryRow>, HistoryCountry>>,
+  Assert<Same<Static<typeof CityRow>, HistoryCity>>,
   Assert<Same<Static<typeof Hour>, HistoryHour>>,
   Assert<Same<Static<typeof Incident>, HistoryIncident>>,
   Assert<Same<Static<typeof TimelineReply>, HistoryTimeline>>,
   Assert<Same<Static<typeof LiveCountriesReply>['countries'][number], CountryFigures>>,
+  Assert<Same<Static<typeof LiveCitiesReply>['cities'][number], CityFigures>>,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +341,7 @@ const iso = (t: number): string => new Date(t).toISOString();
 const CSV_COLUMNS: ReadonlyArray<[string, (s: HistorySource) => string | number | boolean]> = [
   ['source', (s) => s.source],
   ['country', (s) => s.country],
+  ['city', (s) => s.city],
   ['asn', (s) => s.asn ?? ''],
   ['org', (s) => s.org],
   ['cloud', (s) => s.cloud],
@@ -347,7 +380,7 @@ const stamp = (t: number): string => iso(t).replace(/[-:]/g, '').replace(/\d\d\.
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-/** Registers the history routes and /api/countries (from app.ts, after its hooks). */
+/** Registers the history routes, /api/countries and /api/cities (from app.ts, after its hooks). */
 export function registerInvestigate(app: FastifyInstance, deps: WebDeps): void {
   const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 503: ErrorReply };
   const route = <Q extends TSchema, R extends TSchema>(querystring: Q, reply: R) => ({
@@ -390,6 +423,12 @@ export function registerInvestigate(app: FastifyInstance, deps: WebDeps): void {
     return ask('countries', () => r.countries(query));
   });
 
+  app.get<{ Querystring: CountriesQuery }>('/api/history/cities', route(CountriesQuery, CitiesReply), async (req) => {
+    const r = reader();
+    const query = searchOf(req.query, Date.now());
+    return ask('cities', () => r.cities(query));
+  });
+
   app.get<{ Querystring: TimelineQuery }>('/api/history/timeline', route(TimelineQuery, TimelineReply), async (req) => {
     const r = reader();
     const source = validAddress('source', req.query.source);
@@ -404,20 +443,40 @@ export function registerInvestigate(app: FastifyInstance, deps: WebDeps): void {
     return ask('incidents', () => r.incidents(from, to, subject, limit));
   });
 
-  // Live: the page's map polls this; one sum serves every page for LIVE_COUNTRIES_MS.
-  let live: { at: number; countries: CountryFigures[] } | null = null;
-  app.get('/api/countries', route(Type.Object({}, { additionalProperties: false }), LiveCountriesReply), async (): Promise<Static<typeof LiveCountriesReply>> => {
+  /** The tracker, or the 404 that says tracking is off. */
+  const tracking = (per: string): Tracker => {
     const tracker = deps.tracker;
-    if (tracker === null) throw new HttpError(404, 'tracking_off', 'tracking is off ([track] enabled = false): there are no live sources to count per country');
-    const now = Date.now();
-    if (live === null || now - live.at >= LIVE_COUNTRIES_MS || now < live.at) live = { at: now, countries: tracker.countries() };
-    return {
-      tracking: true,
-      windowSeconds: tracker.options.windowMs / 1000,
-      time: tracker.now > 0 ? iso(tracker.now) : null,
-      countries: live.countries,
-    };
+    if (tracker === null) throw new HttpError(404, 'tracking_off', `tracking is off ([track] enabled = false): there are no live sources to count per ${per}`);
+    return tracker;
+  };
+  const liveWindow = (tracker: Tracker): Omit<Static<typeof LiveCountriesReply>, 'countries'> => ({
+    tracking: true,
+    windowSeconds: tracker.options.windowMs / 1000,
+    time: tracker.now > 0 ? iso(tracker.now) : null,
   });
+
+  // Live: the page's maps poll these.
+  const liveCountries = cachedSum((tracker) => tracker.countries());
+  app.get('/api/countries', route(Type.Object({}, { additionalProperties: false }), LiveCountriesReply), async (): Promise<Static<typeof LiveCountriesReply>> => {
+    const tracker = tracking('country');
+    return { ...liveWindow(tracker), countries: liveCountries(tracker) };
+  });
+
+  const liveCities = cachedSum((tracker) => tracker.cities());
+  app.get('/api/cities', route(Type.Object({}, { additionalProperties: false }), LiveCitiesReply), async (): Promise<Static<typeof LiveCitiesReply>> => {
+    const tracker = tracking('city');
+    return { ...liveWindow(tracker), cities: liveCities(tracker) };
+  });
+}
+
+/** The tracker's `sum`, taken again only after LIVE_COUNTRIES_MS (or when the clock went back): one sum serves every page polling. */
+function cachedSum<T>(sum: (tracker: Tracker) => T): (tracker: Tracker) => T {
+  let last: { at: number; value: T } | null = null;
+  return (tracker) => {
+    const now = Date.now();
+    if (last === null || now - last.at >= LIVE_COUNTRIES_MS || now < last.at) last = { at: now, value: sum(tracker) };
+    return last.value;
+  };
 }
 
 function sendCsv(reply: FastifyReply, body: string): FastifyReply {

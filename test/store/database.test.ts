@@ -6,7 +6,7 @@ import { HistoryDatabase } from '../../src/store/database.js';
 import { historyOptions } from '../../src/store/options.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { seqs } from '../track/helpers.js';
-import { HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
+import { DROP_SCHEMA_3_COLUMNS, HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -71,6 +71,31 @@ describe('writing sightings', () => {
     expect(row).toMatchObject({ source: '203.0.113.7', hour: T0, first_seen: T0 + 5, last_seen: T0 + 10, allowed: 1, blocked: 1, syns: 2, ports: ',22,80,', windows: ',16384,', country: 'DE', lists: '\x1fdrop\x1f' });
   });
 
+  it('stores where a City database placed the source; on a merge the latest place (city and location together) wins, an unplaced write keeps it', () => {
+    const s = new SyncStore(tmp.file());
+    const place = (name: string): Record<string, unknown> => {
+      const row = storedRows(tmp.file()).find((r) => r.source === name)!;
+      return { country: row.country, city: row.city, lat: row.lat, lon: row.lon };
+    };
+    s.record(packet({ src: '203.0.113.7', time: T0, country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 } }));
+    s.record(packet({ src: '198.51.100.9', time: T0, country: 'CN' })).flush();
+    expect(place('203.0.113.7')).toEqual({ country: 'GB', city: 'London', lat: 51.5142, lon: -0.0931 });
+    expect(place('198.51.100.9')).toEqual({ country: 'CN', city: '', lat: null, lon: null });
+    s.record(packet({ src: '203.0.113.7', time: T0 + 1, country: 'NL', city: 'Amsterdam', location: { lat: 52.3759, lon: 4.8975 } })).flush();
+    expect(place('203.0.113.7')).toEqual({ country: 'NL', city: 'Amsterdam', lat: 52.3759, lon: 4.8975 });
+    // A Country database's answer (no city, no location), then no answer at all: the place stays.
+    s.record(packet({ src: '203.0.113.7', time: T0 + 2, country: 'NL' })).flush();
+    s.record(packet({ src: '203.0.113.7', time: T0 + 3 })).flush();
+    expect(place('203.0.113.7')).toEqual({ country: 'NL', city: 'Amsterdam', lat: 52.3759, lon: 4.8975 });
+    s.record(packet({ src: '198.51.100.9', time: T0 + 4, country: 'CN', city: 'Beijing', location: { lat: 39.9075, lon: 116.3972 } })).flush();
+    expect(place('198.51.100.9')).toEqual({ country: 'CN', city: 'Beijing', lat: 39.9075, lon: 116.3972 });
+    // A place with coordinates but no city name (a country's centre) replaces the place whole: no name keeps other coordinates.
+    s.record(packet({ src: '198.51.100.9', time: T0 + 5, country: 'CN', city: '', location: { lat: 35, lon: 105 } })).flush();
+    expect(place('198.51.100.9')).toEqual({ country: 'CN', city: '', lat: 35, lon: 105 });
+    expect(storedRows(tmp.file())).toHaveLength(2);
+    s.close();
+  });
+
   it('keeps the addresses as numbers for ranges: IPv4 an integer, an IPv6 network 16 bytes', () => {
     const s = new SyncStore(tmp.file());
     s.record(packet({ src: '203.0.113.7' }), packet({ src: '2001:db8:1:2::9' })).flush();
@@ -97,11 +122,11 @@ describe('opening the file', () => {
     raw.close();
   });
 
-  it('upgrades a file of schema 2: its rows are each one source (folded 0), and new rows may fold', () => {
+  it('upgrades a file of schema 2: its rows are each one source (folded 0) placed nowhere, and new rows may fold', () => {
     const path = tmp.file();
     new SyncStore(path).record(packet()).flush().close();
     const raw = new Database(path);
-    raw.exec("ALTER TABLE sightings DROP COLUMN folded; UPDATE meta SET value = 2 WHERE key = 'schema'");
+    raw.exec(`${DROP_SCHEMA_3_COLUMNS} UPDATE meta SET value = 2 WHERE key = 'schema'`);
     raw.pragma('user_version = 2');
     raw.close();
     const again = new SyncStore(path, { foldAfter: 1 });
@@ -115,6 +140,8 @@ describe('opening the file', () => {
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     check.close();
+    // The old row was placed by no City database.
+    expect(storedRows(path).find((r) => r.source === '203.0.113.7')).toMatchObject({ folded: 0, city: '', lat: null, lon: null });
   });
 
   it('refuses a file that is not SQLite, saying so', () => {

@@ -79,6 +79,9 @@ export class SyncStore {
   }
 }
 
+/** Takes the sightings table back to before schema 3 (its columns dropped), to make a file of an older schema. */
+export const DROP_SCHEMA_3_COLUMNS = ['folded', 'city', 'lat', 'lon'].map((c) => `ALTER TABLE sightings DROP COLUMN ${c};`).join(' ');
+
 /** Every sighting row of the file as stored (a second, read-only connection), in a stable order. */
 export function storedRows(path: string): Array<Record<string, unknown>> {
   const db = new Database(path, { readonly: true });

@@ -66,6 +66,16 @@ describe('history store (writer thread)', () => {
     ]);
   });
 
+  it('answers places a City database located the sources at, through the writer thread', async () => {
+    const s = await store();
+    s.record(packet({ src: '81.2.69.142', country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 } }), NONE);
+    s.record(packet({ src: '203.0.113.7', country: 'CN' }), NONE);
+    s.flush();
+    await s.written();
+    expect(await s.cities(RANGE)).toEqual([{ country: 'GB', city: 'London', lat: 51.5142, lon: -0.0931, sources: 1, packets: 1, blocked: 1 }]);
+    expect((await s.search({ ...RANGE, city: 'London' })).sources.map((r) => r.source)).toEqual(['81.2.69.142']);
+  });
+
   it('flushes by itself every flushMs', async () => {
     const s = await store({ flushMs: 20 });
     s.record(packet(), NONE);

@@ -11,7 +11,7 @@ import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { Sightings } from '../../src/store/sightings.js';
 import type { HistoryIncident } from '../../src/store/types.js';
 import { memoryLogger } from '../../src/util/log.js';
-import { HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
+import { DROP_SCHEMA_3_COLUMNS, HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 const open: HistoryStore[] = [];
@@ -217,7 +217,7 @@ describe('incidents stored once', () => {
     new SyncStore(path).close();
     // Back to schema 1 as it was, with an incident stored three times.
     const raw = new Database(path);
-    raw.exec("DROP INDEX incidents_once; DROP TABLE positions; ALTER TABLE sightings DROP COLUMN folded; UPDATE meta SET value = 1 WHERE key = 'schema'");
+    raw.exec(`DROP INDEX incidents_once; DROP TABLE positions; ${DROP_SCHEMA_3_COLUMNS} UPDATE meta SET value = 1 WHERE key = 'schema'`);
     raw.pragma('user_version = 1');
     const add = raw.prepare('INSERT INTO incidents (time, kind, subject, severity, text, detail) VALUES (?, ?, ?, ?, ?, ?)');
     add.run(T0, 'detection', 'x', 3, 'same', '{"n":1}');

@@ -77,6 +77,7 @@ describe('history search', () => {
       tools: ['port6000-scanner'],
       os: ['crafted', 'linux'],
       country: 'CN',
+      city: '',
       asn: 4134,
       org: 'CHINANET',
       cloud: '',
@@ -244,5 +245,96 @@ describe('history search over a flood folded into network rows', () => {
     const row = flood.db.search({ ...ALL, address: '198.0.0.0/8' }).sources[0]!;
     expect(row).toMatchObject({ source: '198.0.0.0/8', folded: 2, packets: { blocked: 2, total: 2 }, ports: [80] });
     expect(flood.db.timeline('198.0.0.0/8', T0, T0 + 4 * HOUR).hours.map((h) => h.folded)).toEqual([2]);
+  });
+});
+
+describe('the map by city (a City database placed the sources)', () => {
+  // Five sources over four hours:
+  //   192.0.2.1  hour 0: 3 blocked, London; hour 2: 2 allowed, Amsterdam (its newest place)
+  //   192.0.2.2  hour 1: 4 blocked, win 16384, Amsterdam
+  //   192.0.2.3  hour 0: 1 blocked, London; hour 3: 2 blocked, GB without a place (London stays its newest place)
+  //   192.0.2.4  hour 1: 6 blocked, CN, never placed
+  //   192.0.2.5  hour 1: 1 blocked, the centre of the US (coordinates, no city name)
+  const LONDON = { lat: 51.5142, lon: -0.0931 };
+  const AMSTERDAM = { lat: 52.3759, lon: 4.8975 };
+  const US = { lat: 37.751, lon: -97.822 };
+  const tmp3 = tempDir();
+  let placed: SyncStore;
+  beforeAll(() => {
+    placed = new SyncStore(tmp3.file());
+    const specs: EventSpec[] = [
+      ...times(3, { src: '192.0.2.1', time: T0 + 10_000, country: 'GB', city: 'London', location: LONDON }),
+      ...times(2, { src: '192.0.2.1', time: T0 + 2 * HOUR, verdict: 'allowed', country: 'NL', city: 'Amsterdam', location: AMSTERDAM }),
+      ...times(4, { src: '192.0.2.2', time: T0 + HOUR, window: 16384, country: 'NL', city: 'Amsterdam', location: AMSTERDAM }),
+      { src: '192.0.2.3', time: T0 + 20_000, country: 'GB', city: 'London', location: LONDON },
+      ...times(2, { src: '192.0.2.3', time: T0 + 3 * HOUR, country: 'GB' }),
+      ...times(6, { src: '192.0.2.4', time: T0 + HOUR, country: 'CN' }),
+      { src: '192.0.2.5', time: T0 + HOUR, country: 'US', location: US },
+    ];
+    placed.record(...specs.map(packet)).flush();
+  });
+  afterAll(() => {
+    placed.close();
+    tmp3.cleanup();
+  });
+
+  it('sums the sources per place, each at its newest place in the range with all its packets; sources never placed are left out', () => {
+    expect(placed.db.cities(ALL)).toEqual([
+      { country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 2, packets: 9, blocked: 7 },
+      { country: 'GB', city: 'London', ...LONDON, sources: 1, packets: 3, blocked: 3 },
+      { country: 'US', city: '', ...US, sources: 1, packets: 1, blocked: 1 },
+    ]);
+  });
+
+  it('places a source by the hours in the range only', () => {
+    expect(placed.db.cities({ from: T0, to: T0 + 2 * HOUR })).toEqual([
+      { country: 'GB', city: 'London', ...LONDON, sources: 2, packets: 4, blocked: 4 },
+      { country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 1, packets: 4, blocked: 4 },
+      { country: 'US', city: '', ...US, sources: 1, packets: 1, blocked: 1 },
+    ]);
+    expect(placed.db.cities({ from: T0 + 3 * HOUR, to: T0 + 4 * HOUR })).toEqual([]);
+  });
+
+  it('takes the search filters', () => {
+    expect(placed.db.cities({ ...ALL, window: 16384 })).toEqual([{ country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 1, packets: 4, blocked: 4 }]);
+    expect(placed.db.cities({ ...ALL, verdict: 'allowed' })).toEqual([{ country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 1, packets: 5, blocked: 3 }]);
+    expect(placed.db.cities({ ...ALL, address: '192.0.2.3' })).toEqual([{ country: 'GB', city: 'London', ...LONDON, sources: 1, packets: 3, blocked: 3 }]);
+    expect(placed.db.cities({ ...ALL, country: 'CN' })).toEqual([]);
+  });
+
+  it('filters by city: sources with an hour there, summed over the whole range (search, countries and cities alike)', () => {
+    const found = (q: Partial<HistorySearch>): Array<[string, string, number]> => placed.db.search({ ...ALL, ...q }).sources.map((s) => [s.source, s.city, s.packets.total]);
+    expect(found({ city: 'Amsterdam' })).toEqual([
+      ['192.0.2.1', 'Amsterdam', 5],
+      ['192.0.2.2', 'Amsterdam', 4],
+    ]);
+    // 192.0.2.3's newest hour names no city.
+    expect(found({ city: 'London' })).toEqual([
+      ['192.0.2.1', 'Amsterdam', 5],
+      ['192.0.2.3', '', 3],
+    ]);
+    expect(found({ city: 'london' })).toEqual([]);
+    // With the other filters, in one hour: 192.0.2.1 was in London and in NL, but not in the same hour.
+    expect(found({ city: 'London', country: 'NL' })).toEqual([]);
+    expect(found({ city: 'Amsterdam', window: 16384 })).toEqual([['192.0.2.2', 'Amsterdam', 4]]);
+    expect(placed.db.countries({ ...ALL, city: 'Amsterdam' })).toEqual([{ country: 'NL', sources: 2, packets: 9, blocked: 7 }]);
+    expect(placed.db.cities({ ...ALL, city: 'London' })).toEqual([
+      { country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 1, packets: 5, blocked: 3 },
+      { country: 'GB', city: 'London', ...LONDON, sources: 1, packets: 3, blocked: 3 },
+    ]);
+  });
+
+  it('answers the busiest 1000 places at most', () => {
+    const tmp4 = tempDir();
+    const many = new SyncStore(tmp4.file());
+    // 1001 places of one source each; the last one has a second source, so it is the busiest.
+    for (let i = 0; i <= 1000; i++) many.record(packet({ src: `10.0.${i >> 8}.${i & 255}`, country: 'NL', city: `Place ${i}`, location: { lat: i / 100, lon: 0 } }));
+    many.record(packet({ src: '10.9.9.9', country: 'NL', city: 'Place 1000', location: { lat: 10, lon: 0 } })).flush();
+    const cities = many.db.cities(ALL);
+    expect(cities).toHaveLength(1000);
+    expect(cities[0]).toEqual({ country: 'NL', city: 'Place 1000', lat: 10, lon: 0, sources: 2, packets: 2, blocked: 2 });
+    expect(cities.slice(1, 3).map((c) => c.city)).toEqual(['Place 0', 'Place 1']);
+    many.close();
+    tmp4.cleanup();
   });
 });

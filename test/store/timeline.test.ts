@@ -88,8 +88,16 @@ describe('a source timeline', () => {
     expect(store.db.timeline('2001:db8:1:2::/64', T0, T0 + HOUR).hours).toHaveLength(1);
   });
 
+  it('names the city of its newest hour, as its country', () => {
+    const src = '203.0.113.7';
+    store.record(packet({ src, time: T0, country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 } }));
+    store.record(packet({ src, time: T0 + HOUR, country: 'NL', city: 'Amsterdam', location: { lat: 52.3759, lon: 4.8975 } })).flush();
+    expect(store.db.timeline(src, T0, T0 + 2 * HOUR)).toMatchObject({ country: 'NL', city: 'Amsterdam' });
+    expect(store.db.timeline(src, T0, T0 + HOUR)).toMatchObject({ country: 'GB', city: 'London' });
+  });
+
   it('is empty for a source never seen', () => {
-    expect(store.db.timeline('192.0.2.1', T0, T0 + HOUR)).toEqual({ source: '192.0.2.1', country: '', asn: null, org: '', cloud: '', hours: [], incidents: [], fingerprintChanges: [] });
+    expect(store.db.timeline('192.0.2.1', T0, T0 + HOUR)).toEqual({ source: '192.0.2.1', country: '', city: '', asn: null, org: '', cloud: '', hours: [], incidents: [], fingerprintChanges: [] });
   });
 });
 

@@ -42,6 +42,18 @@ describe('subscription filters', () => {
     expect(matches({ country: 'CN' }, packet())).toBe(false); // no GeoIP
   });
 
+  it('city keeps packets a City database placed there; with country, one place', () => {
+    const london = packet({ country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 } });
+    const ontario = packet({ country: 'CA', city: 'London', location: { lat: 42.9834, lon: -81.233 } });
+    expect(matches({ city: 'London' }, london)).toBe(true);
+    expect(matches({ city: 'London' }, ontario)).toBe(true);
+    expect(matches({ city: 'London', country: 'GB' }, ontario)).toBe(false);
+    expect(matches({ city: 'London', country: 'GB' }, london)).toBe(true);
+    expect(matches({ city: 'London' }, packet({ country: 'GB' }))).toBe(false); // no City database
+    expect(error({ city: 'x'.repeat(65) })).toMatch(/city must be a string of at most 64 characters/);
+    expect(compile({ city: 'London' }).key).not.toBe(compile({ country: 'London' }).key);
+  });
+
   it('list keeps packets whose source is on that threat list', () => {
     const listed = packet();
     listed.listed = ['firehol_level1', 'spamhaus_drop'];

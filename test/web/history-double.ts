@@ -1,7 +1,7 @@
 // A HistoryReader test double for the investigate specs: fixed answers (three sources, countries,
-// a timeline with a fingerprint change, incidents), every question it was asked recorded, and a
+// cities, a timeline with a fingerprint change, incidents), every question it was asked recorded, and a
 // switch that makes every call fail as a broken store would.
-import type { HistoryCountry, HistoryIncident, HistoryReader, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from '../../src/store/types.js';
+import type { HistoryCity, HistoryCountry, HistoryIncident, HistoryReader, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from '../../src/store/types.js';
 
 export const H0 = Date.UTC(2026, 10, 24, 6, 0, 0);
 const HOUR = 3_600_000;
@@ -9,6 +9,7 @@ const HOUR = 3_600_000;
 export type Question =
   | { method: 'search'; query: HistorySearch }
   | { method: 'countries'; query: HistorySearch }
+  | { method: 'cities'; query: HistorySearch }
   | { method: 'timeline'; source: string; from: number; to: number }
   | { method: 'incidents'; from: number; to: number; subject: string | undefined; limit: number | undefined };
 
@@ -27,6 +28,7 @@ function source(overrides: Partial<HistorySource> & Pick<HistorySource, 'source'
     tools: [],
     os: [],
     country: '',
+    city: '',
     asn: null,
     org: '',
     cloud: '',
@@ -50,6 +52,7 @@ export const SOURCES: HistorySource[] = [
     tools: ['port6000-scanner'],
     os: ['windows'],
     country: 'US',
+    city: 'Ashburn',
     asn: 16509,
     org: 'AMAZON-02',
     cloud: 'aws',
@@ -107,6 +110,13 @@ export const COUNTRIES: HistoryCountry[] = [
   { country: '', sources: 1, packets: 5, blocked: 5 },
 ];
 
+/** Places a City database located sources at; the last one a country's centre (no city name). */
+export const CITIES: HistoryCity[] = [
+  { country: 'GB', city: 'London', lat: 51.5142, lon: -0.0931, sources: 9, packets: 1200, blocked: 1100 },
+  { country: 'NL', city: 'Amsterdam', lat: 52.3759, lon: 4.8975, sources: 4, packets: 300, blocked: 250 },
+  { country: 'US', city: '', lat: 37.751, lon: -97.822, sources: 2, packets: 20, blocked: 20 },
+];
+
 export const INCIDENTS: HistoryIncident[] = [
   { time: H0 + HOUR + 60_000, kind: 'block', subject: '203.0.113.7', severity: 4, text: 'blocked for 3600 s by the responder', detail: { seconds: 3600 } },
   { time: H0 + 30_000, kind: 'detection', subject: '203.0.113.7', severity: 4, text: 'detected vertical scan (severity 4): SYN port scan of 6 ports (22-23,80-82,443)', detail: { ports: [22, 23] } },
@@ -115,6 +125,7 @@ export const INCIDENTS: HistoryIncident[] = [
 export const TIMELINE: HistoryTimeline = {
   source: '203.0.113.7',
   country: 'US',
+  city: 'Ashburn',
   asn: 16509,
   org: 'AMAZON-02',
   cloud: 'aws',
@@ -156,6 +167,10 @@ export class RecordingReader implements HistoryReader {
 
   countries(query: HistorySearch): Promise<HistoryCountry[]> {
     return this.answer({ method: 'countries', query }, COUNTRIES);
+  }
+
+  cities(query: HistorySearch): Promise<HistoryCity[]> {
+    return this.answer({ method: 'cities', query }, CITIES);
   }
 
   timeline(source: string, from: number, to: number): Promise<HistoryTimeline> {

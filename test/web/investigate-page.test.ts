@@ -21,6 +21,8 @@ const TOKEN = 'investigate-page-token-0123456789';
 const HOUR = 3_600_000;
 /** A custom range around the double's sightings (H0 and the two hours after it). */
 const DAY_OF_DATA = 'from=2026-11-24T00:00:00.000Z&to=2026-11-25T00:00:00.000Z';
+const SHANGHAI = { lat: 31.2222, lon: 121.4581 };
+const ASHBURN = { lat: 39.0437, lon: -77.4875 };
 
 describe('investigate page in chromium', () => {
   let app: Awaited<ReturnType<typeof buildApp>>;
@@ -42,9 +44,10 @@ describe('investigate page in chromium', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`);
     const config = webConfig({ token: TOKEN });
     const d = deps(config);
-    // The live map's figures: sources in three countries (and a private one) in the window.
-    for (let i = 0; i < 30; i++) d.tracker!.observe(packet({ src: '203.0.113.7', dport: 1000 + i, time: T0 + i * 100, country: 'CN' }));
-    d.tracker!.observe(packet({ src: '198.51.100.9', dport: 22, time: T0 + 4000, country: 'US' }));
+    // The live map's figures: sources in three countries (and a private one) in the window; two
+    // of them placed in a city, as with a City database.
+    for (let i = 0; i < 30; i++) d.tracker!.observe(packet({ src: '203.0.113.7', dport: 1000 + i, time: T0 + i * 100, country: 'CN', city: 'Shanghai', location: SHANGHAI }));
+    d.tracker!.observe(packet({ src: '198.51.100.9', dport: 22, time: T0 + 4000, country: 'US', city: 'Ashburn', location: ASHBURN }));
     d.tracker!.observe(packet({ src: '192.0.2.8', dport: 22, time: T0 + 4000, country: 'BR', verdict: 'allowed' }));
     d.tracker!.observe(packet({ src: '192.168.1.5', dport: 22, time: T0 + 4500, country: 'private', verdict: 'allowed' }));
     liveHub = hub(config);
@@ -182,7 +185,7 @@ describe('investigate page in chromium', () => {
     const got = (await page.evaluate(`fetch(${JSON.stringify(csv.pathname + csv.search)}).then(async (r) => [r.status, r.headers.get('content-disposition'), await r.text()])`)) as [number, string, string];
     expect(got[0]).toBe(200);
     expect(got[1]).toMatch(/^attachment; filename="nfwatch-history-\d{8}T\d{4}Z-\d{8}T\d{4}Z\.csv"$/);
-    expect(got[2].split('\r\n')[0]).toMatch(/^source,country,asn,org,/);
+    expect(got[2].split('\r\n')[0]).toMatch(/^source,country,city,asn,org,/);
     expect(reader.last('search')!.query).toMatchObject({ country: 'US', asn: 16509 });
   });
 
@@ -223,6 +226,30 @@ describe('investigate page in chromium', () => {
     await page.locator('#map-by-sources').click();
     await page.locator('#clear-filters').click();
     await expect.poll(() => query().country).toBeUndefined();
+  });
+
+  it('draws the places a City database located the sources at; a click narrows to that city and its country, a second clears it', async () => {
+    await page.locator('#clear-filters').click();
+    await expect.poll(() => page.locator('#inv-map circle.wm-p').count(), { timeout: 10_000 }).toBe(3);
+    const london = page.locator('#inv-map circle.wm-p[data-city="London"]');
+    expect(await london.locator('title').textContent()).toBe('London (GB): 9 sources, 1200 packets, 1100 blocked');
+    // Area by the measure: London's 9 sources against Amsterdam's 4.
+    expect(Number(await london.getAttribute('r'))).toBeGreaterThan(Number(await page.locator('#inv-map circle.wm-p[data-city="Amsterdam"]').getAttribute('r')));
+    const before = searches();
+    await london.click();
+    await expect.poll(() => query().city).toBe('London');
+    expect(query().country).toBe('GB');
+    await expect.poll(searches).toBe(before + 1);
+    expect(reader.last('search')!.query).toMatchObject({ country: 'GB', city: 'London' });
+    expect(reader.last('cities')!.query).toMatchObject({ country: 'GB', city: 'London' });
+    await expect.poll(() => page.locator('#map-hint').textContent()).toBe('London (GB) chosen: click it again to clear');
+    await expect.poll(() => page.locator('#inv-map circle.wm-p.sel').getAttribute('data-city')).toBe('London');
+    expect(await page.locator('#inv-map .wm-sel').count()).toBe(0); // the place is chosen, not the country
+    await page.locator('#inv-map circle.wm-p[data-city="London"]').click();
+    await expect.poll(() => query().city).toBeUndefined();
+    expect(query().country).toBeUndefined();
+    expect(reader.last('search')!.query.city).toBeUndefined();
+    expect(await page.locator('#map-hint').textContent()).toBe('click a country to filter, again to clear');
   });
 
   it('opens a source\'s timeline: hours as bars, the fingerprint change highlighted, incidents; back closes it', async () => {
@@ -288,7 +315,7 @@ describe('investigate page in chromium', () => {
     });
   }
 
-  it('the live page links to the investigate page and draws its live map; a country click filters the live view', async () => {
+  it('the live page links to the investigate page and draws its live map; a country or a place click filters the live view', async () => {
     await page.setViewportSize({ width: 1440, height: 900 });
     await page.goto(`${base}/`);
     expect(await page.locator('#nav-investigate').getAttribute('href')).toBe('/investigate');
@@ -303,6 +330,20 @@ describe('investigate page in chromium', () => {
     expect(await page.locator('#chips .chip').textContent()).toContain('CN');
     expect(await page.locator('#chips .chip .inv-link').getAttribute('href')).toBe('/investigate?country=CN');
     await page.locator('#live-map path[data-code="CN"]').click();
+    await expect.poll(() => page.locator('#chips .chip').count()).toBe(0);
+    // With a City database the places are circles over the countries; a click filters by the place.
+    await expect.poll(() => page.locator('#live-map circle.wm-p').count(), { timeout: 15_000 }).toBe(2);
+    const shanghai = page.locator('#live-map circle.wm-p[data-city="Shanghai"]');
+    expect(await shanghai.locator('title').textContent()).toBe('Shanghai (CN): 1 source (1 scanning), 30 packets, 30 blocked');
+    // Sized by the map's measure: by blocked packets, Shanghai's 30 outweigh Ashburn's one.
+    await page.locator('#map-by-blocked').click();
+    expect(Number(await shanghai.getAttribute('r'))).toBeGreaterThan(Number(await page.locator('#live-map circle.wm-p[data-city="Ashburn"]').getAttribute('r')));
+    await shanghai.click();
+    await expect.poll(() => page.locator('#chips .chip').count()).toBe(2);
+    expect((await page.locator('#chips .chip').allTextContents()).join(' ')).toMatch(/CN.*Shanghai|Shanghai.*CN/);
+    expect(await page.locator('#chips .chip .inv-link').last().getAttribute('href')).toBe('/investigate?city=Shanghai');
+    await expect.poll(() => page.locator('#live-map circle.wm-p.sel').getAttribute('data-city')).toBe('Shanghai');
+    await page.locator('#live-map circle.wm-p[data-city="Shanghai"]').click();
     await expect.poll(() => page.locator('#chips .chip').count()).toBe(0);
     // Each top source links to its history.
     await expect.poll(() => page.locator('#sources .inv-link').count(), { timeout: 10_000 }).toBeGreaterThan(0);

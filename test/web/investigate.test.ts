@@ -5,7 +5,7 @@ import type { HistorySearchResult } from '../../src/store/types.js';
 import { buildApp } from '../../src/web/app.js';
 import { csvField, parseTime, searchCsv } from '../../src/web/investigate.js';
 import { deps, hub, packet, T0, webConfig } from './helpers.js';
-import { COUNTRIES, H0, INCIDENTS, RecordingReader, RESULT, SOURCES, TIMELINE } from './history-double.js';
+import { CITIES, COUNTRIES, H0, INCIDENTS, RecordingReader, RESULT, SOURCES, TIMELINE } from './history-double.js';
 
 const DAY = 86_400_000;
 const TOKEN = 'investigate-token-0123456789';
@@ -59,6 +59,7 @@ describe('GET /api/history/search', () => {
       tool: 'port6000-scanner',
       os: 'windows',
       country: 'us',
+      city: 'Ashburn',
       asn: '16509',
       list: 'firehol_level1',
       port: '22',
@@ -80,6 +81,7 @@ describe('GET /api/history/search', () => {
           tool: 'port6000-scanner',
           os: 'windows',
           country: 'US',
+          city: 'Ashburn',
           asn: 16509,
           list: 'firehol_level1',
           port: 22,
@@ -179,7 +181,7 @@ describe('GET /api/history/search', () => {
     expect(reader.last('search')!.query).toMatchObject({ country: 'US', from: H0, to: H0 + DAY });
     const rows = parseCsv(res.body);
     expect(rows[0]).toEqual([
-      'source', 'country', 'asn', 'org', 'cloud', 'lists', 'packets', 'allowed', 'blocked', 'unknown', 'syns', 'folded_sources', 'ports', 'ports_capped',
+      'source', 'country', 'city', 'asn', 'org', 'cloud', 'lists', 'packets', 'allowed', 'blocked', 'unknown', 'syns', 'folded_sources', 'ports', 'ports_capped',
       'hosts', 'hosts_capped', 'windows', 'fingerprints', 'tools', 'os', 'detections', 'max_severity', 'hours', 'first_seen', 'last_seen',
     ]);
     expect(rows).toHaveLength(1 + SOURCES.length);
@@ -187,6 +189,7 @@ describe('GET /api/history/search', () => {
     expect(first).toMatchObject({
       source: '203.0.113.7',
       country: 'US',
+      city: 'Ashburn',
       asn: '16509',
       org: 'AMAZON-02',
       lists: 'firehol_level1',
@@ -265,6 +268,40 @@ describe('GET /api/history/countries', () => {
   });
 });
 
+describe('GET /api/history/cities', () => {
+  it('asks with the same filters as the countries (city among them) and answers HistoryCity[]', async () => {
+    const { app, reader } = await make();
+    const res = await app.inject(`/api/history/cities?from=${H0}&to=${H0 + DAY}&country=gb&city=London&window=16384&sort=packets&limit=5`);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual(CITIES);
+    expect(reader.questions).toEqual([{ method: 'cities', query: { from: H0, to: H0 + DAY, country: 'GB', city: 'London', window: 16384 } }]);
+  });
+
+  it('takes a city name in any script, with spaces and punctuation, as it is; an empty one is no filter', async () => {
+    const { app, reader } = await make();
+    for (const city of ['São Paulo', 'Москва', 'Frankfurt am Main', "L'Aquila", 'Winston-Salem', 'x'.repeat(100)]) {
+      const res = await app.inject(`/api/history/cities?city=${encodeURIComponent(city)}`);
+      expect(res.statusCode, `${city}: ${res.body}`).toBe(200);
+      expect(reader.last('cities')!.query.city, city).toBe(city);
+    }
+    await app.inject('/api/history/cities?city=');
+    expect(reader.last('cities')!.query).not.toHaveProperty('city');
+  });
+
+  it('refuses a city with control characters or past 100 characters with 400, before asking the store', async () => {
+    const { app, reader } = await make();
+    for (const city of ['Lon\u0000don', 'Lon\ndon', 'Lon\tdon', '\u001b[31mred', 'Lon\u007fdon', 'Lon\u0085don', 'x'.repeat(101)]) {
+      for (const route of ['cities', 'countries', 'search']) {
+        const url = `/api/history/${route}?city=${encodeURIComponent(city)}`;
+        const res = await app.inject(url);
+        expect(res.statusCode, url).toBe(400);
+        expect(res.json(), url).toMatchObject({ statusCode: 400, code: 'bad_request', message: 'city must be a city name as the City database gives it (at most 100 characters, no control characters)' });
+      }
+    }
+    expect(reader.questions).toEqual([]);
+  });
+});
+
 describe('GET /api/history/timeline', () => {
   it('asks for one source (an IPv6 network with "/" as a query parameter) over [from, to)', async () => {
     const { app, reader } = await make();
@@ -312,7 +349,7 @@ describe('without a history store, and when it fails', () => {
       const config = webConfig();
       const d = deps(config);
       app = await buildApp(reader === undefined ? d : { ...d, historyReader: reader }, hub(config));
-      for (const url of ['/api/history/search', '/api/history/search?format=csv', '/api/history/countries', '/api/history/timeline?source=192.0.2.1', '/api/history/incidents']) {
+      for (const url of ['/api/history/search', '/api/history/search?format=csv', '/api/history/countries', '/api/history/cities', '/api/history/timeline?source=192.0.2.1', '/api/history/incidents']) {
         const res = await app.inject(url);
         expect(res.statusCode, url).toBe(404);
         expect(res.json(), url).toMatchObject({ statusCode: 404, code: 'history_off' });
@@ -327,7 +364,7 @@ describe('without a history store, and when it fails', () => {
     const reader = new RecordingReader();
     reader.failure = new Error('SQLITE_BUSY: database is locked');
     const { app, deps: d } = await make({ reader });
-    for (const url of ['/api/history/search', '/api/history/search?format=csv', '/api/history/countries', '/api/history/timeline?source=192.0.2.1', '/api/history/incidents']) {
+    for (const url of ['/api/history/search', '/api/history/search?format=csv', '/api/history/countries', '/api/history/cities', '/api/history/timeline?source=192.0.2.1', '/api/history/incidents']) {
       const res = await app.inject(url);
       expect(res.statusCode, url).toBe(503);
       expect(res.json(), url).toMatchObject({ statusCode: 503, code: 'history_unavailable' });
@@ -368,10 +405,75 @@ describe('GET /api/countries (the live map)', () => {
   });
 });
 
-describe('the token on the investigate routes', () => {
-  const urls = ['/api/history/search', '/api/history/search?format=csv', '/api/history/countries', '/api/history/timeline?source=192.0.2.1', '/api/history/incidents', '/api/countries'];
+describe('GET /api/cities (the live map by city)', () => {
+  const LONDON = { lat: 51.5142, lon: -0.0931 };
+  const AMSTERDAM = { lat: 52.3759, lon: 4.8975 };
 
-  it('refuses every history route and /api/countries without it (401), and the page too', async () => {
+  it('sums the located sources in the window per place: sources, packets, blocked, scanning; unlocated ones are not on it', async () => {
+    const { app, deps: d } = await make();
+    for (let i = 0; i < 30; i++) d.tracker!.observe(packet({ src: '203.0.113.7', dport: 1000 + i, time: T0 + i * 100, country: 'NL', city: 'Amsterdam', location: AMSTERDAM }));
+    d.tracker!.observe(packet({ src: '203.0.113.8', dport: 22, time: T0 + 4000, country: 'NL', city: 'Amsterdam', location: AMSTERDAM, verdict: 'allowed' }));
+    d.tracker!.observe(packet({ src: '198.51.100.9', dport: 22, time: T0 + 5000, country: 'GB', city: 'London', location: LONDON }));
+    d.tracker!.observe(packet({ src: '198.51.100.10', dport: 22, time: T0 + 5000, country: 'CN' }));
+    const res = await app.inject('/api/cities');
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({
+      tracking: true,
+      windowSeconds: 300,
+      time: new Date(T0 + 5000).toISOString(),
+      cities: [
+        { country: 'NL', city: 'Amsterdam', ...AMSTERDAM, sources: 2, packets: 31, blocked: 30, scanning: 1 },
+        { country: 'GB', city: 'London', ...LONDON, sources: 1, packets: 1, blocked: 1, scanning: 0 },
+      ],
+    });
+  });
+
+  it('is empty (not an error) before the first event and without a City database', async () => {
+    const { app, deps: d } = await make();
+    expect((await app.inject('/api/cities')).json()).toEqual({ tracking: true, windowSeconds: 300, time: null, cities: [] });
+    // Past the 5 s one sum serves.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 5_000);
+    d.tracker!.observe(packet({ src: '203.0.113.7', time: T0, country: 'NL' }));
+    expect((await app.inject('/api/cities')).json()).toEqual({ tracking: true, windowSeconds: 300, time: new Date(T0).toISOString(), cities: [] });
+  });
+
+  it('answers 404 tracking_off when tracking is off', async () => {
+    const { app } = await make({ tracking: false });
+    const res = await app.inject('/api/cities');
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'tracking_off', message: 'tracking is off ([track] enabled = false): there are no live sources to count per city' });
+  });
+});
+
+describe('the live maps\' sums (/api/countries, /api/cities)', () => {
+  it('serve every page for 5 s from one sum, then sum again (and at once when the clock went back)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(H0);
+    const { app, deps: d } = await make();
+    const sources = async (url: string, key: 'countries' | 'cities'): Promise<number> => {
+      const body = (await app.inject(url)).json() as Record<typeof key, Array<{ sources: number }>>;
+      return body[key].reduce((n, c) => n + c.sources, 0);
+    };
+    const seen = async (): Promise<[number, number]> => [await sources('/api/countries', 'countries'), await sources('/api/cities', 'cities')];
+    const add = (src: string, time: number): void => d.tracker!.observe(packet({ src, time, country: 'GB', city: 'London', location: { lat: 51.5142, lon: -0.0931 } }));
+    add('203.0.113.1', T0);
+    expect(await seen()).toEqual([1, 1]);
+    add('203.0.113.2', T0 + 1);
+    vi.setSystemTime(H0 + 4_999);
+    expect(await seen()).toEqual([1, 1]);
+    vi.setSystemTime(H0 + 5_000);
+    expect(await seen()).toEqual([2, 2]);
+    add('203.0.113.3', T0 + 2);
+    vi.setSystemTime(H0 + 4_000);
+    expect(await seen()).toEqual([3, 3]);
+  });
+});
+
+describe('the token on the investigate routes', () => {
+  const urls = ['/api/history/search', '/api/history/search?format=csv', '/api/history/countries', '/api/history/cities', '/api/history/timeline?source=192.0.2.1', '/api/history/incidents', '/api/countries', '/api/cities'];
+
+  it('refuses every history route, /api/countries and /api/cities without it (401), and the page too', async () => {
     const { app, reader } = await make({ config: { token: TOKEN } });
     for (const url of [...urls, '/investigate', '/investigate.js', '/map.js', '/vendor/countries-50m.json', '/vendor/country-codes.json']) {
       const res = await app.inject(url);
@@ -381,7 +483,7 @@ describe('the token on the investigate routes', () => {
     expect(reader.questions).toEqual([]);
   });
 
-  it('does not take ?token= on /api/history/* or /api/countries (it would end up in logs); takes Authorization: Bearer', async () => {
+  it('does not take ?token= on /api/history/*, /api/countries or /api/cities (it would end up in logs); takes Authorization: Bearer', async () => {
     const { app } = await make({ config: { token: TOKEN } });
     for (const url of urls) {
       const withQuery = `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}`;

@@ -1,6 +1,6 @@
 // nfwatch scan-watch page: the reference client of the WebSocket stream (docs/stream-protocol.md)
 // and of the JSON API (/api/summary, /api/sources, /api/fingerprints, /api/campaigns, /api/blocks,
-// /api/counters, /api/rates, /api/countries for the map).
+// /api/counters, /api/rates, /api/countries and /api/cities for the map).
 //
 // Sources and events carry who holds the address (AS number and organisation, cloud range) and the
 // threat lists it is on; a list badge filters the live view by that list (the stream's `list`
@@ -289,6 +289,7 @@ const FIELDS = {
   port: { label: 'port', server: true, num: true, get: (e) => e.dport },
   src: { label: 'src', server: true, num: false, match: (e, v) => addrMatches(e.src, v) },
   country: { label: 'country', server: true, num: false, get: (e) => e.country },
+  city: { label: 'city', server: true, num: false, get: (e) => e.city },
   tool: { label: 'tool', server: true, num: false, get: (e) => e.tool },
   fingerprint: { label: 'fp', server: true, num: false, get: (e) => e.fingerprint },
   list: { label: 'list', server: true, num: false, match: (e, v) => Array.isArray(e.listed) && e.listed.includes(v) },
@@ -1305,7 +1306,7 @@ function poll(url, ms, render) {
 // Links to the investigate page (the history of what the live view shows)
 
 /** Live filter fields → the investigate page's parameter of the same meaning. */
-const INVESTIGATE_PARAMS = { src: 'address', window: 'window', fingerprint: 'fingerprint', tool: 'tool', country: 'country', list: 'list', port: 'port', verdict: 'verdict' };
+const INVESTIGATE_PARAMS = { src: 'address', window: 'window', fingerprint: 'fingerprint', tool: 'tool', country: 'country', city: 'city', list: 'list', port: 'port', verdict: 'verdict' };
 
 /** A small link to /investigate?<params>: the history of `what`. */
 function investigateLink(params, what) {
@@ -1324,12 +1325,14 @@ function chipInvestigateLink(field, value) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Live map: sources by country in the tracker's window (/api/countries). A click filters the live
-// view by that country (the stream filter has a country field); a second click clears it.
+// Live map: sources by country in the tracker's window (/api/countries), and where a City database
+// is configured the places it located them at (/api/cities). A click filters the live view by that
+// country, or by that place (country and city: the stream filter has both); a second click clears it.
 
 const liveMap = (() => {
   let by = 'blocked';
   let rows = [];
+  let places = [];
   const fetchJson = async (url) => {
     const headers = TOKEN ? { authorization: `Bearer ${TOKEN}` } : {};
     const res = await fetch(url, { headers, credentials: 'same-origin' });
@@ -1340,7 +1343,21 @@ const liveMap = (() => {
     atlas: '/vendor/countries-110m.json',
     label: 'Sources by country in the window',
     fetchJson,
-    onSelect: (code) => (code === null ? removeFilter('country') : setFilter('country', code)),
+    onSelect: (code) => {
+      removeFilter('city');
+      if (code === null) removeFilter('country');
+      else setFilter('country', code);
+    },
+    onSelectPlace: (place) => {
+      if (place === null) {
+        removeFilter('city');
+        removeFilter('country');
+        return;
+      }
+      setFilter('country', place.country);
+      if (place.city) setFilter('city', place.city);
+      else removeFilter('city');
+    },
   });
   const buttons = { blocked: $('map-by-blocked'), sources: $('map-by-sources') };
   for (const [key, b] of Object.entries(buttons)) {
@@ -1351,12 +1368,10 @@ const liveMap = (() => {
     });
   }
   function show() {
-    map.update(rows, {
-      value: (c) => (by === 'blocked' ? c.blocked : c.sources),
-      describe: (c) => `${compact(c.sources)} source${c.sources === 1 ? '' : 's'} (${compact(c.scanning)} scanning), ${compact(c.packets)} packets, ${compact(c.blocked)} blocked`,
-      metric: by === 'blocked' ? 'blocked packets' : 'sources',
-      palette: by === 'blocked' ? 'red' : 'blue',
-    });
+    const value = (c) => (by === 'blocked' ? c.blocked : c.sources);
+    const describe = (c) => `${compact(c.sources)} source${c.sources === 1 ? '' : 's'} (${compact(c.scanning)} scanning), ${compact(c.packets)} packets, ${compact(c.blocked)} blocked`;
+    map.update(rows, { value, describe, metric: by === 'blocked' ? 'blocked packets' : 'sources', palette: by === 'blocked' ? 'red' : 'blue' });
+    map.updatePlaces(places, { value, describe });
   }
   return {
     /** From /api/countries (LiveCountriesReply). */
@@ -1365,9 +1380,16 @@ const liveMap = (() => {
       if (body?.windowSeconds) setText('map-hint', `last ${body.windowSeconds}s`);
       show();
     },
-    /** The country filter in force is the map's selection. */
+    /** From /api/cities (LiveCitiesReply): empty without a City database. */
+    setPlaces(body) {
+      places = listOf(body, 'cities');
+      show();
+    },
+    /** The country (or place) filter in force is the map's selection. */
     showFilter() {
-      map.select(filter.get('country') ?? null);
+      const city = filter.get('city');
+      map.select(city ? null : (filter.get('country') ?? null));
+      map.selectPlace(city ? { country: filter.get('country') ?? '', city } : null);
     },
   };
 })();
@@ -1509,3 +1531,4 @@ poll('/api/counters', POLL.counters, renderCounters);
 poll('/api/rates', POLL.rates, (body) => rateChart.history(listOf(body, 'points')));
 poll('/api/blocks', POLL.blocks, renderBlocks);
 poll('/api/countries', POLL.countries, (body) => liveMap.set(body));
+poll('/api/cities', POLL.countries, (body) => liveMap.setPlaces(body));

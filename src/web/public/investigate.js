@@ -16,7 +16,7 @@ const SHOWN_ROWS = 2_000;
 const HOUR_MS = 3_600_000;
 const RANGES = { '1h': HOUR_MS, '24h': 24 * HOUR_MS, '7d': 7 * 24 * HOUR_MS, '30d': 30 * 24 * HOUR_MS };
 /** The filters, as named in the URL, the form and the API. */
-const FILTERS = ['address', 'window', 'fingerprint', 'tool', 'os', 'country', 'asn', 'list', 'port', 'verdict'];
+const FILTERS = ['address', 'window', 'fingerprint', 'tool', 'os', 'country', 'city', 'asn', 'list', 'port', 'verdict'];
 /** What an absent parameter means (left out of the URL). */
 const DEFAULTS = { range: '24h', sort: 'packets', limit: '100' };
 const STATE_KEYS = [...FILTERS, 'range', 'from', 'to', 'sort', 'limit', 'source'];
@@ -304,7 +304,7 @@ async function load() {
   setText('fig-range', `${short(range.from)} → ${short(range.to)}`);
   $('fig-range').title = `${when(range.from)} to ${when(range.to)} (local time)`;
   setStatus('searching…', 'busy');
-  const [result, countries] = await Promise.allSettled([getJson(search), getJson(`/api/history/countries?${query}`)]);
+  const [result, countries, cities] = await Promise.allSettled([getJson(search), getJson(`/api/history/countries?${query}`), getJson(`/api/history/cities?${query}`)]);
   if (gen !== generation) return;
   if (result.status === 'fulfilled') {
     for (const k of ['auth', 'history', 'search']) notice(k, '', null);
@@ -316,6 +316,7 @@ async function load() {
     setStatus(e instanceof ApiError && e.status === 400 ? e.message : 'no answer', 'error');
     if (!(e instanceof ApiError && e.status === 400)) explain(e, 'search');
   }
+  cityRows = cities.status === 'fulfilled' && Array.isArray(cities.value) ? cities.value : [];
   renderCountries(countries.status === 'fulfilled' && Array.isArray(countries.value) ? countries.value : []);
   showTimeline();
 }
@@ -370,7 +371,7 @@ function resultRow(r) {
   if (r.folded > 0) src.append(' ', el('span', 'folded', `${compact(r.folded)} seen once`));
   tr.append(titled(src, r.folded > 0 ? `${r.source}: ${r.folded} sources seen once each, kept in their network's row (an hour with more than history.fold_after_sources sources)` : r.source));
 
-  tr.append(titled(td(null, null, r.country ? [pivot('country', r.country, placeLabel(r.country), 'cc')] : [])));
+  tr.append(titled(td(null, null, r.country ? [pivot('country', r.country, placeLabel(r.country), 'cc')] : []), [r.city, r.country].filter(Boolean).join(', ')));
 
   const as = td('as');
   if (r.asn !== null && r.asn !== undefined) as.append(pivot('asn', r.asn, `AS${r.asn}`, 'mono'), ' ');
@@ -439,14 +440,32 @@ let names = new Map();
 /** A country's name: the map's (short: "China"), else ISO's, else ''. */
 const nameOf = (code) => worldMap.nameOf(code) ?? names.get(code) ?? '';
 let countryRows = [];
+/** Places a City database located the sources at (/api/history/cities): empty without one. */
+let cityRows = [];
 const describe = (c) => `${compact(c.sources)} source${c.sources === 1 ? '' : 's'}, ${compact(c.packets)} packets, ${compact(c.blocked)} blocked`;
 
 const worldMap = createWorldMap($('inv-map'), {
   atlas: '/vendor/countries-50m.json',
   label: 'Sources by country over the range searched',
   fetchJson: getJson,
-  onSelect: (code) => narrow('country', code ?? ''),
+  onSelect: (code) => narrowPlace(code ?? '', ''),
+  onSelectPlace: (place) => narrowPlace(place?.country ?? '', place?.city ?? ''),
 });
+
+// A city chosen on the map is of its country: typing another country lets it go.
+field('country').addEventListener('input', () => {
+  field('city').value = '';
+});
+
+/** Narrows the search to a country, or a city in it ('' for none), as one step back in history. */
+function narrowPlace(country, city) {
+  const s = { ...stateFromForm(), country, city };
+  fillForm(s);
+  commit(s);
+}
+
+/** The map's hint while no city is chosen. */
+const MAP_HINT = $('map-hint').textContent ?? '';
 
 function renderCountries(rows) {
   countryRows = rows;
@@ -456,7 +475,11 @@ function renderCountries(rows) {
     metric: mapBy === 'blocked' ? 'blocked packets' : 'sources',
     palette: mapBy === 'blocked' ? 'red' : 'blue',
   });
-  worldMap.select(state.country || null);
+  const value = (c) => (mapBy === 'blocked' ? c.blocked : c.sources);
+  worldMap.updatePlaces(cityRows, { value, describe });
+  worldMap.select(state.city ? null : state.country || null);
+  worldMap.selectPlace(state.city ? { country: state.country, city: state.city } : null);
+  setText('map-hint', state.city ? `${state.city} (${state.country}) chosen: click it again to clear` : MAP_HINT);
   const top = [...rows].sort((a, b) => (mapBy === 'blocked' ? b.blocked - a.blocked : b.sources - a.sources)).slice(0, 12);
   const ol = $('country-top');
   ol.replaceChildren();
@@ -470,7 +493,7 @@ function renderCountries(rows) {
     b.title = `${nameOf(c.country) || placeLabel(c.country)}: ${describe(c)}`;
     b.setAttribute('aria-pressed', String(c.country !== '' && c.country === state.country));
     b.disabled = c.country === '';
-    b.addEventListener('click', () => narrow('country', c.country === state.country ? '' : c.country));
+    b.addEventListener('click', () => narrowPlace(c.country === state.country ? '' : c.country, ''));
     ol.append(el('li', null, null, [b]));
   }
   if (top.length === 0) ol.append(el('li', 'dim', 'no sources in the range'));
@@ -561,6 +584,7 @@ function renderTimeline(t, range) {
     const folded = hours.reduce((n, h) => n + (h.folded ?? 0), 0);
     const who = [
       folded > 0 ? `${compact(folded)} sources seen once, kept in their network's row` : '',
+      t.city ?? '',
       t.country ? placeLabel(t.country) : '',
       t.asn != null ? `AS${t.asn}` : '',
       t.org ?? '',

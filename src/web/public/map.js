@@ -11,6 +11,10 @@
 // markup; the colours are SVG presentation attributes (the CSP forbids inline styles). What has no
 // shape on the map — private and reserved addresses, sources no database placed, countries too
 // small for the atlas — is listed in a note under it instead, clickable as the shapes are.
+//
+// Where a City database is configured, the places it located sources at are drawn over the
+// countries as circles (area by value) from their latitude and longitude: updatePlaces(). A click
+// on one chooses that place (onSelectPlace), a second clears it.
 
 const NS = 'http://www.w3.org/2000/svg';
 const CODES_URL = '/vendor/country-codes.json';
@@ -24,6 +28,12 @@ const PALETTES = {
 const NONE = '#222b36';
 /** How many places the note names before "+N more". */
 const NOTE_ITEMS = 8;
+/** Located places are amber, apart from the countries under them whichever palette shades those. */
+const PLACE_PALETTE = ['#8a6d1f', '#f2cc60'];
+/** Circles of located places: radius of the smallest and the largest value, px. */
+const PLACE_RADIUS = [2, 9];
+/** Places drawn at most (the busiest); the rest would be dots under dots. */
+const MAX_PLACES = 400;
 
 /** Fetched once per page, whichever maps ask. */
 const loads = new Map();
@@ -72,6 +82,17 @@ function svg(tag, attrs) {
   return node;
 }
 
+/** An SVG shape that acts as a button: a click, or Enter or Space while it has the focus. */
+function pressable(node, action) {
+  node.addEventListener('click', action);
+  node.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      action();
+    }
+  });
+}
+
 function html(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -98,9 +119,11 @@ let instances = 0;
  *   label: string,
  *   fetchJson: (url: string) => Promise<any>,
  *   onSelect?: (code: string | null) => void,
+ *   onSelectPlace?: (place: { country: string, city: string } | null) => void,
  * }} options `atlas`: URL of a world-atlas countries file; `label`: what the map shows, for
  *   assistive technology; `onSelect`: a country (or a place in the note) was chosen — its code, or
- *   null when it was the selected one (a second click clears).
+ *   null when it was the selected one (a second click clears); `onSelectPlace`: the same for a
+ *   located place's circle.
  */
 export function createWorldMap(container, options) {
   const id = `wm${++instances}`;
@@ -109,7 +132,8 @@ export function createWorldMap(container, options) {
   const root = svg('svg', { class: 'wmap-svg', role: 'group', 'aria-label': options.label });
   const shapesGroup = svg('g', { class: 'wm-shapes' });
   const selectedGroup = svg('g', { class: 'wm-selected', 'aria-hidden': 'true' });
-  root.append(shapesGroup, selectedGroup);
+  const placesGroup = svg('g', { class: 'wm-places' });
+  root.append(shapesGroup, selectedGroup, placesGroup);
   box.append(root);
   const foot = html('div', 'wmap-foot');
   const legend = html('div', 'wmap-legend');
@@ -126,9 +150,14 @@ export function createWorldMap(container, options) {
   let size = { w: 0, h: 0 };
   let data = { rows: [], value: () => 0, describe: () => '', metric: '', palette: 'blue' };
   let selected = null;
+  let places = { rows: [], value: () => 0, describe: () => '' };
+  /** The chosen place: "country\u0000city", or null. */
+  let selectedPlace = null;
   let ready = false;
 
   const choose = (code) => options.onSelect?.(code === selected ? null : code);
+  const placeKey = (p) => `${p.country ?? ''}\u0000${p.city ?? ''}`;
+  const choosePlace = (p) => options.onSelectPlace?.(placeKey(p) === selectedPlace ? null : { country: p.country ?? '', city: p.city ?? '' });
 
   (async () => {
     try {
@@ -149,13 +178,7 @@ export function createWorldMap(container, options) {
         path.append(svg('title'));
         if (code) {
           path.dataset.code = code;
-          path.addEventListener('click', () => choose(code));
-          path.addEventListener('keydown', (ev) => {
-            if (ev.key === 'Enter' || ev.key === ' ') {
-              ev.preventDefault();
-              choose(code);
-            }
-          });
+          pressable(path, () => choose(code));
         }
         shapesGroup.append(path);
         return { code, name: shapeName || (code ?? ''), feature, path };
@@ -183,6 +206,45 @@ export function createWorldMap(container, options) {
     const path = globalThis.d3.geoPath(projection);
     for (const s of shapes) s.path.setAttribute('d', path(s.feature) ?? '');
     paintSelection();
+    paintPlaces();
+  }
+
+  /** The located places as circles, largest first so the small ones stay clickable on top. */
+  function paintPlaces() {
+    placesGroup.replaceChildren();
+    if (!ready || size.w === 0) return;
+    const rows = places.rows.filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lon) && places.value(p) > 0);
+    rows.sort((a, b) => places.value(b) - places.value(a));
+    const shown = rows.slice(0, MAX_PLACES);
+    const max = shown.length ? places.value(shown[0]) : 0;
+    const [low, high] = PLACE_PALETTE;
+    for (const p of shown) {
+      const xy = projection([p.lon, p.lat]);
+      if (!xy || !Number.isFinite(xy[0]) || !Number.isFinite(xy[1])) continue;
+      const v = places.value(p);
+      const t = max > 0 ? Math.sqrt(v / max) : 0;
+      const on = placeKey(p) === selectedPlace;
+      const c = svg('circle', {
+        class: `wm-p${on ? ' sel' : ''}`,
+        cx: xy[0].toFixed(1),
+        cy: xy[1].toFixed(1),
+        r: (PLACE_RADIUS[0] + t * (PLACE_RADIUS[1] - PLACE_RADIUS[0])).toFixed(1),
+        fill: mix(low, high, 0.35 + 0.65 * t),
+        tabindex: '0',
+        role: 'button',
+        'aria-pressed': String(on),
+      });
+      const name = p.city || names.get(p.country) || placeLabel(p.country);
+      const text = `${name}${p.city ? ` (${p.country})` : ''}: ${places.describe(p)}`;
+      c.setAttribute('aria-label', text);
+      c.dataset.country = p.country ?? '';
+      c.dataset.city = p.city ?? '';
+      const title = svg('title');
+      title.textContent = text;
+      c.append(title);
+      pressable(c, () => choosePlace(p));
+      placesGroup.prepend(c);
+    }
   }
 
   /** Colours, titles, focus and the note from the data; the selection outline. */
@@ -216,6 +278,7 @@ export function createWorldMap(container, options) {
     paintLegend(max, low, high);
     paintNote(byCode);
     paintSelection();
+    paintPlaces();
   }
 
   function paintLegend(max, low, high) {
@@ -287,6 +350,20 @@ export function createWorldMap(container, options) {
     select(code) {
       selected = code || null;
       paint();
+    },
+    /**
+     * Draws `rows` ({ country, city, lat, lon, ...figures }) as circles over the countries:
+     * `value(row)` sizes them, `describe(row)` is the tooltip's text.
+     * An empty list (no City database) draws none.
+     */
+    updatePlaces(rows, { value, describe }) {
+      places = { rows: Array.isArray(rows) ? rows : [], value: (r) => Number(value(r)) || 0, describe };
+      paintPlaces();
+    },
+    /** Marks a place ({ country, city }) as chosen (null: none). */
+    selectPlace(place) {
+      selectedPlace = place ? placeKey(place) : null;
+      paintPlaces();
     },
     /** The name of `code` (the atlas's short name where it has a shape), or undefined before the map loaded. */
     nameOf(code) {
