@@ -5,11 +5,9 @@
 // (mmdb-ipv4.ts), other addresses by an LRU cache; the GeoInfo objects are frozen and shared
 // (interned), so a hit allocates nothing. Private and reserved addresses are labelled without a
 // lookup (ip-ranges.ts).
-// Database files given in the configuration are watched (fs.watch on their directory plus a slow
-// stat poll) and reopened when they change; reload() (SIGHUP) reopens them unconditionally. A new
+// Database files given in the configuration are watched (watched-files.ts: fs.watch on their
+// directory plus a slow stat poll) and reopened when they change; reload() (SIGHUP) reopens them unconditionally. A new
 // reader replaces the old one only once it opened cleanly, and the cache is cleared with the swap.
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -21,6 +19,7 @@ import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { classifyIp, classifyIpv4, ipv4Value, mappedIpv4 } from './ip-ranges.js';
 import { Ipv4Tree, NO_RECORD } from './mmdb-ipv4.js';
+import { FileWatch, MISSING, readStable } from './watched-files.js';
 
 export type GeoIpConfig = Config['geoip'];
 
@@ -69,11 +68,6 @@ interface Database {
   ipv6: boolean;
   /** inode:size:mtime of the file the reader was read from. */
   loaded: string;
-  /** Signature of a file version that failed to open (not retried until it changes). */
-  failed: string;
-  checking: Promise<void> | null;
-  recheck: boolean;
-  debounce: NodeJS.Timeout | null;
 }
 
 /** The record cache mmdb-lib's decoder uses (by data-section offset); emptied when full. */
@@ -91,11 +85,12 @@ class RecordCache {
 
 /** An mmdb file's contents, opened and checked; throws an Error saying what is wrong with it. */
 async function openReader(file: string): Promise<OpenedDatabase> {
-  const before = await stat(file);
-  const data = await readFile(file);
-  const after = await stat(file);
-  const signature = statSignature(after);
-  if (statSignature(before) !== signature || data.length !== after.size) throw new Error('the file changed while it was read');
+  const { data, signature } = await readStable(file);
+  return { ...readerOf(data), signature };
+}
+
+/** An mmdb file's contents as a reader and its IPv4 tree; throws an Error saying what is wrong with them. */
+function readerOf(data: Buffer): Omit<OpenedDatabase, 'signature'> {
   if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
     throw new Error('it is gzip-compressed: unpack it (MaxMind downloads are .tar.gz archives; use the .mmdb inside)');
   }
@@ -116,17 +111,13 @@ async function openReader(file: string): Promise<OpenedDatabase> {
   } catch (error) {
     throw new Error(`it is corrupt (a test lookup failed: ${errorText(error)})`);
   }
-  return { reader, ipv4, signature };
+  return { reader, ipv4 };
 }
 
 interface OpenedDatabase {
   reader: Reader<Response>;
   ipv4: Ipv4Tree;
   signature: string;
-}
-
-function statSignature(s: { ino: number; size: number; mtimeMs: number }): string {
-  return `${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 
 function describe(db: Database): string {
@@ -222,9 +213,9 @@ export class GeoIpEnricher implements Enricher {
   /** GeoInfo by content, so equal answers share one object; emptied when it outgrows the cache. */
   private readonly interned = new Map<string, GeoInfo>();
   private readonly internMax: number;
-  private readonly watchers: FSWatcher[] = [];
-  private poller: NodeJS.Timeout | null = null;
-  private closed = false;
+  /** The configured databases' files (`watched[i]` is `files`' file i); the bundled one is not watched. */
+  private readonly watched: Database[];
+  private readonly files: FileWatch;
   private hits = 0;
   private misses = 0;
   private reloads = 0;
@@ -234,10 +225,22 @@ export class GeoIpEnricher implements Enricher {
     private readonly databases: readonly Database[],
     private readonly cacheSize: number,
     private readonly logger: Logger,
-    private readonly options: Required<Pick<GeoIpOptions, 'watch' | 'pollMs' | 'debounceMs'>>,
+    options: Required<Pick<GeoIpOptions, 'watch' | 'pollMs' | 'debounceMs'>>,
   ) {
     this.cache = cacheSize > 0 ? new LRUCache<string, GeoInfo>({ max: cacheSize }) : null;
     this.internMax = Math.max(1024, cacheSize);
+    this.watched = databases.filter((db) => db.configured);
+    this.files = new FileWatch(
+      this.watched.map((db) => db.path),
+      options,
+      logger,
+      {
+        load: (i, data, signature) => this.reopened(this.watched[i]!, data, signature),
+        failed: (i, why, missing) => this.failed(this.watched[i]!, why, missing),
+      },
+    );
+    // Already open: a new version is one whose stat differs from what was read.
+    this.watched.forEach((db, i) => this.files.readBefore(i, db.loaded));
   }
 
   /** Opens the databases the configuration names (or the bundled one); see createGeoIp. */
@@ -279,10 +282,6 @@ export class GeoIpEnricher implements Enricher {
         ipv4: opened.ipv4,
         ipv6: opened.reader.metadata.ipVersion === 6,
         loaded: opened.signature,
-        failed: '',
-        checking: null,
-        recheck: false,
-        debounce: null,
       });
     }
     const enricher = new GeoIpEnricher(databases, config.cache_size, logger, {
@@ -291,7 +290,7 @@ export class GeoIpEnricher implements Enricher {
       debounceMs: options.debounceMs ?? 500,
     });
     for (const db of databases) logger.info(`using the ${describe(db)}`);
-    enricher.startWatching();
+    enricher.files.start();
     return enricher;
   }
 
@@ -451,115 +450,26 @@ export class GeoIpEnricher implements Enricher {
 
   /** SIGHUP: reopen every configured database file now; a file that fails to open keeps its old reader. */
   async reload(): Promise<void> {
-    await Promise.all(this.databases.filter((db) => db.configured).map((db) => this.check(db, true)));
+    await Promise.all(this.watched.map((_, i) => this.files.check(i, true)));
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const w of this.watchers) w.close();
-    this.watchers.length = 0;
-    if (this.poller !== null) clearInterval(this.poller);
-    this.poller = null;
-    for (const db of this.databases) {
-      if (db.debounce !== null) clearTimeout(db.debounce);
-      db.debounce = null;
-    }
-    await Promise.all(this.databases.map((db) => db.checking));
+    await this.files.close();
   }
 
-  private startWatching(): void {
-    const watched = this.databases.filter((db) => db.configured);
-    if (watched.length === 0) return;
-    if (this.options.watch) {
-      // The directory, not the file: replacing a file by rename (how databases are updated, e.g. by
-      // geoipupdate) leaves a watch on the old inode blind.
-      const byDir = new Map<string, Database[]>();
-      for (const db of watched) {
-        const dir = path.dirname(db.path);
-        byDir.set(dir, [...(byDir.get(dir) ?? []), db]);
-      }
-      for (const [dir, dbs] of byDir) {
-        try {
-          const watcher = watch(dir, { persistent: false }, (_event, filename) => {
-            for (const db of dbs) if (filename === null || filename === path.basename(db.path)) this.schedule(db);
-          });
-          watcher.on('error', (error) => {
-            this.logger.warn(`watching ${dir} failed (${errorText(error)}); changes are still found by polling`);
-            watcher.close();
-          });
-          this.watchers.push(watcher);
-        } catch (error) {
-          this.logger.warn(`cannot watch ${dir} (${errorText(error)}); changes are found by polling`);
-        }
-      }
-    }
-    if (this.options.pollMs > 0) {
-      this.poller = setInterval(() => {
-        for (const db of watched) void this.check(db, false);
-      }, this.options.pollMs);
-      this.poller.unref();
-    }
-  }
-
-  private schedule(db: Database): void {
-    if (this.closed) return;
-    if (db.debounce !== null) clearTimeout(db.debounce);
-    db.debounce = setTimeout(() => {
-      db.debounce = null;
-      void this.check(db, false);
-    }, this.options.debounceMs);
-    db.debounce.unref();
-  }
-
-  /** Reopens `db` if its file changed (or always, when forced); one check at a time per database. */
-  private check(db: Database, force: boolean): Promise<void> {
-    if (db.checking !== null) {
-      db.recheck = true;
-      return db.checking;
-    }
-    db.checking = this.reopen(db, force).finally(() => {
-      db.checking = null;
-      if (db.recheck && !this.closed) {
-        db.recheck = false;
-        void this.check(db, false);
-      }
-    });
-    return db.checking;
-  }
-
-  private async reopen(db: Database, force: boolean): Promise<void> {
-    if (this.closed) return;
-    let signature: string;
+  /** A new version of a configured database: '' once it is in use, else why it is not (the old one stays). */
+  private reopened(db: Database, data: Buffer, signature: string): string {
+    let opened: Omit<OpenedDatabase, 'signature'>;
     try {
-      signature = statSignature(await stat(db.path));
+      opened = readerOf(data);
     } catch (error) {
-      if (force || db.failed !== 'missing') {
-        db.failed = 'missing';
-        this.logger.warn(`${db.path}: ${errorCode(error) === 'ENOENT' ? 'gone' : errorText(error)}; still using the database read before`);
-      }
-      return;
+      return errorText(error);
     }
-    if (!force && (signature === db.loaded || signature === db.failed)) return;
-    let opened: OpenedDatabase;
-    try {
-      opened = await openReader(db.path);
-    } catch (error) {
-      const message = errorText(error);
-      if (message === 'the file changed while it was read') {
-        this.schedule(db); // still being written: look again once it is quiet
-        return;
-      }
-      db.failed = signature;
-      this.logger.error(`cannot reload ${db.path}: ${message}; still using the database read before`);
-      return;
-    }
-    if (this.closed) return;
     // The swap: enrich() is synchronous, so no event sees half of it.
     db.reader = opened.reader;
     db.ipv4 = opened.ipv4;
     db.ipv6 = opened.reader.metadata.ipVersion === 6;
-    db.loaded = opened.signature;
-    db.failed = '';
+    db.loaded = signature;
     this.cache?.clear();
     this.byNet16.clear();
     this.byNet24.clear();
@@ -567,6 +477,12 @@ export class GeoIpEnricher implements Enricher {
     this.interned.clear();
     this.reloads++;
     this.logger.info(`reloaded the ${describe(db)}`);
+    return '';
+  }
+
+  private failed(db: Database, why: string, missing: boolean): void {
+    if (missing) this.logger.warn(`${db.path}: ${why === MISSING ? 'gone' : why}; still using the database read before`);
+    else this.logger.error(`cannot reload ${db.path}: ${why}; still using the database read before`);
   }
 }
 

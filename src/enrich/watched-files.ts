@@ -1,5 +1,6 @@
-// Watching data files (threat lists, ASN and cloud range files): fs.watch on their directories
-// plus a slow stat poll, debounced; a version is handed on only when it was read whole and stable.
+// Watching data files (GeoIP databases, threat lists, ASN and cloud range files): fs.watch on their
+// directories plus a slow stat poll, debounced; a version is handed on only when it was read whole
+// and stable.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,12 +17,18 @@ export interface WatchOptions {
 }
 
 
+/** Why a file that is not there is not in use. */
+export const MISSING = 'it does not exist';
+
 /** What a FileWatch does with a file's versions. */
 export interface FileWatchHooks {
-  /** Takes a new version of file `index`: '' when taken, else why not (the old version stays). */
-  load(index: number, data: Buffer): string;
-  /** File `index`'s newest version is not in use: gone, unreadable or refused. Once per version, and on every forced check. */
-  failed(index: number, why: string): void;
+  /** Takes a new version of file `index` (`signature`: its inode:size:mtime): '' when taken, else why not (the old version stays). */
+  load(index: number, data: Buffer, signature: string): string;
+  /**
+   * File `index`'s newest version is not in use: gone (`missing`: it cannot be stat()ed; `why` is
+   * MISSING when it does not exist), unreadable or refused. Once per version, and on every forced check.
+   */
+  failed(index: number, why: string, missing: boolean): void;
 }
 
 interface FileState {
@@ -58,6 +65,11 @@ export class FileWatch {
   /** Whether file `index` has a version in use. */
   isLoaded(index: number): boolean {
     return this.files[index]!.loaded !== '';
+  }
+
+  /** File `index`'s version of stat `signature` was read before the watch (by its owner, at start): a version is new when it differs. */
+  readBefore(index: number, signature: string): void {
+    this.files[index]!.loaded = signature;
   }
 
   start(): void {
@@ -140,7 +152,7 @@ export class FileWatch {
     } catch (error) {
       if (force || file.failed !== 'missing') {
         file.failed = 'missing';
-        this.hooks.failed(index, errorCode(error) === 'ENOENT' ? 'it does not exist' : errorText(error));
+        this.hooks.failed(index, errorCode(error) === 'ENOENT' ? MISSING : errorText(error), true);
       }
       return;
     }
@@ -154,17 +166,17 @@ export class FileWatch {
         return;
       }
       file.failed = signature;
-      this.hooks.failed(index, errorText(error));
+      this.hooks.failed(index, errorText(error), false);
       return;
     }
     if (this.closed) return;
-    const why = this.hooks.load(index, data);
+    const why = this.hooks.load(index, data, signature);
     if (why === '') {
       file.loaded = signature;
       file.failed = '';
     } else {
       file.failed = signature;
-      this.hooks.failed(index, why);
+      this.hooks.failed(index, why, false);
     }
   }
 }
