@@ -39,6 +39,7 @@ function staticFiles(): StaticFile[] {
     { route: '/investigate', path: `${PUBLIC_DIR}investigate.html`, type: 'text/html; charset=utf-8' },
     { route: '/investigate.js', path: `${PUBLIC_DIR}investigate.js`, type: JS },
     { route: '/map.js', path: `${PUBLIC_DIR}map.js`, type: JS },
+    { route: '/page.js', path: `${PUBLIC_DIR}page.js`, type: JS },
     { route: '/style.css', path: `${PUBLIC_DIR}style.css`, type: 'text/css; charset=utf-8' },
     { route: '/favicon.svg', path: `${PUBLIC_DIR}favicon.svg`, type: 'image/svg+xml' },
     { route: '/vendor/uPlot.esm.js', path: require.resolve('uplot/dist/uPlot.esm.js'), type: JS },

@@ -475,7 +475,7 @@ describe('the token on the investigate routes', () => {
 
   it('refuses every history route, /api/countries and /api/cities without it (401), and the page too', async () => {
     const { app, reader } = await make({ config: { token: TOKEN } });
-    for (const url of [...urls, '/investigate', '/investigate.js', '/map.js', '/vendor/countries-50m.json', '/vendor/country-codes.json']) {
+    for (const url of [...urls, '/investigate', '/investigate.js', '/map.js', '/page.js', '/vendor/countries-50m.json', '/vendor/country-codes.json']) {
       const res = await app.inject(url);
       expect(res.statusCode, url).toBe(401);
       expect(res.json(), url).toMatchObject({ code: 'unauthorized' });
@@ -500,7 +500,7 @@ describe('the token on the investigate routes', () => {
     const cookie = String(page.headers['set-cookie']);
     expect(cookie).toMatch(/^nfwatch_token=.*; HttpOnly; SameSite=Strict/);
     const pair = cookie.split(';')[0]!;
-    for (const url of [...urls, '/investigate.js', '/map.js', '/vendor/d3-geo.min.js']) {
+    for (const url of [...urls, '/investigate.js', '/map.js', '/page.js', '/vendor/d3-geo.min.js']) {
       expect((await app.inject({ url, headers: { cookie: pair } })).statusCode, url).toBe(200);
     }
     const wrong = await app.inject('/investigate?token=wrong');
@@ -524,6 +524,7 @@ describe('the investigate page and the map files', () => {
       '/investigate': /^text\/html/,
       '/investigate.js': /^text\/javascript/,
       '/map.js': /^text\/javascript/,
+      '/page.js': /^text\/javascript/,
       '/vendor/d3-array.min.js': /^text\/javascript/,
       '/vendor/d3-geo.min.js': /^text\/javascript/,
       '/vendor/topojson-client.min.js': /^text\/javascript/,

@@ -19,6 +19,7 @@
 //     stream filter does not know, are filtered here only).
 import uPlot from '/vendor/uPlot.esm.js';
 import { createWorldMap } from '/map.js';
+import { $, TOKEN, el } from '/page.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -54,39 +55,8 @@ const COLORS = {
   label: '#c9d1d9',
 };
 
-// The token the page was opened with (`/?token=...`). The server answered that request with an
-// HttpOnly cookie, which the API calls and the WebSocket carry from now on; the page still keeps
-// the token in memory and puts it on the stream URL (browsers cannot set WebSocket headers), as the
-// stream contract allows. It is taken out of the address bar so it is not left in the browser
-// history or in a screenshot of the second screen; a reload is authorised by the cookie.
-const TOKEN = new URLSearchParams(location.search).get('token') ?? '';
-if (TOKEN) {
-  const rest = new URLSearchParams(location.search);
-  rest.delete('token');
-  const q = rest.toString();
-  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);
-}
-
 // ---------------------------------------------------------------------------------------------
-// DOM helpers
-
-const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
-
-/**
- * Creates an element. `text` goes in with textContent; `children` are appended as nodes (strings
- * become text nodes). The only way this file builds markup.
- * @param {string} tag
- * @param {string | null} [cls]
- * @param {string | number | null} [text]
- * @param {Array<Node | string | null | undefined>} [children]
- */
-function el(tag, cls, text, children) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (children) for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
+// DOM helpers (the token, $ and el(), the only way this file builds markup, are page.js's)
 
 /**
  * An OS family as shown: "crafted" is a tool's own packet, whose TTL and window say nothing of the

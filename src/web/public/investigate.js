@@ -10,6 +10,7 @@
 // times), sort, rows and the source whose timeline is open. Every change pushes a new URL and
 // asks again; going back restores the form from the URL.
 import { countryTable, createWorldMap, placeLabel } from '/map.js';
+import { $, TOKEN, el } from '/page.js';
 
 /** Rows drawn at most: more (up to 10 000) go into the exports, not the DOM. */
 const SHOWN_ROWS = 2_000;
@@ -21,31 +22,11 @@ const FILTERS = ['address', 'window', 'fingerprint', 'tool', 'os', 'country', 'c
 const DEFAULTS = { range: '24h', sort: 'packets', limit: '100' };
 const STATE_KEYS = [...FILTERS, 'range', 'from', 'to', 'sort', 'limit', 'source'];
 
-// The token the page was opened with (`/investigate?token=...`), as in app.js: the server set a
-// cookie with it, the page keeps it for the Authorization header and takes it out of the address bar.
-const TOKEN = new URLSearchParams(location.search).get('token') ?? '';
-if (TOKEN) {
-  const rest = new URLSearchParams(location.search);
-  rest.delete('token');
-  const q = rest.toString();
-  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);
-}
-
 // ---------------------------------------------------------------------------------------------
-// DOM and formatting helpers
+// DOM and formatting helpers (the token, $ and el() are page.js's, shared with app.js)
 
-const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const form = /** @type {HTMLFormElement} */ ($('search'));
 const field = (name) => /** @type {HTMLInputElement | HTMLSelectElement} */ (form.elements.namedItem(name));
-
-/** Creates an element; `text` goes in with textContent, `children` are appended (strings as text). */
-function el(tag, cls, text, children) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (children) for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
 
 function td(cls, text, children) {
   return el('td', cls, text, children);
