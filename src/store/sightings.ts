@@ -1,7 +1,8 @@
 // The hot path of the history store: every packet event is added to its source's row for the
 // hour its event time falls in. One Map lookup (address as logged → row number), then a few
-// typed-array updates: strings and enrichment answers become dictionary indexes, looked up
-// only when they differ from the previous event's. A set's first member sits in its column; a
+// typed-array updates: strings become dictionary indexes, looked up only when they differ from
+// the previous event's; a row takes the first GeoIP and owner answers of its batch (the writer
+// keeps the latest batch's). A set's first member sits in its column; a
 // row gets a `More` only when a second member comes. A source whose hour changes gets a new row
 // (the old one stays, finished). flush() hands the columns over as the batch and starts new
 // ones; reaching maxPendingSources flushes early. No I/O, no timers: the owner (history.ts)
@@ -56,6 +57,9 @@ export interface SightingRecorder {
 
 /** Rows a new batch has room for at first (then the previous batch's size, up to the bound). */
 const MIN_CAPACITY = 256;
+
+/** newAndFolded(): the source keeps (or gets) a row of its own. */
+const NOT_FOLDED = -2;
 
 /** The networks sources are folded into. */
 export const FOLD_IPV4_BITS = 8;
@@ -228,8 +232,10 @@ export class Sightings implements SightingRecorder {
       const os = this.oses.of(e.os);
       if (os !== b.os[i]) this.addString(i, os, 'os', b.os, F_OS_FULL);
     }
-    if (e.geo !== null) b.geo[i] = this.geos.of(e.geo);
-    if (e.owner !== null) b.owner[i] = this.owners.of(e.owner);
+    // The first answer of the batch: an address's GeoIP and owner answers do not change between
+    // flushes (but with a database reloaded, and then the next batch has the new ones).
+    if (e.geo !== null && b.geo[i] === NONE) b.geo[i] = this.geos.of(e.geo);
+    if (e.owner !== null && b.owner[i] === NONE) b.owner[i] = this.owners.of(e.owner);
     if (e.listed.length !== 0) {
       const list = this.lists.of(e.listed);
       if (list !== b.list[i]) this.addList(i, list);
@@ -334,7 +340,10 @@ export class Sightings implements SightingRecorder {
         return this.start(key, address, e.time);
       }
     }
-    if (this.options.foldAfter > 0 && this.newAndFolded(key, e.time)) return this.foldRow(key, address, e.time);
+    if (this.options.foldAfter > 0) {
+      const folded = this.newAndFolded(key, e.time);
+      if (folded !== NOT_FOLDED) return this.foldRow(key, address, e.time, folded);
+    }
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
       this.refused++;
       return -1;
@@ -344,11 +353,12 @@ export class Sightings implements SightingRecorder {
 
   /**
    * Whether the source `key`, with no row pending, is new to its hour and past the hour's
-   * foldAfter sources (then it goes into its network's row). Counts the hour's new sources.
+   * foldAfter sources (then it goes into its network's row): NOT_FOLDED, else its IPv4 address as
+   * a number (-1 for IPv6). Counts the hour's new sources.
    */
-  private newAndFolded(key: string, t: number): boolean {
+  private newAndFolded(key: string, t: number): number {
     const hour = hourOf(t);
-    if (hour < this.seenHour) return false;
+    if (hour < this.seenHour) return NOT_FOLDED;
     if (hour > this.seenHour) {
       this.seenHour = hour;
       this.sourcesThisHour = 0;
@@ -358,18 +368,17 @@ export class Sightings implements SightingRecorder {
     }
     const v4 = parseIPv4(key, 0, key.length);
     const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
-    if (seen) return false;
+    if (seen) return NOT_FOLDED;
     this.sourcesThisHour++;
-    if (this.sourcesThisHour <= this.options.foldAfter) return false;
+    if (this.sourcesThisHour <= this.options.foldAfter) return NOT_FOLDED;
     if (this.sourcesThisHour === this.options.foldAfter + 1) {
       this.notice?.(`history: more than ${this.options.foldAfter} sources in the hour from ${new Date(hour).toISOString()}; from now on in that hour a source seen once is kept in its network's row (IPv4 /${FOLD_IPV4_BITS}, IPv6 /${FOLD_IPV6_BITS})`);
     }
-    return true;
+    return v4 >= 0 ? v4 : -1;
   }
 
-  /** The fold row of the network of `key` (a source new to the current hour), one more source in it. */
-  private foldRow(key: string, address: string, t: number): number {
-    const v4 = parseIPv4(key, 0, key.length);
+  /** The fold row of the network of `key` (a source new to the current hour; `v4` its IPv4 address, or -1), one more source in it. */
+  private foldRow(key: string, address: string, t: number, v4: number): number {
     let i: number;
     if (v4 >= 0) {
       const slot = v4 >>> (32 - FOLD_IPV4_BITS);

@@ -27,8 +27,9 @@ describe('sightings recorder', () => {
 
   it('keeps distinct ports, hosts, SYN windows, fingerprints, tools, OS, lists and the source facts', () => {
     const { s, rows } = recorder();
-    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted', country: 'CN', asn: 4134, org: 'CHINANET', listed: ['spamhaus'] }), NONE);
-    s.record(packet({ dport: 23, dst: '198.51.100.2', window: 65535, ttl: 50, olen: 20, df: 1, os: 'linux', country: 'CN', asn: 4134, org: 'CHINANET', cloud: 'aws/us-east-1/EC2', listed: ['spamhaus', 'abuse'] }), NONE);
+    s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted', country: 'CN', asn: 4134, org: 'CHINANET', cloud: 'aws/us-east-1/EC2', listed: ['spamhaus'] }), NONE);
+    // An address's GeoIP and owner answers do not change within a batch: its first ones are kept.
+    s.record(packet({ dport: 23, dst: '198.51.100.2', window: 65535, ttl: 50, olen: 20, df: 1, os: 'linux', country: 'HK', asn: 4809, org: 'CN2', listed: ['spamhaus', 'abuse'] }), NONE);
     s.record(packet({ dport: 22, dst: '198.51.100.1', window: 16384, ttl: 103, olen: 0, df: 0, tool: 'port6000-scanner', os: 'crafted' }), NONE);
     s.flush();
     const [row] = rows();
