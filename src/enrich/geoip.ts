@@ -267,7 +267,7 @@ export class GeoIpEnricher implements Enricher {
       try {
         opened = await openReader(absolute);
       } catch (error) {
-        const why = errorCode(error) === 'ENOENT' ? 'it does not exist' : errorText(error);
+        const why = errorCode(error) === 'ENOENT' ? MISSING : errorText(error);
         if (!configured) {
           logger.warn(`cannot open the bundled country database ${absolute}: ${why}; GeoIP labels private and reserved addresses only`);
           continue;

@@ -20,7 +20,7 @@ import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, type AsnCsv } from './asn-tabl
 import { cloudRangesTable, parseCloudRanges, type ParsedCloudRanges } from './cloud-ranges.js';
 import type { GeoCredit } from './geoip.js';
 import { classifyIp, classifyIpv4 } from './ip-ranges.js';
-import { FileWatch, type WatchOptions } from './watched-files.js';
+import { FileWatch, MISSING, type WatchOptions } from './watched-files.js';
 
 export type OwnerConfig = Config['owner'];
 
@@ -183,7 +183,7 @@ export class OwnerEnricher implements Enricher {
     try {
       files = await Promise.all(paths.map(async (file) => ({ file, data: await readFile(file) })));
     } catch (error) {
-      const why = errorCode(error) === 'ENOENT' ? 'it does not exist' : errorText(error);
+      const why = errorCode(error) === 'ENOENT' ? MISSING : errorText(error);
       this.logger.warn(`cannot read the bundled AS data: ${why}; no AS numbers or organisations`);
       return;
     }

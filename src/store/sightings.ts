@@ -214,10 +214,10 @@ export class Sightings implements SightingRecorder {
       }
     }
     const port = e.dstPort;
-    if (port !== b.port[i] && port >= 0) this.addPort(i, port);
+    if (port !== b.port[i] && port >= 0) this.addCapped(i, port, b.port, 'ports', this.options.maxPortsPerRow, F_PORTS_CAPPED);
     if (e.dstIp !== '' && (full & F_HOSTS_CAPPED) === 0) {
       const host = this.hosts.of(e.dstIp);
-      if (host !== b.host[i]) this.addHost(i, host);
+      if (host !== b.host[i]) this.addCapped(i, host, b.host, 'hosts', this.options.maxHostsPerRow, F_HOSTS_CAPPED);
     }
     if (e.tool !== '' && (full & F_TOOLS_FULL) === 0) {
       const tool = this.tools.of(e.tool);
@@ -444,33 +444,19 @@ export class Sightings implements SightingRecorder {
   // Each add*: the value differs from the row's first member. The first fills the column; the
   // second starts the row's More set (first member first); later ones join it up to the cap.
 
-  private addPort(i: number, port: number): void {
+  /** A port or a host (dictionary index): one past `cap` marks the set capped (the row says "at least"). */
+  private addCapped(i: number, value: number, column: Int32Array, set: 'ports' | 'hosts', cap: number, cappedFlag: number): void {
     const b = this.b;
-    if (b.port[i] === NONE) {
-      b.port[i] = port;
+    if (column[i] === NONE) {
+      column[i] = value;
       return;
     }
     // A full set stays as it is, whatever comes: a scanner past the cap costs nothing more.
-    if ((b.flags[i]! & F_PORTS_CAPPED) !== 0) return;
-    const m = this.more(i);
-    const ports = (m.ports ??= [b.port[i]!]);
-    if (ports.includes(port)) return;
-    if (ports.length < this.options.maxPortsPerRow) ports.push(port);
-    else b.flags[i] = b.flags[i]! | F_PORTS_CAPPED;
-  }
-
-  private addHost(i: number, host: number): void {
-    const b = this.b;
-    if (b.host[i] === NONE) {
-      b.host[i] = host;
-      return;
-    }
-    if ((b.flags[i]! & F_HOSTS_CAPPED) !== 0) return;
-    const m = this.more(i);
-    const hosts = (m.hosts ??= [b.host[i]!]);
-    if (hosts.includes(host)) return;
-    if (hosts.length < this.options.maxHostsPerRow) hosts.push(host);
-    else b.flags[i] = b.flags[i]! | F_HOSTS_CAPPED;
+    if ((b.flags[i]! & cappedFlag) !== 0) return;
+    const members = (this.more(i)[set] ??= [column[i]!]);
+    if (members.includes(value)) return;
+    if (members.length < cap) members.push(value);
+    else b.flags[i] = b.flags[i]! | cappedFlag;
   }
 
   private addNumber(i: number, value: number, column: Int32Array): void {

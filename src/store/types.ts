@@ -60,15 +60,19 @@ export interface HistorySightings {
   os: string[];
 }
 
-export interface HistorySource extends HistorySightings {
-  /** The tracked source: an address, or an IPv6 network ("2001:db8:1:2::/64"). */
-  source: string;
+/** Where a source is and who holds it, as its newest hour in the range says. */
+export interface HistorySourceFacts {
   country: string;
-  /** The newest hour's city, as country is ('' where no City database named one). */
+  /** '' where no City database named one. */
   city: string;
   asn: number | null;
   org: string;
   cloud: string;
+}
+
+export interface HistorySource extends HistorySightings, HistorySourceFacts {
+  /** The tracked source: an address, or an IPv6 network ("2001:db8:1:2::/64"). */
+  source: string;
   lists: string[];
   /** Detections recorded for this source in the range, and the highest severity among them (0: none). */
   detections: number;
@@ -106,13 +110,8 @@ export interface HistoryHour extends HistorySightings {
 }
 
 /** A source's story: its hours and its incidents, oldest first. */
-export interface HistoryTimeline {
+export interface HistoryTimeline extends HistorySourceFacts {
   source: string;
-  country: string;
-  city: string;
-  asn: number | null;
-  org: string;
-  cloud: string;
   hours: HistoryHour[];
   incidents: HistoryIncident[];
   /** Where the SYN fingerprint changed between consecutive sightings, e.g. win 16384 → 65535. */

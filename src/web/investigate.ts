@@ -209,14 +209,19 @@ const Sightings = {
   os: Strings,
 };
 
-const SourceRow = Type.Object({
-  source: Type.String(),
-  ...Sightings,
+/** store/types.ts HistorySourceFacts: what a search row and a timeline say of where the source is and who holds it. */
+const SourceFacts = {
   country: Type.String(),
   city: Type.String(),
   asn: Type.Union([Type.Integer(), Type.Null()]),
   org: Type.String(),
   cloud: Type.String(),
+};
+
+const SourceRow = Type.Object({
+  source: Type.String(),
+  ...Sightings,
+  ...SourceFacts,
   lists: Strings,
   detections: Type.Number(),
   maxSeverity: Type.Integer(),
@@ -263,11 +268,7 @@ const Hour = Type.Object({
 
 export const TimelineReply = Type.Object({
   source: Type.String(),
-  country: Type.String(),
-  city: Type.String(),
-  asn: Type.Union([Type.Integer(), Type.Null()]),
-  org: Type.String(),
-  cloud: Type.String(),
+  ...SourceFacts,
   hours: Type.Array(Hour),
   incidents: Type.Array(Incident),
   fingerprintChanges: Type.Array(Type.Object({ time: Type.Number(), from: Strings, to: Strings })),
