@@ -158,7 +158,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
   const geoip = await createGeoIp(config.geoip, logger);
   if (geoip) enrichers.push(geoip);
-  const owner = await createOwner(config.owner, logger);
+  const owner = await createOwner(config.owner, logger, { stateDir: config.general.state_dir });
   if (owner) enrichers.push(owner);
   const lists = await createThreatLists(config.lists, logger);
   if (lists) enrichers.push(lists);

@@ -96,7 +96,7 @@ export function parseAddress(ip: string, out: Uint32Array): 0 | 4 | 6 {
 const scratch = new Uint32Array(4);
 
 /** The flattened table: segment starts per family and, per segment, the slot of its value (-1: none). */
-interface Segments<V> {
+export interface Segments<V> {
   values: V[];
   v4Starts: Uint32Array;
   v4Slots: Int32Array;
@@ -154,6 +154,11 @@ export class AddressRanges<V> {
 
   static empty<V>(): AddressRanges<V> {
     return new AddressRangesBuilder<V>().build();
+  }
+
+  /** The table as it is held (shared, not copied): what the AS data's cache file stores. */
+  get data(): Readonly<Segments<V>> {
+    return { values: this.values as V[], v4Starts: this.v4Starts, v4Slots: this.v4Slots, v6Words: [this.w0, this.w1, this.w2, this.w3], v6Slots: this.v6Slots };
   }
 
   /** Segments with a value (adjacent ranges of one value count once). */

@@ -9,7 +9,7 @@
 // a lookup is a binary search over typed arrays (address-ranges.ts) and allocates nothing for IPv4.
 import { createRequire } from 'node:module';
 import { parseIPv4, parseIPv6 } from '../util/ip.js';
-import { AddressRangesBuilder, IPV4_MAX, type AddressRanges } from './address-ranges.js';
+import { AddressRanges, AddressRangesBuilder, IPV4_MAX, type Segments } from './address-ranges.js';
 import type { GeoCredit } from './geoip.js';
 import type { BadLine } from './list-formats.js';
 
@@ -76,6 +76,16 @@ export class AsnTable {
 
   static empty(): AsnTable {
     return new AsnTable(new AddressRangesBuilder<AsnInfo>().build(), 0, 0, []);
+  }
+
+  /** A table as asn-cache.ts kept it: the segments of an earlier fromCsv() and what it counted. */
+  static fromSegments(segments: Segments<AsnInfo>, ranges: number, badLines: number, bad: readonly AsnBadLine[]): AsnTable {
+    return new AsnTable(new AddressRanges(segments), ranges, badLines, bad);
+  }
+
+  /** The segments as held (asn-cache.ts writes them). */
+  get segments(): Readonly<Segments<AsnInfo>> {
+    return this.table.data;
   }
 
   /** Who holds `ip`; null when no range covers it or it is no address. */

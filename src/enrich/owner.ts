@@ -16,6 +16,7 @@ import { NONE, type Enricher, type OwnerInfo, type PacketEvent } from '../pipeli
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AddressRanges, parseAddress } from './address-ranges.js';
+import { asnCacheSignature, readAsnCache, writeAsnCache } from './asn-cache.js';
 import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, type AsnCsv } from './asn-table.js';
 import { cloudRangesTable, parseCloudRanges, type ParsedCloudRanges } from './cloud-ranges.js';
 import type { GeoCredit } from './geoip.js';
@@ -31,7 +32,12 @@ export interface OwnerOptions extends WatchOptions {
   cloudFiles: readonly string[];
   /** The bundled CSV files (tests); default: @ip-location-db/asn's IPv4 and IPv6 files. */
   bundledAsnCsv?: readonly string[];
+  /** Where the bundled data is kept parsed between starts (asn-cache.ts); '' or absent: parsed every start. */
+  stateDir?: string;
 }
+
+/** The parsed bundled AS data in state_dir. */
+export const ASN_CACHE_FILE = 'asn-bundled.table';
 
 export interface OwnerStats {
   /** AS ranges and cloud ranges in use. */
@@ -179,19 +185,47 @@ export class OwnerEnricher implements Enricher {
       return;
     }
     const started = performance.now();
-    let files: AsnCsv[];
-    try {
-      files = await Promise.all(paths.map(async (file) => ({ file, data: await readFile(file) })));
-    } catch (error) {
-      const why = errorCode(error) === 'ENOENT' ? MISSING : errorText(error);
-      this.logger.warn(`cannot read the bundled AS data: ${why}; no AS numbers or organisations`);
-      return;
+    const names = `the bundled ${paths.map((p) => path.basename(p)).join(' and ')} (RouteViews, DB-IP, NRO; CC BY 4.0)`;
+    const cacheFile = this.options.stateDir ? path.join(this.options.stateDir, ASN_CACHE_FILE) : '';
+    let signature = '';
+    let table: AsnTable | null = null;
+    let fromCache = false;
+    if (cacheFile !== '') {
+      try {
+        signature = await asnCacheSignature(paths);
+        const cached = await readAsnCache(cacheFile, signature);
+        if (typeof cached !== 'string') {
+          table = cached;
+          fromCache = true;
+        }
+        else if (cached !== MISSING) this.logger.info(`not using the parsed AS data in ${cacheFile}: ${cached}; reading the CSV`);
+      } catch {
+        // A CSV that cannot be looked at is reported by reading it, below.
+        signature = '';
+      }
     }
-    const table = AsnTable.fromCsv(files);
+    if (table === null) {
+      let files: AsnCsv[];
+      try {
+        files = await Promise.all(paths.map(async (file) => ({ file, data: await readFile(file) })));
+      } catch (error) {
+        const why = errorCode(error) === 'ENOENT' ? MISSING : errorText(error);
+        this.logger.warn(`cannot read the bundled AS data: ${why}; no AS numbers or organisations`);
+        return;
+      }
+      table = AsnTable.fromCsv(files);
+      if (signature !== '') {
+        try {
+          await writeAsnCache(cacheFile, table, signature);
+        } catch (error) {
+          this.logger.warn(`cannot keep the parsed AS data in ${cacheFile}: ${errorText(error)}; the next start reads the CSV again`);
+        }
+      }
+    }
     this.asn = table;
     this.bundled = true;
     const ms = Math.round(performance.now() - started);
-    this.logger.info(`AS data: ${table.ranges} ranges from the bundled ${paths.map((p) => path.basename(p)).join(' and ')} (RouteViews, DB-IP, NRO; CC BY 4.0), read in ${ms} ms`);
+    this.logger.info(`AS data: ${table.ranges} ranges from ${names}, read in ${ms} ms${fromCache ? ` (kept parsed in ${cacheFile})` : ''}`);
     if (table.badLines > 0) this.logger.warn(`skipped ${table.badLines} lines of the bundled AS data: ${badExamples(table)}`);
   }
 
@@ -246,7 +280,7 @@ function badExamples(table: AsnTable): string {
  * The owner enricher for a configuration, or null when `owner.enabled` is false. Rejects with an
  * Error naming the setting when a configured file is missing or unusable.
  */
-export async function createOwner(config: OwnerConfig, logger: Logger, options: WatchOptions & { bundledAsnCsv?: readonly string[] } = {}): Promise<OwnerEnricher | null> {
+export async function createOwner(config: OwnerConfig, logger: Logger, options: WatchOptions & Pick<OwnerOptions, 'bundledAsnCsv' | 'stateDir'> = {}): Promise<OwnerEnricher | null> {
   if (!config.enabled) return null;
   return OwnerEnricher.open({ ...options, asnCsv: config.asn_csv, cloudFiles: config.cloud }, logger.child('owner'));
 }

@@ -2,12 +2,12 @@
 // AS and organisation from the bundled data (or a configured CSV) and its cloud range from
 // configured provider files; private and reserved addresses get null; answers are frozen and
 // shared; configured files are reloaded when they change and on SIGHUP.
-import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ASN_CREDIT } from '../../src/enrich/asn-table.js';
-import { OWNER_UNKNOWN, OwnerEnricher, createOwner, type OwnerOptions } from '../../src/enrich/owner.js';
+import { ASN_CACHE_FILE, OWNER_UNKNOWN, OwnerEnricher, createOwner, type OwnerOptions } from '../../src/enrich/owner.js';
 import { NONE, type OwnerInfo } from '../../src/pipeline/types.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { fixturePackets, synEvent } from './fixtures.js';
@@ -227,5 +227,58 @@ describe('owner configuration', () => {
     open.push(enricher!);
     expect(ownerOf(enricher!, '3.5.140.1')?.org).toBe('First Org');
     expect(logger.lines.join('\n')).toMatch(/info \[owner\] AS data: 1 ranges from /);
+  });
+});
+
+describe('owner keeps the bundled AS data parsed in state_dir', () => {
+  const V4 = '16843008,16843263,13335,"Cloudflare, Inc."\n134744064,134744319,15169,Google LLC\n';
+  const V6 = '2001:4860::,2001:4860:4804:ffff:ffff:ffff:ffff:ffff,15169,Google LLC\n';
+  const bundled = (): string[] => {
+    const files = [path.join(dir, 'asn-ipv4-num.csv'), path.join(dir, 'asn-ipv6.csv')];
+    if (!existsSync(files[0]!)) {
+      writeFileSync(files[0]!, V4);
+      writeFileSync(files[1]!, V6);
+    }
+    return files;
+  };
+  const start = async (stateDir: string): Promise<{ enricher: OwnerEnricher; log: string }> => {
+    const logger = memoryLogger();
+    const enricher = await owner({ bundledAsnCsv: bundled(), stateDir, watch: false, pollMs: 0 }, logger);
+    return { enricher, log: logger.lines.join('\n') };
+  };
+
+  it('parses the CSV at the first start and keeps the table; the next start reads it with the same answers', async () => {
+    const state = path.join(dir, 'state');
+    const first = await start(state);
+    expect(first.log).toMatch(/info AS data: 3 ranges from the bundled asn-ipv4-num\.csv and asn-ipv6\.csv \(RouteViews, DB-IP, NRO; CC BY 4\.0\), read in \d+ ms$/m);
+    expect(existsSync(path.join(state, ASN_CACHE_FILE))).toBe(true);
+    const second = await start(state);
+    expect(second.log).toContain(`, read in `);
+    expect(second.log).toContain(`(kept parsed in ${path.join(state, ASN_CACHE_FILE)})`);
+    for (const ip of ['1.1.1.1', '8.8.8.8', '2001:4860:4860::8888', '9.9.9.9']) expect(ownerOf(second.enricher, ip)).toEqual(ownerOf(first.enricher, ip));
+    expect(ownerOf(second.enricher, '8.8.8.8')).toEqual({ asn: 15169, org: 'Google LLC', cloud: '' });
+  });
+
+  it('parses the CSV again when it changed, or when the kept table is damaged, and says why', async () => {
+    const state = path.join(dir, 'state');
+    await start(state);
+    appendFileSync(bundled()[0]!, '151587072,151587327,19281,Quad9\n');
+    const changed = await start(state);
+    expect(changed.log).toMatch(/info not using the parsed AS data in .*asn-bundled\.table: it was made from other CSV files \(or other versions of them\); reading the CSV/);
+    expect(ownerOf(changed.enricher, '9.9.9.9')).toEqual({ asn: 19281, org: 'Quad9', cloud: '' });
+    const file = path.join(state, ASN_CACHE_FILE);
+    writeFileSync(file, readFileSync(file).subarray(0, 100));
+    const damaged = await start(state);
+    expect(damaged.log).toMatch(/not using the parsed AS data in .*: it is damaged or cut short/);
+    expect(ownerOf(damaged.enricher, '9.9.9.9')).toEqual({ asn: 19281, org: 'Quad9', cloud: '' });
+    expect((await start(state)).log).toContain('(kept parsed in');
+  });
+
+  it('still answers when the table cannot be kept, and warns', async () => {
+    const blocked = path.join(dir, 'a-file');
+    writeFileSync(blocked, '');
+    const { enricher, log } = await start(blocked);
+    expect(log).toMatch(/warn cannot keep the parsed AS data in .*a-file\/asn-bundled\.table: .*; the next start reads the CSV again/);
+    expect(ownerOf(enricher, '1.1.1.1')).toEqual({ asn: 13335, org: 'Cloudflare, Inc.', cloud: '' });
   });
 });

@@ -1,0 +1,185 @@
+// The bundled AS data, kept parsed in state_dir. Parsing its 30 MB of CSV takes about a second
+// of every start and lifts the start's peak memory by ~80 MiB (the file bytes and the builder's
+// arrays); the parsed table, written once as typed arrays, reads back in a few milliseconds as
+// views of one buffer. The file names what it was made from (each CSV's path, size and
+// modification time): when that differs, or the file is not one this code wrote whole, it is not
+// used, the CSV is parsed and the file written again. A broken file is never worse than none.
+//
+// Layout, little-endian: MAGIC, the CRC-32 of everything after it, a u32 header length, the header
+// (JSON), zero padding to a multiple of 8, then the sections (32-bit words: AS numbers, where each
+// organisation ends, IPv4 starts and slots, IPv6 starts as four words and slots), then the
+// organisations as UTF-8, one after another.
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { errorCode, errorText } from '../util/errors.js';
+import type { Segments } from './address-ranges.js';
+import { AsnTable, type AsnBadLine, type AsnInfo } from './asn-table.js';
+import { MISSING } from './watched-files.js';
+
+/** The first 8 bytes; the digits are the layout's version. */
+const MAGIC = Buffer.from('NFWASN01', 'latin1');
+/** Where the CRC-32 is, the header's length, the header. */
+const CRC_AT = MAGIC.length;
+const LENGTH_AT = CRC_AT + 4;
+const HEADER_AT = LENGTH_AT + 4;
+
+interface Header {
+  /** What the table was made from (asnCacheSignature). */
+  signature: string;
+  ranges: number;
+  badLines: number;
+  bad: AsnBadLine[];
+  answers: number;
+  v4: number;
+  v6: number;
+  orgBytes: number;
+}
+
+/** How the files a table is made from are identified: path, size and modification time of each. */
+export async function asnCacheSignature(files: readonly string[]): Promise<string> {
+  const parts = await Promise.all(files.map(async (file) => {
+    const s = await stat(file);
+    return `${file} ${s.size} ${s.mtimeMs}`;
+  }));
+  return parts.join('\n');
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/** The table as the cache file's bytes. */
+export function encodeAsnCache(table: AsnTable, signature: string): Buffer {
+  const s = table.segments;
+  const orgs = s.values.map((v) => Buffer.from(v.org, 'utf8'));
+  const orgBytes = orgs.reduce((n, b) => n + b.length, 0);
+  const header: Header = {
+    signature,
+    ranges: table.ranges,
+    badLines: table.badLines,
+    bad: [...table.bad],
+    answers: s.values.length,
+    v4: s.v4Starts.length,
+    v6: s.v6Slots.length,
+    orgBytes,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const sectionsAt = align8(HEADER_AT + headerBytes.length);
+  const words = 2 * header.answers + 2 * header.v4 + 5 * header.v6;
+  // Its own ArrayBuffer at offset 0: the sections are written through 32-bit views.
+  const out = Buffer.from(new ArrayBuffer(sectionsAt + 4 * words + orgBytes));
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(headerBytes.length, LENGTH_AT);
+  headerBytes.copy(out, HEADER_AT);
+  const asns = new Uint32Array(header.answers);
+  const orgEnds = new Uint32Array(header.answers);
+  let end = 0;
+  for (let i = 0; i < header.answers; i++) {
+    asns[i] = s.values[i]!.asn;
+    end += orgs[i]!.length;
+    orgEnds[i] = end;
+  }
+  let at = sectionsAt;
+  for (const section of [asns, orgEnds, s.v4Starts, s.v4Slots, ...s.v6Words, s.v6Slots]) {
+    new Uint8Array(out.buffer, at, section.byteLength).set(new Uint8Array(section.buffer, section.byteOffset, section.byteLength));
+    at += section.byteLength;
+  }
+  for (const org of orgs) {
+    org.copy(out, at);
+    at += org.length;
+  }
+  out.writeUInt32LE(crc32(out.subarray(LENGTH_AT)), CRC_AT);
+  return out;
+}
+
+const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * The table in `data`, when it is a whole cache file made from `signature`; else why not (the
+ * caller parses the CSV instead). A damaged file fails its CRC-32; past it, what a lookup relies
+ * on is checked too (sizes, the order of the segments, slots in range), so that even a file
+ * written wrongly with a good CRC cannot make a lookup fail.
+ */
+export function decodeAsnCache(data: Buffer, signature: string): AsnTable | string {
+  if (data.length < HEADER_AT || !data.subarray(0, MAGIC.length).equals(MAGIC)) return 'not an AS table file of this version';
+  if (crc32(data.subarray(LENGTH_AT)) !== data.readUInt32LE(CRC_AT)) return 'it is damaged or cut short (its CRC-32 does not match)';
+  const headerLength = data.readUInt32LE(LENGTH_AT);
+  if (HEADER_AT + headerLength > data.length) return 'its header is damaged';
+  let header: Header;
+  try {
+    header = JSON.parse(data.toString('utf8', HEADER_AT, HEADER_AT + headerLength)) as Header;
+  } catch {
+    return 'its header is not JSON';
+  }
+  if (typeof header !== 'object' || header === null) return 'its header is not JSON';
+  if (header.signature !== signature) return 'it was made from other CSV files (or other versions of them)';
+  const { answers, v4, v6, orgBytes } = header;
+  if (![answers, v4, v6, orgBytes, header.ranges, header.badLines].every(count) || !Array.isArray(header.bad) || v4 < 1 || v6 < 1) return 'its header is damaged';
+  const sectionsAt = align8(HEADER_AT + headerLength);
+  if (sectionsAt + 4 * (2 * answers + 2 * v4 + 5 * v6) + orgBytes !== data.length) return 'its size does not match its header';
+  // Views need 4-byte alignment in memory; a Buffer that is a slice of a pool may not have it.
+  const bytes = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
+  let at = bytes.byteOffset + sectionsAt;
+  const u32 = (n: number): Uint32Array => {
+    const view = new Uint32Array(bytes.buffer, at, n);
+    at += 4 * n;
+    return view;
+  };
+  const i32 = (n: number): Int32Array => {
+    const view = new Int32Array(bytes.buffer, at, n);
+    at += 4 * n;
+    return view;
+  };
+  const asns = u32(answers);
+  const orgEnds = u32(answers);
+  const v4Starts = u32(v4);
+  const v4Slots = i32(v4);
+  const v6Words: [Uint32Array, Uint32Array, Uint32Array, Uint32Array] = [u32(v6), u32(v6), u32(v6), u32(v6)];
+  const v6Slots = i32(v6);
+  const orgsAt = at - bytes.byteOffset;
+
+  if (v4Starts[0] !== 0) return 'its IPv4 segments do not start at 0.0.0.0';
+  for (let i = 1; i < v4; i++) if (v4Starts[i]! <= v4Starts[i - 1]!) return 'its IPv4 segments are not in order';
+  const [w0, w1, w2, w3] = v6Words;
+  if (w0[0] !== 0 || w1[0] !== 0 || w2[0] !== 0 || w3[0] !== 0) return 'its IPv6 segments do not start at ::';
+  for (let i = 1; i < v6; i++) {
+    const j = i - 1;
+    const ordered = w0[i] !== w0[j] ? w0[i]! > w0[j]! : w1[i] !== w1[j] ? w1[i]! > w1[j]! : w2[i] !== w2[j] ? w2[i]! > w2[j]! : w3[i]! > w3[j]!;
+    if (!ordered) return 'its IPv6 segments are not in order';
+  }
+  for (const slots of [v4Slots, v6Slots]) for (const slot of slots) if (slot < -1 || slot >= answers) return 'a segment names an answer it does not have';
+
+  const values: AsnInfo[] = new Array<AsnInfo>(answers);
+  let from = 0;
+  for (let i = 0; i < answers; i++) {
+    const to = orgEnds[i]!;
+    if (to < from || to > orgBytes) return 'its organisations are damaged';
+    values[i] = Object.freeze({ asn: asns[i]!, org: bytes.toString('utf8', orgsAt + from, orgsAt + to) });
+    from = to;
+  }
+  const segments: Segments<AsnInfo> = { values, v4Starts, v4Slots, v6Words, v6Slots };
+  return AsnTable.fromSegments(segments, header.ranges, header.badLines, header.bad);
+}
+
+/** The table kept in `file` for `signature`; else why not (MISSING when there is no file). */
+export async function readAsnCache(file: string, signature: string): Promise<AsnTable | string> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (error) {
+    return errorCode(error) === 'ENOENT' ? MISSING : errorText(error);
+  }
+  return decodeAsnCache(data, signature);
+}
+
+/** Keeps `table` in `file`: written beside it and renamed over it, so a reader never sees half a file. */
+export async function writeAsnCache(file: string, table: AsnTable, signature: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await mkdir(path.dirname(file), { recursive: true });
+  try {
+    await writeFile(temporary, encodeAsnCache(table, signature), { mode: 0o644 });
+    await rename(temporary, file);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
