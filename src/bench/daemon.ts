@@ -3,11 +3,12 @@
 // to a listener run here), its /metrics read while it works, its CPU and memory read from /proc,
 // and its figures checked against a corpus's truth.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { ASN_CACHE_FILE } from '../enrich/asn-cache.js';
 import type { CorpusTruth } from './corpus.js';
 import { readCpuSeconds, readPeakRssKiB } from './proc.js';
 
@@ -160,6 +161,8 @@ export interface DaemonSetup {
   cli?: string;
   /** Sections appended to the configuration (e.g. "[history]\nenabled = false"). */
   extraToml?: string;
+  /** Files copied into its state_dir first: what a daemon that has started before has there (the parsed AS data). */
+  stateFiles?: readonly string[];
 }
 
 export class BenchDaemon {
@@ -187,7 +190,8 @@ export class BenchDaemon {
   static async start(setup: DaemonSetup): Promise<BenchDaemon> {
     const graphite = await GraphiteListener.start();
     const webPort = await freePort();
-    mkdirSync(setup.dir, { recursive: true });
+    mkdirSync(join(setup.dir, 'state'), { recursive: true });
+    for (const f of setup.stateFiles ?? []) copyFileSync(f, join(setup.dir, 'state', basename(f)));
     const configPath = join(setup.dir, 'nfwatch.toml');
     writeFileSync(configPath, daemonConfig(setup, graphite.port, webPort));
     const logPath = join(setup.dir, 'nfwatch.log');
@@ -309,6 +313,18 @@ export interface Check {
 
 export function check(what: string, expected: number, actual: number): Check {
   return { what, expected, actual, ok: expected === actual };
+}
+
+/**
+ * A first start (on an empty file, in `dir`): it parses the bundled AS data and keeps it in its
+ * state_dir, as an installed daemon does once. Its measurement, and the files later runs are given
+ * (DaemonSetup.stateFiles) so that each of them starts as every start after the first does.
+ */
+export async function firstStart(dir: string): Promise<{ startup: StartupMeasurement; stateFiles: string[] }> {
+  mkdirSync(dir, { recursive: true });
+  const startup = await measureStartup({ dir, file: join(dir, 'empty.json') });
+  const table = join(dir, 'state', ASN_CACHE_FILE);
+  return { startup, stateFiles: existsSync(table) ? [table] : [] };
 }
 
 export interface StartupMeasurement {

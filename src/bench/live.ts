@@ -67,6 +67,8 @@ export interface LiveOptions {
   dir: string;
   /** Where the per-second rows go as they are measured. */
   out: (line: string) => void;
+  /** Files the daemon's state_dir starts with (DaemonSetup.stateFiles). */
+  stateFiles?: readonly string[];
 }
 
 type Ready = Extract<WriterMessage, { type: 'ready' }>;
@@ -75,7 +77,7 @@ type Done = Extract<WriterMessage, { type: 'done' }>;
 export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const file = join(options.dir, 'ulogd.json');
   writeFileSync(file, '');
-  const daemon = await BenchDaemon.start({ dir: options.dir, file });
+  const daemon = await BenchDaemon.start({ dir: options.dir, file, stateFiles: options.stateFiles });
   let writer: ChildProcess | undefined;
   let stopped = false;
   try {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CORPUS_KINDS, END_AGE_SECONDS, generateCorpus, type CorpusKind, type CorpusTruth } from './corpus.js';
-import { CLI, daemonConfig, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
+import { CLI, daemonConfig, firstStart, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
 import type { FloorMode, FloorResult } from './floor.js';
 import { runLive, type LiveResult } from './live.js';
 import { describeMachine, median } from './proc.js';
@@ -230,9 +230,12 @@ async function batch(options: Options, tmp: string): Promise<void> {
   const daemonRuns: Array<{ corpus: CorpusKind; round: number; run: DaemonMeasurement }> = [];
   let allPassed = true;
 
+  const first = await firstStart(join(tmp, 'first-start'));
+  const { stateFiles } = first;
+  note(`first start on an empty file (parses the bundled AS data and keeps it in state_dir; every run below starts with it): ready after ${fmt(first.startup.readySeconds, 2)} s, ${fmt(first.startup.cpuSeconds, 2)} s CPU, ${fmt(first.startup.peakRssKiB / 1024, 0)} MiB`);
   for (let round = 1; round <= options.rounds; round++) {
     const tag = `round ${round}/${options.rounds}`;
-    const startup = await measureStartup({ dir: join(tmp, `r${round}-startup`), file: join(tmp, `r${round}-empty.json`) });
+    const startup = await measureStartup({ dir: join(tmp, `r${round}-startup`), file: join(tmp, `r${round}-empty.json`), stateFiles });
     startups.push(startup);
     note(`${tag} startup on an empty file: ready after ${fmt(startup.readySeconds, 2)} s, ${fmt(startup.cpuSeconds, 2)} s CPU, ${fmt(startup.peakRssKiB / 1024, 0)} MiB`);
     for (const kind of options.corpora) {
@@ -253,7 +256,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
       if (options.historyOff) daemons.push(['daemon, history off', CLI, '[history]\nenabled = false\n']);
       if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline, '']);
       for (const [what, cli, extraToml] of daemons) {
-        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml }, truth);
+        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml, stateFiles }, truth);
         daemonRuns.push({ corpus: kind, round, run: d });
         const r = row(kind, what);
         r.linesPerSecond.push(d.linesPerSecond);
@@ -298,7 +301,8 @@ async function batch(options: Options, tmp: string): Promise<void> {
   for (const line of table(['corpus', 'what', 'lines/s', 'CPU s per 1M lines', 'peak RSS MiB', 'CPU ratio to JSON.parse floor'], rowsText)) out(line);
   out(
     `daemon start-up (empty file, until /metrics answers): ${fmt(median(startups.map((s) => s.readySeconds)), 2)} s, ` +
-      `${fmt(startupCpu, 2)} s CPU, ${fmt(median(startups.map((s) => s.peakRssKiB)) / 1024, 0)} MiB peak RSS`,
+      `${fmt(startupCpu, 2)} s CPU, ${fmt(median(startups.map((s) => s.peakRssKiB)) / 1024, 0)} MiB peak RSS; ` +
+      `the first start, which parses the AS data: ${fmt(first.startup.readySeconds, 2)} s, ${fmt(first.startup.cpuSeconds, 2)} s CPU, ${fmt(first.startup.peakRssKiB / 1024, 0)} MiB`,
   );
   out(`truth checks: ${allPassed ? 'all passed' : 'FAILED (see the !!! lines above)'}`);
 
@@ -308,7 +312,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     lines: options.lines,
     rounds: options.rounds,
     corpora: Object.fromEntries([...truths].map(([k, v]) => [k, v.truth])),
-    startup: { readySeconds: median(startups.map((s) => s.readySeconds)), cpuSeconds: startupCpu, peakRssMiB: median(startups.map((s) => s.peakRssKiB)) / 1024, runs: startups },
+    startup: { readySeconds: median(startups.map((s) => s.readySeconds)), cpuSeconds: startupCpu, peakRssMiB: median(startups.map((s) => s.peakRssKiB)) / 1024, runs: startups, first: first.startup },
     results: medians,
     daemonRuns,
     checksPassed: allPassed,
@@ -324,12 +328,13 @@ async function live(options: Options, tmp: string): Promise<void> {
   out(`live: seed ${options.seed}; flood lines at ${options.live.map(fmtInt).join(', ')} lines/s for ${options.seconds} s each`);
   const results: LiveResult[] = [];
   let allPassed = true;
+  const { stateFiles } = await firstStart(join(tmp, 'first-start'));
   for (const rate of options.live) {
     out();
     out(`rate ${fmtInt(rate)} lines/s (+ NFACCT lines once a second):`);
     const dir = join(tmp, `live-${rate}`);
     mkdirSync(dir, { recursive: true });
-    const result = await runLive({ rate, seconds: options.seconds, seed: options.seed, dir, out });
+    const result = await runLive({ rate, seconds: options.seconds, seed: options.seed, dir, out, stateFiles });
     results.push(result);
     const passed = report(`live ${rate}/s`, result.checks);
     allPassed &&= passed;

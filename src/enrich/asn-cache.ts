@@ -17,6 +17,9 @@ import type { Segments } from './address-ranges.js';
 import { AsnTable, type AsnBadLine, type AsnInfo } from './asn-table.js';
 import { MISSING } from './watched-files.js';
 
+/** The parsed bundled AS data's file in state_dir. */
+export const ASN_CACHE_FILE = 'asn-bundled.table';
+
 /** The first 8 bytes; the digits are the layout's version. */
 const MAGIC = Buffer.from('NFWASN01', 'latin1');
 /** Where the CRC-32 is, the header's length, the header. */

@@ -16,7 +16,7 @@ import { NONE, type Enricher, type OwnerInfo, type PacketEvent } from '../pipeli
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AddressRanges, parseAddress } from './address-ranges.js';
-import { asnCacheSignature, readAsnCache, writeAsnCache } from './asn-cache.js';
+import { ASN_CACHE_FILE, asnCacheSignature, readAsnCache, writeAsnCache } from './asn-cache.js';
 import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, type AsnCsv } from './asn-table.js';
 import { cloudRangesTable, parseCloudRanges, type ParsedCloudRanges } from './cloud-ranges.js';
 import type { GeoCredit } from './geoip.js';
@@ -35,9 +35,6 @@ export interface OwnerOptions extends WatchOptions {
   /** Where the bundled data is kept parsed between starts (asn-cache.ts); '' or absent: parsed every start. */
   stateDir?: string;
 }
-
-/** The parsed bundled AS data in state_dir. */
-export const ASN_CACHE_FILE = 'asn-bundled.table';
 
 export interface OwnerStats {
   /** AS ranges and cloud ranges in use. */

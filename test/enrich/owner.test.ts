@@ -6,8 +6,9 @@ import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, re
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ASN_CACHE_FILE } from '../../src/enrich/asn-cache.js';
 import { ASN_CREDIT } from '../../src/enrich/asn-table.js';
-import { ASN_CACHE_FILE, OWNER_UNKNOWN, OwnerEnricher, createOwner, type OwnerOptions } from '../../src/enrich/owner.js';
+import { OWNER_UNKNOWN, OwnerEnricher, createOwner, type OwnerOptions } from '../../src/enrich/owner.js';
 import { NONE, type OwnerInfo } from '../../src/pipeline/types.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { fixturePackets, synEvent } from './fixtures.js';
