@@ -13,6 +13,7 @@ import { NftBlockSet } from './respond/nft-set.js';
 import { Responder } from './respond/responder.js';
 import type { Config } from './config/schema.js';
 import type { DecodeOptions } from './decode/line.js';
+import { AddressFacts } from './enrich/address-facts.js';
 import { createGeoIp, type GeoCredit } from './enrich/geoip.js';
 import { createOwner } from './enrich/owner.js';
 import { createThreatLists, type ThreatListEnricher } from './enrich/threat-lists.js';
@@ -152,16 +153,16 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
     : null;
   if (influxSink) sinks.push(influxSink);
 
-  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification, GeoIP, who
-  //    holds the address (ASN, cloud range), the threat lists it is on.
+  // 3. Enrichment of decoded packets, in order: SYN fingerprint and classification, then what the
+  //    source address says, kept per address: GeoIP, who holds it (ASN, cloud range), the threat
+  //    lists it is on.
   const enrichers: Enricher[] = [];
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
   const geoip = await createGeoIp(config.geoip, logger);
-  if (geoip) enrichers.push(geoip);
   const owner = await createOwner(config.owner, logger, { stateDir: config.general.state_dir });
-  if (owner) enrichers.push(owner);
   const lists = await createThreatLists(config.lists, logger);
-  if (lists) enrichers.push(lists);
+  const byAddress = [geoip, owner, lists].filter((e) => e !== null);
+  if (byAddress.length > 0) enrichers.push(new AddressFacts(byAddress));
 
   // 4. Who is knocking: per-source behaviour, scans, campaigns (queried by the web view).
   const tracker = config.track.enabled ? new Tracker(trackOptions(config.track)) : null;

@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { GET_DEFAULTS } from '../util/lru.js';
 import { Reader, type Response } from 'maxmind';
 import type { Config } from '../config/schema.js';
-import { NONE, type Enricher, type GeoInfo, type GeoLocation, type PacketEvent } from '../pipeline/types.js';
+import { NONE, type AddressEnricher, type GeoInfo, type GeoLocation, type PacketEvent } from '../pipeline/types.js';
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { classifyIp, classifyIpv4, ipv4Value, mappedIpv4 } from './ip-ranges.js';
@@ -198,8 +198,10 @@ export interface GeoIpStats {
   reloads: number;
 }
 
-export class GeoIpEnricher implements Enricher {
+export class GeoIpEnricher implements AddressEnricher {
   readonly name = 'geoip';
+  /** Goes up when a database is replaced (AddressEnricher). */
+  generation = 0;
   private readonly cache: LRUCache<string, GeoInfo> | null;
   /** IPv4 answers of networks of /16 or wider (by address >>> 16) and of /17–/24 (by address >>> 8). */
   private readonly byNet16 = new Map<number, GeoInfo>();
@@ -475,6 +477,7 @@ export class GeoIpEnricher implements Enricher {
     this.byNet24.clear();
     this.byRecord.clear();
     this.interned.clear();
+    this.generation++;
     this.reloads++;
     this.logger.info(`reloaded the ${describe(db)}`);
     return '';

@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { NONE, type Enricher, type OwnerInfo, type PacketEvent } from '../pipeline/types.js';
+import { NONE, type AddressEnricher, type OwnerInfo, type PacketEvent } from '../pipeline/types.js';
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AddressRanges, parseAddress } from './address-ranges.js';
@@ -54,8 +54,10 @@ export const OWNER_UNKNOWN: OwnerInfo = Object.freeze({ asn: NONE, org: '', clou
 /** Interned answers kept at most; beyond, they are forgotten and made again (the data, not the answers, is the memory). */
 const MAX_ANSWERS = 1 << 18;
 
-export class OwnerEnricher implements Enricher {
+export class OwnerEnricher implements AddressEnricher {
   readonly name = 'owner';
+  /** Goes up when the AS data or a cloud file is replaced (AddressEnricher). */
+  generation = 0;
   private asn: AsnTable = AsnTable.empty();
   private cloud: AddressRanges<string> = AddressRanges.empty();
   private cloudRanges = 0;
@@ -253,6 +255,7 @@ export class OwnerEnricher implements Enricher {
     }
     // Slots changed with the table.
     this.forgetAnswers();
+    this.generation++;
     if (!this.starting) this.reloads++;
     this.problems[i] = '';
     return '';

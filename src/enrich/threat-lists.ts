@@ -10,7 +10,7 @@
 // failed download must not empty a list. A list that cannot be read at start is empty until it can
 // (the timer that fetches it may not have run yet); that does not stop nfwatch.
 import path from 'node:path';
-import { NOT_LISTED, type Enricher, type PacketEvent } from '../pipeline/types.js';
+import { NOT_LISTED, type AddressEnricher, type PacketEvent } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
 import { AddressRanges, addressCount, mergeNamedRanges, type AddressRange } from './address-ranges.js';
 import { parseList, type KnownListFormat, type ListFormat } from './list-formats.js';
@@ -48,8 +48,10 @@ interface ListState extends ThreatListStats {
   ranges: readonly AddressRange[];
 }
 
-export class ThreatListEnricher implements Enricher {
+export class ThreatListEnricher implements AddressEnricher {
   readonly name = 'lists';
+  /** Goes up when a list is replaced (AddressEnricher). */
+  generation = 0;
   private readonly lists: ListState[];
   private table: AddressRanges<readonly string[]> = AddressRanges.empty();
   /** The name arrays by set, kept across rebuilds so an answer stays the same object. */
@@ -162,6 +164,7 @@ export class ThreatListEnricher implements Enricher {
   private rebuild(): void {
     // The swap: enrich() is synchronous, so no event sees half of it.
     this.table = mergeNamedRanges(this.lists, this.interned);
+    this.generation++;
   }
 }
 

@@ -151,6 +151,15 @@ export interface Enricher {
   close?(): Promise<void>;
 }
 
+/**
+ * An enricher whose facts depend on the source address and its data alone (GeoIP, who holds the
+ * address, threat lists), so they may be kept per address (address-facts.ts) until `generation`
+ * changes: it goes up whenever the data in use is replaced.
+ */
+export interface AddressEnricher extends Enricher {
+  readonly generation: number;
+}
+
 /** One NFACCT record: a named kernel counter as ulogd's NFACCT input polled it. */
 export interface CounterEvent {
   readonly kind: 'counter';
