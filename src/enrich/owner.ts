@@ -64,6 +64,11 @@ export class OwnerEnricher implements AddressEnricher {
   private readonly cloudFiles: Array<ParsedCloudRanges | null>;
   /** Answers by cloud slot + 1, then by AS slot + 1. */
   private answers: Array<Map<number, OwnerInfo> | undefined> = [];
+  /**
+   * Answers outside every cloud range (nearly all), by AS slot: an array read, not a Map lookup
+   * (measured on a flood of random sources: 3-5 % of the CPU per line). At most one per AS.
+   */
+  private byAsnSlot: Array<OwnerInfo | undefined> = [];
   private answerCount = 0;
   private readonly words = new Uint32Array(4);
   private readonly watched: string[];
@@ -135,7 +140,16 @@ export class OwnerEnricher implements AddressEnricher {
   }
 
   private answer(asnSlot: number, cloudSlot: number): OwnerInfo {
-    if (asnSlot < 0 && cloudSlot < 0) return OWNER_UNKNOWN;
+    if (cloudSlot < 0) {
+      if (asnSlot < 0) return OWNER_UNKNOWN;
+      let owner = this.byAsnSlot[asnSlot];
+      if (owner === undefined) {
+        const as = this.asn.answers[asnSlot]!;
+        owner = this.byAsnSlot[asnSlot] = Object.freeze({ asn: as.asn, org: as.org, cloud: '' });
+        this.answerCount++;
+      }
+      return owner;
+    }
     let byAsn = this.answers[cloudSlot + 1];
     if (byAsn === undefined) {
       byAsn = new Map();
@@ -148,7 +162,7 @@ export class OwnerEnricher implements AddressEnricher {
         return this.answer(asnSlot, cloudSlot);
       }
       const as = asnSlot < 0 ? null : this.asn.answers[asnSlot]!;
-      owner = Object.freeze({ asn: as?.asn ?? NONE, org: as?.org ?? '', cloud: cloudSlot < 0 ? '' : this.cloud.values[cloudSlot]! });
+      owner = Object.freeze({ asn: as?.asn ?? NONE, org: as?.org ?? '', cloud: this.cloud.values[cloudSlot]! });
       byAsn.set(asnSlot + 1, owner);
       this.answerCount++;
     }
@@ -157,6 +171,7 @@ export class OwnerEnricher implements AddressEnricher {
 
   private forgetAnswers(): void {
     this.answers = [];
+    this.byAsnSlot = [];
     this.answerCount = 0;
   }
 
