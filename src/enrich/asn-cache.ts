@@ -1,5 +1,5 @@
 // The bundled AS data, kept parsed in state_dir. Parsing its 30 MB of CSV takes about a second
-// of every start and lifts the start's peak memory by ~80 MiB (the file bytes and the builder's
+// of every start and lifts the start's peak memory by ~70 MiB (the file bytes and the builder's
 // arrays); the parsed table, written once as typed arrays, reads back in a few milliseconds as
 // views of one buffer. The file names what it was made from (each CSV's path, size and
 // modification time): when that differs, or the file is not one this code wrote whole, it is not
@@ -68,7 +68,7 @@ export function encodeAsnCache(table: AsnTable, signature: string): Buffer {
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const sectionsAt = align8(HEADER_AT + headerBytes.length);
   const words = 2 * header.answers + 2 * header.v4 + 5 * header.v6;
-  // Its own ArrayBuffer at offset 0: the sections are written through 32-bit views.
+  // Its own ArrayBuffer at offset 0: the sections are copied in at their offsets in it.
   const out = Buffer.from(new ArrayBuffer(sectionsAt + 4 * words + orgBytes));
   MAGIC.copy(out, 0);
   out.writeUInt32LE(headerBytes.length, LENGTH_AT);

@@ -211,8 +211,7 @@ export class OwnerEnricher implements AddressEnricher {
         if (typeof cached !== 'string') {
           table = cached;
           fromCache = true;
-        }
-        else if (cached !== MISSING) this.logger.info(`not using the parsed AS data in ${cacheFile}: ${cached}; reading the CSV`);
+        } else if (cached !== MISSING) this.logger.info(`not using the parsed AS data in ${cacheFile}: ${cached}; reading the CSV`);
       } catch {
         // A CSV that cannot be looked at is reported by reading it, below.
         signature = '';
