@@ -116,7 +116,8 @@ export async function buildPipeline(config: Config, logger: Logger): Promise<Pip
   return (await buildDaemon(config, logger)).pipeline;
 }
 
-export async function buildDaemon(config: Config, logger: Logger): Promise<Daemon> {
+/** `writesState`: false for a run that must leave state_dir as it is (replay): nothing is written there. */
+export async function buildDaemon(config: Config, logger: Logger, writesState = true): Promise<Daemon> {
   const maxLineBytes = config.general.max_line_bytes;
 
   // 1. Sources: lines in, nothing else.
@@ -159,7 +160,7 @@ export async function buildDaemon(config: Config, logger: Logger): Promise<Daemo
   const enrichers: Enricher[] = [];
   if (config.fingerprint.enabled) enrichers.push(FingerprintEnricher.fromConfig(config.fingerprint.signatures));
   const geoip = await createGeoIp(config.geoip, logger);
-  const owner = await createOwner(config.owner, logger, { stateDir: config.general.state_dir });
+  const owner = await createOwner(config.owner, logger, { stateDir: config.general.state_dir, keepParsed: writesState });
   const lists = await createThreatLists(config.lists, logger);
   const byAddress = [geoip, owner, lists].filter((e) => e !== null);
   if (byAddress.length > 0) enrichers.push(new AddressFacts(byAddress));

@@ -34,6 +34,8 @@ export interface OwnerOptions extends WatchOptions {
   bundledAsnCsv?: readonly string[];
   /** Where the bundled data is kept parsed between starts (asn-cache.ts); '' or absent: parsed every start. */
   stateDir?: string;
+  /** Whether a table parsed from the CSV is written there (default true); false only reads it (replay leaves the daemon's state alone). */
+  keepParsed?: boolean;
 }
 
 export interface OwnerStats {
@@ -227,7 +229,7 @@ export class OwnerEnricher implements AddressEnricher {
         return;
       }
       table = AsnTable.fromCsv(files);
-      if (signature !== '') {
+      if (signature !== '' && this.options.keepParsed !== false) {
         try {
           await writeAsnCache(cacheFile, table, signature);
         } catch (error) {
@@ -294,7 +296,7 @@ function badExamples(table: AsnTable): string {
  * The owner enricher for a configuration, or null when `owner.enabled` is false. Rejects with an
  * Error naming the setting when a configured file is missing or unusable.
  */
-export async function createOwner(config: OwnerConfig, logger: Logger, options: WatchOptions & Pick<OwnerOptions, 'bundledAsnCsv' | 'stateDir'> = {}): Promise<OwnerEnricher | null> {
+export async function createOwner(config: OwnerConfig, logger: Logger, options: WatchOptions & Pick<OwnerOptions, 'bundledAsnCsv' | 'stateDir' | 'keepParsed'> = {}): Promise<OwnerEnricher | null> {
   if (!config.enabled) return null;
   return OwnerEnricher.open({ ...options, asnCsv: config.asn_csv, cloudFiles: config.cloud }, logger.child('owner'));
 }

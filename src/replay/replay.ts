@@ -203,7 +203,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   const started = Date.now();
   const { config, name } = replayConfig(options.config, options.sourceName);
   const files = replayOrder(await inspectFiles(options.paths, config));
-  const { pipeline } = await buildDaemon(config, options.logger);
+  // The daemon's state_dir is the daemon's: replay reads the kept AS table but writes nothing there.
+  const { pipeline } = await buildDaemon(config, options.logger, false);
   // The tracker feeds the web view only; nothing of it is in the intervals.
   pipeline.stages.tracker = null;
   const sinks = pipeline.sinks;

@@ -275,6 +275,19 @@ describe('owner keeps the bundled AS data parsed in state_dir', () => {
     expect((await start(state)).log).toContain('(kept parsed in');
   });
 
+  it('with keepParsed false (replay) reads a kept table but never writes one, nor its directory', async () => {
+    const state = path.join(dir, 'state');
+    const readOnly = async (): Promise<string> => {
+      const logger = memoryLogger();
+      await owner({ bundledAsnCsv: bundled(), stateDir: state, keepParsed: false, watch: false, pollMs: 0 }, logger);
+      return logger.lines.join('\n');
+    };
+    expect(await readOnly()).not.toContain('kept parsed');
+    expect(existsSync(state)).toBe(false);
+    await start(state);
+    expect(await readOnly()).toContain(`(kept parsed in ${path.join(state, ASN_CACHE_FILE)})`);
+  });
+
   it('still answers when the table cannot be kept, and warns', async () => {
     const blocked = path.join(dir, 'a-file');
     writeFileSync(blocked, '');
