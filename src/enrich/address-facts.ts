@@ -9,7 +9,7 @@
 // one in eight hits makes it stand aside for STAND_ASIDE events (the enrichers are asked directly,
 // as without it), then it tries again. What it keeps is dropped when an enricher's data is
 // replaced (its generation) and when it stands aside.
-import type { AddressEnricher, Enricher, GeoInfo, OwnerInfo, PacketEvent } from '../pipeline/types.js';
+import type { AddressEnricher, Enricher, PacketEvent } from '../pipeline/types.js';
 
 export interface AddressFactsStats {
   /** Events answered from what was kept. */
@@ -34,11 +34,7 @@ export interface AddressFactsOptions {
 const DEFAULTS: AddressFactsOptions = { maxEntries: 32_768, window: 4096, standAside: 262_144 };
 
 /** What the address enrichers set on an event. */
-interface Facts {
-  readonly geo: GeoInfo | null;
-  readonly owner: OwnerInfo | null;
-  readonly listed: readonly string[];
-}
+type Facts = Readonly<Pick<PacketEvent, 'geo' | 'owner' | 'listed'>>;
 
 export class AddressFacts implements Enricher {
   readonly name: string;
