@@ -340,7 +340,7 @@ export class Tracker {
     this.refresh(s, now);
     const o = this.options;
     const oldest = s.epoch - SLOTS + 1;
-    const portText = portRanges(s.ports?.keys() ?? []);
+    const portText = portRanges(s.portKeys());
     return {
       address: s.address,
       firstSeen: iso(s.firstSeen),
@@ -352,8 +352,8 @@ export class Tracker {
         unknown: s.windowCount(C_UNKNOWN),
         probes: s.windowCount(C_PROBES),
       },
-      ports: { distinct: s.ports?.size ?? 0, atLeast: s.ports?.atLeast(oldest) ?? false, ranges: portText },
-      hosts: { distinct: s.hosts?.size ?? 0, atLeast: s.hosts?.atLeast(oldest) ?? false, ranges: hostRanges(s.hosts?.keys() ?? []) },
+      ports: { distinct: s.portCount(), atLeast: s.portsAtLeast(oldest), ranges: portText },
+      hosts: { distinct: s.hostCount(), atLeast: s.hostsAtLeast(oldest), ranges: hostRanges(s.hostKeys()) },
       lastPorts: s.lastPorts(),
       sourcePortReuse: s.sportReused(o.reuseMinTargets) ? { port: s.sportCandidate, targets: s.sportHits } : null,
       seqReuse: s.seqReused(o.reuseMinTargets) ? { seq: s.seqCandidate, syns: s.seqHits } : null,
@@ -432,7 +432,7 @@ function scoreOf(sort: Exclude<SourceSort, 'last_seen'>): (s: SourceState) => nu
     case 'packets':
       return (s) => s.windowCount(C_ALLOWED) + s.windowCount(C_BLOCKED) + s.windowCount(C_UNKNOWN);
     case 'ports':
-      return (s) => s.ports?.size ?? 0;
+      return (s) => s.portCount();
     case 'severity':
       // Severity first, then detected over suspected, then the probes behind it.
       return (s) => s.severity * 1e12 + s.scanState * 1e10 + s.windowCount(C_PROBES);

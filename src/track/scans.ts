@@ -58,8 +58,8 @@ export function crafted(s: SourceState, o: TrackOptions): boolean {
  * detected just now (0 mostly). Call after observe() of a probe, and from prune() for decay.
  */
 export function evaluateScan(s: SourceState, o: TrackOptions, now: number): number {
-  const ports = s.ports === null ? 0 : s.ports.counted;
-  const hosts = s.hosts === null ? 0 : s.hosts.counted;
+  const ports = s.countedPorts();
+  const hosts = s.countedHosts();
   const vertical = ports >= o.verticalPorts ? DETECTED : ports >= o.verticalSuspectPorts ? SUSPECTED : NOT_SCANNING;
   const horizontal = hosts >= o.horizontalHosts ? DETECTED : hosts >= o.horizontalSuspectHosts ? SUSPECTED : NOT_SCANNING;
   let ssh = NOT_SCANNING;
@@ -144,8 +144,8 @@ export function scanView(s: SourceState, o: TrackOptions, now: number, portText:
     techniques,
     label: scanLabel(s, techniques[0]?.technique, portText),
     evidence: {
-      ports: s.ports === null ? 0 : s.ports.counted,
-      hosts: s.hosts === null ? 0 : s.hosts.counted,
+      ports: s.countedPorts(),
+      hosts: s.countedHosts(),
       probes: s.windowCount(C_PROBES),
       sshSyns: s.windowCount(C_SSH),
       sshBucket: Math.round(sshLevelAt(s, now, o.sshLeakMs) * 100) / 100,
@@ -238,15 +238,15 @@ export function hostRanges(hosts: readonly string[]): string[] {
 export function scanLabel(s: SourceState, main: ScanTechnique | undefined, portText: string): string {
   if (s.scanState === NOT_SCANNING) return '';
   const how = main === undefined ? '' : `${TECHNIQUE_NAMES[main]} `;
-  const hosts = s.hosts === null ? 0 : s.hosts.counted;
+  const hosts = s.countedHosts();
   const parts: string[] = [];
   if (s.vertical !== NOT_SCANNING) {
-    const counted = s.ports === null ? 0 : s.ports.counted;
+    const counted = s.countedPorts();
     parts.push(`${how}port scan of ${counted} port${counted === 1 ? '' : 's'} (${portText})`);
   }
   if (s.horizontal !== NOT_SCANNING) {
     const what = main === 'icmp' ? 'ICMP sweep' : `${how}sweep`;
-    const of = main !== 'icmp' && s.ports?.size === 1 ? ` of port ${portText}` : '';
+    const of = main !== 'icmp' && s.portCount() === 1 ? ` of port ${portText}` : '';
     parts.push(`${what}${of} over ${hosts} host${hosts === 1 ? '' : 's'}`);
   }
   if (s.sshBruteforce !== NOT_SCANNING) parts.push(`SSH brute force (${s.windowCount(C_SSH)} SYNs in the window)`);

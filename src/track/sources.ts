@@ -32,21 +32,18 @@ export const C_SSH = 4;
 export const COUNTERS = 5;
 
 // "No epoch" markers: small integers rather than ±Infinity, because a field that ever holds a
-// non-integer number is boxed (a separate heap number) in every object of its class — four boxes
-// per tracked source for the two sets. Real epochs (event time / slot length) are far inside.
+// non-integer number is boxed (a separate heap number) in every object of its class — two boxes
+// per set. Real epochs (event time / slot length) are far inside.
 const NO_MIN_EPOCH = 0x7fffffff;
 const NO_FULL_EPOCH = -0x80000000;
 
 /**
  * A capped set whose members remember the epoch they were last seen in, and whether they were
- * ever hit by a packet that counts towards scans (stored as the sign: −epoch). Holds its first
- * member inline and makes a Map only for a second one: most sources (and every spoofed one) hit
- * one port of one host.
+ * ever hit by a packet that counts towards scans (stored as the sign: −epoch). A source holds its
+ * first port and host in its own fields and makes a set only for a second (SourceState.addPort).
  */
 export class WindowSet<K> {
-  members: Map<K, number> | null = null;
-  private soleKey: K | undefined = undefined;
-  private soleValue = 0;
+  readonly members = new Map<K, number>();
   /** Members hit by a counting packet. */
   counted = 0;
   /** Lowest epoch stored (a lower bound): no sweep is needed before it expires. */
@@ -57,28 +54,7 @@ export class WindowSet<K> {
   /** Returns true when `key` was new. */
   add(key: K, epoch: number, counts: boolean, cap: number): boolean {
     const members = this.members;
-    let value: number | undefined;
-    if (members === null) {
-      if (this.soleKey === undefined) {
-        this.soleKey = key;
-        this.soleValue = counts ? -epoch : epoch;
-        if (counts) this.counted++;
-        if (epoch < this.minEpoch) this.minEpoch = epoch;
-        return true;
-      }
-      if (this.soleKey === key) {
-        const wasCounted = this.soleValue < 0;
-        if (counts && !wasCounted) this.counted++;
-        this.soleValue = counts || wasCounted ? -epoch : epoch;
-        return false;
-      }
-      // A second member: move to a Map.
-      this.members = new Map<K, number>();
-      this.members.set(this.soleKey, this.soleValue);
-      this.soleKey = undefined;
-      return this.add(key, epoch, counts, cap);
-    }
-    value = members.get(key);
+    const value = members.get(key);
     if (value === undefined) {
       if (members.size >= cap) {
         this.fullEpoch = epoch;
@@ -98,11 +74,9 @@ export class WindowSet<K> {
     return false;
   }
 
-  /** Empties the set for reuse by another source (a Map already made is kept, emptied). */
+  /** Empties the set for reuse by another source. */
   clear(): void {
-    this.members?.clear();
-    this.soleKey = undefined;
-    this.soleValue = 0;
+    this.members.clear();
     this.counted = 0;
     this.minEpoch = NO_MIN_EPOCH;
     this.fullEpoch = NO_FULL_EPOCH;
@@ -111,20 +85,11 @@ export class WindowSet<K> {
   /** Drops members last seen before `oldest`. */
   sweep(oldest: number): void {
     if (this.minEpoch >= oldest) return;
-    const members = this.members;
-    if (members === null) {
-      if (this.soleKey !== undefined && (this.soleValue < 0 ? -this.soleValue : this.soleValue) < oldest) {
-        if (this.soleValue < 0) this.counted--;
-        this.soleKey = undefined;
-      }
-      this.minEpoch = this.soleKey === undefined ? NO_MIN_EPOCH : Math.abs(this.soleValue);
-      return;
-    }
     let min = NO_MIN_EPOCH;
-    for (const [key, value] of members) {
+    for (const [key, value] of this.members) {
       const epoch = value < 0 ? -value : value;
       if (epoch < oldest) {
-        members.delete(key);
+        this.members.delete(key);
         if (value < 0) this.counted--;
       } else if (epoch < min) {
         min = epoch;
@@ -134,17 +99,16 @@ export class WindowSet<K> {
   }
 
   get size(): number {
-    return this.members !== null ? this.members.size : this.soleKey !== undefined ? 1 : 0;
+    return this.members.size;
   }
 
   has(key: K): boolean {
-    return this.members !== null ? this.members.has(key) : this.soleKey === key;
+    return this.members.has(key);
   }
 
   /** The members, in no particular order. */
   keys(): K[] {
-    if (this.members !== null) return [...this.members.keys()];
-    return this.soleKey !== undefined ? [this.soleKey] : [];
+    return [...this.members.keys()];
   }
 
   /** Whether members were turned away within the live epochs: the size is then a lower bound. */
@@ -183,19 +147,40 @@ const CHUNK_ROWS = 4096;
 /** What a removed source reads from: all zero, never written. */
 const DEAD_ROW = new Uint32Array(ROW);
 
+// Per-source values that are not small integers (times in epoch ms, the SSH bucket's level, a
+// 32-bit sequence number or AS number) live in rows of shared Float64Arrays beside the counters: as object
+// fields each would be a heap number of its own, 24 bytes a value for every tracked source.
+const F_FIRST_SEEN = 0;
+const F_LAST_SEEN = 1;
+const F_SCAN_SINCE = 2;
+const F_SSH_LEVEL = 3;
+const F_SSH_LAST = 4;
+const F_SSH_OVERFLOW_AT = 5;
+const F_SEQ_CANDIDATE = 6;
+const F_ASN = 7;
+export const FLOAT_ROW = 8;
+/** What a removed source reads from (its writes land here too, and are never read as a live source's). */
+const DEAD_FLOATS = new Float64Array(FLOAT_ROW);
+
 /** Hands out rows of counters; a released row is reused. Memory grows in chunks up to maxSources + 1 rows. */
 export class RowPool {
   private readonly chunks: Uint32Array[] = [];
+  private readonly floatChunks: Float64Array[] = [];
   private readonly free: number[] = [];
   private next = 0;
 
-  /** A zeroed row; its array is chunkOf(id), its offset baseOf(id). */
+  /** A zeroed row of counters (chunkOf(id) at baseOf(id)) and of floats (floatsOf(id) at floatBaseOf(id)). */
   alloc(): number {
     const id = this.free.length > 0 ? this.free.pop()! : this.next++;
     const chunk = Math.floor(id / CHUNK_ROWS);
-    while (this.chunks.length <= chunk) this.chunks.push(new Uint32Array(CHUNK_ROWS * ROW));
+    while (this.chunks.length <= chunk) {
+      this.chunks.push(new Uint32Array(CHUNK_ROWS * ROW));
+      this.floatChunks.push(new Float64Array(CHUNK_ROWS * FLOAT_ROW));
+    }
     const base = (id % CHUNK_ROWS) * ROW;
     this.chunks[chunk]!.fill(0, base, base + ROW);
+    const floatBase = (id % CHUNK_ROWS) * FLOAT_ROW;
+    this.floatChunks[chunk]!.fill(0, floatBase, floatBase + FLOAT_ROW);
     return id;
   }
 
@@ -207,22 +192,27 @@ export class RowPool {
     return (id % CHUNK_ROWS) * ROW;
   }
 
+  floatsOf(id: number): Float64Array {
+    return this.floatChunks[Math.floor(id / CHUNK_ROWS)]!;
+  }
+
+  floatBaseOf(id: number): number {
+    return (id % CHUNK_ROWS) * FLOAT_ROW;
+  }
+
   release(id: number): void {
     this.free.push(id);
   }
 
-  /** Bytes held by the counter rows. */
+  /** Bytes held by the counter and float rows. */
   get bytes(): number {
-    return this.chunks.length * CHUNK_ROWS * ROW * 4;
+    return this.chunks.length * CHUNK_ROWS * (ROW * 4 + FLOAT_ROW * 8);
   }
 }
 
 /** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
 export class SourceState {
   address: string;
-  /** Event time, epoch ms. */
-  firstSeen: number;
-  lastSeen: number;
   /** Packets by verdict since the source was first tracked (lifetime, not windowed). */
   allowed = 0;
   blocked = 0;
@@ -235,11 +225,24 @@ export class SourceState {
    */
   ring: Uint32Array;
   base: number;
+  /** This source's row of non-integer values (F_* at `floatBase`), beside the counters' row. */
+  floats: Float64Array;
+  floatBase: number;
   /** Row id in the pool (−1 once removed). */
   row: number;
-  /** Distinct destination ports / hosts probed in the window (null until the first probe). */
-  ports: WindowSet<number> | null = null;
-  hosts: WindowSet<string> | null = null;
+  /**
+   * Distinct destination ports and hosts probed in the window. Most sources, and every spoofed one,
+   * probe one port of one host: the first member of each is held in the fields below, and a set is
+   * made only at a second (null until then; reset() keeps it, emptied). Read through portCount(),
+   * countedPorts(), portKeys(), portsAtLeast() and their host counterparts.
+   */
+  private portSet: WindowSet<number> | null = null;
+  private hostSet: WindowSet<string> | null = null;
+  /** The sole port (NONE: none) or host (undefined: none) while there is no set, with its epoch as WindowSet keeps one (negative: counted). */
+  private solePort = NONE;
+  private solePortEpoch = 0;
+  private soleHost: string | undefined = undefined;
+  private soleHostEpoch = 0;
   /** Destination ports probed so far; the newest is at (lastPortsCount − 1) % LAST_PORTS of the row's last ports. */
   lastPortsCount = 0;
   lastDstIp = '';
@@ -249,8 +252,7 @@ export class SourceState {
   sportHits = 0;
   sportMisses = 0;
   sportEpoch = 0;
-  /** Sequence-number reuse among SYNs, same scheme. */
-  seqCandidate = NONE;
+  /** Sequence-number reuse among SYNs, same scheme (the candidate is a float: see seqCandidate). */
   seqHits = 0;
   seqMisses = 0;
   seqEpoch = 0;
@@ -284,17 +286,9 @@ export class SourceState {
   horizontal = 0;
   sshBruteforce = 0;
   severity = 0;
-  /** Event time the current scan state was first reached (0: none). */
-  scanSince = 0;
-  /** SSH leaky bucket: level in SYNs, and when it was last leaked. */
-  sshLevel = 0;
-  sshLast = 0;
-  /** Event time the SSH bucket last overflowed (0: never). */
-  sshOverflowAt = 0;
   /** The severity last announced as a detection (Tracker.onDetection); 0 when not detected since. */
   announced = 0;
-  /** Autonomous system of the last event that had one (NONE: unknown), and its organisation. */
-  asn = NONE;
+  /** The organisation of `asn`. */
   asOrg = '';
   /** Cloud range of the last event that had an owner ('' none). */
   cloud = '';
@@ -305,35 +299,103 @@ export class SourceState {
   newer: SourceState | null = null;
   older: SourceState | null = null;
 
-  constructor(address: string, time: number, epoch: number, ring: Uint32Array, base: number, row: number) {
+  constructor(address: string, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number) {
     this.address = address;
     this.ring = ring;
     this.base = base;
+    this.floats = floats;
+    this.floatBase = floatBase;
     this.row = row;
     this.firstSeen = time;
     this.lastSeen = time;
+    this.seqCandidate = NONE;
+    this.asn = NONE;
     this.epoch = epoch;
+  }
+
+  /** Event time, epoch ms. */
+  get firstSeen(): number {
+    return this.floats[this.floatBase + F_FIRST_SEEN]!;
+  }
+  set firstSeen(time: number) {
+    this.floats[this.floatBase + F_FIRST_SEEN] = time;
+  }
+  get lastSeen(): number {
+    return this.floats[this.floatBase + F_LAST_SEEN]!;
+  }
+  set lastSeen(time: number) {
+    this.floats[this.floatBase + F_LAST_SEEN] = time;
+  }
+  /** Event time the current scan state was first reached (0: none). */
+  get scanSince(): number {
+    return this.floats[this.floatBase + F_SCAN_SINCE]!;
+  }
+  set scanSince(time: number) {
+    this.floats[this.floatBase + F_SCAN_SINCE] = time;
+  }
+  /** SSH leaky bucket: level in SYNs, and when it was last leaked. */
+  get sshLevel(): number {
+    return this.floats[this.floatBase + F_SSH_LEVEL]!;
+  }
+  set sshLevel(level: number) {
+    this.floats[this.floatBase + F_SSH_LEVEL] = level;
+  }
+  get sshLast(): number {
+    return this.floats[this.floatBase + F_SSH_LAST]!;
+  }
+  set sshLast(time: number) {
+    this.floats[this.floatBase + F_SSH_LAST] = time;
+  }
+  /** Event time the SSH bucket last overflowed (0: never). */
+  get sshOverflowAt(): number {
+    return this.floats[this.floatBase + F_SSH_OVERFLOW_AT]!;
+  }
+  set sshOverflowAt(time: number) {
+    this.floats[this.floatBase + F_SSH_OVERFLOW_AT] = time;
+  }
+  /** The sequence number SYNs are seen reusing (NONE: none yet); up to 2^32 − 1. */
+  get seqCandidate(): number {
+    return this.floats[this.floatBase + F_SEQ_CANDIDATE]!;
+  }
+  set seqCandidate(seq: number) {
+    this.floats[this.floatBase + F_SEQ_CANDIDATE] = seq;
+  }
+  /** Autonomous system of the last event that had one (NONE: unknown); up to 2^32 − 1. */
+  get asn(): number {
+    return this.floats[this.floatBase + F_ASN]!;
+  }
+  set asn(asn: number) {
+    this.floats[this.floatBase + F_ASN] = asn;
   }
 
   /**
    * Makes a removed source's object a new source's (SourceTable keeps the last one removed): during
-   * a spoofed flood every packet is a new source that evicts the oldest, and reusing its object and
-   * its two sets spares the allocation and, above all, the old-generation garbage of 100 000 sources
+   * a spoofed flood every packet is a new source that evicts the oldest, and reusing its object (and
+   * any port or host set it made) spares the allocation and, above all, the old-generation garbage of 100 000 sources
    * turning over. Every field is set as the constructor and the initialisers set it.
    */
-  reset(address: string, time: number, epoch: number, ring: Uint32Array, base: number, row: number): this {
+  reset(address: string, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number): this {
     this.address = address;
+    this.ring = ring;
+    this.base = base;
+    this.floats = floats;
+    this.floatBase = floatBase;
+    this.row = row;
+    // The float row comes zeroed (RowPool.alloc): scanSince and the SSH bucket start at 0.
     this.firstSeen = time;
     this.lastSeen = time;
+    this.seqCandidate = NONE;
+    this.asn = NONE;
     this.allowed = 0;
     this.blocked = 0;
     this.unknown = 0;
     this.epoch = epoch;
-    this.ring = ring;
-    this.base = base;
-    this.row = row;
-    this.ports?.clear();
-    this.hosts?.clear();
+    this.portSet?.clear();
+    this.hostSet?.clear();
+    this.solePort = NONE;
+    this.solePortEpoch = 0;
+    this.soleHost = undefined;
+    this.soleHostEpoch = 0;
     this.lastPortsCount = 0;
     this.lastDstIp = '';
     this.lastDstPort = NONE;
@@ -341,7 +403,6 @@ export class SourceState {
     this.sportHits = 0;
     this.sportMisses = 0;
     this.sportEpoch = 0;
-    this.seqCandidate = NONE;
     this.seqHits = 0;
     this.seqMisses = 0;
     this.seqEpoch = 0;
@@ -360,16 +421,92 @@ export class SourceState {
     this.horizontal = 0;
     this.sshBruteforce = 0;
     this.severity = 0;
-    this.scanSince = 0;
-    this.sshLevel = 0;
-    this.sshLast = 0;
-    this.sshOverflowAt = 0;
     this.announced = 0;
-    this.asn = NONE;
     this.asOrg = '';
     this.cloud = '';
     this.listed = NOT_LISTED;
     return this;
+  }
+
+  /** Adds a probed destination port (as WindowSet.add). */
+  addPort(port: number, epoch: number, counts: boolean, cap: number): void {
+    if (this.portSet !== null) {
+      this.portSet.add(port, epoch, counts, cap);
+    } else if (this.solePort === NONE || this.solePort === port) {
+      this.solePort = port;
+      this.solePortEpoch = counts || this.solePortEpoch < 0 ? -epoch : epoch;
+    } else {
+      // A second port: the set is made holding the first as it stands.
+      const set = (this.portSet = new WindowSet<number>());
+      set.add(this.solePort, Math.abs(this.solePortEpoch), this.solePortEpoch < 0, cap);
+      set.add(port, epoch, counts, cap);
+      this.solePort = NONE;
+      this.solePortEpoch = 0;
+    }
+  }
+
+  /** Adds a probed destination host (as WindowSet.add). */
+  addHost(host: string, epoch: number, counts: boolean, cap: number): void {
+    if (this.hostSet !== null) {
+      this.hostSet.add(host, epoch, counts, cap);
+    } else if (this.soleHost === undefined || this.soleHost === host) {
+      this.soleHost = host;
+      this.soleHostEpoch = counts || this.soleHostEpoch < 0 ? -epoch : epoch;
+    } else {
+      const set = (this.hostSet = new WindowSet<string>());
+      set.add(this.soleHost, Math.abs(this.soleHostEpoch), this.soleHostEpoch < 0, cap);
+      set.add(host, epoch, counts, cap);
+      this.soleHost = undefined;
+      this.soleHostEpoch = 0;
+    }
+  }
+
+  /** Drops ports and hosts last seen before epoch `oldest`. */
+  sweepTargets(oldest: number): void {
+    if (this.portSet !== null) this.portSet.sweep(oldest);
+    else if (this.solePort !== NONE && Math.abs(this.solePortEpoch) < oldest) (this.solePort = NONE), (this.solePortEpoch = 0);
+    if (this.hostSet !== null) this.hostSet.sweep(oldest);
+    else if (this.soleHost !== undefined && Math.abs(this.soleHostEpoch) < oldest) (this.soleHost = undefined), (this.soleHostEpoch = 0);
+  }
+
+  /** Distinct destination ports probed in the window. */
+  portCount(): number {
+    return this.portSet !== null ? this.portSet.size : this.solePort !== NONE ? 1 : 0;
+  }
+
+  hostCount(): number {
+    return this.hostSet !== null ? this.hostSet.size : this.soleHost !== undefined ? 1 : 0;
+  }
+
+  /** Of them, those hit by a packet that counts towards scans. */
+  countedPorts(): number {
+    return this.portSet !== null ? this.portSet.counted : this.solePort !== NONE && this.solePortEpoch < 0 ? 1 : 0;
+  }
+
+  countedHosts(): number {
+    return this.hostSet !== null ? this.hostSet.counted : this.soleHost !== undefined && this.soleHostEpoch < 0 ? 1 : 0;
+  }
+
+  hasHost(host: string): boolean {
+    return this.hostSet !== null ? this.hostSet.has(host) : this.soleHost === host;
+  }
+
+  /** The ports, in no particular order. */
+  portKeys(): number[] {
+    return this.portSet !== null ? this.portSet.keys() : this.solePort !== NONE ? [this.solePort] : [];
+  }
+
+  hostKeys(): string[] {
+    return this.hostSet !== null ? this.hostSet.keys() : this.soleHost !== undefined ? [this.soleHost] : [];
+  }
+
+  /** Whether ports were turned away within the live epochs (the count is then a lower bound). */
+  portsAtLeast(oldest: number): boolean {
+    return this.portSet !== null && this.portSet.atLeast(oldest);
+  }
+
+  hostsAtLeast(oldest: number): boolean {
+    return this.hostSet !== null && this.hostSet.atLeast(oldest);
   }
 
   /** Window total of one of the C_* counters. */
@@ -474,8 +611,7 @@ export function advance(s: SourceState, epoch: number): void {
   }
   s.epoch = epoch;
   const oldest = epoch - SLOTS + 1;
-  s.ports?.sweep(oldest);
-  s.hosts?.sweep(oldest);
+  s.sweepTargets(oldest);
   if (s.sportEpoch < oldest) (s.sportCandidate = NONE), (s.sportHits = 0), (s.sportMisses = 0);
   if (s.seqEpoch < oldest) (s.seqCandidate = NONE), (s.seqHits = 0), (s.seqMisses = 0);
 }
@@ -575,9 +711,11 @@ export class SourceTable {
     s.row = -1;
     s.ring = DEAD_ROW;
     s.base = 0;
+    s.floats = DEAD_FLOATS;
+    s.floatBase = 0;
   }
 
-  /** Bytes held by the shared counter rows. */
+  /** Bytes held by the shared counter and float rows. */
   get rowBytes(): number {
     return this.rows.bytes;
   }
@@ -635,10 +773,11 @@ export class SourceTable {
       const row = this.rows.alloc();
       const spare = this.spare;
       this.spare = null;
+      const rows = this.rows;
       s =
         spare !== null
-          ? spare.reset(key, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row)
-          : new SourceState(key, time, epoch, this.rows.chunkOf(row), this.rows.baseOf(row), row);
+          ? spare.reset(key, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row)
+          : new SourceState(key, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row);
       this.byAddress.set(key, s);
       this.pushNewest(s);
     } else {
@@ -702,23 +841,22 @@ export class SourceTable {
       ring[totals + C_PROBES]!++;
     }
     const syn = e.protocol === 6 && (e.tcpFlags & TCP_SYN) !== 0;
-    const hosts = (s.hosts ??= new WindowSet<string>());
     if (syn && verdictCounter === C_ALLOWED && e.dstPort >= 0 && this.isSshPort[e.dstPort] === 1) {
       ring[slot + C_SSH]!++;
       ring[totals + C_SSH]!++;
       // Logins come from a TCP stack: a SYN a signature names as a tool's (nmap -O's probes, the
       // port-6000 scanner) is a probe. A brute force comes back to the host(s) it hit, a sweep hits
       // each host once: only a SYN to a host probed before (or to the first) fills the bucket.
-      if (e.tool === '' && (hosts.size === 0 || hosts.has(e.dstIp))) pourSsh(s, time, o);
+      if (e.tool === '' && (s.hostCount() === 0 || s.hasHost(e.dstIp))) pourSsh(s, time, o);
     }
 
     const dstPort = e.dstPort;
     if (dstPort >= 0) {
-      (s.ports ??= new WindowSet<number>()).add(dstPort, useEpoch, counts, o.maxPortsPerSource);
+      s.addPort(dstPort, useEpoch, counts, o.maxPortsPerSource);
       ring[s.base + LAST_PORTS_AT + (s.lastPortsCount % LAST_PORTS)] = dstPort;
       s.lastPortsCount++;
     }
-    hosts.add(e.dstIp, useEpoch, counts, o.maxHostsPerSource);
+    s.addHost(e.dstIp, useEpoch, counts, o.maxHostsPerSource);
 
     // Reuse of one source port / sequence number across changing targets (a retransmission to
     // the same target does not count).

@@ -107,6 +107,41 @@ describe('per-source tracking', () => {
     expect(t.summary().scans.detected).toBe(0);
   });
 
+  it('keeps a source\'s one port and host until a second comes, counted as they were, and lets them leave the window', () => {
+    const t = tracker({ window_seconds: 80 }); // slots of 10 s
+    t.observe(packet({ time: T0, src: '192.0.2.60', dport: 22 })); // dropped: counts towards scans
+    let [row] = t.sources();
+    expect(row).toMatchObject({ ports: { distinct: 1, ranges: '22' }, hosts: { distinct: 1, ranges: [FIREWALL] } });
+    expect(row?.scan.evidence).toMatchObject({ ports: 1, hosts: 1 });
+    // An accepted SYN from a TCP stack does not count; the first port stays counted.
+    t.observe(packet({ time: T0 + 1_000, src: '192.0.2.60', dport: 443, dst: '198.51.100.2', verdict: 'allowed' }));
+    [row] = t.sources();
+    expect(row).toMatchObject({ ports: { distinct: 2, ranges: '22,443' }, hosts: { distinct: 2 } });
+    expect(row?.scan.evidence).toMatchObject({ ports: 1, hosts: 1 });
+    // A source that only ever had one: its port and host leave the window, the source stays.
+    t.observe(packet({ time: T0, src: '192.0.2.61', dport: 23 }));
+    t.observe(packet({ time: T0 + 95_000, src: '192.0.2.61', protocol: 1, dst: '198.51.100.3' }));
+    const later = t.sources({ limit: 10 }).find((r) => r.address === '192.0.2.61');
+    expect(later).toMatchObject({ ports: { distinct: 0, ranges: '' }, hosts: { distinct: 1, ranges: ['198.51.100.3'] } });
+  });
+
+  it('gives a source that takes an evicted one\'s place none of its times, bucket or sequence number', () => {
+    const t = tracker({ max_sources: 1, ssh_capacity: 4 });
+    for (let i = 0; i < 8; i++) t.observe(packet({ time: T0 + i * 100, src: '192.0.2.70', dport: 22, verdict: 'allowed', sport: 41000 + i, seq: 7 }));
+    const [brute] = t.sources();
+    expect(brute?.scan).toMatchObject({ state: 'detected', since: new Date(T0 + 400).toISOString() });
+    expect(brute?.scan.evidence.sshBucket).toBeGreaterThan(4);
+    t.observe(packet({ time: T0 + 5_000, src: '192.0.2.71', dport: 80 }));
+    const [next] = t.sources();
+    expect(next).toMatchObject({
+      address: '192.0.2.71',
+      firstSeen: new Date(T0 + 5_000).toISOString(),
+      lastSeen: new Date(T0 + 5_000).toISOString(),
+      seqReuse: null,
+      scan: { state: 'none', since: null, evidence: { sshBucket: 0 } },
+    });
+  });
+
   it('evicts the least recently seen source beyond max_sources and counts it', () => {
     const t = tracker({ max_sources: 100 });
     for (let i = 0; i < 150; i++) t.observe(packet({ time: T0 + i, src: `10.1.${i >> 8}.${i & 255}` }));
