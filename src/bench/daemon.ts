@@ -420,6 +420,7 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
       trackedSources: last.get('nfwatch_tracked_sources'),
       trackedSourcesEvicted: last.get('nfwatch_tracked_sources_evicted_total'),
       sinkDropped: last.total('nfwatch_sink_dropped_total'),
+      historyDroppedPackets: last.total('nfwatch_history_dropped_packets_total'),
     };
     const checks = [
       check('/metrics lines', truth.lines, figures.lines!),
@@ -429,6 +430,8 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
       check('/metrics events allowed (closed intervals)', truth.allowed, figures.eventsAllowed!),
       check('/metrics events blocked (closed intervals)', truth.blocked, figures.eventsBlocked!),
       check('/metrics sink dropped', 0, figures.sinkDropped!),
+      // The history keeps every packet's sighting (none without it): a writer falling behind would drop some.
+      check('/metrics history dropped packets', 0, figures.historyDroppedPackets!),
     ];
 
     stopped = true;

@@ -195,6 +195,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     const checks: Check[] = [
       check('/metrics lines', truth.lines, last?.get('nfwatch_lines_total') ?? NaN),
       check('/metrics decode errors', 0, last?.total('nfwatch_decode_errors_total') ?? NaN),
+      check('/metrics history dropped packets', 0, last?.total('nfwatch_history_dropped_packets_total') ?? NaN),
     ];
     stopped = true;
     const exitCode = await daemon.stop();
