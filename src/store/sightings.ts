@@ -21,7 +21,10 @@
 // sources it stands for (`folded`). A source that sends again gets a row of its own from its
 // second packet (its first stays in the network's row): scanners and brute forces, which send
 // many, keep theirs. Every packet is still counted once. IPv4 network rows are at most 256 an
-// hour and do not count towards maxPendingSources.
+// hour and do not count towards maxPendingSources. While the writer is behind, a source new to
+// the recorder is folded too, whatever the hour's count, rather than turned away (`admitting`);
+// a network's row counts such a source only once (one the filter has seen adds packets, not a
+// source).
 import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
 import { ipv6Network, parseIPv4 } from '../util/ip.js';
 import {
@@ -125,11 +128,11 @@ export class Sightings implements SightingRecorder {
   private readonly scratch = new Uint16Array(8);
   /**
    * Whether sources of neither this batch nor the previous one get a row. The owner turns it
-   * off while the writer is behind: a flood of new sources then costs two Map misses a packet,
-   * not a row each, and the sources seen before it keep being recorded.
+   * off while the writer is behind: a flood of new sources then goes into its networks' rows (when
+   * folding is on), not a row each, and the sources seen before it keep their rows.
    */
   admitting = true;
-  /** Packets not recorded because their source was new while admitting was off. */
+  /** Packets not recorded because their source was new while admitting was off and they could not be folded (folding off, or a late event). */
   refused = 0;
   /** Packets not recorded because a replaying source passed them again (stored before). */
   skippedReplayed = 0;
@@ -140,6 +143,14 @@ export class Sightings implements SightingRecorder {
   /** The hour `seen` and `sourcesThisHour` are of (events of an earlier hour are never folded). */
   private seenHour = -Infinity;
   private sourcesThisHour = 0;
+  /**
+   * What newAndFolded() learnt of the event admit() is placing: whether it may go into a fold row
+   * of the current hour (folding on, not a late event), its IPv4 address (-1: IPv6), and whether
+   * its source is new to the hour.
+   */
+  private foldable = false;
+  private foldableV4 = -1;
+  private foldableNew = false;
   /** In the pending batch: the fold row of each IPv4 /8 (NONE: none yet) and of each IPv6 /32. */
   private readonly ipv4Folds = new Int32Array(1 << FOLD_IPV4_BITS);
   private ipv6Folds = new Map<string, number>();
@@ -335,11 +346,15 @@ export class Sightings implements SightingRecorder {
         return this.start(key, address, e.time);
       }
     }
+    this.foldable = false;
     if (this.options.foldAfter > 0) {
       const folded = this.newAndFolded(key, e.time);
-      if (folded !== NOT_FOLDED) return this.foldRow(key, address, e.time, folded);
+      if (folded !== NOT_FOLDED) return this.foldRow(key, address, e.time, folded, true);
     }
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
+      // While the writer is behind, a source new to the recorder goes into its network's row (as
+      // a flood's would) rather than being turned away: its packets are still counted.
+      if (this.foldable) return this.foldRow(key, address, e.time, this.foldableV4, this.foldableNew);
       this.refused++;
       return -1;
     }
@@ -363,6 +378,9 @@ export class Sightings implements SightingRecorder {
     }
     const v4 = parseIPv4(key, 0, key.length);
     const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
+    this.foldable = true;
+    this.foldableV4 = v4 >= 0 ? v4 : -1;
+    this.foldableNew = !seen;
     if (seen) return NOT_FOLDED;
     this.sourcesThisHour++;
     if (this.sourcesThisHour <= this.options.foldAfter) return NOT_FOLDED;
@@ -372,8 +390,11 @@ export class Sightings implements SightingRecorder {
     return v4 >= 0 ? v4 : -1;
   }
 
-  /** The fold row of the network of `key` (a source new to the current hour; `v4` its IPv4 address, or -1), one more source in it. */
-  private foldRow(key: string, address: string, t: number, v4: number): number {
+  /**
+   * The fold row of the network of `key` (an event of the current hour; `v4` its IPv4 address, or
+   * -1), one more source in it when `newSource` (the source is new to the hour).
+   */
+  private foldRow(key: string, address: string, t: number, v4: number, newSource: boolean): number {
     let i: number;
     if (v4 >= 0) {
       const slot = v4 >>> (32 - FOLD_IPV4_BITS);
@@ -388,8 +409,10 @@ export class Sightings implements SightingRecorder {
       if (found !== undefined) i = found;
       else this.ipv6Folds.set(network, (i = this.startRow(network, t)));
     }
-    this.b.folded[i] = this.b.folded[i]! + 1;
-    this.foldedSources++;
+    if (newSource) {
+      this.b.folded[i] = this.b.folded[i]! + 1;
+      this.foldedSources++;
+    }
     return i;
   }
 

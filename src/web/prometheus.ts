@@ -196,7 +196,7 @@ export function renderMetrics(input: MetricsInput): string {
     m.family('nfwatch_history_dropped_rows_total', 'counter', 'Source-hour rows not stored, by reason (writer_behind: the disk did not keep up).', reasons.map((reason): Sample => [{ reason }, h.droppedRows[reason]]));
     m.family('nfwatch_history_dropped_packets_total', 'counter', 'Packets whose sightings were not stored, by reason.', reasons.map((reason): Sample => [{ reason }, h.droppedPackets[reason]]));
     m.family('nfwatch_history_replayed_skipped_total', 'counter', 'Packets read again after a restart whose sightings the history already held (not counted twice).', h.skippedReplayed);
-    m.family('nfwatch_history_folded_sources_total', 'counter', 'Sources seen once kept in their network\'s row (IPv4 /8, IPv6 /32) because the hour had more than history.fold_after_sources sources: each one packet, counted there.', h.foldedSources);
+    m.family('nfwatch_history_folded_sources_total', 'counter', 'Sources kept in their network\'s row (IPv4 /8, IPv6 /32) instead of a row of their own: seen once in an hour that had more than history.fold_after_sources sources, or new while the history writer was behind. Their packets are counted there.', h.foldedSources);
     m.family('nfwatch_history_dropped_incidents_total', 'counter', 'Incidents not stored.', h.droppedIncidents);
     m.family('nfwatch_history_write_errors_total', 'counter', 'History write transactions that failed.', h.writeErrors);
     m.family('nfwatch_history_retained_rows_total', 'counter', 'Source-hour rows deleted by retention (age or size).', h.retainedRows);

@@ -88,8 +88,24 @@ describe('history store (writer thread)', () => {
     await expect(s.search({ ...RANGE, address: 'not-an-address' })).rejects.toThrow('address: not an address or CIDR network: not-an-address');
   });
 
-  it('when the writer is behind, turns new sources away and drops the batch it cannot hand over, counting both', async () => {
+  it('when the writer is behind, folds new sources into their network\'s row rather than turning them away', async () => {
     const s = await store({ maxQueuedBatches: 1 });
+    s.record(packet({ src: '192.0.2.1' }), NONE);
+    s.flush();
+    // The first batch cannot have been written yet: this runs before the writer's answer can arrive.
+    s.record(packet({ src: '192.0.2.1', time: T0 + 1 }), NONE); // seen before: its own row
+    for (const src of ['192.0.2.2', '192.0.2.2', '192.0.2.3']) s.record(packet({ src }), NONE); // new: folded
+    expect(s.stats()).toMatchObject({ pendingSources: 2, foldedSources: 2, droppedPackets: { writer_behind: 0 } });
+    await s.written();
+    s.flush();
+    await s.written();
+    const found = (await s.search(RANGE)).sources.map((x) => [x.source, x.packets.total]);
+    expect(found).toEqual(expect.arrayContaining([['192.0.2.1', 2], ['192.0.0.0/8', 3]]));
+    expect(found).toHaveLength(2);
+  });
+
+  it('when the writer is behind and folding is off, turns new sources away and drops the batch it cannot hand over, counting both', async () => {
+    const s = await store({ maxQueuedBatches: 1, foldAfter: 0 });
     s.record(packet({ src: '192.0.2.1' }), NONE);
     s.flush();
     // The first batch cannot have been written yet: this runs before the writer's answer can arrive.

@@ -141,8 +141,8 @@ describe('sightings recorder', () => {
     expect(new Set(rows().map((r) => r.key)).size).toBe(250);
   });
 
-  it('while not admitting, records only the sources of this batch and the previous one, counting the packets turned away', () => {
-    const { s, rows } = recorder();
+  it('while not admitting and not folding, records only the sources of this batch and the previous one, counting the packets turned away', () => {
+    const { s, rows } = recorder({ foldAfter: 0 });
     s.record(packet({ src: '192.0.2.1' }), NONE);
     s.record(packet({ src: '2001:db8::1' }), NONE);
     s.flush();
@@ -154,6 +154,27 @@ describe('sightings recorder', () => {
     expect(s.refused).toBe(2);
     s.flush();
     expect(rows().map((r) => r.key)).toEqual(['192.0.2.1', '2001:db8::/64', '192.0.2.1', '2001:db8::/64']);
+  });
+
+  it('while not admitting, folds a source new to the recorder into its network\'s row instead: every packet still counted, each source once', () => {
+    const { s, rows } = recorder({ foldAfter: 1000 });
+    s.record(packet({ src: '192.0.2.1' }), NONE);
+    s.flush();
+    s.admitting = false;
+    s.record(packet({ src: '192.0.2.1', dport: 80 }), NONE); // handed over before: keeps its row
+    s.record(packet({ src: '198.51.100.7', dport: 22 }), NONE);
+    s.record(packet({ src: '198.51.100.7', dport: 23 }), NONE); // the same source again: packets, not a source
+    s.record(packet({ src: '198.51.100.8', dport: 22 }), NONE);
+    s.record(packet({ src: '2001:db8:5::1', dport: 22 }), NONE);
+    s.record(packet({ src: '203.0.113.9', time: T0 - HOUR }), NONE); // a late event of an hour gone is not folded
+    expect(s.refused).toBe(1);
+    expect(s.foldedSources).toBe(3);
+    s.flush();
+    const byKey = new Map(rows().slice(1).map((r) => [r.key, r]));
+    expect([...byKey.keys()].sort()).toEqual(['192.0.2.1', '198.0.0.0/8', '2001:db8::/32']);
+    expect(byKey.get('198.0.0.0/8')).toMatchObject({ folded: 2, blocked: 3, ports: [22, 23] });
+    expect(byKey.get('2001:db8::/32')).toMatchObject({ folded: 1, blocked: 1 });
+    expect(byKey.get('192.0.2.1')).toMatchObject({ folded: 0, blocked: 1, ports: [80] });
   });
 
   it('flushes nothing when nothing was recorded, and forgets what it handed over', () => {
