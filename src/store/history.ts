@@ -3,7 +3,8 @@
 // The SQLite file belongs to a writer thread (worker.ts): every flushMs the pending sightings go
 // to it as one batch, written in one transaction there. While the writer is behind (more than
 // maxQueuedBatches unwritten) sources new to the recorder go into their network's row (folded, as
-// a flood's; turned away and counted when folding is off), and a batch due then is dropped, counted. The packet path never waits, and memory never grows with the backlog.
+// a flood's; turned away and counted when folding is off), and a batch due then is dropped,
+// counted. The packet path never waits, and memory never grows with the backlog.
 // Across restarts sightings are stored once: each batch's highest position per source is written
 // with its rows, and the lines a source replays up to the stored position are skipped (sightings.ts).
 // Incidents are idempotent: the same one twice is stored once (schema.ts).

@@ -148,8 +148,8 @@ const CHUNK_ROWS = 4096;
 const DEAD_ROW = new Uint32Array(ROW);
 
 // Per-source values that are not small integers (times in epoch ms, the SSH bucket's level, a
-// 32-bit sequence number or AS number) live in rows of shared Float64Arrays beside the counters: as object
-// fields each would be a heap number of its own, 24 bytes a value for every tracked source.
+// 32-bit sequence number or AS number) live in rows of shared Float64Arrays beside the counters:
+// as object fields each would be a heap number of its own, 24 bytes a value for every source.
 const F_FIRST_SEEN = 0;
 const F_LAST_SEEN = 1;
 const F_SCAN_SINCE = 2;
@@ -238,7 +238,7 @@ export class SourceState {
    */
   private portSet: WindowSet<number> | null = null;
   private hostSet: WindowSet<string> | null = null;
-  /** The sole port (NONE: none) or host (undefined: none) while there is no set, with its epoch as WindowSet keeps one (negative: counted). */
+  /** The sole port (NONE: none) or host (undefined: none) while there is no set, with its epoch as a WindowSet keeps it (negative: counted). */
   private solePort = NONE;
   private solePortEpoch = 0;
   private soleHost: string | undefined = undefined;
@@ -252,7 +252,7 @@ export class SourceState {
   sportHits = 0;
   sportMisses = 0;
   sportEpoch = 0;
-  /** Sequence-number reuse among SYNs, same scheme (the candidate is a float: see seqCandidate). */
+  /** Sequence-number reuse among SYNs, same scheme (its candidate is in the float row: seqCandidate). */
   seqHits = 0;
   seqMisses = 0;
   seqEpoch = 0;
@@ -370,9 +370,10 @@ export class SourceState {
 
   /**
    * Makes a removed source's object a new source's (SourceTable keeps the last one removed): during
-   * a spoofed flood every packet is a new source that evicts the oldest, and reusing its object (and
-   * any port or host set it made) spares the allocation and, above all, the old-generation garbage of 100 000 sources
-   * turning over. Every field is set as the constructor and the initialisers set it.
+   * a spoofed flood every packet is a new source that evicts the oldest, and reusing its object
+   * (and any port or host set it made) spares the allocation and, above all, the old-generation
+   * garbage of 100 000 sources turning over. Every field is set as the constructor and the
+   * initialisers set it.
    */
   reset(address: string, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number): this {
     this.address = address;
