@@ -61,8 +61,12 @@ export interface SightingRecorder {
 /** Rows a new batch has room for at first (then the previous batch's size, up to the bound). */
 const MIN_CAPACITY = 256;
 
-/** newAndFolded(): the source keeps (or gets) a row of its own. */
-const NOT_FOLDED = -2;
+/** newAndFolded(): the source keeps (or gets) a row of its own, being new to the hour within foldAfter sources, */
+const OWN_ROW_NEW = -2;
+/** or seen before in the hour, */
+const OWN_ROW_SEEN = -3;
+/** or of an hour gone (never folded). */
+const OWN_ROW_LATE = -4;
 
 /** The networks sources are folded into. */
 export const FOLD_IPV4_BITS = 8;
@@ -143,14 +147,6 @@ export class Sightings implements SightingRecorder {
   /** The hour `seen` and `sourcesThisHour` are of (events of an earlier hour are never folded). */
   private seenHour = -Infinity;
   private sourcesThisHour = 0;
-  /**
-   * What newAndFolded() learnt of the event admit() is placing: whether it may go into a fold row
-   * of the current hour (folding on, not a late event), its IPv4 address (-1: IPv6), and whether
-   * its source is new to the hour.
-   */
-  private foldable = false;
-  private foldableV4 = -1;
-  private foldableNew = false;
   /** In the pending batch: the fold row of each IPv4 /8 (NONE: none yet) and of each IPv6 /32. */
   private readonly ipv4Folds = new Int32Array(1 << FOLD_IPV4_BITS);
   private ipv6Folds = new Map<string, number>();
@@ -346,15 +342,15 @@ export class Sightings implements SightingRecorder {
         return this.start(key, address, e.time);
       }
     }
-    this.foldable = false;
+    let placed = OWN_ROW_LATE;
     if (this.options.foldAfter > 0) {
-      const folded = this.newAndFolded(key, e.time);
-      if (folded !== NOT_FOLDED) return this.foldRow(key, address, e.time, folded, true);
+      placed = this.newAndFolded(key, e.time);
+      if (placed >= -1) return this.foldRow(key, address, e.time, placed, true);
     }
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
       // While the writer is behind, a source new to the recorder goes into its network's row (as
       // a flood's would) rather than being turned away: its packets are still counted.
-      if (this.foldable) return this.foldRow(key, address, e.time, this.foldableV4, this.foldableNew);
+      if (placed !== OWN_ROW_LATE) return this.foldRow(key, address, e.time, parseIPv4(key, 0, key.length), placed === OWN_ROW_NEW);
       this.refused++;
       return -1;
     }
@@ -363,12 +359,12 @@ export class Sightings implements SightingRecorder {
 
   /**
    * Whether the source `key`, with no row pending, is new to its hour and past the hour's
-   * foldAfter sources (then it goes into its network's row): NOT_FOLDED, else its IPv4 address as
-   * a number (-1 for IPv6). Counts the hour's new sources.
+   * foldAfter sources (then it goes into its network's row): its IPv4 address as a number (-1 for
+   * IPv6), else one of the OWN_ROW_* reasons. Counts the hour's new sources.
    */
   private newAndFolded(key: string, t: number): number {
     const hour = hourOf(t);
-    if (hour < this.seenHour) return NOT_FOLDED;
+    if (hour < this.seenHour) return OWN_ROW_LATE;
     if (hour > this.seenHour) {
       this.seenHour = hour;
       this.sourcesThisHour = 0;
@@ -378,12 +374,9 @@ export class Sightings implements SightingRecorder {
     }
     const v4 = parseIPv4(key, 0, key.length);
     const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
-    this.foldable = true;
-    this.foldableV4 = v4 >= 0 ? v4 : -1;
-    this.foldableNew = !seen;
-    if (seen) return NOT_FOLDED;
+    if (seen) return OWN_ROW_SEEN;
     this.sourcesThisHour++;
-    if (this.sourcesThisHour <= this.options.foldAfter) return NOT_FOLDED;
+    if (this.sourcesThisHour <= this.options.foldAfter) return OWN_ROW_NEW;
     if (this.sourcesThisHour === this.options.foldAfter + 1) {
       this.notice?.(`history: more than ${this.options.foldAfter} sources in the hour from ${new Date(hour).toISOString()}; from now on in that hour a source seen once is kept in its network's row (IPv4 /${FOLD_IPV4_BITS}, IPv6 /${FOLD_IPV6_BITS})`);
     }
