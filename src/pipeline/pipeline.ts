@@ -17,6 +17,7 @@ import {
   type HealthSnapshot,
   type IntervalAggregate,
   type PacketEvent,
+  type RecorderSlot,
   type LineReceiver,
   type LineSource,
   type Sink,
@@ -56,7 +57,8 @@ export interface PipelineStages {
 
 /** Keeps what it needs of every enriched packet (the history store). Hot path: no I/O, returns at once. */
 export interface EventRecorder {
-  record(event: PacketEvent, position: number): void;
+  /** `slot`: what the tracker keeps for the recorder with the packet's source; null without a tracker. */
+  record(event: PacketEvent, position: number, slot: RecorderSlot | null): void;
 }
 
 /** Receives every enriched packet for the live stream. */
@@ -164,8 +166,8 @@ export class Pipeline implements LineReceiver {
       case 'packet': {
         const { enrichers, tracker, live, recorder } = this.stages;
         for (let i = 0; i < enrichers.length; i++) enrichers[i]!.enrich(result);
-        tracker?.observe(result);
-        recorder?.record(result, end);
+        const slot = tracker !== null ? tracker.observe(result) : null;
+        recorder?.record(result, end, slot);
         live?.publish(result);
         this.aggregator.addPacket(result, start, end);
         return;

@@ -160,6 +160,15 @@ export interface AddressEnricher extends Enricher {
   readonly generation: number;
 }
 
+/**
+ * What the tracker keeps with each source it tracks for the history recorder: the recorder's row
+ * for the source (its own code, 0 for none), so a packet from a tracked source costs the recorder
+ * no lookup of its own. Only the recorder reads or writes it.
+ */
+export interface RecorderSlot {
+  recorderRow: number;
+}
+
 /** One NFACCT record: a named kernel counter as ulogd's NFACCT input polled it. */
 export interface CounterEvent {
   readonly kind: 'counter';

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { PacketEvent } from '../pipeline/types.js';
+import type { PacketEvent, RecorderSlot } from '../pipeline/types.js';
 import { errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { SightingBatch } from './batch.js';
@@ -191,8 +191,8 @@ export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRe
   }
 
   /** Hot path: every packet event, with its source's position after its line (NONE for none). */
-  record(e: PacketEvent, position: number): void {
-    this.sightings.record(e, position);
+  record(e: PacketEvent, position: number, slot: RecorderSlot | null = null): void {
+    this.sightings.record(e, position, slot);
   }
 
   recordIncident(incident: HistoryIncident): void {

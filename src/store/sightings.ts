@@ -25,7 +25,7 @@
 // the recorder is folded too, whatever the hour's count, rather than turned away (`admitting`);
 // a network's row counts such a source only once (one the filter has seen adds packets, not a
 // source).
-import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
+import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot, type SynFingerprint } from '../pipeline/types.js';
 import { ipv6Network, parseIPv4 } from '../util/ip.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
@@ -54,8 +54,11 @@ export interface SightingsOptions {
 
 /** What records packet events (the history store's hot path role). */
 export interface SightingRecorder {
-  /** `position`: the source's position after the event's line (NONE where the source has none). */
-  record(event: PacketEvent, position: number): void;
+  /**
+   * `position`: the source's position after the event's line (NONE where the source has none);
+   * `slot`: what the tracker keeps for the recorder with the event's source, null without a tracker.
+   */
+  record(event: PacketEvent, position: number, slot?: RecorderSlot | null): void;
 }
 
 /** Rows a new batch has room for at first (then the previous batch's size, up to the bound). */
@@ -67,6 +70,20 @@ const OWN_ROW_NEW = -2;
 const OWN_ROW_SEEN = -3;
 /** or of an hour gone (never folded). */
 const OWN_ROW_LATE = -4;
+
+/**
+ * RecorderSlot values: each batch numbers its rows from a base ROW_BASE_STEP above the previous
+ * batch's, of any recorder in the process, and only rows below the step are put in slots, so a
+ * slot set in an earlier batch, or 0, names no row of this one. Past 2^53 the values would not be
+ * exact: from then on recorders find rows by their maps alone (base 0).
+ */
+const ROW_BASE_STEP = 2 ** 24;
+let lastRowBase = 0;
+function nextRowBase(): number {
+  if (lastRowBase > Number.MAX_SAFE_INTEGER - 2 * ROW_BASE_STEP) return 0;
+  lastRowBase += ROW_BASE_STEP;
+  return lastRowBase;
+}
 
 /** The networks sources are folded into. */
 export const FOLD_IPV4_BITS = 8;
@@ -118,6 +135,10 @@ export class Sightings implements SightingRecorder {
   private known = new Map<string, number>();
   private knownNetworks = new Map<string, number>();
   private b!: SightingBatch;
+  /** What a RecorderSlot holds for row i of the pending batch: rowBase + i (nextRowBase); 0: slots are not used. */
+  private rowBase = 0;
+  /** The pending batch's More sets by row (its `more` map, without a hash lookup per packet). */
+  private moreOf: (More | undefined)[] = [];
   private hosts!: Dictionary<string>;
   private fingerprints!: Dictionary<string>;
   /** Fingerprint shape codes to `fingerprints` indexes: the key text is made once a batch per shape, not per SYN. */
@@ -189,15 +210,21 @@ export class Sightings implements SightingRecorder {
     return this.b.rows;
   }
 
-  record(e: PacketEvent, position: number): void {
+  record(e: PacketEvent, position: number, slot: RecorderSlot | null = null): void {
     const source = e.source;
     if (position <= this.gate[source]! && this.replayed(source, position)) return;
     const t = e.time;
-    let i = this.open.get(e.srcIp);
+    // The tracker's slot names the source's own row when it was set in this batch; else the map.
+    let i: number | undefined = slot !== null && this.rowBase !== 0 ? slot.recorderRow - this.rowBase : -1;
+    let renew = i < 0 || i >= this.b.rows;
+    if (renew) i = this.open.get(e.srcIp);
     if (i === undefined || t < this.b.hour[i]! || t >= this.b.hour[i]! + HOUR_MS) {
       i = this.admit(e, i);
       if (i < 0) return;
+      renew = true;
     }
+    // Only a row of the address's own: a network's row (IPv6, folded) stands for more than one source.
+    if (renew && slot !== null && this.rowBase !== 0 && i < ROW_BASE_STEP && keyOf(this.b, i) === e.srcIp) slot.recorderRow = this.rowBase + i;
     const b = this.b;
     // After admit(): a batch it flushed early does not claim this event's position.
     if (position > b.positions[source]!) b.positions[source] = position;
@@ -282,6 +309,8 @@ export class Sightings implements SightingRecorder {
 
   private begin(capacity: number): void {
     this.b = emptyBatch(capacity, this.options.sourceNames.length);
+    this.rowBase = nextRowBase();
+    this.moreOf = [];
     this.forgetFolds();
     this.hosts = new Dictionary<string>();
     this.fingerprints = new Dictionary(this.hosts);
@@ -452,8 +481,14 @@ export class Sightings implements SightingRecorder {
   }
 
   private more(i: number): More {
-    let m = this.b.more.get(i);
-    if (m === undefined) this.b.more.set(i, (m = new More()));
+    let m = this.moreOf[i];
+    if (m === undefined) {
+      m = new More();
+      this.b.more.set(i, m);
+      // Rows are numbered in order: a row without a More leaves a hole, never a gap of many.
+      while (this.moreOf.length < i) this.moreOf.push(undefined);
+      this.moreOf[i] = m;
+    }
     return m;
   }
 

@@ -3,7 +3,7 @@
 // and stats() for health metrics. Every answer is plain JSON-able data, built at query time; the
 // hot path is observe().
 import type { Config } from '../config/schema.js';
-import { NONE, type GeoInfo, type PacketEvent, type TrackerStats } from '../pipeline/types.js';
+import { NONE, type GeoInfo, type PacketEvent, type RecorderSlot, type TrackerStats } from '../pipeline/types.js';
 import { CampaignTable, type Campaign } from './campaigns.js';
 import { FingerprintStats, type FingerprintHistogram } from './fingerprints.js';
 import { trackOptions, type TrackOptions } from './options.js';
@@ -162,12 +162,12 @@ export class Tracker {
     return this.latest;
   }
 
-  /** Hot path: called for every packet. */
-  observe(e: PacketEvent): void {
+  /** Hot path: called for every packet. Returns the packet's source (the history recorder's slot). */
+  observe(e: PacketEvent): RecorderSlot {
     const s = this.sourceTable.observe(e);
     const time = e.time;
     if (time > this.latest) this.latest = time;
-    if (this.sourceTable.lastTechnique < 0) return;
+    if (this.sourceTable.lastTechnique < 0) return s;
     const before = s.scanState;
     const newly = evaluateScan(s, this.options, time);
     if (newly !== 0) this.countNew(newly);
@@ -186,6 +186,7 @@ export class Tracker {
       this.campaignTable.observe(s, e);
       this.fingerprintStats.observe(e, s.epoch);
     }
+    return s;
   }
 
   private countNew(mask: number): void {

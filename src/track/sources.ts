@@ -11,7 +11,7 @@
 // when a source, a set member or (in campaigns.ts) a campaign membership is new. The recency order
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
 // links and a new one costs a Map entry, nothing more.
-import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent } from '../pipeline/types.js';
+import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { newLink, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
@@ -158,7 +158,8 @@ const F_SSH_LAST = 4;
 const F_SSH_OVERFLOW_AT = 5;
 const F_SEQ_CANDIDATE = 6;
 const F_ASN = 7;
-export const FLOAT_ROW = 8;
+const F_RECORDER_ROW = 8;
+export const FLOAT_ROW = 9;
 /** What a removed source reads from (its writes land here too, and are never read as a live source's). */
 const DEAD_FLOATS = new Float64Array(FLOAT_ROW);
 
@@ -211,7 +212,7 @@ export class RowPool {
 }
 
 /** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
-export class SourceState {
+export class SourceState implements RecorderSlot {
   address: string;
   /** Packets by verdict since the source was first tracked (lifetime, not windowed). */
   allowed = 0;
@@ -366,6 +367,13 @@ export class SourceState {
   }
   set asn(asn: number) {
     this.floats[this.floatBase + F_ASN] = asn;
+  }
+  /** RecorderSlot: the history recorder's row for this source (0: none; a new source's row is zeroed). */
+  get recorderRow(): number {
+    return this.floats[this.floatBase + F_RECORDER_ROW]!;
+  }
+  set recorderRow(row: number) {
+    this.floats[this.floatBase + F_RECORDER_ROW] = row;
   }
 
   /**

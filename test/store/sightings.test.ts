@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NONE, TCP_ACK, TCP_SYN } from '../../src/pipeline/types.js';
+import { NONE, TCP_ACK, TCP_SYN, type PacketEvent, type RecorderSlot } from '../../src/pipeline/types.js';
 import { batchRows, type BatchRow, type SightingBatch } from '../../src/store/batch.js';
 import { historyOptions, type HistoryOptions } from '../../src/store/options.js';
 import { FOLD_IPV4_BITS, Sightings, hourOf } from '../../src/store/sightings.js';
@@ -283,6 +283,76 @@ describe('sightings recorder', () => {
       s.flush();
       expect(rows()).toHaveLength(500);
       expect(s.foldedSources).toBe(0);
+    });
+  });
+
+  describe("with the tracker's slot for each source", () => {
+    /** Slots as the tracker keeps them: one per IPv4 address (or address as logged), one per IPv6 /64. */
+    const trackerSlots = (): ((src: string) => RecorderSlot) => {
+      const slots = new Map<string, RecorderSlot>();
+      return (src) => {
+        const key = src.includes(':') && !src.startsWith('::ffff:') ? src.split(':').slice(0, 4).join(':') : src;
+        let slot = slots.get(key);
+        if (slot === undefined) slots.set(key, (slot = { recorderRow: 0 }));
+        return slot;
+      };
+    };
+    /** Sources that come back across hours, late events, IPv6 networks, IPv4-mapped addresses and a fold past 20 sources. */
+    const mixed = (): PacketEvent[] => {
+      const events: PacketEvent[] = [];
+      for (let i = 0; i < 60; i++) {
+        const time = T0 + (i % 7 === 0 ? HOUR + i : i * 1000) - (i % 11 === 0 ? HOUR : 0);
+        const src = i % 5 === 0 ? `2001:db8:${i % 3}::${i}` : i % 13 === 0 ? `::ffff:192.0.2.${i % 4}` : `10.0.${i % 2}.${(i * 7) % 31}`;
+        events.push(packet({ src, time, dport: 20 + (i % 9), dst: `198.51.100.${i % 3}`, verdict: i % 4 === 0 ? 'allowed' : 'blocked' }));
+      }
+      return events;
+    };
+
+    it('records exactly what it records without them, over hours, late events, networks, folds and early hand-overs', () => {
+      const options = { foldAfter: 20, maxPendingSources: 25 };
+      const plain = recorder(options);
+      const slotted = recorder(options);
+      const slotOf = trackerSlots();
+      for (let round = 0; round < 3; round++) {
+        for (const e of mixed()) {
+          plain.s.record(e, NONE);
+          slotted.s.record(e, NONE, slotOf(e.srcIp));
+        }
+        plain.s.flush();
+        slotted.s.flush();
+      }
+      expect(slotted.rows()).toEqual(plain.rows());
+      expect(slotted.batches.map((b) => b.rows)).toEqual(plain.batches.map((b) => b.rows));
+      expect(slotted.s.foldedSources).toBe(plain.s.foldedSources);
+    });
+
+    it("names only an address's own row in its slot, never a network's or a fold row", () => {
+      const { s } = recorder({ foldAfter: 1 });
+      const own = { recorderRow: 0 };
+      const network = { recorderRow: 0 };
+      const folded = { recorderRow: 0 };
+      s.record(packet({ src: '192.0.2.1' }), NONE, own);
+      s.record(packet({ src: '2001:db8::1' }), NONE, network);
+      s.record(packet({ src: '192.0.2.2' }), NONE, folded);
+      expect(own.recorderRow).not.toBe(0);
+      expect(network.recorderRow).toBe(0);
+      expect(folded.recorderRow).toBe(0);
+    });
+
+    it('takes no row from a slot set before a hand-over: the next batch numbers its rows anew', () => {
+      const { s, rows } = recorder();
+      const first = { recorderRow: 0 };
+      s.record(packet({ src: '192.0.2.1', dport: 1 }), NONE, first);
+      s.flush();
+      // Row 0 of the new batch is another source's; the old slot must not lead there.
+      s.record(packet({ src: '192.0.2.2', dport: 2 }), NONE, { recorderRow: 0 });
+      s.record(packet({ src: '192.0.2.1', dport: 3 }), NONE, first);
+      s.flush();
+      expect(rows().map((r) => [r.key, r.ports])).toEqual([
+        ['192.0.2.1', [1]],
+        ['192.0.2.2', [2]],
+        ['192.0.2.1', [3]],
+      ]);
     });
   });
 });
