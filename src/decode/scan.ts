@@ -13,6 +13,8 @@
 // ulogd writes its keys in the same order on every line of a kind, so each key is first compared
 // with the one that followed the previous key last time, four bytes at a time together with its
 // `": `; only a miss looks the key up by name. Strings are checked four bytes at a time too.
+// A string is made only when its bytes differ from the key's previous one; addresses are also
+// looked up by their bytes among those seen before (INTERNED_KEYS).
 import { FIELD_NAMES, type Fields } from './fields.js';
 
 const QUOTE = 0x22;
@@ -41,6 +43,22 @@ function isSpace(b: number): boolean {
 export const DEFERRED = Symbol('deferred string');
 const DEFERRED_KEYS: readonly string[] = ['timestamp', '@timestamp'];
 
+/**
+ * Keys whose strings are kept in a table by their bytes, so that an address seen before is the
+ * same string again: no new string per line, and every Map keyed by it downstream (the address
+ * facts, the tracker, the history's hosts) finds it by its cached hash and by identity.
+ */
+const INTERNED_KEYS: readonly string[] = ['src_ip', 'dest_ip'];
+/** Strings an interned key's table holds (direct-mapped: a newer string takes its slot). */
+const INTERN_SLOTS = 4096;
+/**
+ * A flood of new addresses would find nothing there, and its strings, kept a while, would live
+ * long enough to be moved to the old generation: over INTERN_WINDOW lookups with fewer than one in
+ * eight found, the key's table stands aside for INTERN_ASIDE strings.
+ */
+const INTERN_WINDOW = 4096;
+const INTERN_ASIDE = 65_536;
+
 /** More digits than this may not be exact as a double: JSON.parse decides such numbers. */
 const MAX_DIGITS = 15;
 
@@ -60,6 +78,14 @@ export class LineScanner {
   private lineNo = 0;
   /** Per decoder key, the last string value read. */
   private readonly lastText: string[] = FIELD_NAMES.map(() => '\u0000');
+  /** Per decoder key, its table of strings by their bytes' hash (INTERNED_KEYS), else null. */
+  private readonly interned: Array<Array<string | undefined> | null> = FIELD_NAMES.map((name) =>
+    INTERNED_KEYS.includes(name) ? new Array<string | undefined>(INTERN_SLOTS).fill(undefined) : null,
+  );
+  /** Per decoder key: lookups in its table this window, those that found the string, strings left to stand aside for. */
+  private readonly internLookups = new Int32Array(FIELD_NAMES.length);
+  private readonly internFound = new Int32Array(FIELD_NAMES.length);
+  private readonly internAside = new Int32Array(FIELD_NAMES.length);
   /** 1 for a decoder key whose string is DEFERRED; where it is in the line's bytes. */
   private readonly defers = Uint8Array.from(FIELD_NAMES, (name) => (DEFERRED_KEYS.includes(name) ? 1 : 0));
   private readonly deferredFrom = new Int32Array(FIELD_NAMES.length);
@@ -197,15 +223,40 @@ export class LineScanner {
    */
   private text(id: number, s: Buffer, from: number, to: number): string {
     const last = this.lastText[id]!;
-    const length = to - from;
-    if (last.length === length) {
-      let j = 0;
-      while (j < length && s[from + j] === last.charCodeAt(j)) j++;
-      if (j === length) return last;
-    }
-    const text = latin1(s, from, to);
+    if (spells(last, s, from, to)) return last;
+    const table = this.interned[id]!;
+    const text = table === null || this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, table, s, from, to);
     this.lastText[id] = text;
     return text;
+  }
+
+  /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
+  private intern(id: number, table: Array<string | undefined>, s: Buffer, from: number, to: number): string {
+    const slot = hashBytes(s, from, to) & (INTERN_SLOTS - 1);
+    const kept = table[slot];
+    let found = 0;
+    let text: string;
+    if (kept !== undefined && spells(kept, s, from, to)) {
+      text = kept;
+      found = 1;
+    } else table[slot] = text = latin1(s, from, to);
+    const lookups = ++this.internLookups[id]!;
+    const hits = (this.internFound[id] = this.internFound[id]! + found);
+    if (lookups === INTERN_WINDOW) {
+      this.internLookups[id] = 0;
+      this.internFound[id] = 0;
+      if (hits * 8 < lookups) {
+        this.internAside[id] = INTERN_ASIDE;
+        table.fill(undefined);
+      }
+    }
+    return text;
+  }
+
+  /** A new string of the bytes (a key not interned, or whose table stands aside). */
+  private aside(id: number, s: Buffer, from: number, to: number): string {
+    if (this.internAside[id]! > 0) this.internAside[id]!--;
+    return latin1(s, from, to);
   }
 
   /**
@@ -265,6 +316,21 @@ function plainWord(x: number): boolean {
   const backslash = x ^ 0x5c5c5c5c;
   const del = x ^ 0x7f7f7f7f;
   return ((below | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | ((del - 0x01010101) & ~del) | x) & 0x80808080) === 0;
+}
+
+/** Whether bytes[from, to) spell `text`. */
+function spells(text: string, s: Buffer, from: number, to: number): boolean {
+  const length = to - from;
+  if (text.length !== length) return false;
+  for (let j = 0; j < length; j++) if (s[from + j] !== text.charCodeAt(j)) return false;
+  return true;
+}
+
+/** FNV-1a of bytes[from, to), its high bits folded down (a table slot is taken from the low ones). */
+function hashBytes(s: Buffer, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let j = from; j < to; j++) h = Math.imul(h ^ s[j]!, 0x01000193);
+  return h ^ (h >>> 15);
 }
 
 const KEY_END = Buffer.from('": ');

@@ -147,6 +147,21 @@ describe('the line scanner', () => {
     }
   });
 
+  it('reads every address right whether it was seen before, shares a table slot with another, or comes in a flood of new ones', () => {
+    const rng = new Rng(7);
+    const few = Array.from({ length: 64 }, (_, i) => `198.51.${i >> 4}.${i & 15}`);
+    // A few addresses again and again; 20,000 new ones (the table then stands aside); the few again.
+    const phases = [() => few[rng.int(0, few.length - 1)]!, (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, () => few[rng.int(0, few.length - 1)]!];
+    for (const next of phases) {
+      for (let i = 0; i < 20_000; i++) {
+        const src = next(i);
+        const dst = `203.0.113.${i % 3}`;
+        const event = viaBytes(Buffer.from(`{"src_ip": "${src}", "dest_ip": "${dst}", "oob.time.sec": 1795986323}`));
+        expect(event.kind === 'packet' && [event.srcIp, event.dstIp]).toEqual([src, dst]);
+      }
+    }
+  });
+
   it('agrees with JSON.parse on 20,000 seeded mutations of real lines', () => {
     const rng = new Rng(15);
     const pick = <T>(items: readonly T[]): T => items[rng.int(0, items.length - 1)]!;
