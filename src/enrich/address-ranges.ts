@@ -97,7 +97,10 @@ const scratch = new Uint32Array(4);
 
 /** The flattened table: segment starts per family and, per segment, the slot of its value (-1: none). */
 export interface Segments<V> {
-  values: V[];
+  /** By slot; a slot left empty is made by `make` when first asked for. */
+  values: Array<V | undefined>;
+  /** Makes the value of an empty slot (a table read back from a file makes its answers on first use). */
+  make?: (slot: number) => V;
   v4Starts: Uint32Array;
   v4Slots: Int32Array;
   /** IPv6 segment starts as four 32-bit words, most significant first. */
@@ -131,8 +134,9 @@ function indexBy16(starts: Uint32Array): Uint32Array {
 }
 
 export class AddressRanges<V> {
-  /** Every distinct value, by slot. */
-  readonly values: readonly V[];
+  /** Every distinct value, by slot (one not asked for yet may be missing: see value()). */
+  private readonly kept: Array<V | undefined>;
+  private readonly make: ((slot: number) => V) | null;
   private readonly v4Starts: Uint32Array;
   private readonly v4Slots: Int32Array;
   private readonly v4Index: Uint32Array | null;
@@ -144,7 +148,8 @@ export class AddressRanges<V> {
 
   /** Use AddressRangesBuilder, mergeNamedRanges or AddressRanges.empty(). */
   constructor(segments: Segments<V>) {
-    this.values = segments.values;
+    this.kept = segments.values;
+    this.make = segments.make ?? null;
     this.v4Starts = segments.v4Starts;
     this.v4Slots = segments.v4Slots;
     this.v4Index = this.v4Starts.length > INDEX_ABOVE ? indexBy16(this.v4Starts) : null;
@@ -156,9 +161,27 @@ export class AddressRanges<V> {
     return new AddressRangesBuilder<V>().build();
   }
 
-  /** The table as it is held (shared, not copied): what the AS data's cache file stores. */
+  /** The table as it is held (shared, not copied; values not asked for yet missing): what the AS data's cache file stores. */
   get data(): Readonly<Segments<V>> {
-    return { values: this.values as V[], v4Starts: this.v4Starts, v4Slots: this.v4Slots, v6Words: [this.w0, this.w1, this.w2, this.w3], v6Slots: this.v6Slots };
+    return { values: this.kept, make: this.make ?? undefined, v4Starts: this.v4Starts, v4Slots: this.v4Slots, v6Words: [this.w0, this.w1, this.w2, this.w3], v6Slots: this.v6Slots };
+  }
+
+  /** Every distinct value, by slot (all made: for listings and tests; lookups make only theirs). */
+  get values(): readonly V[] {
+    for (let slot = 0; slot < this.kept.length; slot++) this.value(slot);
+    return this.kept as V[];
+  }
+
+  /** Distinct values (slots). */
+  get slots(): number {
+    return this.kept.length;
+  }
+
+  /** The value of a slot (0 ≤ slot < slots). */
+  value(slot: number): V {
+    const kept = this.kept[slot];
+    if (kept !== undefined || this.make === null) return kept!;
+    return (this.kept[slot] = this.make(slot));
   }
 
   /** Segments with a value (adjacent ranges of one value count once). */
@@ -172,7 +195,7 @@ export class AddressRanges<V> {
   /** The value of the narrowest range covering `ip`; undefined when none does or `ip` is no address. */
   lookup(ip: string): V | undefined {
     const slot = this.slotOf(ip);
-    return slot < 0 ? undefined : this.values[slot];
+    return slot < 0 ? undefined : this.value(slot);
   }
 
   /** The slot of `ip`'s value, -1 when none. */
@@ -235,7 +258,7 @@ export class AddressRanges<V> {
       const slot = this.v4Slots[i]!;
       if (slot < 0) continue;
       const end = i + 1 < s4.length ? s4[i + 1]! - 1 : IPV4_MAX;
-      yield [{ family: 4, start: s4[i]!, end }, this.values[slot]!];
+      yield [{ family: 4, start: s4[i]!, end }, this.value(slot)];
     }
     const word = (i: number): bigint =>
       (BigInt(this.w0[i]!) << 96n) | (BigInt(this.w1[i]!) << 64n) | (BigInt(this.w2[i]!) << 32n) | BigInt(this.w3[i]!);
@@ -243,7 +266,7 @@ export class AddressRanges<V> {
       const slot = this.v6Slots[i]!;
       if (slot < 0) continue;
       const end = i + 1 < this.v6Slots.length ? word(i + 1) - 1n : IPV6_MAX;
-      yield [{ family: 6, start: word(i), end }, this.values[slot]!];
+      yield [{ family: 6, start: word(i), end }, this.value(slot)];
     }
   }
 }

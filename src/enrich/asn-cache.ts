@@ -53,14 +53,15 @@ const align8 = (n: number): number => (n + 7) & ~7;
 /** The table as the cache file's bytes. */
 export function encodeAsnCache(table: AsnTable, signature: string): Buffer {
   const s = table.segments;
-  const orgs = s.values.map((v) => Buffer.from(v.org, 'utf8'));
+  const answers = Array.from({ length: table.answers }, (_, slot) => table.answer(slot));
+  const orgs = answers.map((a) => Buffer.from(a.org, 'utf8'));
   const orgBytes = orgs.reduce((n, b) => n + b.length, 0);
   const header: Header = {
     signature,
     ranges: table.ranges,
     badLines: table.badLines,
     bad: [...table.bad],
-    answers: s.values.length,
+    answers: answers.length,
     v4: s.v4Starts.length,
     v6: s.v6Slots.length,
     orgBytes,
@@ -77,7 +78,7 @@ export function encodeAsnCache(table: AsnTable, signature: string): Buffer {
   const orgEnds = new Uint32Array(header.answers);
   let end = 0;
   for (let i = 0; i < header.answers; i++) {
-    asns[i] = s.values[i]!.asn;
+    asns[i] = answers[i]!.asn;
     end += orgs[i]!.length;
     orgEnds[i] = end;
   }
@@ -151,15 +152,19 @@ export function decodeAsnCache(data: Buffer, signature: string): AsnTable | stri
   }
   for (const slots of [v4Slots, v6Slots]) for (const slot of slots) if (slot < -1 || slot >= answers) return 'a segment names an answer it does not have';
 
-  const values: AsnInfo[] = new Array<AsnInfo>(answers);
   let from = 0;
   for (let i = 0; i < answers; i++) {
     const to = orgEnds[i]!;
     if (to < from || to > orgBytes) return 'its organisations are damaged';
-    values[i] = Object.freeze({ asn: asns[i]!, org: bytes.toString('utf8', orgsAt + from, orgsAt + to) });
     from = to;
   }
-  const segments: Segments<AsnInfo> = { values, v4Starts, v4Slots, v6Words, v6Slots };
+  // Answers are made when first asked for: a day's traffic meets a fraction of the ~90,000, and
+  // each made would be an object and a string (~80 bytes) held for the daemon's life.
+  const make = (slot: number): AsnInfo => {
+    const start = slot === 0 ? 0 : orgEnds[slot - 1]!;
+    return Object.freeze({ asn: asns[slot]!, org: bytes.toString('utf8', orgsAt + start, orgsAt + orgEnds[slot]!) });
+  };
+  const segments: Segments<AsnInfo> = { values: Array.from({ length: answers }, () => undefined), make, v4Starts, v4Slots, v6Words, v6Slots };
   return AsnTable.fromSegments(segments, header.ranges, header.badLines, header.bad);
 }
 

@@ -93,9 +93,14 @@ export class AsnTable {
     return this.table.lookup(ip) ?? null;
   }
 
-  /** The answers by slot (see slotOf): one per distinct (asn, org). */
-  get answers(): readonly AsnInfo[] {
-    return this.table.values;
+  /** Distinct (asn, org) answers: slots 0 to answers − 1 (see slotOf). */
+  get answers(): number {
+    return this.table.slots;
+  }
+
+  /** The answer of a slot (0 ≤ slot < answers). */
+  answer(slot: number): AsnInfo {
+    return this.table.value(slot);
   }
 
   slotOf(ip: string): number {

@@ -146,7 +146,7 @@ export class OwnerEnricher implements AddressEnricher {
       if (asnSlot < 0) return OWNER_UNKNOWN;
       let owner = this.byAsnSlot[asnSlot];
       if (owner === undefined) {
-        const as = this.asn.answers[asnSlot]!;
+        const as = this.asn.answer(asnSlot);
         owner = this.byAsnSlot[asnSlot] = Object.freeze({ asn: as.asn, org: as.org, cloud: '' });
         this.answerCount++;
       }
@@ -163,8 +163,8 @@ export class OwnerEnricher implements AddressEnricher {
         this.forgetAnswers();
         return this.answer(asnSlot, cloudSlot);
       }
-      const as = asnSlot < 0 ? null : this.asn.answers[asnSlot]!;
-      owner = Object.freeze({ asn: as?.asn ?? NONE, org: as?.org ?? '', cloud: this.cloud.values[cloudSlot]! });
+      const as = asnSlot < 0 ? null : this.asn.answer(asnSlot);
+      owner = Object.freeze({ asn: as?.asn ?? NONE, org: as?.org ?? '', cloud: this.cloud.value(cloudSlot) });
       byAsn.set(asnSlot + 1, owner);
       this.answerCount++;
     }

@@ -39,6 +39,21 @@ describe('the AS table cache', () => {
     expect(Object.isFrozen(t.lookup('1.1.1.1'))).toBe(true);
   });
 
+  it('makes the answers of a table read back only as they are asked for, each once', () => {
+    const t = decodeAsnCache(encodeAsnCache(table(), 'sig'), 'sig') as AsnTable;
+    const made = (): number => t.segments.values.filter((v) => v !== undefined).length;
+    expect(made()).toBe(0);
+    const google = t.lookup('8.8.8.8');
+    expect(google).toEqual({ asn: 15169, org: 'Google LLC' });
+    expect(made()).toBe(1);
+    // The same object for every address of the answer, IPv4 and IPv6 alike.
+    expect(t.lookup('8.8.8.9')).toBe(google);
+    expect(t.lookup('2001:4860:4800::1')).toBe(google);
+    expect(made()).toBe(1);
+    expect(Array.from({ length: t.answers }, (_, slot) => t.answer(slot))).toEqual(Array.from({ length: table().answers }, (_, slot) => table().answer(slot)));
+    expect(made()).toBe(t.answers);
+  });
+
   it('keeps an empty table', () => {
     const t = decodeAsnCache(encodeAsnCache(AsnTable.empty(), 'sig'), 'sig') as AsnTable;
     expect(t.ranges).toBe(0);
