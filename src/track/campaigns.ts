@@ -32,16 +32,17 @@ export interface CampaignLink {
   key: string;
   campaignId: number;
   /** What this source contributed, to take it back when it moves. */
-  country: string;
+  joinedCountry: string;
   sport: number;
-  lastSeen: number;
+  /** The newest SYN time with this fingerprint (epoch ms). */
+  linkSeen: number;
   /** The slot it waits in alone (see CampaignTable), −1 when not waiting. */
   candidate: number;
 }
 
 /** A new link of a source: no fingerprint, no ports, in no group. */
 export function newLink(shape: number, sport: number, lastSeen: number): CampaignLink {
-  return { shape, ports: NO_PORTS, key: '', campaignId: 0, country: '', sport, lastSeen, candidate: -1 };
+  return { shape, ports: NO_PORTS, key: '', campaignId: 0, joinedCountry: '', sport, linkSeen: lastSeen, candidate: -1 };
 }
 
 /** Makes a link object a new link, as newLink() would (a source's first link is reused, not remade). */
@@ -50,9 +51,9 @@ export function restartLink(link: CampaignLink, shape: number, sport: number, la
   link.ports = NO_PORTS;
   link.key = '';
   link.campaignId = 0;
-  link.country = '';
+  link.joinedCountry = '';
   link.sport = sport;
-  link.lastSeen = lastSeen;
+  link.linkSeen = lastSeen;
   link.candidate = -1;
 }
 
@@ -275,7 +276,8 @@ export class CampaignTable {
     if (fp === null || e.dstPort < 0) return;
     const o = this.options;
     const time = e.time;
-    const first = s.firstLink;
+    // A source is its own first link.
+    const first: CampaignLink = s;
     let link: CampaignLink | undefined;
     if (first.shape === fp.code) link = first;
     else if (s.links !== null) {
@@ -289,7 +291,7 @@ export class CampaignTable {
     }
     if (link === undefined) {
       if (first.shape === NO_SHAPE) {
-        // The source's first fingerprint: its own link object, nothing allocated.
+        // The source's first fingerprint: the source is the link, nothing allocated.
         link = first;
         restartLink(link, fp.code, e.srcPort, time);
       } else {
@@ -297,12 +299,12 @@ export class CampaignTable {
         link = newLink(fp.code, e.srcPort, time);
         (s.links ??= []).push(link);
       }
-    } else if (link.lastSeen < time - o.campaignWindowMs) {
+    } else if (link.linkSeen < time - o.campaignWindowMs) {
       // Silent for a whole campaign window: start over (its old campaign has ended or moved on).
       this.leave(link, s.address);
       link.ports = NO_PORTS;
     }
-    if (time > link.lastSeen) link.lastSeen = time;
+    if (time > link.linkSeen) link.linkSeen = time;
 
     let campaign = link.key === '' ? undefined : this.cache.get(link.key, GET_DEFAULTS);
     const ports = withPort(link.ports, e.dstPort, o.campaignMaxPorts);
@@ -397,7 +399,7 @@ export class CampaignTable {
     link.key = '';
     link.campaignId = 0;
     link.candidate = slot;
-    link.country = s.country;
+    link.joinedCountry = s.country;
     link.sport = e.srcPort;
   }
 
@@ -412,7 +414,7 @@ export class CampaignTable {
     link.key = key;
     link.campaignId = campaign.id;
     link.candidate = -1;
-    campaign.join(this.waitAddress[slot]!, last, link.country, link.sport, this.options.campaignMaxListed);
+    campaign.join(this.waitAddress[slot]!, last, link.joinedCountry, link.sport, this.options.campaignMaxListed);
     campaign.syns += this.waitSyns[slot]!;
     campaign.lastSeen = last;
     this.clearSlot(slot);
@@ -430,7 +432,7 @@ export class CampaignTable {
     link.key = c.key;
     link.campaignId = c.id;
     link.candidate = -1;
-    link.country = s.country;
+    link.joinedCountry = s.country;
     link.sport = e.srcPort;
     c.join(s.address, e.time, s.country, e.srcPort, this.options.campaignMaxListed);
     if (!c.announced && c.sources >= this.options.campaignMinSources) {
@@ -447,7 +449,7 @@ export class CampaignTable {
     }
     const c = link.key === '' ? undefined : this.cache.peek(link.key);
     if (c !== undefined && c.id === link.campaignId) {
-      c.leave(address, link.country, link.sport);
+      c.leave(address, link.joinedCountry, link.sport);
       if (c.sources <= 0) this.cache.delete(c.key);
     }
     link.key = '';

@@ -13,7 +13,7 @@
 // links and a new one costs a Map entry, nothing more.
 import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
-import { newLink, restartLink, type CampaignLink } from './campaigns.js';
+import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
 import { pourSsh } from './scans.js';
 import { ipv6Network } from '../util/ip.js';
 import type { TrackOptions } from './options.js';
@@ -159,7 +159,8 @@ const F_SSH_OVERFLOW_AT = 5;
 const F_SEQ_CANDIDATE = 6;
 const F_ASN = 7;
 const F_RECORDER_ROW = 8;
-export const FLOAT_ROW = 9;
+const F_LINK_SEEN = 9;
+export const FLOAT_ROW = 10;
 /** What a removed source reads from (its writes land here too, and are never read as a live source's). */
 const DEAD_FLOATS = new Float64Array(FLOAT_ROW);
 
@@ -212,7 +213,7 @@ export class RowPool {
 }
 
 /** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
-export class SourceState implements RecorderSlot {
+export class SourceState implements RecorderSlot, CampaignLink {
   address: string;
   /** Packets by verdict since the source was first tracked (lifetime, not windowed). */
   allowed = 0;
@@ -272,11 +273,17 @@ export class SourceState implements RecorderSlot {
   /** GeoIP's answer of the last event a City database located (shared, frozen), for the map by city. */
   place: GeoInfo | null = null;
   /**
-   * Campaign memberships, one per fingerprint (see campaigns.ts): the first in `firstLink` (unused
-   * while its shape is NO_SHAPE), made with the object and reused with it, so a one-SYN source of
-   * a flood allocates nothing for its campaign; further ones in `links`.
+   * Campaign memberships, one per fingerprint (see campaigns.ts). The first is the source itself
+   * (these CampaignLink fields; unused while `shape` is NO_SHAPE), so a one-SYN source of a flood
+   * allocates nothing for its campaign, not even a link object; further ones are in `links`.
    */
-  readonly firstLink: CampaignLink = newLink(NO_SHAPE, NONE, 0);
+  shape = NO_SHAPE;
+  ports: readonly number[] = NO_PORTS;
+  key = '';
+  campaignId = 0;
+  joinedCountry = '';
+  sport = NONE;
+  candidate = -1;
   links: CampaignLink[] | null = null;
 
   // Scan state (see scans.ts).
@@ -368,6 +375,13 @@ export class SourceState implements RecorderSlot {
   set asn(asn: number) {
     this.floats[this.floatBase + F_ASN] = asn;
   }
+  /** CampaignLink: the newest SYN time with the first fingerprint (epoch ms). */
+  get linkSeen(): number {
+    return this.floats[this.floatBase + F_LINK_SEEN]!;
+  }
+  set linkSeen(time: number) {
+    this.floats[this.floatBase + F_LINK_SEEN] = time;
+  }
   /** RecorderSlot: the history recorder's row for this source (0: none; a new source's row is zeroed). */
   get recorderRow(): number {
     return this.floats[this.floatBase + F_RECORDER_ROW]!;
@@ -423,7 +437,7 @@ export class SourceState implements RecorderSlot {
     this.tools = null;
     this.country = '';
     this.place = null;
-    restartLink(this.firstLink, NO_SHAPE, NONE, 0);
+    restartLink(this, NO_SHAPE, NONE, 0);
     this.links = null;
     this.scanState = 0;
     this.vertical = 0;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { NO_SHAPE } from '../../src/enrich/fingerprint.js';
+import type { CampaignLink } from '../../src/track/campaigns.js';
 import { T0, packet, seqs, tracker } from './helpers.js';
 
 const SCANNER = 'ittl=128,win=16384,olen=0,df=0';
@@ -95,6 +97,19 @@ describe('campaigns', () => {
     // The first source is a member now: its next SYN counts once, and it does not join again.
     t.observe(scannerSyn(0, T0 + 6000, 'CN'));
     expect(t.campaigns()[0]).toMatchObject({ sources: 2, syns: 4 });
+  });
+
+  it('gives a source that takes an evicted one\'s place (and its object) none of its campaign membership', () => {
+    const t = tracker({ max_sources: 1, campaign_min_sources: 2 });
+    const waiting = t.observe(scannerSyn(0, T0, 'CN')) as unknown as CampaignLink;
+    expect(waiting).toMatchObject({ ports: [22], joinedCountry: 'CN', sport: 6000, linkSeen: T0 });
+    expect(waiting.candidate).toBeGreaterThanOrEqual(0);
+    const next = t.observe(packet({ time: T0 + 1000, src: '192.0.2.90', protocol: 17, dport: 53 })) as unknown as CampaignLink;
+    expect(next).toBe(waiting);
+    expect(next).toMatchObject({ shape: NO_SHAPE, ports: [], key: '', campaignId: 0, joinedCountry: '', candidate: -1, linkSeen: 0 });
+    // The evicted source's wait is over: a second scanner SYN waits alone rather than forming a group with it.
+    t.observe(scannerSyn(1, T0 + 2000, 'KR'));
+    expect(t.summary().campaigns.groups).toBe(0);
   });
 
   it('keeps a formed campaign through a spoofed flood of one-SYN sources with random fingerprints', () => {
