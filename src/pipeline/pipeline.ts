@@ -16,8 +16,8 @@ import {
   type Enricher,
   type HealthSnapshot,
   type IntervalAggregate,
+  type EventRecorder,
   type PacketEvent,
-  type RecorderSlot,
   type LineReceiver,
   type LineSource,
   type Sink,
@@ -53,12 +53,6 @@ export interface PipelineStages {
   live?: LiveEvents | null;
   /** The history store's sightings; null when [history] is off. */
   recorder?: EventRecorder | null;
-}
-
-/** Keeps what it needs of every enriched packet (the history store). Hot path: no I/O, returns at once. */
-export interface EventRecorder {
-  /** `slot`: what the tracker keeps for the recorder with the packet's source; null without a tracker. */
-  record(event: PacketEvent, position: number, slot: RecorderSlot | null): void;
 }
 
 /** Receives every enriched packet for the live stream. */

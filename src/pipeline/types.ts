@@ -169,6 +169,15 @@ export interface RecorderSlot {
   recorderRow: number;
 }
 
+/** Keeps what it needs of every enriched packet (the history store). Hot path: no I/O, returns at once. */
+export interface EventRecorder {
+  /**
+   * `position`: the source's position after the event's line (NONE where the source has none);
+   * `slot`: what the tracker keeps for the recorder with the event's source, null without a tracker.
+   */
+  record(event: PacketEvent, position: number, slot: RecorderSlot | null): void;
+}
+
 /** One NFACCT record: a named kernel counter as ulogd's NFACCT input polled it. */
 export interface CounterEvent {
   readonly kind: 'counter';

@@ -11,13 +11,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { PacketEvent, RecorderSlot } from '../pipeline/types.js';
+import type { EventRecorder, PacketEvent, RecorderSlot } from '../pipeline/types.js';
 import { errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { SightingBatch } from './batch.js';
 import type { FromWriter, Method, Questions, ToWriter, WriterFigures } from './messages.js';
 import { historyOptions, type HistoryOptions } from './options.js';
-import { Sightings, type SightingRecorder } from './sightings.js';
+import { Sightings } from './sightings.js';
 import type { HistoryCity, HistoryCountry, HistoryIncident, HistoryReader, HistorySearch, HistorySearchResult, HistoryTimeline } from './types.js';
 
 /** Takes things that happened to sources (detections, alerts, blocks) for the history. */
@@ -120,7 +120,7 @@ export function writerScript(): URL {
   throw new Error(`history store: its writer thread's script is missing (neither ${fileURLToPath(beside)} nor ${fileURLToPath(built)}); run npm run build`);
 }
 
-export class HistoryStore implements HistoryReader, SightingRecorder, IncidentRecorder {
+export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecorder {
   readonly options: HistoryOptions;
   private readonly sightings: Sightings;
   private incidentQueue: HistoryIncident[] = [];

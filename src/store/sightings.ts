@@ -25,7 +25,7 @@
 // the recorder is folded too, whatever the hour's count, rather than turned away (`admitting`);
 // a network's row counts such a source only once (one the filter has seen adds packets, not a
 // source).
-import { NONE, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot, type SynFingerprint } from '../pipeline/types.js';
+import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot, type SynFingerprint } from '../pipeline/types.js';
 import { ipv6Network, parseIPv4 } from '../util/ip.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
@@ -50,15 +50,6 @@ export interface SightingsOptions {
   foldAfter: number;
   /** Source names by source index: what positions are kept by. */
   sourceNames: readonly string[];
-}
-
-/** What records packet events (the history store's hot path role). */
-export interface SightingRecorder {
-  /**
-   * `position`: the source's position after the event's line (NONE where the source has none);
-   * `slot`: what the tracker keeps for the recorder with the event's source, null without a tracker.
-   */
-  record(event: PacketEvent, position: number, slot?: RecorderSlot | null): void;
 }
 
 /** Rows a new batch has room for at first (then the previous batch's size, up to the bound). */
@@ -126,7 +117,7 @@ function addTo<T>(set: T[], value: T, cap: number): boolean {
   return set.length >= cap;
 }
 
-export class Sightings implements SightingRecorder {
+export class Sightings implements EventRecorder {
   /** Row of each source address as logged; the addresses of one IPv6 network share rows. */
   private open = new Map<string, number>();
   /** The current row of each IPv6 network (and IPv4-mapped address), by its key. */
@@ -485,7 +476,7 @@ export class Sightings implements SightingRecorder {
     if (m === undefined) {
       m = new More();
       this.b.more.set(i, m);
-      // Rows are numbered in order: a row without a More leaves a hole, never a gap of many.
+      // Filled up to row i: an index past the end would leave the array sparse (a dictionary, slower).
       while (this.moreOf.length < i) this.moreOf.push(undefined);
       this.moreOf[i] = m;
     }
