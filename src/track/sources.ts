@@ -14,6 +14,7 @@
 import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
+import { PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
 import { ipv6Network } from '../util/ip.js';
 import type { TrackOptions } from './options.js';
@@ -238,7 +239,7 @@ export class SourceState implements RecorderSlot, CampaignLink {
    * made only at a second (null until then; reset() keeps it, emptied). Read through portCount(),
    * countedPorts(), portKeys(), portsAtLeast() and their host counterparts.
    */
-  private portSet: WindowSet<number> | null = null;
+  private portSet: PortWindowSet | null = null;
   private hostSet: WindowSet<string> | null = null;
   /** The sole port (NONE: none) or host (undefined: none) while there is no set, with its epoch as a WindowSet keeps it (negative: counted). */
   private solePort = NONE;
@@ -460,7 +461,7 @@ export class SourceState implements RecorderSlot, CampaignLink {
       this.solePortEpoch = counts || this.solePortEpoch < 0 ? -epoch : epoch;
     } else {
       // A second port: the set is made holding the first as it stands.
-      const set = (this.portSet = new WindowSet<number>());
+      const set = (this.portSet = new PortWindowSet());
       set.add(this.solePort, Math.abs(this.solePortEpoch), this.solePortEpoch < 0, cap);
       set.add(port, epoch, counts, cap);
       this.solePort = NONE;
