@@ -59,6 +59,9 @@ const INTERN_SLOTS = 4096;
 const INTERN_WINDOW = 4096;
 const INTERN_ASIDE = 65_536;
 
+/** A key's last string is compared word by word when at most this long (a MAC string is 41 bytes), else by its characters. */
+const LAST_BYTES = 64;
+
 /** More digits than this may not be exact as a double: JSON.parse decides such numbers. */
 const MAX_DIGITS = 15;
 
@@ -78,6 +81,13 @@ export class LineScanner {
   private lineNo = 0;
   /** Per decoder key, the last string value read. */
   private readonly lastText: string[] = FIELD_NAMES.map(() => '\u0000');
+  /**
+   * Per decoder key, the last string's bytes (at id × LAST_BYTES, when not longer) and length
+   * (−1: none), so a line's string is compared with it four bytes at a time.
+   */
+  private readonly lastBytes = Buffer.alloc(FIELD_NAMES.length * LAST_BYTES);
+  private readonly lastView = new DataView(this.lastBytes.buffer, this.lastBytes.byteOffset, this.lastBytes.byteLength);
+  private readonly lastLength = new Int32Array(FIELD_NAMES.length).fill(-1);
   /** Per decoder key, its table of strings by their bytes' hash (INTERNED_KEYS), else null. */
   private readonly interned: Array<Array<string | undefined> | null> = FIELD_NAMES.map((name) =>
     INTERNED_KEYS.includes(name) ? new Array<string | undefined>(INTERN_SLOTS).fill(undefined) : null,
@@ -222,12 +232,34 @@ export class LineScanner {
    * repeat line after line: device, verdict, prefix, interfaces, MAC, the firewall's address).
    */
   private text(id: number, s: Buffer, from: number, to: number): string {
-    const last = this.lastText[id]!;
-    if (spells(last, s, from, to)) return last;
+    const length = to - from;
+    if (length === this.lastLength[id]) {
+      if (length <= LAST_BYTES ? this.sameAsLast(id, from, length) : spells(this.lastText[id]!, s, from, to)) return this.lastText[id]!;
+    }
     const table = this.interned[id]!;
     const text = table === null || this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, table, s, from, to);
     this.lastText[id] = text;
+    this.lastLength[id] = length;
+    if (length <= LAST_BYTES) {
+      const kept = this.lastBytes;
+      const at = id * LAST_BYTES - from;
+      for (let j = from; j < to; j++) kept[at + j] = s[j]!;
+    }
     return text;
+  }
+
+  /** Whether the scanned bytes [from, from + length) are those of key `id`'s last string (length ≤ LAST_BYTES, as its). */
+  private sameAsLast(id: number, from: number, length: number): boolean {
+    const view = this.view;
+    const last = this.lastView;
+    const at = id * LAST_BYTES;
+    if (length < 4) {
+      for (let j = 0; j < length; j++) if (this.viewed[from + j] !== this.lastBytes[at + j]) return false;
+      return true;
+    }
+    // Whole words, the last one ending with the string (it may overlap the one before).
+    for (let j = 0; j + 4 < length; j += 4) if (view.getInt32(from + j, true) !== last.getInt32(at + j, true)) return false;
+    return view.getInt32(from + length - 4, true) === last.getInt32(at + length - 4, true);
   }
 
   /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
