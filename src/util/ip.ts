@@ -122,9 +122,27 @@ export function ipv6Network(address: string, bits: number, scratch: Uint16Array)
     }
     g = end;
   }
-  const hex = (from: number, to: number): string => Array.from(scratch.subarray(from, to), (x) => x.toString(16)).join(':');
-  const text = runStart < 0 ? hex(0, 8) : `${hex(0, runStart)}::${hex(runStart + runLength, 8)}`;
+  const text = runStart < 0 ? groupsText(scratch, 0, 8) : `${groupsText(scratch, 0, runStart)}::${groupsText(scratch, runStart + runLength, 8)}`;
   return `${text}/${bits}`;
+}
+
+/** Hex of 0…255 without leading zeros, and with two digits. */
+const HEX_SHORT = Array.from({ length: 256 }, (_, x) => x.toString(16));
+const HEX_FULL = Array.from({ length: 256 }, (_, x) => x.toString(16).padStart(2, '0'));
+
+/**
+ * IPv6 groups [from, to) as RFC 5952 text ("2001:db8:0:1"): lower-case hex without leading zeros,
+ * from tables (a flow of IPv6 sources makes a network's text for each packet of an address not
+ * seen just before).
+ */
+function groupsText(groups: Uint16Array, from: number, to: number): string {
+  let text = '';
+  for (let g = from; g < to; g++) {
+    const x = groups[g]!;
+    const hex = x < 256 ? HEX_SHORT[x]! : HEX_SHORT[x >>> 8]! + HEX_FULL[x & 255]!;
+    text = g === from ? hex : `${text}:${hex}`;
+  }
+  return text;
 }
 
 export interface Cidr {

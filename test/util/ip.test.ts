@@ -27,6 +27,13 @@ describe('the network an IPv6 source is tracked as', () => {
     expect(ipv6Network('2001:0:0:1:0:0:0:1', 128, g)).toBe('2001:0:0:1::1/128');
     expect(ipv6Network('fd00:6e66::2', 64, g)).toBe('fd00:6e66::/64');
   });
+  it('writes every group value in lower-case hex without leading zeros', () => {
+    const g = new Uint16Array(8);
+    for (let x = 0; x <= 0xffff; x++) {
+      const hex = x.toString(16);
+      expect(ipv6Network(`2001:${hex.toUpperCase()}:1:${hex}:5::`, 128, g)).toBe(x === 0 ? '2001:0:1:0:5::/128' : `2001:${hex}:1:${hex}:5::/128`);
+    }
+  });
   it('answers null for what is not IPv6', () => {
     expect(ipv6Network('198.18.0.1', 64, g)).toBeNull();
     expect(ipv6Network('not:an:address', 64, g)).toBeNull();
