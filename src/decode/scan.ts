@@ -11,10 +11,11 @@
 // JSON.parse would give (test/decode/scan.test.ts checks this against JSON.parse on mutated lines).
 //
 // ulogd writes its keys in the same order on every line of a kind, so each key is first compared
-// with the one that followed the previous key last time, four bytes at a time together with its
-// `": `; only a miss looks the key up by name. Strings are checked four bytes at a time too.
-// A string is made only when its bytes differ from the key's previous one; addresses are also
-// looked up by their bytes among those seen before (INTERNED_KEYS).
+// with the one that followed the previous key last time (or the time before: lines of two kinds
+// interleave), four bytes at a time together with its `": `; only a miss looks the key up by name.
+// Strings are checked four bytes at a time too. A string value is compared with the key's
+// previous one, then looked up by its bytes among those seen before (ADDRESS_KEYS); only a value
+// not seen lately becomes a new string.
 import { FIELD_NAMES, type Fields } from './fields.js';
 
 const QUOTE = 0x22;
@@ -44,13 +45,16 @@ export const DEFERRED = Symbol('deferred string');
 const DEFERRED_KEYS: readonly string[] = ['timestamp', '@timestamp'];
 
 /**
- * Keys whose strings are kept in a table by their bytes, so that an address seen before is the
- * same string again: no new string per line, and every Map keyed by it downstream (the address
- * facts, the tracker, the history's hosts) finds it by its cached hash and by identity.
+ * A key's strings are kept in a table by their bytes, so that a value seen before is the same
+ * string again: no new string per line (made by a call into Node's C++), and every Map keyed by
+ * it downstream (the address facts, the tracker, the history's hosts, the prefix counts) finds it
+ * by its cached hash and by identity. Addresses get a larger table (ADDRESS_KEYS); a log prefix,
+ * a verdict or a MAC string has few values.
  */
-const INTERNED_KEYS: readonly string[] = ['src_ip', 'dest_ip'];
-/** Strings an interned key's table holds (direct-mapped: a newer string takes its slot). */
-const INTERN_SLOTS = 4096;
+const ADDRESS_KEYS: readonly string[] = ['src_ip', 'dest_ip'];
+/** Strings a key's table holds (direct-mapped: a newer string takes its slot). */
+const ADDRESS_INTERN_SLOTS = 4096;
+const INTERN_SLOTS = 256;
 /**
  * A flood of new addresses would find nothing there, and its strings, kept a while, would live
  * long enough to be moved to the old generation: over INTERN_WINDOW lookups with fewer than one in
@@ -74,8 +78,13 @@ export class LineScanner {
   /** Key bytes by id: the decoder's keys first (their id is their index in FIELD_NAMES), then learned ones. */
   private readonly keyBytes: Buffer[] = FIELD_NAMES.map((name) => Buffer.from(name, 'latin1'));
   private readonly idByName = new Map<string, number>(FIELD_NAMES.map((name, id) => [name, id]));
-  /** The key that followed key `id` last time (index 0 is the start of a line), or NO_KEY. */
+  /**
+   * The key that followed key `id` last time (index 0 is the start of a line), or NO_KEY; and the
+   * one that followed it before that, different (lines of two kinds, TCP and UDP say, part after
+   * the same key).
+   */
   private readonly next = new Int32Array(FIELD_NAMES.length + MAX_LEARNED_KEYS + 1).fill(NO_KEY);
+  private readonly nextBefore = new Int32Array(FIELD_NAMES.length + MAX_LEARNED_KEYS + 1).fill(NO_KEY);
   /** Per decoder key, the line it was last set on: a key seen twice in a line sends it to JSON.parse. */
   private readonly setOn = new Float64Array(FIELD_NAMES.length);
   private lineNo = 0;
@@ -88,9 +97,9 @@ export class LineScanner {
   private readonly lastBytes = Buffer.alloc(FIELD_NAMES.length * LAST_BYTES);
   private readonly lastView = new DataView(this.lastBytes.buffer, this.lastBytes.byteOffset, this.lastBytes.byteLength);
   private readonly lastLength = new Int32Array(FIELD_NAMES.length).fill(-1);
-  /** Per decoder key, its table of strings by their bytes' hash (INTERNED_KEYS), else null. */
+  /** Per decoder key, its table of strings by their bytes' hash (null for a DEFERRED key). */
   private readonly interned: Array<Array<string | undefined> | null> = FIELD_NAMES.map((name) =>
-    INTERNED_KEYS.includes(name) ? new Array<string | undefined>(INTERN_SLOTS).fill(undefined) : null,
+    DEFERRED_KEYS.includes(name) ? null : new Array<string | undefined>(ADDRESS_KEYS.includes(name) ? ADDRESS_INTERN_SLOTS : INTERN_SLOTS).fill(undefined),
   );
   /** Per decoder key: lookups in its table this window, those that found the string, strings left to stand aside for. */
   private readonly internLookups = new Int32Array(FIELD_NAMES.length);
@@ -132,7 +141,7 @@ export class LineScanner {
       // A key.
       if (i >= to || s[i] !== QUOTE) return false;
       const keyStart = i + 1;
-      let id = this.predicted(s, view, keyStart, to, previous);
+      let id = this.predicted(view, keyStart, to, previous);
       if (id !== NO_KEY) {
         // The key, its closing quote and ulogd's own `: ` after it.
         i = keyStart + this.keyBytes[id]!.length + 3;
@@ -264,7 +273,7 @@ export class LineScanner {
 
   /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
   private intern(id: number, table: Array<string | undefined>, s: Buffer, from: number, to: number): string {
-    const slot = hashBytes(s, from, to) & (INTERN_SLOTS - 1);
+    const slot = hashBytes(s, from, to) & (table.length - 1);
     const kept = table[slot];
     let found = 0;
     let text: string;
@@ -292,19 +301,29 @@ export class LineScanner {
   }
 
   /**
-   * The key that followed `previous` last time, if the bytes at keyStart are it, its closing quote
-   * and ulogd's `: ` after it (any other spacing goes the slow way).
+   * The key that followed `previous` last time, or the time before, if the bytes at keyStart are
+   * it, its closing quote and ulogd's `: ` after it (any other spacing goes the slow way).
    */
-  private predicted(s: Buffer, view: DataView, keyStart: number, to: number, previous: number): number {
-    const id = this.next[previous + 1]!;
-    if (id === NO_KEY) return NO_KEY;
+  private predicted(view: DataView, keyStart: number, to: number, previous: number): number {
+    const at = previous + 1;
+    const id = this.next[at]!;
+    if (id === NO_KEY || this.keyAt(view, keyStart, to, id)) return id;
+    const before = this.nextBefore[at]!;
+    if (before === NO_KEY || !this.keyAt(view, keyStart, to, before)) return NO_KEY;
+    this.nextBefore[at] = id;
+    this.next[at] = before;
+    return before;
+  }
+
+  /** Whether the bytes at keyStart are key `id`, its closing quote and `: `. */
+  private keyAt(view: DataView, keyStart: number, to: number, id: number): boolean {
     const length = this.keyBytes[id]!.length + 3;
-    if (keyStart + length > to) return NO_KEY;
+    if (keyStart + length > to) return false;
     // Whole words, the last one ending at the space (it may overlap the one before).
     const words = this.keyWords[id]!;
     const last = words.length - 1;
-    for (let w = 0; w < last; w++) if (view.getInt32(keyStart + 4 * w, true) !== words[w]) return NO_KEY;
-    return view.getInt32(keyStart + length - 4, true) === words[last] ? id : NO_KEY;
+    for (let w = 0; w < last; w++) if (view.getInt32(keyStart + 4 * w, true) !== words[w]) return false;
+    return view.getInt32(keyStart + length - 4, true) === words[last];
   }
 
   /** A key's id by name, learning a new one while there is room; remembers it as the successor of `previous`. */
@@ -319,7 +338,10 @@ export class LineScanner {
       this.keyWords.push(keyWordsOf(bytes));
       this.idByName.set(name, id);
     }
-    this.next[previous + 1] = id;
+    if (this.next[previous + 1] !== id) {
+      this.nextBefore[previous + 1] = this.next[previous + 1]!;
+      this.next[previous + 1] = id;
+    }
     return id;
   }
 }

@@ -3,7 +3,7 @@
 // error, same reason. Checked on every real line of the lab captures and on seeded mutations of
 // them that aim at JSON's edges.
 import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Rng } from '../../src/bench/corpus.js';
 import { newFields } from '../../src/decode/fields.js';
 import { decodeBytes, decodeLine, type DecodeOptions } from '../../src/decode/line.js';
@@ -147,19 +147,48 @@ describe('the line scanner', () => {
     }
   });
 
-  it('reads every address right whether it was seen before, shares a table slot with another, or comes in a flood of new ones', () => {
+  it('reads every address and string right whether it was seen before, shares a table slot with another, or comes in a flood of new ones', () => {
     const rng = new Rng(7);
     const few = Array.from({ length: 64 }, (_, i) => `198.51.${i >> 4}.${i & 15}`);
+    // Prefixes: more than a string key's table holds, so slots are shared and taken over.
+    const prefixes = Array.from({ length: 600 }, (_, i) => `DROP-${i}`);
     // A few addresses again and again; 20,000 new ones (the table then stands aside); the few again.
     const phases = [() => few[rng.int(0, few.length - 1)]!, (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, () => few[rng.int(0, few.length - 1)]!];
     for (const next of phases) {
       for (let i = 0; i < 20_000; i++) {
         const src = next(i);
         const dst = `203.0.113.${i % 3}`;
-        const event = viaBytes(Buffer.from(`{"src_ip": "${src}", "dest_ip": "${dst}", "oob.time.sec": 1795986323}`));
-        expect(event.kind === 'packet' && [event.srcIp, event.dstIp]).toEqual([src, dst]);
+        const prefix = i % 7 === 0 ? `NEW-${i}` : prefixes[rng.int(0, i % 2 === 0 ? 3 : prefixes.length - 1)]!;
+        const event = viaBytes(Buffer.from(`{"src_ip": "${src}", "dest_ip": "${dst}", "oob.prefix": "${prefix}", "oob.time.sec": 1795986323}`));
+        expect(event.kind === 'packet' && [event.srcIp, event.dstIp, event.prefix]).toEqual([src, dst, prefix]);
       }
     }
+  });
+
+  it('predicts the keys of lines of kinds that interleave, each line read as JSON.parse reads it', () => {
+    const scanner = new LineScanner();
+    const byName = vi.spyOn(scanner as unknown as { identify: (...args: unknown[]) => number }, 'identify');
+    const kinds = [
+      '{"oob.prefix": "SSH", "ip.protocol": 6, "src_port": 40000, "dest_port": 22, "tcp.syn": 1, "src_ip": "198.51.100.7", "oob.time.sec": 1795986323}',
+      '{"oob.prefix": "DNS", "ip.protocol": 17, "src_port": 53, "dest_port": 5353, "src_ip": "198.51.100.8", "oob.time.sec": 1795986324}',
+      '{"oob.prefix": "FIN", "ip.protocol": 6, "src_port": 40001, "dest_port": 80, "tcp.fin": 1, "src_ip": "198.51.100.9", "oob.time.sec": 1795986325}',
+    ];
+    const read = (text: string): unknown[] => {
+      const { chunk, from, to } = inChunk(Buffer.from(text));
+      const fields = newFields();
+      expect(scanner.scan(chunk, from, to, fields), text).toBe(true);
+      return fields;
+    };
+    // Each kind once: its keys are learned; then the two kinds of the turn below once each.
+    for (const line of [...kinds, kinds[0]!, kinds[1]!]) read(line);
+    const learned = byName.mock.calls.length;
+    // Two kinds in turn part after the same key ("dest_port"), and are read without a lookup by name.
+    for (let i = 0; i < 50; i++) for (const line of [kinds[0]!, kinds[1]!]) expect(read(line)).toEqual(read(line));
+    expect(byName.mock.calls.length).toBe(learned);
+    // A third kind parting there too costs lookups, and every line is still read right.
+    for (let i = 0; i < 20; i++) for (const line of kinds) expect(viaBytes(Buffer.from(line))).toEqual(viaJson(Buffer.from(line)));
+    for (let i = 0; i < 20; i++) for (const line of kinds) read(line);
+    expect(byName.mock.calls.length).toBeGreaterThan(learned);
   });
 
   it('agrees with JSON.parse on 20,000 seeded mutations of real lines', () => {
