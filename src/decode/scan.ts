@@ -112,6 +112,8 @@ export class LineScanner {
   private deferredBytes: Buffer = Buffer.alloc(0);
   /** Per key id, the bytes that predict it as little-endian 32-bit words (keyWordsOf). */
   private readonly keyWords: Int32Array[] = this.keyBytes.map(keyWordsOf);
+  /** Per key id, its length with its closing quote and ulogd's `: ` after it (a Buffer's length is a getter). */
+  private readonly keySpans: number[] = this.keyBytes.map((bytes) => bytes.length + 3);
   /** A view of the bytes last scanned, for reading them four at a time. */
   private viewed: Buffer = Buffer.alloc(0);
   private view = new DataView(this.viewed.buffer, this.viewed.byteOffset, 0);
@@ -144,7 +146,7 @@ export class LineScanner {
       let id = this.predicted(view, keyStart, to, previous);
       if (id !== NO_KEY) {
         // The key, its closing quote and ulogd's own `: ` after it.
-        i = keyStart + this.keyBytes[id]!.length + 3;
+        i = keyStart + this.keySpans[id]!;
       } else {
         let keyEnd = keyStart;
         while (keyEnd < to && PLAIN[s[keyEnd]!] === 1) keyEnd++;
@@ -317,7 +319,7 @@ export class LineScanner {
 
   /** Whether the bytes at keyStart are key `id`, its closing quote and `: `. */
   private keyAt(view: DataView, keyStart: number, to: number, id: number): boolean {
-    const length = this.keyBytes[id]!.length + 3;
+    const length = this.keySpans[id]!;
     if (keyStart + length > to) return false;
     // Whole words, the last one ending at the space (it may overlap the one before).
     const words = this.keyWords[id]!;
@@ -335,6 +337,7 @@ export class LineScanner {
       id = this.keyBytes.length;
       const bytes = Buffer.from(name, 'latin1');
       this.keyBytes.push(bytes);
+      this.keySpans.push(bytes.length + 3);
       this.keyWords.push(keyWordsOf(bytes));
       this.idByName.set(name, id);
     }
