@@ -189,9 +189,18 @@ export const NO_PORTS: readonly number[] = Object.freeze([]);
  */
 function withPort(ports: readonly number[], port: number, max: number): readonly number[] | null {
   if (ports.length === 0) return onePort(port);
-  let i = 0;
-  while (i < ports.length && (ports[i] ?? 0) < port) i++;
-  if (ports[i] === port || ports.length > max) return null;
+  // Past `max` (a scanner's link, where every SYN brings a new port) the list is not looked at.
+  if (ports.length > max) return null;
+  // The first index whose port is not below `port`.
+  let low = 0;
+  let high = ports.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (ports[mid]! < port) low = mid + 1;
+    else high = mid;
+  }
+  const i = low;
+  if (ports[i] === port) return null;
   const out = new Array<number>(ports.length + 1);
   for (let j = 0; j < i; j++) out[j] = ports[j]!;
   out[i] = port;
