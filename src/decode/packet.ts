@@ -34,8 +34,23 @@ const IP_DF = 0x4000;
 
 /** Longest text field taken (NFLOG prefixes are at most 64 bytes, interface names 15). */
 const MAX_TEXT = 256;
-/** An address as IP2STR writes it: IPv4 dotted quad or IPv6 text, nothing else. */
-const ADDRESS = /^[0-9A-Fa-f.:]{0,45}$/;
+/**
+ * An address as IP2STR writes it, IPv4 dotted quad or IPv6 text, is at most this long and made
+ * only of ADDRESS_CHARS (a loop over a table: two addresses a line, where a regular expression
+ * cost 1.3 % of a normal corpus's time).
+ */
+const MAX_ADDRESS = 45;
+const ADDRESS_CHARS = new Uint8Array(128);
+for (const c of '0123456789abcdefABCDEF.:') ADDRESS_CHARS[c.charCodeAt(0)] = 1;
+
+function isAddressText(text: string): boolean {
+  if (text.length > MAX_ADDRESS) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || ADDRESS_CHARS[c] === 0) return false;
+  }
+  return true;
+}
 
 /** What the field reader holds between lines, so it keeps no line's values alive. */
 const NO_FIELDS: Fields = [];
@@ -75,7 +90,7 @@ class FieldReader {
 
   address(key: number): string {
     const v = this.str(key);
-    if (ADDRESS.test(v)) return v;
+    if (isAddressText(v)) return v;
     this.fail(key, 'out_of_range', v);
     return '';
   }

@@ -157,6 +157,11 @@ describe('decoding a ulogd line', () => {
       ['a SYN flag of 7', JSON.stringify({ ...base, 'tcp.syn': 7 }), 'out_of_range', 'tcp.syn'],
       ['a source address that is markup', JSON.stringify({ ...base, src_ip: '<img src=x>' }), 'out_of_range', 'src_ip'],
       ['a source address of 100 characters', JSON.stringify({ ...base, src_ip: '1'.repeat(100) }), 'out_of_range', 'src_ip'],
+      ['a source address of 46 characters', JSON.stringify({ ...base, src_ip: `${'a:'.repeat(22)}ab` }), 'out_of_range', 'src_ip'],
+      ['a destination address with a space', JSON.stringify({ ...base, dest_ip: '198.51.100.7 ' }), 'out_of_range', 'dest_ip'],
+      ['a destination address with a zone', JSON.stringify({ ...base, dest_ip: 'fe80::1%eth0' }), 'out_of_range', 'dest_ip'],
+      ['a destination address with a letter past f', JSON.stringify({ ...base, dest_ip: 'fe80::g' }), 'out_of_range', 'dest_ip'],
+      ['a source address with a non-ASCII digit', JSON.stringify({ ...base, src_ip: '198.51.100.\u0667' }), 'out_of_range', 'src_ip'],
       ['a prefix of 10,000 characters', JSON.stringify({ ...base, 'oob.prefix': 'A'.repeat(10_000) }), 'out_of_range', 'oob.prefix'],
       ['NFACCT packets of 2^53', nfacct({ 'sum.pkts': 2 ** 53 }), 'out_of_range', 'sum.pkts'],
       ['NFACCT bytes of 1.5', nfacct({ 'sum.bytes': 1.5 }), 'out_of_range', 'sum.bytes'],
@@ -172,6 +177,9 @@ describe('decoding a ulogd line', () => {
     });
     it('still takes the edges: port 0 and 65535, protocol 255, a SYN flag of 1, the year 2000', () => {
       expect(packet({ ...base, src_port: 0, dest_port: 65_535, 'ip.protocol': 255 })).toMatchObject({ srcPort: 0, dstPort: 65_535, protocol: 255 });
+      // The longest IPv6 text (45 characters, an IPv4 tail) and upper-case hex.
+      const longest = 'ABCD:EF01:2345:6789:abcd:ef01:255.255.255.255';
+      expect(packet({ ...base, src_ip: longest, dest_ip: 'FE80::1' })).toMatchObject({ srcIp: longest, dstIp: 'FE80::1' });
       expect(decodeLine(JSON.stringify({ ...base, 'oob.time.sec': 946_684_800, 'oob.time.usec': 999_999 }), 0, options)).toMatchObject({ kind: 'packet', time: 946_684_800_999 });
     });
   });
