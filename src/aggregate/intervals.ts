@@ -10,10 +10,11 @@
 //  - an event older than what was already closed ("late") is counted into the oldest open
 //    interval instead of reopening a closed one; on replay the same rule puts it in the same place,
 //    and lines that were already counted into closed intervals are recognised by `skipBelow`.
-import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent } from '../pipeline/types.js';
+import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent, type Verdict } from '../pipeline/types.js';
 import { emptyAggregate } from './empty.js';
 import { keyOfShape } from '../enrich/fingerprint.js';
 import { foldThroughBudget, OTHER_VALUE, OTHER_WINDOW, SeriesBudgets } from './budget.js';
+import { Tally } from './tally.js';
 
 export interface AggregatorOptions {
   intervalMs: number;
@@ -59,16 +60,69 @@ interface SourceState {
   lastTotals: Map<string, [number, number]>;
 }
 
+interface VerdictTallies {
+  protocols: Tally<number>;
+  ports: Tally<number>;
+}
+
+/** An open interval's counts by key, family by family as in IntervalAggregate. */
+interface Tallies {
+  verdicts: Record<Verdict, VerdictTallies>;
+  prefixes: Tally<string>;
+  sources: Tally<string>;
+  synInitialTtls: Tally<number>;
+  synOs: Tally<string>;
+  tools: Tally<string>;
+  countries: Tally<string>;
+  lists: Tally<string>;
+}
+
+function newTallies(): Tallies {
+  const verdict = (): VerdictTallies => ({ protocols: new Tally(), ports: new Tally() });
+  return {
+    verdicts: { allowed: verdict(), blocked: verdict(), unknown: verdict() },
+    prefixes: new Tally(),
+    sources: new Tally(),
+    synInitialTtls: new Tally(),
+    synOs: new Tally(),
+    tools: new Tally(),
+    countries: new Tally(),
+    lists: new Tally(),
+  };
+}
+
+/** Adds an open interval's tallies to its aggregate (when it closes). */
+function addTallies(t: Tallies, a: IntervalAggregate): void {
+  for (const verdict of VERDICTS) {
+    t.verdicts[verdict].protocols.addTo(a.verdicts[verdict].protocols);
+    t.verdicts[verdict].ports.addTo(a.verdicts[verdict].ports);
+  }
+  t.prefixes.addTo(a.prefixes);
+  t.sources.addTo(a.sources);
+  t.synInitialTtls.addTo(a.synInitialTtls);
+  t.synOs.addTo(a.synOs);
+  t.tools.addTo(a.tools);
+  t.countries.addTo(a.countries);
+  t.lists.addTo(a.lists);
+}
+
+const VERDICTS = ['allowed', 'blocked', 'unknown'] as const;
+
 /** [pkts, bytes] before the first record of a counter in an interval; null: no baseline yet. */
 type Baseline = [number, number] | null;
 
 interface OpenInterval {
   aggregate: IntervalAggregate;
   /**
+   * While the interval is open, the aggregate's per-key families are counted here (Tally: one
+   * lookup an event) and added to its Maps when it closes.
+   */
+  tallies: Tallies;
+  /**
    * SYNs by fingerprint shape code while the interval is open, made aggregate.fingerprints (by
    * key) when it closes: a flood of random windows is counted without a key string per SYN.
    */
-  fingerprintCodes: Map<number, number>;
+  fingerprintCodes: Tally<number>;
   /**
    * SYNs by window while the interval is open, made aggregate.synWindows when it closes: a flood
    * of random windows is counted in an array instead of a Map of up to 65,536 entries. Made at
@@ -199,34 +253,30 @@ export class IntervalAggregator {
     const open = this.intervalFor(event.source, event.time, start, end);
     if (open === undefined) return;
     const a = open.aggregate;
-    const v = a.verdicts[event.verdict];
-    v.count++;
-    v.protocols.set(event.protocol, (v.protocols.get(event.protocol) ?? 0) + 1);
-    if (event.dstPort !== NONE) v.ports.set(event.dstPort, (v.ports.get(event.dstPort) ?? 0) + 1);
-    const prefixCount = a.prefixes.get(event.prefix);
-    if (prefixCount !== undefined) a.prefixes.set(event.prefix, prefixCount + 1);
-    else if (a.prefixes.size < this.options.maxPrefixes) a.prefixes.set(event.prefix, 1);
+    const t = open.tallies;
+    a.verdicts[event.verdict].count++;
+    const v = t.verdicts[event.verdict];
+    v.protocols.add(event.protocol);
+    if (event.dstPort !== NONE) v.ports.add(event.dstPort);
+    if (t.prefixes.size < this.options.maxPrefixes || t.prefixes.has(event.prefix)) t.prefixes.add(event.prefix);
     else a.otherPrefixes++;
-    const name = this.sources[event.source]!.name;
-    a.sources.set(name, (a.sources.get(name) ?? 0) + 1);
+    t.sources.add(this.sources[event.source]!.name);
     const fp = event.fingerprint;
     if (fp !== null) {
       a.syns++;
       const window = fp.window;
       if (window >= 0 && window < WINDOWS) (open.synWindows ??= this.windowCounts())[window]!++;
       else increment(a.synWindows, window);
-      increment(a.synInitialTtls, fp.initialTtl);
-      increment(a.synOs, event.os);
+      t.synInitialTtls.add(fp.initialTtl);
+      t.synOs.add(event.os);
       const codes = open.fingerprintCodes;
-      const fpCount = codes.get(fp.code);
-      if (fpCount !== undefined) codes.set(fp.code, fpCount + 1);
-      else if (codes.size < MAX_FINGERPRINTS) codes.set(fp.code, 1);
+      if (codes.size < MAX_FINGERPRINTS || codes.has(fp.code)) codes.add(fp.code);
       else a.otherFingerprints++;
     }
-    if (event.tool !== '') increment(a.tools, event.tool);
-    if (event.geo !== null) increment(a.countries, event.geo.country);
+    if (event.tool !== '') t.tools.add(event.tool);
+    if (event.geo !== null) t.countries.add(event.geo.country);
     const listed = event.listed;
-    for (let i = 0; i < listed.length; i++) increment(a.lists, listed[i]!);
+    for (let i = 0; i < listed.length; i++) t.lists.add(listed[i]!);
   }
 
   addCounter(event: CounterEvent, start: number, end: number): void {
@@ -329,7 +379,8 @@ export class IntervalAggregator {
   private openInterval(start: number): OpenInterval {
     const open: OpenInterval = {
       aggregate: emptyAggregate(start, this.options.intervalMs),
-      fingerprintCodes: new Map(),
+      tallies: newTallies(),
+      fingerprintCodes: new Tally(),
       synWindows: null,
       minPos: this.sources.map(() => Infinity),
       baselines: this.sources.map(() => new Map()),
@@ -388,7 +439,8 @@ export class IntervalAggregator {
     for (const positions of open.late) this.latePositions -= positions.length;
     this.stats.openIntervals = this.starts.length;
     this.stats.closedIntervals++;
-    for (const [code, n] of open.fingerprintCodes) open.aggregate.fingerprints.set(keyOfShape(code), n);
+    addTallies(open.tallies, open.aggregate);
+    open.fingerprintCodes.addMappedTo(open.aggregate.fingerprints, keyOfShape);
     const windows = open.synWindows;
     if (windows !== null) {
       const counted = open.aggregate.synWindows;
