@@ -26,6 +26,8 @@ export const OTHER_VALUE = 'other';
 /** Lifetime admission of distinct names for one family. */
 export class NameBudget {
   private readonly names = new Set<string>();
+  /** The admitted names that are numbers written as String() writes them, as numbers (ports, windows). */
+  private readonly numbers = new Set<number>();
   /** Values (event counts or records) folded into `other` because their name was not admitted. */
   folded = 0;
 
@@ -40,6 +42,16 @@ export class NameBudget {
     return this.names.has(name);
   }
 
+  /** has(String(key)), without making the string for a number. */
+  hasKey(key: number | string): boolean {
+    return typeof key === 'number' ? this.numbers.has(key) : this.names.has(key);
+  }
+
+  /** No new name can be admitted. */
+  get full(): boolean {
+    return this.names.size >= this.limit;
+  }
+
   /** The admitted names, oldest first. */
   list(): string[] {
     return [...this.names];
@@ -50,6 +62,8 @@ export class NameBudget {
     if (this.names.has(name)) return true;
     if (this.names.size >= this.limit) return false;
     this.names.add(name);
+    const number = Number(name);
+    if (String(number) === name) this.numbers.add(number);
     return true;
   }
 }
@@ -60,6 +74,7 @@ export class NameBudget {
  * added to the family's `other`). Keys that are negative numbers (NONE) are left alone.
  */
 export function foldThroughBudget<K extends number | string>(counts: Map<K, number>, budget: NameBudget): number {
+  if (budget.full) return foldThroughFullBudget(counts, budget);
   const entries: Array<[K, number]> = [];
   for (const [k, v] of counts) if (typeof k !== 'number' || k >= 0) entries.push([k, v]);
   entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -70,6 +85,26 @@ export function foldThroughBudget<K extends number | string>(counts: Map<K, numb
     rest += v;
     budget.folded += v;
   }
+  return rest;
+}
+
+/**
+ * foldThroughBudget() once the budget is full: no name can be admitted whatever the order they are
+ * offered in, so only the admitted ones are kept (in their order) and nothing is sorted. A flood
+ * brings ~65,000 ports and windows an interval, each of which was sorted, made a string and
+ * deleted on its own.
+ */
+function foldThroughFullBudget<K extends number | string>(counts: Map<K, number>, budget: NameBudget): number {
+  let rest = 0;
+  const kept: Array<[K, number]> = [];
+  for (const [k, v] of counts) {
+    if ((typeof k === 'number' && k < 0) || budget.hasKey(k)) kept.push([k, v]);
+    else rest += v;
+  }
+  if (rest === 0 && kept.length === counts.size) return 0;
+  counts.clear();
+  for (const [k, v] of kept) counts.set(k, v);
+  budget.folded += rest;
   return rest;
 }
 

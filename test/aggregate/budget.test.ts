@@ -59,6 +59,41 @@ describe('foldThroughBudget: one interval\'s counts through a family budget', ()
     expect(foldThroughBudget(counts, new NameBudget(0))).toBe(1);
     expect(counts.get(-1)).toBe(5);
   });
+
+  it('once the budget is full, keeps exactly the admitted names in their order and folds the rest', () => {
+    let seed = 12345;
+    const next = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    for (let round = 0; round < 50; round++) {
+      const b = new NameBudget(20);
+      // Admitted: numbers as String() writes them, other strings, and names no number is written as.
+      const admitted = new Set<string>();
+      while (!b.full) {
+        const name = [String(next(70_000)), `k${next(50)}`, '0443', '1e3', 'NaN'][next(5)]!;
+        if (b.admit(name)) admitted.add(name);
+      }
+      const counts = new Map<number | string, number>();
+      for (let i = 0; i < 500; i++) {
+        const key = next(4) === 0 ? `k${next(60)}` : next(10) === 0 ? -1 - next(3) : [443, 1000, next(70_000)][next(3)]!;
+        counts.set(key, (counts.get(key) ?? 0) + 1 + next(5));
+      }
+      const expected = [...counts].filter(([k]) => (typeof k === 'number' && k < 0) || admitted.has(String(k)));
+      const total = [...counts.values()].reduce((a, v) => a + v, 0);
+      const foldedBefore = b.folded;
+      const rest = foldThroughBudget(counts, b);
+      expect([...counts]).toEqual(expected);
+      expect(rest).toBe(total - expected.reduce((a, [, v]) => a + v, 0));
+      expect(b.folded - foldedBefore).toBe(rest);
+      expect(b.size).toBe(20);
+    }
+  });
+
+  it('finds numbers among names a restart restored', () => {
+    const budgets = new SeriesBudgets(2);
+    budgets.restore({ 'dport.blocked': ['22', '0443'] });
+    const counts = new Map([[22, 3], [443, 4]]);
+    expect(foldThroughBudget(counts, budgets.get('dport.blocked'))).toBe(4);
+    expect([...counts]).toEqual([[22, 3]]);
+  });
 });
 
 describe('SeriesBudgets: one budget per family, in one place', () => {
