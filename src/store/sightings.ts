@@ -31,6 +31,7 @@ import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
   type SightingBatch,
 } from './batch.js';
+import { MAX_ROWS, MAX_VALUE, RowMembers } from './row-members.js';
 import { SeenFilter, hashText } from './seen-filter.js';
 
 export const HOUR_MS = 3_600_000;
@@ -130,6 +131,8 @@ export class Sightings implements EventRecorder {
   private rowBase = 0;
   /** The pending batch's More sets by row (its `more` map, without a hash lookup per packet). */
   private moreOf: (More | undefined)[] = [];
+  /** The ports and hosts of the pending batch's More sets, to find a member without its row's array. */
+  private members = new RowMembers();
   private hosts!: Dictionary<string>;
   private fingerprints!: Dictionary<string>;
   /** Fingerprint shape codes to `fingerprints` indexes: the key text is made once a batch per shape, not per SYN. */
@@ -302,6 +305,7 @@ export class Sightings implements EventRecorder {
     this.b = emptyBatch(capacity, this.options.sourceNames.length);
     this.rowBase = nextRowBase();
     this.moreOf = [];
+    this.members = new RowMembers();
     this.forgetFolds();
     this.hosts = new Dictionary<string>();
     this.fingerprints = new Dictionary(this.hosts);
@@ -495,10 +499,15 @@ export class Sightings implements EventRecorder {
     }
     // A full set stays as it is, whatever comes: a scanner past the cap costs nothing more.
     if ((b.flags[i]! & cappedFlag) !== 0) return;
+    const kind = set === 'ports' ? 0 : 1;
+    // Members past the first are in the batch's index too; rows and values it cannot hold are looked for in the set.
+    if (this.members.has(i, kind, value)) return;
     const members = (this.more(i)[set] ??= [column[i]!]);
-    if (members.includes(value)) return;
-    if (members.length < cap) members.push(value);
-    else b.flags[i] = b.flags[i]! | cappedFlag;
+    if ((i >= MAX_ROWS || value >= MAX_VALUE) && members.includes(value)) return;
+    if (members.length < cap) {
+      members.push(value);
+      this.members.add(i, kind, value);
+    } else b.flags[i] = b.flags[i]! | cappedFlag;
   }
 
   private addNumber(i: number, value: number, column: Int32Array): void {

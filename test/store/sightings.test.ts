@@ -67,6 +67,35 @@ describe('sightings recorder', () => {
     expect(row).toMatchObject({ ports: [1, 2, 3, 4], portsCapped: true, hosts: ['198.51.100.1', '198.51.100.2'], hostsCapped: true, windows: [1001, 1002] });
   });
 
+  it('keeps each row\'s ports and hosts, first seen first, up to their caps, over many rows and repeats', () => {
+    const { s, rows } = recorder({ maxPortsPerRow: 16, maxHostsPerRow: 8 });
+    let seed = 7;
+    const next = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const expected = new Map<string, { ports: number[]; hosts: string[] }>();
+    for (let i = 0; i < 30_000; i++) {
+      const src = `10.1.${next(8)}.${next(250)}`;
+      const dport = next(3) === 0 ? next(40) : [22, 80, 443][next(3)]!;
+      const dst = `198.51.100.${next(12)}`;
+      s.record(packet({ src, dport, dst }), NONE);
+      let e = expected.get(src);
+      if (e === undefined) expected.set(src, (e = { ports: [], hosts: [] }));
+      if (!e.ports.includes(dport) && e.ports.length <= 16) e.ports.push(dport);
+      if (!e.hosts.includes(dst) && e.hosts.length <= 8) e.hosts.push(dst);
+    }
+    s.flush();
+    const got = rows();
+    expect(got.length).toBe(expected.size);
+    for (const row of got) {
+      const e = expected.get(row.key)!;
+      expect({ ports: row.ports, portsCapped: row.portsCapped, hosts: row.hosts, hostsCapped: row.hostsCapped }, row.key).toEqual({
+        ports: e.ports.slice(0, 16),
+        portsCapped: e.ports.length > 16,
+        hosts: e.hosts.slice(0, 8),
+        hostsCapped: e.hosts.length > 8,
+      });
+    }
+  });
+
   it('is not capped by repeats of the ports it has', () => {
     const { s, rows } = recorder({ maxPortsPerRow: 2 });
     for (const p of [80, 443, 80, 443, 443, 80]) s.record(packet({ dport: p }), NONE);
