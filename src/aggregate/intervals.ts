@@ -60,6 +60,8 @@ interface SourceState {
   lastTotals: Map<string, [number, number]>;
 }
 
+const VERDICTS = ['allowed', 'blocked', 'unknown'] as const;
+
 interface VerdictTallies {
   protocols: Tally<number>;
   ports: Tally<number>;
@@ -105,8 +107,6 @@ function addTallies(t: Tallies, a: IntervalAggregate): void {
   t.countries.addTo(a.countries);
   t.lists.addTo(a.lists);
 }
-
-const VERDICTS = ['allowed', 'blocked', 'unknown'] as const;
 
 /** [pkts, bytes] before the first record of a counter in an interval; null: no baseline yet. */
 type Baseline = [number, number] | null;

@@ -14,8 +14,8 @@
 // with the one that followed the previous key last time (or the time before: lines of two kinds
 // interleave), four bytes at a time together with its `": `; only a miss looks the key up by name.
 // Strings are checked four bytes at a time too. A string value is compared with the key's
-// previous one, then looked up by its bytes among those seen before (ADDRESS_KEYS); only a value
-// not seen lately becomes a new string.
+// previous one four bytes at a time, then looked up by its bytes among the key's values seen
+// before; only a value not seen lately becomes a new string.
 import { FIELD_NAMES, type Fields } from './fields.js';
 
 const QUOTE = 0x22;
