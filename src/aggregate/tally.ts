@@ -28,7 +28,7 @@ export class Tally<K> {
 
   /** Adds every count to `into`'s (keys new to it in the order they came here). */
   addTo(into: Map<K, number>): void {
-    for (const [key, count] of this.counts) into.set(key, (into.get(key) ?? 0) + count.n);
+    this.addMappedTo(into, (key) => key);
   }
 
   /** The same with each key made another (fingerprint shape codes to their keys). */

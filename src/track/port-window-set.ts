@@ -7,6 +7,12 @@
 // Values are stored as WindowSet stores them: the epoch last seen, negative when a counting packet
 // hit the member.
 
+// "No epoch" markers (here and in WindowSet): small integers rather than ±Infinity, because a
+// field that ever holds a non-integer number is boxed (a separate heap number) in every object of
+// its class — two boxes per set. Real epochs (event time / slot length) are far inside.
+export const NO_MIN_EPOCH = 0x7fffffff;
+export const NO_FULL_EPOCH = -0x80000000;
+
 /** A free slot's key (ports are 0…65535). */
 const EMPTY = -1;
 /** Slots a set starts with (a set is made at a source's second port). */
@@ -26,15 +32,15 @@ export class PortWindowSet {
   /** Members hit by a counting packet. */
   counted = 0;
   /** Lowest epoch stored (a lower bound): no sweep is needed before it expires. */
-  minEpoch = 0x7fffffff;
+  minEpoch = NO_MIN_EPOCH;
   /** Last epoch in which a new member was turned away because the set was full. */
-  fullEpoch = -0x80000000;
+  fullEpoch = NO_FULL_EPOCH;
 
   /** Returns true when `port` was new (as WindowSet.add). */
   add(port: number, epoch: number, counts: boolean, cap: number): boolean {
     const table = this.table;
     const mask = this.mask;
-    let slot = Math.imul(port, 0x9e3779b1) >>> this.shift;
+    let slot = this.slotOf(port);
     for (;;) {
       const key = table[2 * slot]!;
       if (key === port) {
@@ -68,25 +74,14 @@ export class PortWindowSet {
     return true;
   }
 
-  has(port: number): boolean {
-    const table = this.table;
-    let slot = Math.imul(port, 0x9e3779b1) >>> this.shift;
-    for (;;) {
-      const key = table[2 * slot]!;
-      if (key === port) return true;
-      if (key === EMPTY) return false;
-      slot = (slot + 1) & this.mask;
-    }
-  }
-
   /** Empties the set for reuse by another source (back to its first size, as Map.clear does). */
   clear(): void {
     if (this.mask + 1 > INITIAL_SLOTS) this.resize(INITIAL_SLOTS);
     else this.table.fill(EMPTY);
     this.size = 0;
     this.counted = 0;
-    this.minEpoch = 0x7fffffff;
-    this.fullEpoch = -0x80000000;
+    this.minEpoch = NO_MIN_EPOCH;
+    this.fullEpoch = NO_FULL_EPOCH;
   }
 
   /** Drops members last seen before `oldest`. */
@@ -96,7 +91,7 @@ export class PortWindowSet {
     if (sweepScratch.length < table.length) sweepScratch = new Int32Array(table.length);
     const kept = sweepScratch;
     let n = 0;
-    let min = 0x7fffffff;
+    let min = NO_MIN_EPOCH;
     for (let i = 0; i < table.length; i += 2) {
       const port = table[i]!;
       if (port === EMPTY) continue;
@@ -133,10 +128,15 @@ export class PortWindowSet {
   /** Puts a port known to be absent into the first free slot of its probe. */
   private place(port: number, value: number): void {
     const table = this.table;
-    let slot = Math.imul(port, 0x9e3779b1) >>> this.shift;
+    let slot = this.slotOf(port);
     while (table[2 * slot] !== EMPTY) slot = (slot + 1) & this.mask;
     table[2 * slot] = port;
     table[2 * slot + 1] = value;
+  }
+
+  /** Where a port's probe starts: the top bits of a multiplicative hash. */
+  private slotOf(port: number): number {
+    return Math.imul(port, 0x9e3779b1) >>> this.shift;
   }
 
   private grow(): void {

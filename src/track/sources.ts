@@ -14,7 +14,7 @@
 import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
-import { PortWindowSet } from './port-window-set.js';
+import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
 import { ipv6Network } from '../util/ip.js';
 import type { TrackOptions } from './options.js';
@@ -31,12 +31,6 @@ export const C_PROBES = 3;
 /** Accepted SYNs to an SSH port. */
 export const C_SSH = 4;
 export const COUNTERS = 5;
-
-// "No epoch" markers: small integers rather than ±Infinity, because a field that ever holds a
-// non-integer number is boxed (a separate heap number) in every object of its class — two boxes
-// per set. Real epochs (event time / slot length) are far inside.
-const NO_MIN_EPOCH = 0x7fffffff;
-const NO_FULL_EPOCH = -0x80000000;
 
 /**
  * A capped set whose members remember the epoch they were last seen in, and whether they were

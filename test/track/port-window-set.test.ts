@@ -47,7 +47,7 @@ describe('a source\'s destination ports in the window (PortWindowSet)', () => {
         if (step % 97 === 0) {
           sameState(ports, reference, epoch - 7);
           const probe = Math.floor(next() * 65536);
-          expect(ports.has(probe)).toBe(reference.has(probe));
+          expect(ports.keys().includes(probe)).toBe(reference.has(probe));
         }
       }
       sameState(ports, reference, epoch - 7);
@@ -72,7 +72,7 @@ describe('a source\'s destination ports in the window (PortWindowSet)', () => {
     const ports = new PortWindowSet();
     for (let port = 1; port <= 16; port++) expect(ports.add(port, 5, true, 16)).toBe(true);
     expect(ports.add(17, 6, true, 16)).toBe(false);
-    expect(ports.has(17)).toBe(false);
+    expect(ports.keys().includes(17)).toBe(false);
     expect(ports.atLeast(6)).toBe(true);
     expect(ports.atLeast(7)).toBe(false);
     ports.add(1, 7, true, 16);
