@@ -110,8 +110,8 @@ export class LineScanner {
   private readonly deferredFrom = new Int32Array(FIELD_NAMES.length);
   private readonly deferredTo = new Int32Array(FIELD_NAMES.length);
   private deferredBytes: Buffer = Buffer.alloc(0);
-  /** Per key id, the bytes that predict it as little-endian 32-bit words (keyWordsOf). */
-  private readonly keyWords: Int32Array[] = this.keyBytes.map(keyWordsOf);
+  /** Per key id, the bytes that predict it as little-endian words: 8 bytes each when it spans 8 or more, else 4 (keyWordsOf). */
+  private readonly keyWords: Array<Float64Array | Int32Array> = this.keyBytes.map(keyWordsOf);
   /** Per key id, its length with its closing quote and ulogd's `: ` after it (a Buffer's length is a getter). */
   private readonly keySpans: number[] = this.keyBytes.map((bytes) => bytes.length + 3);
   /** A view of the bytes last scanned, for reading them four at a time. */
@@ -324,6 +324,10 @@ export class LineScanner {
     // Whole words, the last one ending at the space (it may overlap the one before).
     const words = this.keyWords[id]!;
     const last = words.length - 1;
+    if (length >= 8) {
+      for (let w = 0; w < last; w++) if (view.getFloat64(keyStart + 8 * w, true) !== words[w]) return false;
+      return view.getFloat64(keyStart + length - 8, true) === words[last];
+    }
     for (let w = 0; w < last; w++) if (view.getInt32(keyStart + 4 * w, true) !== words[w]) return false;
     return view.getInt32(keyStart + length - 4, true) === words[last];
   }
@@ -351,14 +355,20 @@ export class LineScanner {
 
 /**
  * A key's bytes, its closing quote and ulogd's `: ` after it as little-endian words: one per whole
- * four bytes, then the last four. The empty key's one word starts at its opening quote.
+ * eight bytes, then the last eight, read as doubles; a key spanning fewer than eight bytes as
+ * 32-bit words the same way. The empty key's one word starts at its opening quote.
+ *
+ * Comparing doubles is comparing their bits here: the words are of printable ASCII, so none is a
+ * NaN (its top byte would be 0x7f or over) or a zero (which −0 would equal).
  */
-function keyWordsOf(key: Buffer): Int32Array {
+function keyWordsOf(key: Buffer): Float64Array | Int32Array {
   const quoted = key.length > 0 ? Buffer.concat([key, KEY_END]) : Buffer.from('"": ');
-  const whole = Math.ceil(quoted.length / 4) - 1;
-  const words = new Int32Array(whole + 1);
-  for (let w = 0; w < whole; w++) words[w] = quoted.readInt32LE(4 * w);
-  words[whole] = quoted.readInt32LE(quoted.length - 4);
+  const size = quoted.length >= 8 ? 8 : 4;
+  const whole = Math.ceil(quoted.length / size) - 1;
+  const words = size === 8 ? new Float64Array(whole + 1) : new Int32Array(whole + 1);
+  const read = (at: number): number => (size === 8 ? quoted.readDoubleLE(at) : quoted.readInt32LE(at));
+  for (let w = 0; w < whole; w++) words[w] = read(size * w);
+  words[whole] = read(quoted.length - size);
   return words;
 }
 

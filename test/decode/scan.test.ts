@@ -147,6 +147,28 @@ describe('the line scanner', () => {
     }
   });
 
+  it('takes no key for the predicted one when a single byte differs, wherever it stands in the words compared', () => {
+    // Keys spanning fewer than 8 bytes with their `": ` are compared 4 bytes at a time, longer ones 8.
+    for (const key of ['dvc', 'action', 'src_ip', 'ip.ttl', 'oob.prefix', 'oob.time.sec', 'icmpv6.type', 'ip6.payloadlen']) {
+      const scanner = new LineScanner();
+      const read = (text: string): unknown[] | null => {
+        const { chunk, from, to } = inChunk(Buffer.from(text));
+        const fields = newFields();
+        return scanner.scan(chunk, from, to, fields) ? [...fields] : null;
+      };
+      const line = (name: string): string => `{"raw.pktlen": 40, "${name}": 7, "dest_port": 22}`;
+      const predicted = read(line(key));
+      expect(predicted, key).not.toBeNull();
+      for (let at = 0; at < key.length; at++) {
+        const other = key.slice(0, at) + (key[at] === 'x' ? 'y' : 'x') + key.slice(at + 1);
+        // Read right after the line that taught the prediction, then the prediction is taught again.
+        expect(read(line(other)), other).not.toEqual(predicted);
+        expect(viaBytes(Buffer.from(line(other))), other).toEqual(viaJson(Buffer.from(line(other))));
+        expect(read(line(key)), key).toEqual(predicted);
+      }
+    }
+  });
+
   it('reads every address and string right whether it was seen before, shares a table slot with another, or comes in a flood of new ones', () => {
     const rng = new Rng(7);
     const few = Array.from({ length: 64 }, (_, i) => `198.51.${i >> 4}.${i & 15}`);
