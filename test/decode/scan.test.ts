@@ -52,6 +52,15 @@ function expectSameOutcome(text: string, readByScanner: boolean): void {
   expect(viaBytes(line), text).toEqual(viaJson(line));
 }
 
+/** Reads lines with one scanner (its predictions carry over): the fields, or null when it leaves the line to JSON.parse. */
+function readsWith(scanner: LineScanner): (text: string) => unknown[] | null {
+  return (text) => {
+    const { chunk, from, to } = inChunk(Buffer.from(text));
+    const fields = newFields();
+    return scanner.scan(chunk, from, to, fields) ? fields : null;
+  };
+}
+
 describe('the line scanner', () => {
   it('reads every real ulogd 2.0.8 line of the lab captures itself, as JSON.parse does', () => {
     expect(REAL_LINES.length).toBeGreaterThan(1000);
@@ -125,12 +134,7 @@ describe('the line scanner', () => {
   });
 
   it('predicts keys of every length from the line before, and misses them exactly when they differ', () => {
-    const scanner = new LineScanner();
-    const read = (text: string): unknown[] | null => {
-      const { chunk, from, to } = inChunk(Buffer.from(text));
-      const fields = newFields();
-      return scanner.scan(chunk, from, to, fields) ? fields : null;
-    };
+    const read = readsWith(new LineScanner());
     for (let length = 0; length <= 13; length++) {
       const key = 'k'.repeat(length);
       const text = `{"${key}": 1, "src_ip": "198.51.100.7", "oob.time.sec": 1795986323}`;
@@ -150,12 +154,7 @@ describe('the line scanner', () => {
   it('takes no key for the predicted one when a single byte differs, wherever it stands in the words compared', () => {
     // Keys spanning fewer than 8 bytes with their `": ` are compared 4 bytes at a time, longer ones 8.
     for (const key of ['dvc', 'action', 'src_ip', 'ip.ttl', 'oob.prefix', 'oob.time.sec', 'icmpv6.type', 'ip6.payloadlen']) {
-      const scanner = new LineScanner();
-      const read = (text: string): unknown[] | null => {
-        const { chunk, from, to } = inChunk(Buffer.from(text));
-        const fields = newFields();
-        return scanner.scan(chunk, from, to, fields) ? [...fields] : null;
-      };
+      const read = readsWith(new LineScanner());
       const line = (name: string): string => `{"raw.pktlen": 40, "${name}": 7, "dest_port": 22}`;
       const predicted = read(line(key));
       expect(predicted, key).not.toBeNull();
