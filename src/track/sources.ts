@@ -16,7 +16,8 @@ import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
 import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
-import { ipv6Network } from '../util/ip.js';
+import { ipv6Network, parseIPv4 } from '../util/ip.js';
+import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
 import type { TrackOptions } from './options.js';
 
 /** Slots per window. */
@@ -210,6 +211,8 @@ export class RowPool {
 /** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
 export class SourceState implements RecorderSlot, CampaignLink {
   address: string;
+  /** The address as an IPv4 number when it is one (the table's key then), else NONE. */
+  v4: number;
   /** Packets by verdict since the source was first tracked (lifetime, not windowed). */
   allowed = 0;
   blocked = 0;
@@ -302,8 +305,9 @@ export class SourceState implements RecorderSlot, CampaignLink {
   newer: SourceState | null = null;
   older: SourceState | null = null;
 
-  constructor(address: string, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number) {
+  constructor(address: string, v4: number, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number) {
     this.address = address;
+    this.v4 = v4;
     this.ring = ring;
     this.base = base;
     this.floats = floats;
@@ -392,8 +396,9 @@ export class SourceState implements RecorderSlot, CampaignLink {
    * garbage of 100 000 sources turning over. Every field is set as the constructor and the
    * initialisers set it.
    */
-  reset(address: string, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number): this {
+  reset(address: string, v4: number, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number): this {
     this.address = address;
+    this.v4 = v4;
     this.ring = ring;
     this.base = base;
     this.floats = floats;
@@ -675,6 +680,12 @@ export class SourceTable {
   expired = 0;
   /** Packets observed (cumulative). */
   packets = 0;
+  /**
+   * IPv4 sources by address number (their row, then byRow: a spoofed flood misses here once a
+   * packet, and a Map keyed by text made that most of the tracker's time), others by key text.
+   */
+  private readonly v4Rows = new Ipv4Index();
+  private readonly byRow: (SourceState | null)[] = [];
   private readonly byAddress = new Map<string, SourceState>();
   /** Ends of the recency list. */
   private newest: SourceState | null = null;
@@ -699,7 +710,10 @@ export class SourceTable {
 
   /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */
   private remove(s: SourceState, reason: RemoveReason): void {
-    this.byAddress.delete(s.address);
+    if (s.v4 >= 0) {
+      this.v4Rows.delete(s.v4);
+      this.byRow[s.row] = null;
+    } else this.byAddress.delete(s.address);
     this.unlink(s);
     this.releaseRow(s);
     this.onRemove?.(s, reason);
@@ -743,11 +757,13 @@ export class SourceTable {
   }
 
   get size(): number {
-    return this.byAddress.size;
+    return this.v4Rows.size + this.byAddress.size;
   }
 
   /** A source by address (an IPv6 address finds its network's source) or by the network itself. */
   get(address: string): SourceState | undefined {
+    const v4 = parseIPv4(address, 0, address.length);
+    if (v4 >= 0) return this.byV4(v4);
     const direct = this.byAddress.get(address);
     if (direct !== undefined || this.options.ipv6PrefixLength >= 128 || address.indexOf(':') < 0) return direct;
     return this.byAddress.get(this.ipv6Source(address));
@@ -761,6 +777,11 @@ export class SourceTable {
       yield s;
       s = older;
     }
+  }
+
+  private byV4(v4: number): SourceState | undefined {
+    const row = this.v4Rows.get(v4);
+    return row === ABSENT ? undefined : (this.byRow[row] ?? undefined);
   }
 
   /** The network an IPv6 source address is tracked as (the last answer is kept: packets come in runs). */
@@ -782,9 +803,10 @@ export class SourceTable {
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
     const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
-    let s = this.byAddress.get(key);
+    const v4 = parseIPv4(key, 0, key.length);
+    let s = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
     if (s === undefined) {
-      if (this.byAddress.size >= o.maxSources && this.oldest !== null) {
+      if (this.size >= o.maxSources && this.oldest !== null) {
         this.evicted++;
         this.remove(this.oldest, 'evicted');
       }
@@ -794,9 +816,13 @@ export class SourceTable {
       const rows = this.rows;
       s =
         spare !== null
-          ? spare.reset(key, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row)
-          : new SourceState(key, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row);
-      this.byAddress.set(key, s);
+          ? spare.reset(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row)
+          : new SourceState(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row);
+      if (v4 >= 0) {
+        this.v4Rows.set(v4, row);
+        while (this.byRow.length <= row) this.byRow.push(null);
+        this.byRow[row] = s;
+      } else this.byAddress.set(key, s);
       this.pushNewest(s);
     } else {
       if (s !== this.newest) {
