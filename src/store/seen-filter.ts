@@ -21,6 +21,12 @@ export function hashText(text: string): number {
   return h >>> 0;
 }
 
+/** The three bits of a hash's word. */
+function bitsOf(h: number): number {
+  const g = mix32(h ^ 0x5bd1e995);
+  return (1 << (g >>> 27)) | (1 << ((g >>> 22) & 31)) | (1 << ((g >>> 17) & 31));
+}
+
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
@@ -43,13 +49,19 @@ export class SeenFilter {
     this.halfBits = 2 ** (log2Bits - 1);
   }
 
+  /** Whether a source with this hash was (probably) seen, without making it seen. */
+  has(hash: number): boolean {
+    const h = mix32(hash);
+    const bits = bitsOf(h);
+    return (this.words[h & this.wordMask]! & bits) === bits;
+  }
+
   /** Whether a source with this hash was (probably) seen; it is seen from now on. */
   testAndAdd(hash: number): boolean {
     // Blocked: the three bits are in one word, so a test costs one cache miss, not three.
     const h = mix32(hash);
     const word = h & this.wordMask;
-    const g = mix32(h ^ 0x5bd1e995);
-    const bits = (1 << (g >>> 27)) | (1 << ((g >>> 22) & 31)) | (1 << ((g >>> 17) & 31));
+    const bits = bitsOf(h);
     const w = this.words[word]!;
     if ((w & bits) === bits) return true;
     this.words[word] = w | bits;

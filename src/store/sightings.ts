@@ -161,6 +161,8 @@ export class Sightings implements EventRecorder {
   private seen: SeenFilter | null = null;
   /** The hour `seen` and `sourcesThisHour` are of (events of an earlier hour are never folded). */
   private seenHour = -Infinity;
+  /** How often `seen` had been emptied when its hour began (emptied since: its "not seen" is no longer certain). */
+  private seenEmptiedBefore = 0;
   private sourcesThisHour = 0;
   /** In the pending batch: the fold row of each IPv4 /8 (NONE: none yet) and of each IPv6 /32. */
   private readonly ipv4Folds = new Int32Array(1 << FOLD_IPV4_BITS);
@@ -211,7 +213,7 @@ export class Sightings implements EventRecorder {
     // The tracker's slot names the source's own row when it was set in this batch; else the map.
     let i: number | undefined = slot !== null && this.rowBase !== 0 ? slot.recorderRow - this.rowBase : -1;
     let renew = i < 0 || i >= this.b.rows;
-    if (renew) i = this.open.get(e.srcIp);
+    if (renew) i = this.mayHaveRow(e.srcIp, t) ? this.open.get(e.srcIp) : undefined;
     if (i === undefined || t < this.b.hour[i]! || t >= this.b.hour[i]! + HOUR_MS) {
       i = this.admit(e, i);
       if (i < 0) return;
@@ -382,6 +384,24 @@ export class Sightings implements EventRecorder {
   }
 
   /**
+   * Whether an IPv4 source may have a row in the open map: false when the seen filter, not emptied
+   * since its hour began, says for certain that the address was not seen this hour. Every IPv4
+   * source of the filter's hour passes it before it gets a row (newAndFolded, or here), so a miss
+   * of the open map (on a flood, one a packet, each a walk of a hash chain) is then spared.
+   */
+  private mayHaveRow(address: string, t: number): boolean {
+    const seen = this.seen;
+    if (seen === null) return true;
+    // A later hour begins here, not in admit(): a row of the previous hour found below would
+    // otherwise be renewed without the source passing this hour's filter.
+    const hour = hourOf(t);
+    if (hour > this.seenHour) this.enterHour(hour);
+    if (seen.emptied !== this.seenEmptiedBefore || hour !== this.seenHour) return true;
+    const v4 = parseIPv4(address, 0, address.length);
+    return v4 < 0 || seen.has(v4);
+  }
+
+  /**
    * Whether the source `key`, with no row pending, is new to its hour and past the hour's
    * foldAfter sources (then it goes into its network's row): its IPv4 address as a number (-1 for
    * IPv6), else one of the OWN_ROW_* reasons. Counts the hour's new sources.
@@ -389,13 +409,7 @@ export class Sightings implements EventRecorder {
   private newAndFolded(key: string, t: number): number {
     const hour = hourOf(t);
     if (hour < this.seenHour) return OWN_ROW_LATE;
-    if (hour > this.seenHour) {
-      this.seenHour = hour;
-      this.sourcesThisHour = 0;
-      this.seen?.clear();
-      // The folds of an hour gone are finished rows.
-      this.forgetFolds();
-    }
+    if (hour > this.seenHour) this.enterHour(hour);
     const v4 = parseIPv4(key, 0, key.length);
     const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
     if (seen) return OWN_ROW_SEEN;
@@ -405,6 +419,16 @@ export class Sightings implements EventRecorder {
       this.notice?.(`history: more than ${this.options.foldAfter} sources in the hour from ${new Date(hour).toISOString()}; from now on in that hour a source seen once is kept in its network's row (IPv4 /${FOLD_IPV4_BITS}, IPv6 /${FOLD_IPV6_BITS})`);
     }
     return v4 >= 0 ? v4 : -1;
+  }
+
+  /** Starts counting the sources of a later hour. */
+  private enterHour(hour: number): void {
+    this.seenHour = hour;
+    this.sourcesThisHour = 0;
+    this.seen?.clear();
+    this.seenEmptiedBefore = this.seen?.emptied ?? 0;
+    // The folds of an hour gone are finished rows.
+    this.forgetFolds();
   }
 
   /**

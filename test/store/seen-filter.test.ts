@@ -11,6 +11,21 @@ describe('seen filter', () => {
     expect(f.testAndAdd(0xc0000201)).toBe(false);
   });
 
+  it('answers has() as testAndAdd() would, without making the source seen', () => {
+    const f = new SeenFilter(20);
+    for (let a = 0; a < 1000; a++) f.testAndAdd(0x0a000000 + a);
+    for (let a = 0; a < 1000; a++) expect(f.has(0x0a000000 + a)).toBe(true);
+    let wrong = 0;
+    for (let a = 0; a < 1000; a++) {
+      const address = 0xc6000000 + a;
+      const said = f.has(address);
+      if (said) wrong++;
+      expect(f.has(address)).toBe(said);
+      expect(f.testAndAdd(address)).toBe(said);
+    }
+    expect(wrong).toBeLessThan(10);
+  });
+
   it('says "seen" wrongly a few times in a thousand with a million sources in 2^25 bits', () => {
     const f = new SeenFilter(25);
     for (let a = 0; a < 1_000_000; a++) f.testAndAdd((0x0a000000 + a * 7919) >>> 0);

@@ -287,6 +287,36 @@ describe('sightings recorder', () => {
       expect(rows().find((r) => r.key === '10.0.0.0/8')).toMatchObject({ hour: T0, folded: 5 });
     });
 
+    it('counts a source with a row of the hour before among the sources of its next hour, and keeps its new row past foldAfter', () => {
+      const { s, rows } = recorder({ foldAfter: 10 });
+      const scanner = '192.0.2.66';
+      s.record(packet({ src: scanner, dport: 1, time: T0 + 1000 }), NONE);
+      s.record(packet({ src: scanner, dport: 2, time: T0 + HOUR + 1000 }), NONE);
+      flood(s, 12, 0, T0 + HOUR + 2000);
+      s.record(packet({ src: scanner, dport: 3, time: T0 + HOUR + 3000 }), NONE);
+      s.flush();
+      expect(rows().filter((r) => r.key === scanner).map((r) => [r.hour, r.ports, r.folded])).toEqual([
+        [T0, [1], 0],
+        [T0 + HOUR, [2, 3], 0],
+      ]);
+      // The scanner was the hour's first source: 9 of the flood have rows, 3 are folded.
+      expect(rows().find((r) => r.key === '10.0.0.0/8')).toMatchObject({ hour: T0 + HOUR, folded: 3 });
+      expect(rows().reduce((n, r) => n + r.blocked, 0)).toBe(15);
+    });
+
+    it('finds the row of every source that has one among a flood folded around it', () => {
+      const { s, rows } = recorder({ foldAfter: 5 });
+      const own = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+      for (const src of own) s.record(packet({ src, dport: 22 }), NONE);
+      for (let round = 0; round < 4; round++) {
+        flood(s, 100, round * 100);
+        for (const src of own) s.record(packet({ src, dport: 22 }), NONE);
+      }
+      s.flush();
+      expect(own.map((src) => rows().filter((r) => r.key === src).map((r) => r.blocked))).toEqual([[5], [5], [5]]);
+      expect(rows().reduce((n, r) => n + r.blocked, 0)).toBe(415);
+    });
+
     it('folds IPv6 sources into their /32', () => {
       const { s, rows } = recorder({ foldAfter: 1 });
       s.record(packet({ src: '2001:db8:1::1' }), NONE);
