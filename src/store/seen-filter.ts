@@ -3,16 +3,7 @@
 // "seen" is wrong a few times in a thousand (measured: 0.4 % at a million sources in 2^25 bits). Once half
 // its bits are set it starts empty again, so it never saturates into "everything was seen": a
 // source seen before that then counts as new once more. Pure, no I/O.
-
-/** murmur3's 32-bit finaliser: spreads an address's bits over the whole word. */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { mix32 } from '../util/hash.js';
 
 /** FNV-1a of a string's UTF-16 units (IPv6 networks as text). */
 export function hashText(text: string): number {

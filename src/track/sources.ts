@@ -10,7 +10,7 @@
 // observe() runs for every packet (up to ~80 000/s): no closures, no copies, no allocation except
 // when a source, a set member or (in campaigns.ts) a campaign membership is new. The recency order
 // is a list threaded through the sources themselves (newer/older), so seeing a source moves two
-// links and a new one costs a Map entry, nothing more.
+// links and a new one costs an entry in the address table, nothing more.
 import { NONE, NOT_LISTED, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type GeoInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';

@@ -9,6 +9,7 @@
 // turns over a million sources stays as fast as a new one). Every key is attacker-chosen (a
 // spoofed source), so the slot comes from a hash seeded at random per table: addresses cannot be
 // picked to pile up on one slot.
+import { mix32 } from './hash.js';
 
 /** A value the index answers for a key it does not hold. */
 export const ABSENT = -1;
@@ -97,15 +98,9 @@ export class Ipv4Index {
     return this.slots.byteLength;
   }
 
-  /** murmur3's finaliser of the key mixed with the seed: the key's first slot. */
+  /** The key's first slot: its bits mixed with the seed. */
   private home(key: number): number {
-    let h = key ^ this.seed;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h & this.mask;
+    return mix32(key ^ this.seed) & this.mask;
   }
 
   private grow(): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SeenFilter, hashText, mix32 } from '../../src/store/seen-filter.js';
+import { SeenFilter, hashText } from '../../src/store/seen-filter.js';
+import { mix32 } from '../../src/util/hash.js';
 
 describe('seen filter', () => {
   it('never says "seen" of a source it was not given, until it is emptied', () => {
