@@ -14,6 +14,7 @@
 // recorded into the batch, NONE for none: the writer stores them by source name in the same
 // transaction as the rows, so after a restart the lines a source replays up to there are skipped.
 import { NONE, type GeoInfo, type OwnerInfo } from '../pipeline/types.js';
+import { keyOfShape } from '../enrich/fingerprint.js';
 
 export const F_PORTS_CAPPED = 1;
 export const F_HOSTS_CAPPED = 2;
@@ -32,6 +33,7 @@ export class More {
   windows: number[] | null = null;
   /** Indexes into `strings`. */
   hosts: number[] | null = null;
+  /** SYN fingerprints as their shape codes (enrich/fingerprint.ts). */
   fingerprints: number[] | null = null;
   tools: number[] | null = null;
   os: number[] | null = null;
@@ -59,6 +61,10 @@ export interface SightingBatch {
   window: Int32Array;
   /** Indexes into `strings`, NONE for none. */
   host: Int32Array;
+  /**
+   * Shape codes, NONE for none: the key text is made by the writer (and by batchRow), not by the
+   * packet thread for each row of a flood's random windows.
+   */
   fingerprint: Int32Array;
   tool: Int32Array;
   os: Int32Array;
@@ -213,7 +219,7 @@ export function batchRow(b: SightingBatch, i: number): BatchRow {
     hosts: text(m?.hosts, b.host[i]!),
     hostsCapped: (b.flags[i]! & F_HOSTS_CAPPED) !== 0,
     windows: m?.windows ?? (b.window[i] === NONE ? [] : [b.window[i]!]),
-    fingerprints: text(m?.fingerprints, b.fingerprint[i]!),
+    fingerprints: (m?.fingerprints ?? (b.fingerprint[i] === NONE ? [] : [b.fingerprint[i]!])).map(keyOfShape),
     tools: text(m?.tools, b.tool[i]!),
     os: text(m?.os, b.os[i]!),
     lists: [...listsOf(b, i, m)],

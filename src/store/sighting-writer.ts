@@ -7,6 +7,7 @@
 // an object per row cost ~2 µs a row, a third of the write.
 import type Database from 'better-sqlite3';
 import { NONE } from '../pipeline/types.js';
+import { keyOfShape } from '../enrich/fingerprint.js';
 import { sourceAddr } from './address.js';
 import { F_HOSTS_CAPPED, F_PORTS_CAPPED, asnOf, geoOf, keyOf, listsOf, orgOf, ownerOf, type SightingBatch } from './batch.js';
 import type { HistoryOptions } from './options.js';
@@ -122,7 +123,7 @@ export class SightingWriter {
     v[AT.hosts] = inlineStringSetText(m?.hosts, b.host[i]!, b.strings);
     v[AT.hosts_capped] = flags & F_HOSTS_CAPPED ? 1 : 0;
     v[AT.windows] = inlineNumberSetText(m?.windows, b.window[i]!);
-    v[AT.fingerprints] = inlineStringSetText(m?.fingerprints, b.fingerprint[i]!, b.strings);
+    v[AT.fingerprints] = fingerprintSetText(m?.fingerprints, b.fingerprint[i]!);
     v[AT.tools] = inlineStringSetText(m?.tools, b.tool[i]!, b.strings);
     v[AT.os] = inlineStringSetText(m?.os, b.os[i]!, b.strings);
     const names = listsOf(b, i, m);
@@ -136,4 +137,10 @@ export class SightingWriter {
     v[AT.org] = orgOf(geo, owner);
     v[AT.cloud] = owner?.cloud ?? '';
   }
+}
+
+/** A row's fingerprints (shape codes) as stored: their keys' set text. */
+function fingerprintSetText(more: readonly number[] | null | undefined, one: number): string {
+  const codes = more ?? (one === NONE ? [] : [one]);
+  return stringSetText(codes.map(keyOfShape), 0, codes.length);
 }

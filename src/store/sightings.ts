@@ -25,7 +25,7 @@
 // the recorder is folded too, whatever the hour's count, rather than turned away (`admitting`);
 // a network's row counts such a source only once (one the filter has seen adds packets, not a
 // source).
-import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot, type SynFingerprint } from '../pipeline/types.js';
+import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { ipv6Network, parseIPv4 } from '../util/ip.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
@@ -91,7 +91,7 @@ class Dictionary<T> {
   private lastIndex = NONE;
 
   constructor(shared?: Dictionary<T>) {
-    // String dictionaries of one batch share one values array (hosts, fingerprints, tools, OS).
+    // String dictionaries of one batch share one values array (hosts, tools, OS).
     if (shared !== undefined) {
       this.values = shared.values;
       this.index = shared.index;
@@ -134,11 +134,6 @@ export class Sightings implements EventRecorder {
   /** The ports and hosts of the pending batch's More sets, to find a member without its row's array. */
   private members = new RowMembers();
   private hosts!: Dictionary<string>;
-  private fingerprints!: Dictionary<string>;
-  /** Fingerprint shape codes to `fingerprints` indexes: the key text is made once a batch per shape, not per SYN. */
-  private shapes = new Map<number, number>();
-  private lastShape = NONE;
-  private lastShapeId = NONE;
   private tools!: Dictionary<string>;
   private oses!: Dictionary<string>;
   private geos!: Dictionary<GeoInfo>;
@@ -239,8 +234,8 @@ export class Sightings implements EventRecorder {
       const w = e.tcpWindow;
       if (w !== b.window[i] && w !== NONE && (full & F_WINDOWS_FULL) === 0) this.addNumber(i, w, b.window);
       if (e.fingerprint !== null && (full & F_FINGERPRINTS_FULL) === 0) {
-        const fp = this.fingerprintId(e.fingerprint);
-        if (fp !== b.fingerprint[i]) this.addString(i, fp, 'fingerprints', b.fingerprint, F_FINGERPRINTS_FULL);
+        const shape = e.fingerprint.code;
+        if (shape !== b.fingerprint[i]) this.addSmall(i, shape, 'fingerprints', b.fingerprint, F_FINGERPRINTS_FULL);
       }
     }
     const port = e.dstPort;
@@ -251,11 +246,11 @@ export class Sightings implements EventRecorder {
     }
     if (e.tool !== '' && (full & F_TOOLS_FULL) === 0) {
       const tool = this.tools.of(e.tool);
-      if (tool !== b.tool[i]) this.addString(i, tool, 'tools', b.tool, F_TOOLS_FULL);
+      if (tool !== b.tool[i]) this.addSmall(i, tool, 'tools', b.tool, F_TOOLS_FULL);
     }
     if (e.os !== '' && (full & F_OS_FULL) === 0) {
       const os = this.oses.of(e.os);
-      if (os !== b.os[i]) this.addString(i, os, 'os', b.os, F_OS_FULL);
+      if (os !== b.os[i]) this.addSmall(i, os, 'os', b.os, F_OS_FULL);
     }
     // The first answer of the batch: an address's GeoIP and owner answers do not change between
     // flushes (but with a database reloaded, and then the next batch has the new ones).
@@ -310,29 +305,11 @@ export class Sightings implements EventRecorder {
     this.members = new RowMembers();
     this.forgetFolds();
     this.hosts = new Dictionary<string>();
-    this.fingerprints = new Dictionary(this.hosts);
     this.tools = new Dictionary(this.hosts);
     this.oses = new Dictionary(this.hosts);
     this.geos = new Dictionary<GeoInfo>();
     this.owners = new Dictionary<OwnerInfo>();
     this.lists = new Dictionary<readonly string[]>();
-    this.shapes = new Map();
-    this.lastShape = NONE;
-    this.lastShapeId = NONE;
-  }
-
-  /** The dictionary index of a fingerprint's key. */
-  private fingerprintId(fp: SynFingerprint): number {
-    const code = fp.code;
-    if (code === this.lastShape) return this.lastShapeId;
-    let id = this.shapes.get(code);
-    if (id === undefined) {
-      id = this.fingerprints.of(fp.key);
-      this.shapes.set(code, id);
-    }
-    this.lastShape = code;
-    this.lastShapeId = id;
-    return id;
   }
 
   /** The row for an event the open map has none for, or whose row is of another hour; -1 to skip it. */
@@ -539,7 +516,8 @@ export class Sightings implements EventRecorder {
     else if (addTo((this.more(i).windows ??= [column[i]!]), value, this.options.maxValuesPerRow)) this.b.flags[i] = this.b.flags[i]! | F_WINDOWS_FULL;
   }
 
-  private addString(i: number, id: number, set: 'fingerprints' | 'tools' | 'os', column: Int32Array, fullFlag: number): void {
+  /** A member of a small set: a dictionary index (tools, OS) or a shape code (fingerprints). */
+  private addSmall(i: number, id: number, set: 'fingerprints' | 'tools' | 'os', column: Int32Array, fullFlag: number): void {
     if (column[i] === NONE) column[i] = id;
     else if (addTo((this.more(i)[set] ??= [column[i]!]), id, this.options.maxValuesPerRow)) this.b.flags[i] = this.b.flags[i]! | fullFlag;
   }
