@@ -31,6 +31,7 @@ import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
   type SightingBatch,
 } from './batch.js';
+import { AddressRows } from './address-rows.js';
 import { MAX_ROWS, MAX_VALUE, RowMembers } from './row-members.js';
 import { SeenFilter, hashText } from './seen-filter.js';
 
@@ -120,11 +121,11 @@ function addTo<T>(set: T[], value: T, cap: number): boolean {
 
 export class Sightings implements EventRecorder {
   /** Row of each source address as logged; the addresses of one IPv6 network share rows. */
-  private open = new Map<string, number>();
+  private open = new AddressRows();
   /** The current row of each IPv6 network (and IPv4-mapped address), by its key. */
   private networks = new Map<string, number>();
   /** The previous batch's maps: its sources are still admitted while the writer is behind. */
-  private known = new Map<string, number>();
+  private known = new AddressRows();
   private knownNetworks = new Map<string, number>();
   private b!: SightingBatch;
   /** What a RecorderSlot holds for row i of the pending batch: rowBase + i (nextRowBase); 0: slots are not used. */
@@ -266,9 +267,12 @@ export class Sightings implements EventRecorder {
   flush(): void {
     const b = this.b;
     if (b.rows === 0) return;
+    // The two address tables trade places: the one of the batch before last starts empty again.
+    const emptied = this.known;
     this.known = this.open;
     this.knownNetworks = this.networks;
-    this.open = new Map();
+    emptied.clear();
+    this.open = emptied;
     this.networks = new Map();
     b.strings = this.hosts.values;
     b.geos = this.geos.values;
