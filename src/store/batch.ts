@@ -194,10 +194,15 @@ export function listsOf(b: SightingBatch, i: number, m: More | undefined): reado
   return list === NONE ? [] : b.lists[list]!;
 }
 
+/** The members of a row's set: its More's when it has them, else its one column value (NONE: none). */
+export function membersOf(more: readonly number[] | null | undefined, one: number): readonly number[] {
+  return more ?? (one === NONE ? [] : [one]);
+}
+
 /** Row `i` of the batch, its dictionaries resolved. */
 export function batchRow(b: SightingBatch, i: number): BatchRow {
   const m = b.more.get(i);
-  const text = (ids: number[] | null | undefined, one: number): string[] => (ids ?? (one === NONE ? [] : [one])).map((id) => b.strings[id]!);
+  const text = (ids: number[] | null | undefined, one: number): string[] => membersOf(ids, one).map((id) => b.strings[id]!);
   const geo = geoOf(b, i);
   const owner = ownerOf(b, i);
   return {
@@ -214,12 +219,12 @@ export function batchRow(b: SightingBatch, i: number): BatchRow {
     country: geo?.country ?? '',
     org: orgOf(geo, owner),
     cloud: owner?.cloud ?? '',
-    ports: m?.ports ?? (b.port[i] === NONE ? [] : [b.port[i]!]),
+    ports: [...membersOf(m?.ports, b.port[i]!)],
     portsCapped: (b.flags[i]! & F_PORTS_CAPPED) !== 0,
     hosts: text(m?.hosts, b.host[i]!),
     hostsCapped: (b.flags[i]! & F_HOSTS_CAPPED) !== 0,
-    windows: m?.windows ?? (b.window[i] === NONE ? [] : [b.window[i]!]),
-    fingerprints: (m?.fingerprints ?? (b.fingerprint[i] === NONE ? [] : [b.fingerprint[i]!])).map(keyOfShape),
+    windows: [...membersOf(m?.windows, b.window[i]!)],
+    fingerprints: membersOf(m?.fingerprints, b.fingerprint[i]!).map(keyOfShape),
     tools: text(m?.tools, b.tool[i]!),
     os: text(m?.os, b.os[i]!),
     lists: [...listsOf(b, i, m)],

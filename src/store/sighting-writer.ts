@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import { NONE } from '../pipeline/types.js';
 import { keyOfShape } from '../enrich/fingerprint.js';
 import { sourceAddr } from './address.js';
-import { F_HOSTS_CAPPED, F_PORTS_CAPPED, asnOf, geoOf, keyOf, listsOf, orgOf, ownerOf, type SightingBatch } from './batch.js';
+import { F_HOSTS_CAPPED, F_PORTS_CAPPED, asnOf, geoOf, keyOf, listsOf, membersOf, orgOf, ownerOf, type SightingBatch } from './batch.js';
 import type { HistoryOptions } from './options.js';
 import { inlineNumberSetText, inlineStringSetText, mergeSetText, setOverflows, stringSetText } from './sets.js';
 
@@ -141,6 +141,6 @@ export class SightingWriter {
 
 /** A row's fingerprints (shape codes) as stored: their keys' set text. */
 function fingerprintSetText(more: readonly number[] | null | undefined, one: number): string {
-  const codes = more ?? (one === NONE ? [] : [one]);
-  return stringSetText(codes.map(keyOfShape), 0, codes.length);
+  const keys = membersOf(more, one).map(keyOfShape);
+  return stringSetText(keys, 0, keys.length);
 }
