@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PortWindowSet } from '../../src/track/port-window-set.js';
 import { WindowSet } from '../../src/track/sources.js';
+import { seqs } from './helpers.js';
 
-/** A small seeded generator (xorshift32), so a failure can be replayed. */
+/** A seeded fraction in [0, 1), so a failure can be replayed. */
 function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = seqs(seed);
+  return () => next() / 2 ** 32;
 }
 
 function sameState(ports: PortWindowSet, reference: WindowSet<number>, oldest: number): void {

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ABSENT, Ipv4Index } from '../../src/util/ipv4-index.js';
-
-/** A small deterministic generator (xorshift32), so a failing sequence can be replayed. */
-function generator(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
+import { seqs } from '../track/helpers.js';
 
 describe('an index of IPv4 addresses', () => {
   it('answers what was set, ABSENT for what was not, and forgets what was deleted', () => {
@@ -37,7 +27,7 @@ describe('an index of IPv4 addresses', () => {
     for (const seed of [1, 2, 3]) {
       const index = new Ipv4Index(seed);
       const model = new Map<number, number>();
-      const next = generator(seed * 7919);
+      const next = seqs(seed * 7919);
       for (let step = 0; step < 1_000_000; step++) {
         const r = next();
         const address = Math.imul(r % 3000, 0x01000001) >>> 0; // spread over the whole 32-bit range
@@ -61,7 +51,7 @@ describe('an index of IPv4 addresses', () => {
   it('turns a million addresses over in a bounded table, as a tracker evicting its oldest does', () => {
     const index = new Ipv4Index();
     const live: number[] = [];
-    const next = generator(42);
+    const next = seqs(42);
     for (let i = 0; i < 1_000_000; i++) {
       if (live.length === 10_000) expect(index.delete(live.shift()!)).toBe(true);
       const address = next();
