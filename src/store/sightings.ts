@@ -1,5 +1,6 @@
 // The hot path of the history store: every packet event is added to its source's row for the
-// hour its event time falls in. One Map lookup (address as logged → row number), then a few
+// hour its event time falls in. One table lookup (address as logged → row number; none at all
+// when the tracker's slot names the row), then a few
 // typed-array updates: strings become dictionary indexes, looked up only when they differ from
 // the previous event's; a row takes the first GeoIP and owner answers of its batch (the writer
 // keeps the latest batch's). A set's first member sits in its column; a
@@ -124,7 +125,7 @@ export class Sightings implements EventRecorder {
   private open = new AddressRows();
   /** The current row of each IPv6 network (and IPv4-mapped address), by its key. */
   private networks = new Map<string, number>();
-  /** The previous batch's maps: its sources are still admitted while the writer is behind. */
+  /** The previous batch's tables: its sources are still admitted while the writer is behind. */
   private known = new AddressRows();
   private knownNetworks = new Map<string, number>();
   private b!: SightingBatch;
@@ -316,7 +317,7 @@ export class Sightings implements EventRecorder {
     this.lists = new Dictionary<readonly string[]>();
   }
 
-  /** The row for an event the open map has none for, or whose row is of another hour; -1 to skip it. */
+  /** The row for an event the open table has none for, or whose row is of another hour; -1 to skip it. */
   private admit(e: PacketEvent, i: number | undefined): number {
     const max = this.options.maxPendingSources;
     if (this.b.rows - this.ipv4FoldRows >= max || this.open.size >= max) {
@@ -365,10 +366,10 @@ export class Sightings implements EventRecorder {
   }
 
   /**
-   * Whether an IPv4 source may have a row in the open map: false when the seen filter, not emptied
+   * Whether an IPv4 source may have a row in the open table: false when the seen filter, not emptied
    * since its hour began, says for certain that the address was not seen this hour. Every IPv4
    * source of the filter's hour passes it before it gets a row (newAndFolded, or here), so a miss
-   * of the open map (on a flood, one a packet, each a walk of a hash chain) is then spared.
+   * of the open table (on a flood, one a packet) is then spared.
    */
   private mayHaveRow(address: string, t: number): boolean {
     const seen = this.seen;
