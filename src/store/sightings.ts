@@ -1,7 +1,7 @@
 // The hot path of the history store: every packet event is added to its source's row for the
 // hour its event time falls in. One table lookup (address as logged → row number; none at all
-// when the tracker's slot names the row), then a few
-// typed-array updates: strings become dictionary indexes, looked up only when they differ from
+// when the tracker's slot names the row), then a few typed-array updates: strings become
+// dictionary indexes, looked up only when they differ from
 // the previous event's; a row takes the first GeoIP and owner answers of its batch (the writer
 // keeps the latest batch's). A set's first member sits in its column; a
 // row gets a `More` only when a second member comes. A source whose hour changes gets a new row
@@ -207,7 +207,7 @@ export class Sightings implements EventRecorder {
     const source = e.source;
     if (position <= this.gate[source]! && this.replayed(source, position)) return;
     const t = e.time;
-    // The tracker's slot names the source's own row when it was set in this batch; else the map.
+    // The tracker's slot names the source's own row when it was set in this batch; else the open table.
     let i: number | undefined = slot !== null && this.rowBase !== 0 ? slot.recorderRow - this.rowBase : -1;
     let renew = i < 0 || i >= this.b.rows;
     if (renew) i = this.mayHaveRow(e.srcIp, t) ? this.open.get(e.srcIp) : undefined;
