@@ -23,6 +23,8 @@ export const F_WINDOWS_FULL = 4;
 export const F_FINGERPRINTS_FULL = 8;
 export const F_TOOLS_FULL = 16;
 export const F_OS_FULL = 32;
+/** The recorder's own: the row is its source address's own (not a network's, not folded). */
+export const F_OWN_ROW = 64;
 
 export const KEY_CHUNK_BITS = 13;
 export const KEY_CHUNK = 1 << KEY_CHUNK_BITS;
@@ -68,6 +70,12 @@ export interface SightingBatch {
   fingerprint: Int32Array;
   tool: Int32Array;
   os: Int32Array;
+  /**
+   * The recorder's own: the tools and OS families the row's sets hold, as bits it gives the first
+   * 31 labels it meets (sightings.ts), so a packet whose label the row has does not look at the set.
+   */
+  toolBits: Int32Array;
+  osBits: Int32Array;
   /** Indexes into `geos`, `owners`, `lists`: the latest answer seen, NONE for none. */
   geo: Int32Array;
   owner: Int32Array;
@@ -83,7 +91,7 @@ export interface SightingBatch {
   positions: Float64Array;
 }
 
-const TYPED = ['hour', 'first', 'last', 'allowed', 'blocked', 'unknown', 'syns', 'folded', 'flags', 'port', 'window', 'host', 'fingerprint', 'tool', 'os', 'geo', 'owner', 'list'] as const;
+const TYPED = ['hour', 'first', 'last', 'allowed', 'blocked', 'unknown', 'syns', 'folded', 'flags', 'port', 'window', 'host', 'fingerprint', 'tool', 'os', 'toolBits', 'osBits', 'geo', 'owner', 'list'] as const;
 type TypedName = (typeof TYPED)[number];
 
 /** Empty columns with room for `capacity` rows (grow() makes more), and positions for `sources` sources. */
@@ -108,6 +116,8 @@ export function emptyBatch(capacity: number, sources = 0): SightingBatch {
     fingerprint: i(),
     tool: i(),
     os: i(),
+    toolBits: i(),
+    osBits: i(),
     geo: i(),
     owner: i(),
     list: i(),

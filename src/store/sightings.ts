@@ -29,7 +29,7 @@
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { ipv6Network, parseIPv4 } from '../util/ip.js';
 import {
-  F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
+  F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
   type SightingBatch,
 } from './batch.js';
 import { AddressRows } from './address-rows.js';
@@ -78,6 +78,9 @@ function nextRowBase(): number {
   lastRowBase += ROW_BASE_STEP;
   return lastRowBase;
 }
+
+/** Labels given a bit of their own in a row (labelBit): the bits of an int32 but its sign. */
+const LABEL_BITS = 31;
 
 /** The networks sources are folded into. */
 export const FOLD_IPV4_BITS = 8;
@@ -142,6 +145,10 @@ export class Sightings implements EventRecorder {
   private owners!: Dictionary<OwnerInfo>;
   private lists!: Dictionary<readonly string[]>;
   private readonly scratch = new Uint16Array(8);
+  /** Tool and OS labels by their bit in a row's toolBits or osBits (labelBit). */
+  private readonly labelBits = new Map<string, number>();
+  private lastLabel = '';
+  private lastLabelBit = 0;
   /**
    * Whether sources of neither this batch nor the previous one get a row. The owner turns it
    * off while the writer is behind: a flood of new sources then goes into its networks' rows (when
@@ -216,9 +223,11 @@ export class Sightings implements EventRecorder {
       if (i < 0) return;
       renew = true;
     }
-    // Only a row of the address's own: a network's row (IPv6, folded) stands for more than one source.
-    if (renew && slot !== null && this.rowBase !== 0 && i < ROW_BASE_STEP && keyOf(this.b, i) === e.srcIp) slot.recorderRow = this.rowBase + i;
     const b = this.b;
+    // Only a row of the address's own: a network's row (IPv6, folded) stands for more than one
+    // source. A row found or made here for e.srcIp with that flag has it as its key (start()),
+    // so the key is not read: on a flood a folded packet's row key was a cache miss.
+    if (renew && slot !== null && this.rowBase !== 0 && i < ROW_BASE_STEP && (b.flags[i]! & F_OWN_ROW) !== 0) slot.recorderRow = this.rowBase + i;
     // After admit(): a batch it flushed early does not claim this event's position.
     if (position > b.positions[source]!) b.positions[source] = position;
     if (t < b.first[i]!) b.first[i] = t;
@@ -246,13 +255,23 @@ export class Sightings implements EventRecorder {
       const host = this.hosts.of(e.dstIp);
       if (host !== b.host[i]) this.addCapped(i, host, b.host, 'hosts', this.options.maxHostsPerRow, F_HOSTS_CAPPED);
     }
+    // A label the row's set holds (its bit set) is not looked for there: a flood's OS families
+    // alternate from packet to packet, and the set is an array in a row's More.
     if (e.tool !== '' && (full & F_TOOLS_FULL) === 0) {
-      const tool = this.tools.of(e.tool);
-      if (tool !== b.tool[i]) this.addSmall(i, tool, 'tools', b.tool, F_TOOLS_FULL);
+      const bit = this.labelBit(e.tool);
+      if ((b.toolBits[i]! & bit) === 0) {
+        const tool = this.tools.of(e.tool);
+        if (tool !== b.tool[i]) this.addSmall(i, tool, 'tools', b.tool, F_TOOLS_FULL);
+        b.toolBits[i] = b.toolBits[i]! | bit;
+      }
     }
     if (e.os !== '' && (full & F_OS_FULL) === 0) {
-      const os = this.oses.of(e.os);
-      if (os !== b.os[i]) this.addSmall(i, os, 'os', b.os, F_OS_FULL);
+      const bit = this.labelBit(e.os);
+      if ((b.osBits[i]! & bit) === 0) {
+        const os = this.oses.of(e.os);
+        if (os !== b.os[i]) this.addSmall(i, os, 'os', b.os, F_OS_FULL);
+        b.osBits[i] = b.osBits[i]! | bit;
+      }
     }
     // The first answer of the batch: an address's GeoIP and owner answers do not change between
     // flushes (but with a database reloaded, and then the next batch has the new ones).
@@ -262,6 +281,23 @@ export class Sightings implements EventRecorder {
       const list = this.lists.of(e.listed);
       if (list !== b.list[i]) this.addList(i, list);
     }
+  }
+
+  /**
+   * The bit of a tool or OS label in a row's toolBits or osBits: one of 31 given to the first
+   * labels met (the signatures name a few dozen), 0 past them (such a label's set is looked at
+   * each time). The last label asked is remembered: packets come in runs.
+   */
+  private labelBit(label: string): number {
+    if (label === this.lastLabel) return this.lastLabelBit;
+    let bit = this.labelBits.get(label);
+    if (bit === undefined) {
+      bit = this.labelBits.size < LABEL_BITS ? 1 << this.labelBits.size : 0;
+      if (bit !== 0) this.labelBits.set(label, bit);
+    }
+    this.lastLabel = label;
+    this.lastLabelBit = bit;
+    return bit;
   }
 
   /** Hands every pending source-hour over as one batch (nothing when there is none). */
@@ -455,6 +491,7 @@ export class Sightings implements EventRecorder {
     const i = this.startRow(key, t);
     this.open.set(address, i);
     if (key !== address) this.networks.set(key, i);
+    else this.b.flags[i] = F_OWN_ROW;
     return i;
   }
 

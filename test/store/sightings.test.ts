@@ -50,6 +50,23 @@ describe('sightings recorder', () => {
     });
   });
 
+  it('keeps each tool and OS a row meets when labels alternate from packet to packet, past the 31 labels that get a bit of their own', () => {
+    const { s, rows } = recorder({ maxValuesPerRow: 64 });
+    const labels = Array.from({ length: 40 }, (_, k) => `os-${k}`);
+    for (let round = 0; round < 2; round++) {
+      for (const os of labels) {
+        s.record(packet({ src: '192.0.2.1', os, tool: `tool-${os}` }), NONE);
+        // Another row meets the same labels in another order: a row's bits are its own.
+        s.record(packet({ src: '192.0.2.2', os: labels[39 - labels.indexOf(os)]! }), NONE);
+      }
+    }
+    s.flush();
+    const [a, b] = rows();
+    expect(a!.os).toEqual(labels);
+    expect(a!.tools).toEqual(labels.map((os) => `tool-${os}`));
+    expect(b!.os).toEqual([...labels].reverse());
+  });
+
   it('takes no window or fingerprint from packets that are not a SYN without ACK', () => {
     const { s, rows } = recorder();
     s.record(packet({ flags: TCP_SYN | TCP_ACK, window: 512 }), NONE);
