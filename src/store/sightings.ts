@@ -257,22 +257,8 @@ export class Sightings implements EventRecorder {
     }
     // A label the row's set holds (its bit set) is not looked for there: a flood's OS families
     // alternate from packet to packet, and the set is an array in a row's More.
-    if (e.tool !== '' && (full & F_TOOLS_FULL) === 0) {
-      const bit = this.labelBit(e.tool);
-      if ((b.toolBits[i]! & bit) === 0) {
-        const tool = this.tools.of(e.tool);
-        if (tool !== b.tool[i]) this.addSmall(i, tool, 'tools', b.tool, F_TOOLS_FULL);
-        b.toolBits[i] = b.toolBits[i]! | bit;
-      }
-    }
-    if (e.os !== '' && (full & F_OS_FULL) === 0) {
-      const bit = this.labelBit(e.os);
-      if ((b.osBits[i]! & bit) === 0) {
-        const os = this.oses.of(e.os);
-        if (os !== b.os[i]) this.addSmall(i, os, 'os', b.os, F_OS_FULL);
-        b.osBits[i] = b.osBits[i]! | bit;
-      }
-    }
+    if (e.tool !== '' && (full & F_TOOLS_FULL) === 0) this.addLabel(i, e.tool, this.tools, 'tools', b.tool, b.toolBits, F_TOOLS_FULL);
+    if (e.os !== '' && (full & F_OS_FULL) === 0) this.addLabel(i, e.os, this.oses, 'os', b.os, b.osBits, F_OS_FULL);
     // The first answer of the batch: an address's GeoIP and owner answers do not change between
     // flushes (but with a database reloaded, and then the next batch has the new ones).
     if (e.geo !== null && b.geo[i] === NONE) b.geo[i] = this.geos.of(e.geo);
@@ -556,6 +542,15 @@ export class Sightings implements EventRecorder {
   private addNumber(i: number, value: number, column: Int32Array): void {
     if (column[i] === NONE) column[i] = value;
     else if (addTo((this.more(i).windows ??= [column[i]!]), value, this.options.maxValuesPerRow)) this.b.flags[i] = this.b.flags[i]! | F_WINDOWS_FULL;
+  }
+
+  /** A tool or OS label, unless the row's bits (`bits`, labelBit) say its set holds it already. */
+  private addLabel(i: number, label: string, dictionary: Dictionary<string>, set: 'tools' | 'os', column: Int32Array, bits: Int32Array, fullFlag: number): void {
+    const bit = this.labelBit(label);
+    if ((bits[i]! & bit) !== 0) return;
+    const id = dictionary.of(label);
+    if (id !== column[i]) this.addSmall(i, id, set, column, fullFlag);
+    bits[i] = bits[i]! | bit;
   }
 
   /** A member of a small set: a dictionary index (tools, OS) or a shape code (fingerprints). */
