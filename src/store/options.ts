@@ -47,7 +47,7 @@ export const HISTORY_DEFAULTS: Readonly<Omit<HistoryOptions, 'path'>> = Object.f
   maxPortsPerRow: 64,
   maxHostsPerRow: 64,
   maxValuesPerRow: 16,
-  foldAfter: 50_000,
+  foldAfter: 10_000,
   sourceNames: Object.freeze([]) as readonly string[],
 });
 
