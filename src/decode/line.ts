@@ -40,6 +40,7 @@ export function decodeLine(line: string, source: number, options: DecodeOptions)
     const what = parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed;
     return { kind: 'error', reason: 'not_object', detail: `JSON ${what}, not an object` };
   }
+  scanner.disown(fields);
   return decodeFields(fieldsFromObject(parsed as { readonly [key: string]: unknown }, fields), source, options);
 }
 

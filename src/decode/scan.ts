@@ -71,12 +71,21 @@ const MAX_DIGITS = 15;
 
 /** Keys remembered for prediction besides the decoder's own (ulogd writes ~50 kinds in all). */
 const MAX_LEARNED_KEYS = 256;
+const MAX_KEYS = FIELD_NAMES.length + MAX_LEARNED_KEYS;
+// The decoder keys a line set are kept as the bits of two 32-bit numbers (LineScanner.heldLow).
+if (FIELD_NAMES.length > 64) throw new Error('the line scanner holds at most 64 decoder keys');
+/**
+ * Bytes a remembered key spans with its closing quote and `: ` at most (ulogd's longest key is 20
+ * bytes); a longer one is looked up by name each time.
+ */
+const MAX_KEY_SPAN = 64;
+const KEY_WORDS = MAX_KEY_SPAN / 8;
 /** No key: the start of a line, or a key too many to remember. */
 const NO_KEY = -1;
 
 export class LineScanner {
-  /** Key bytes by id: the decoder's keys first (their id is their index in FIELD_NAMES), then learned ones. */
-  private readonly keyBytes: Buffer[] = FIELD_NAMES.map((name) => Buffer.from(name, 'latin1'));
+  /** Keys known: the decoder's first (their id is their index in FIELD_NAMES), then learned ones. */
+  private keys = 0;
   private readonly idByName = new Map<string, number>(FIELD_NAMES.map((name, id) => [name, id]));
   /**
    * The key that followed key `id` last time (index 0 is the start of a line), or NO_KEY; and the
@@ -110,10 +119,53 @@ export class LineScanner {
   private readonly deferredFrom = new Int32Array(FIELD_NAMES.length);
   private readonly deferredTo = new Int32Array(FIELD_NAMES.length);
   private deferredBytes: Buffer = Buffer.alloc(0);
-  /** Per key id, the bytes that predict it as little-endian words: 8 bytes each when it spans 8 or more, else 4 (keyWordsOf). */
-  private readonly keyWords: Array<Float64Array | Int32Array> = this.keyBytes.map(keyWordsOf);
-  /** Per key id, its length with its closing quote and ulogd's `: ` after it (a Buffer's length is a getter). */
-  private readonly keySpans: number[] = this.keyBytes.map((bytes) => bytes.length + 3);
+  /**
+   * Per key id, the bytes that predict it as little-endian words (keyWordsOf), in two flat tables
+   * rather than an array per key (one less object to reach for each key of a line): KEY_WORDS
+   * doubles at id × KEY_WORDS when it spans 8 bytes or more, else two 32-bit words at id × 2.
+   */
+  private readonly keyWords = new Float64Array(MAX_KEYS * KEY_WORDS);
+  private readonly keyShortWords = new Int32Array(MAX_KEYS * 2);
+  /** Per key id, its length with its closing quote and ulogd's `: ` after it. */
+  private readonly keySpans = new Int32Array(MAX_KEYS);
+  /**
+   * The decoder keys `into` holds from the last line read, as bits by id (FIELD_NAMES has at most
+   * 64): the next line clears only those it does not set itself, rather than all of `into` first
+   * (lines of one kind set the same keys). `tidy` is the array that holds no others; null after a
+   * line left to JSON.parse, whose fields the caller copied in.
+   */
+  private heldLow = 0;
+  private heldHigh = 0;
+  private tidy: Fields | null = null;
+
+  constructor() {
+    for (const name of FIELD_NAMES) this.remember(Buffer.from(name, 'latin1'));
+  }
+
+  /**
+   * Gives the next id to a key and keeps the words that predict it: its bytes, its closing quote
+   * and ulogd's `: ` after it as little-endian words, one per whole eight bytes, then the last
+   * eight, read as doubles; a key spanning fewer than eight bytes as its first and last four. The
+   * empty key's word starts at its opening quote.
+   *
+   * Comparing doubles is comparing their bits here: the words are of printable ASCII, so none is a
+   * NaN (its top byte would be 0x7f or over) or a zero (which −0 would equal).
+   */
+  private remember(key: Buffer): number {
+    const id = this.keys++;
+    const span = key.length + 3;
+    this.keySpans[id] = span;
+    const quoted = key.length > 0 ? Buffer.concat([key, KEY_END]) : Buffer.from('"": ');
+    if (span >= 8) {
+      const last = (span - 1) >> 3;
+      for (let w = 0; w < last; w++) this.keyWords[id * KEY_WORDS + w] = quoted.readDoubleLE(8 * w);
+      this.keyWords[id * KEY_WORDS + last] = quoted.readDoubleLE(quoted.length - 8);
+    } else {
+      this.keyShortWords[id * 2] = quoted.readInt32LE(0);
+      this.keyShortWords[id * 2 + 1] = quoted.readInt32LE(quoted.length - 4);
+    }
+    return id;
+  }
   /** A view of the bytes last scanned, for reading them four at a time. */
   private viewed: Buffer = Buffer.alloc(0);
   private view = new DataView(this.viewed.buffer, this.viewed.byteOffset, 0);
@@ -131,7 +183,15 @@ export class LineScanner {
     const view = this.view;
     const setOn = this.setOn;
     const fields = FIELD_NAMES.length;
-    into.fill(undefined);
+    if (into !== this.tidy) {
+      into.fill(undefined);
+      this.heldLow = 0;
+      this.heldHigh = 0;
+    }
+    // Until this line is read whole: a line refused here leaves `into` partly filled.
+    this.tidy = null;
+    let low = 0;
+    let high = 0;
 
     let i = from;
     while (i < to && isSpace(s[i]!)) i++;
@@ -211,6 +271,8 @@ export class LineScanner {
         if (setOn[id] === lineNo) return false;
         setOn[id] = lineNo;
         into[id] = value;
+        if (id < 32) low |= 1 << id;
+        else high |= 1 << (id - 32);
       }
 
       // A comma and the next key, or the end of the object and of the line.
@@ -229,8 +291,20 @@ export class LineScanner {
       if (s[i] !== CLOSE) return false;
       i++;
       while (i < to && isSpace(s[i]!)) i++;
-      return i === to;
+      if (i !== to) return false;
+      // The keys of the line before that this one has not set.
+      clearBits(into, this.heldLow & ~low, 0);
+      clearBits(into, this.heldHigh & ~high, 32);
+      this.heldLow = low;
+      this.heldHigh = high;
+      this.tidy = into;
+      return true;
     }
+  }
+
+  /** Another writer filled `into` (JSON.parse's fields): the next line clears it whole. */
+  disown(into: Fields): void {
+    if (this.tidy === into) this.tidy = null;
   }
 
   /** The string a DEFERRED field of the line scanned last stands for (its bytes must be unchanged). */
@@ -322,14 +396,16 @@ export class LineScanner {
     const length = this.keySpans[id]!;
     if (keyStart + length > to) return false;
     // Whole words, the last one ending at the space (it may overlap the one before).
-    const words = this.keyWords[id]!;
-    const last = words.length - 1;
     if (length >= 8) {
-      for (let w = 0; w < last; w++) if (view.getFloat64(keyStart + 8 * w, true) !== words[w]) return false;
-      return view.getFloat64(keyStart + length - 8, true) === words[last];
+      const words = this.keyWords;
+      const at = id * KEY_WORDS;
+      const last = (length - 1) >> 3;
+      for (let w = 0; w < last; w++) if (view.getFloat64(keyStart + 8 * w, true) !== words[at + w]) return false;
+      return view.getFloat64(keyStart + length - 8, true) === words[at + last];
     }
-    for (let w = 0; w < last; w++) if (view.getInt32(keyStart + 4 * w, true) !== words[w]) return false;
-    return view.getInt32(keyStart + length - 4, true) === words[last];
+    // The empty key's word starts at its opening quote.
+    const words = this.keyShortWords;
+    return view.getInt32(keyStart + length - 4, true) === words[2 * id + 1] && (length <= 4 || view.getInt32(keyStart, true) === words[2 * id]);
   }
 
   /** A key's id by name, learning a new one while there is room; remembers it as the successor of `previous`. */
@@ -337,12 +413,8 @@ export class LineScanner {
     const name = latin1(s, keyStart, keyEnd);
     let id = this.idByName.get(name);
     if (id === undefined) {
-      if (this.keyBytes.length >= FIELD_NAMES.length + MAX_LEARNED_KEYS) return NO_KEY;
-      id = this.keyBytes.length;
-      const bytes = Buffer.from(name, 'latin1');
-      this.keyBytes.push(bytes);
-      this.keySpans.push(bytes.length + 3);
-      this.keyWords.push(keyWordsOf(bytes));
+      if (this.keys >= MAX_KEYS || name.length + 3 > MAX_KEY_SPAN) return NO_KEY;
+      id = this.remember(Buffer.from(name, 'latin1'));
       this.idByName.set(name, id);
     }
     if (this.next[previous + 1] !== id) {
@@ -353,23 +425,12 @@ export class LineScanner {
   }
 }
 
-/**
- * A key's bytes, its closing quote and ulogd's `: ` after it as little-endian words: one per whole
- * eight bytes, then the last eight, read as doubles; a key spanning fewer than eight bytes as
- * 32-bit words the same way. The empty key's one word starts at its opening quote.
- *
- * Comparing doubles is comparing their bits here: the words are of printable ASCII, so none is a
- * NaN (its top byte would be 0x7f or over) or a zero (which −0 would equal).
- */
-function keyWordsOf(key: Buffer): Float64Array | Int32Array {
-  const quoted = key.length > 0 ? Buffer.concat([key, KEY_END]) : Buffer.from('"": ');
-  const size = quoted.length >= 8 ? 8 : 4;
-  const whole = Math.ceil(quoted.length / size) - 1;
-  const words = size === 8 ? new Float64Array(whole + 1) : new Int32Array(whole + 1);
-  const read = (at: number): number => (size === 8 ? quoted.readDoubleLE(at) : quoted.readInt32LE(at));
-  for (let w = 0; w < whole; w++) words[w] = read(size * w);
-  words[whole] = read(quoted.length - size);
-  return words;
+/** Sets into[offset + b] to undefined for each bit b of `bits`. */
+function clearBits(into: Fields, bits: number, offset: number): void {
+  while (bits !== 0) {
+    into[offset + 31 - Math.clz32(bits & -bits)] = undefined;
+    bits &= bits - 1;
+  }
 }
 
 /**

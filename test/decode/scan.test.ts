@@ -186,6 +186,40 @@ describe('the line scanner', () => {
     }
   });
 
+  it('keeps no key of the line before in the fields it fills again, whoever filled them last', () => {
+    const tcp = '{"oob.prefix": "SSH", "ip.protocol": 6, "src_port": 40000, "dest_port": 22, "tcp.syn": 1, "tcp.window": 16384, "src_ip": "198.51.100.7", "oob.time.sec": 1795986323}';
+    const udp = '{"oob.prefix": "DNS", "ip.protocol": 17, "src_port": 53, "dest_port": 5353, "src_ip": "198.51.100.8", "oob.time.sec": 1795986324}';
+    const refused = '{"oob.prefix": "A\\u0042", "ip.protocol": 6, "tcp.fin": 1, "tcp.ack": 1, "icmp.type": 8, "src_ip": "198.51.100.9", "oob.time.sec": 1795986325}';
+    const alone = (text: string): unknown[] => {
+      const fields = newFields();
+      expect(new LineScanner().scan(inChunk(Buffer.from(text)).chunk, 14, 14 + Buffer.byteLength(text), fields)).toBe(true);
+      return fields;
+    };
+    const scanner = new LineScanner();
+    const fields = newFields();
+    const scan = (text: string): boolean => {
+      const { chunk, from, to } = inChunk(Buffer.from(text));
+      return scanner.scan(chunk, from, to, fields);
+    };
+    // A line of another kind after it: the first line's TCP keys are gone.
+    expect(scan(tcp)).toBe(true);
+    expect(scan(udp)).toBe(true);
+    expect(fields).toEqual(alone(udp));
+    // After a line it refused (fields partly written) and after fields it did not write itself.
+    expect(scan(refused)).toBe(false);
+    expect(scan(udp)).toBe(true);
+    expect(fields).toEqual(alone(udp));
+    fields.fill(7);
+    scanner.disown(fields);
+    expect(scan(udp)).toBe(true);
+    expect(fields).toEqual(alone(udp));
+    // Through the decoder: a line JSON.parse read (it has keys the next line has not), then one the scanner reads.
+    const udpEvent = viaJson(Buffer.from(udp));
+    expect(viaBytes(Buffer.from(udp))).toEqual(udpEvent);
+    expect(viaJson(Buffer.from(refused)).kind).toBe('packet');
+    expect(viaBytes(Buffer.from(udp))).toEqual(udpEvent);
+  });
+
   it('predicts the keys of lines of kinds that interleave, each line read as JSON.parse reads it', () => {
     const scanner = new LineScanner();
     const byName = vi.spyOn(scanner as unknown as { identify: (...args: unknown[]) => number }, 'identify');
