@@ -74,11 +74,10 @@ export class Campaign {
   sources = 0;
   /** The sole member while there is at most one ('' none) and the maps are not made. */
   private soleAddress = '';
-  private soleTime = 0;
   private soleCountry = '';
   private soleSport = 0;
-  /** Up to campaignMaxListed addresses → last SYN time; sources by country and by source port (null while one member). */
-  private listed: Map<string, number> | null = null;
+  /** Up to campaignMaxListed addresses, first joined first; sources by country and by source port (null while one member). */
+  private listed: Set<string> | null = null;
   private countries: Map<string, number> | null = null;
   private sourcePorts: Map<number, number> | null = null;
   otherSourcePorts = 0;
@@ -104,17 +103,16 @@ export class Campaign {
   }
 
   /** Counts a source in; lists it while fewer than `maxListed` are. */
-  join(address: string, time: number, country: string, sport: number, maxListed: number): void {
+  join(address: string, country: string, sport: number, maxListed: number): void {
     this.sources++;
     if (this.listed === null && this.sources === 1) {
       this.soleAddress = address;
-      this.soleTime = time;
       this.soleCountry = country;
       this.soleSport = sport;
       return;
     }
     const listed = this.maps();
-    if (listed.size < maxListed) listed.set(address, time);
+    if (listed.size < maxListed) listed.add(address);
     bump(this.countries!, country, 1);
     const sourcePorts = this.sourcePorts!;
     if (sourcePorts.has(sport) || sourcePorts.size < MAX_SPORTS) bump(sourcePorts, sport, 1);
@@ -134,17 +132,10 @@ export class Campaign {
     else if (this.otherSourcePorts > 0) this.otherSourcePorts--;
   }
 
-  /** A listed member's newest SYN time. */
-  seen(address: string, time: number): void {
-    if (this.listed === null) {
-      if (this.soleAddress === address) this.soleTime = time;
-    } else if (this.listed.has(address)) this.listed.set(address, time);
-  }
-
   /** Listed addresses, first joined first. */
   addresses(): string[] {
     if (this.listed === null) return this.soleAddress === '' ? [] : [this.soleAddress];
-    return [...this.listed.keys()];
+    return [...this.listed];
   }
 
   countryCounts(): Array<[string, number]> {
@@ -158,13 +149,13 @@ export class Campaign {
   }
 
   /** The maps, made on the second member with the sole one moved in. */
-  private maps(): Map<string, number> {
+  private maps(): Set<string> {
     if (this.listed !== null) return this.listed;
-    const listed = (this.listed = new Map<string, number>());
+    const listed = (this.listed = new Set<string>());
     this.countries = new Map<string, number>();
     this.sourcePorts = new Map<number, number>();
     if (this.soleAddress !== '') {
-      listed.set(this.soleAddress, this.soleTime);
+      listed.add(this.soleAddress);
       this.countries.set(this.soleCountry, 1);
       this.sourcePorts.set(this.soleSport, 1);
       this.soleAddress = '';
@@ -331,7 +322,6 @@ export class CampaignTable {
     }
     campaign.syns++;
     if (time > campaign.lastSeen) campaign.lastSeen = time;
-    campaign.seen(s.address, time);
     if (e.os !== '') campaign.os = e.os;
     if (e.tool !== '') campaign.tool = e.tool;
   }
@@ -423,7 +413,7 @@ export class CampaignTable {
     link.key = key;
     link.campaignId = campaign.id;
     link.candidate = -1;
-    campaign.join(this.waitAddress[slot]!, last, link.joinedCountry, link.sport, this.options.campaignMaxListed);
+    campaign.join(this.waitAddress[slot]!, link.joinedCountry, link.sport, this.options.campaignMaxListed);
     campaign.syns += this.waitSyns[slot]!;
     campaign.lastSeen = last;
     this.clearSlot(slot);
@@ -443,7 +433,7 @@ export class CampaignTable {
     link.candidate = -1;
     link.joinedCountry = s.country;
     link.sport = e.srcPort;
-    c.join(s.address, e.time, s.country, e.srcPort, this.options.campaignMaxListed);
+    c.join(s.address, s.country, e.srcPort, this.options.campaignMaxListed);
     if (!c.announced && c.sources >= this.options.campaignMinSources) {
       c.announced = true;
       this.formed?.(c);
