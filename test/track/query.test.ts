@@ -47,6 +47,18 @@ describe('query API', () => {
     // A window later, only what came since counts.
     t.observe(packet({ time: T0 + 85_000, src: '203.0.113.50', window: 29200, ttl: 60 }));
     expect(t.fingerprints().byWindow).toEqual([{ window: 29200, count: 1 }]);
+    // A window and a TTL that left come back counted from one.
+    t.observe(packet({ time: T0 + 85_001, src: '218.2.22.9', sport: 6000, window: 16384, olen: 0, df: 0, ttl: 103, tool: 'port6000-ssh-scanner' }));
+    expect(t.fingerprints().byWindow).toEqual([{ window: 29200, count: 1 }, { window: 16384, count: 1 }]);
+    expect(t.fingerprints().byInitialTtl).toEqual([{ initialTtl: 64, count: 1 }, { initialTtl: 128, count: 1 }]);
+  });
+
+  it('counts SYN windows past its key limit as other keys, and lists them again once the window has room', () => {
+    const t = tracker({ window_seconds: 80, max_fingerprints: 2 });
+    for (const window of [1024, 2048, 4096, 4096]) t.observe(packet({ time: T0, src: '203.0.113.7', window, ttl: 60 }));
+    expect(t.fingerprints().byWindow).toEqual([{ window: 1024, count: 1 }, { window: 2048, count: 1 }]);
+    t.observe(packet({ time: T0 + 85_000, src: '203.0.113.7', window: 4096, ttl: 60 }));
+    expect(t.fingerprints().byWindow).toEqual([{ window: 4096, count: 1 }]);
   });
 
   it('summarises tracked sources, evictions, scans by type and severity, campaigns', () => {
