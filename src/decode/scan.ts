@@ -75,8 +75,8 @@ const MAX_KEYS = FIELD_NAMES.length + MAX_LEARNED_KEYS;
 // The decoder keys a line set are kept as the bits of two 32-bit numbers (LineScanner.heldLow).
 if (FIELD_NAMES.length > 64) throw new Error('the line scanner holds at most 64 decoder keys');
 /**
- * Bytes a remembered key spans with its closing quote and `: ` at most (ulogd's longest key is 20
- * bytes); a longer one is looked up by name each time.
+ * Bytes a remembered key spans with its closing quote and `: ` at most (the keys of ulogd's own
+ * plugins are under 32 bytes); a longer one is looked up by name each time.
  */
 const MAX_KEY_SPAN = 64;
 const KEY_WORDS = MAX_KEY_SPAN / 8;
@@ -120,7 +120,7 @@ export class LineScanner {
   private readonly deferredTo = new Int32Array(FIELD_NAMES.length);
   private deferredBytes: Buffer = Buffer.alloc(0);
   /**
-   * Per key id, the bytes that predict it as little-endian words (keyWordsOf), in two flat tables
+   * Per key id, the bytes that predict it as little-endian words (remember()), in two flat tables
    * rather than an array per key (one less object to reach for each key of a line): KEY_WORDS
    * doubles at id × KEY_WORDS when it spans 8 bytes or more, else two 32-bit words at id × 2.
    */
