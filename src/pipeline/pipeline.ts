@@ -88,7 +88,10 @@ export class Pipeline implements LineReceiver {
   private lines = 0;
   private oversizedLines = 0;
   private samplesLeft: number;
-  private sampleWindowStart = 0;
+  // Times start as −Infinity ("long ago", as 0 was), not 0: a field that holds a small integer and
+  // is later given a time changes the Pipeline's hidden class, and V8 then throws away the
+  // compiled packet path (line(), and the reader's loop it is inlined into) and compiles it again.
+  private sampleWindowStart = Number.NEGATIVE_INFINITY;
   private suppressedSamples = 0;
   private pending: PendingCommit[] = [];
   private lastCheckpoints = new Map<number, string>();
@@ -96,7 +99,7 @@ export class Pipeline implements LineReceiver {
   private tickTimer: NodeJS.Timeout | undefined;
   private lastHealthAt = Date.now();
   private eventsAtLastHealth = 0;
-  private nextHealthAt = 0;
+  private nextHealthAt = Number.NEGATIVE_INFINITY;
   private readonly listeners: IntervalListener[] = [];
   private stopped = false;
   /** Sources whose read position could not be saved: the reason, when it was last logged, failures since. */
