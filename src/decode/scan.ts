@@ -103,13 +103,10 @@ export class LineScanner {
    * Per decoder key, the last string's bytes (at id × LAST_BYTES, when not longer) and length
    * (−1: none), so a line's string is compared with it four bytes at a time.
    */
-  private readonly lastBytes = Buffer.alloc(FIELD_NAMES.length * LAST_BYTES);
-  private readonly lastView = new DataView(this.lastBytes.buffer, this.lastBytes.byteOffset, this.lastBytes.byteLength);
+  private readonly lastView = new DataView(new ArrayBuffer(FIELD_NAMES.length * LAST_BYTES));
   private readonly lastLength = new Int32Array(FIELD_NAMES.length).fill(-1);
-  /** Per decoder key, its table of strings by their bytes' hash (null for a DEFERRED key). */
-  private readonly interned: Array<Array<string | undefined> | null> = FIELD_NAMES.map((name) =>
-    DEFERRED_KEYS.includes(name) ? null : new Array<string | undefined>(ADDRESS_KEYS.includes(name) ? ADDRESS_INTERN_SLOTS : INTERN_SLOTS).fill(undefined),
-  );
+  /** Per decoder key, its table of strings by their bytes, made with its first string. */
+  private readonly interned: Array<StringTable | null> = FIELD_NAMES.map(() => null);
   /** Per decoder key: lookups in its table this window, those that found the string, strings left to stand aside for. */
   private readonly internLookups = new Int32Array(FIELD_NAMES.length);
   private readonly internFound = new Int32Array(FIELD_NAMES.length);
@@ -318,45 +315,28 @@ export class LineScanner {
    */
   private text(id: number, s: Buffer, from: number, to: number): string {
     const length = to - from;
+    const view = this.view;
     if (length === this.lastLength[id]) {
-      if (length <= LAST_BYTES ? this.sameAsLast(id, from, length) : spells(this.lastText[id]!, s, from, to)) return this.lastText[id]!;
+      if (length <= LAST_BYTES ? sameBytes(view, from, this.lastView, id * LAST_BYTES, length) : spells(this.lastText[id]!, s, from, to)) return this.lastText[id]!;
     }
-    const table = this.interned[id]!;
-    const text = table === null || this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, table, s, from, to);
+    const text = this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, s, view, from, to);
     this.lastText[id] = text;
     this.lastLength[id] = length;
-    if (length <= LAST_BYTES) {
-      const kept = this.lastBytes;
-      const at = id * LAST_BYTES - from;
-      for (let j = from; j < to; j++) kept[at + j] = s[j]!;
-    }
+    if (length <= LAST_BYTES) copyBytes(view, from, this.lastView, id * LAST_BYTES, length);
     return text;
   }
 
-  /** Whether the scanned bytes [from, from + length) are those of key `id`'s last string (length ≤ LAST_BYTES, as its). */
-  private sameAsLast(id: number, from: number, length: number): boolean {
-    const view = this.view;
-    const last = this.lastView;
-    const at = id * LAST_BYTES;
-    if (length < 4) {
-      for (let j = 0; j < length; j++) if (this.viewed[from + j] !== this.lastBytes[at + j]) return false;
-      return true;
-    }
-    // Whole words, the last one ending with the string (it may overlap the one before).
-    for (let j = 0; j + 4 < length; j += 4) if (view.getInt32(from + j, true) !== last.getInt32(at + j, true)) return false;
-    return view.getInt32(from + length - 4, true) === last.getInt32(at + length - 4, true);
-  }
-
   /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
-  private intern(id: number, table: Array<string | undefined>, s: Buffer, from: number, to: number): string {
-    const slot = hashBytes(s, from, to) & (table.length - 1);
-    const kept = table[slot];
-    let found = 0;
-    let text: string;
-    if (kept !== undefined && spells(kept, s, from, to)) {
-      text = kept;
-      found = 1;
-    } else table[slot] = text = latin1(s, from, to);
+  private intern(id: number, s: Buffer, view: DataView, from: number, to: number): string {
+    const table = (this.interned[id] ??= new StringTable(ADDRESS_KEYS.includes(FIELD_NAMES[id]!) ? ADDRESS_INTERN_SLOTS : INTERN_SLOTS));
+    const slot = table.slotOf(view, from, to);
+    let text = table.find(slot, s, view, from, to);
+    let found = 1;
+    if (text === undefined) {
+      text = latin1(s, from, to);
+      table.keep(slot, text, view, from, to);
+      found = 0;
+    }
     const lookups = ++this.internLookups[id]!;
     const hits = (this.internFound[id] = this.internFound[id]! + found);
     if (lookups === INTERN_WINDOW) {
@@ -364,7 +344,7 @@ export class LineScanner {
       this.internFound[id] = 0;
       if (hits * 8 < lookups) {
         this.internAside[id] = INTERN_ASIDE;
-        table.fill(undefined);
+        table.clear();
       }
     }
     return text;
@@ -454,11 +434,85 @@ function spells(text: string, s: Buffer, from: number, to: number): boolean {
   return true;
 }
 
-/** FNV-1a of bytes[from, to), its high bits folded down (a table slot is taken from the low ones). */
-function hashBytes(s: Buffer, from: number, to: number): number {
-  let h = 0x811c9dc5;
-  for (let j = from; j < to; j++) h = Math.imul(h ^ s[j]!, 0x01000193);
+/**
+ * A hash of the bytes [from, to), four at a time, each step's high bits folded down (a table slot
+ * is taken from the low ones, which a multiplication alone leaves blind to the bytes above them).
+ */
+function hashBytes(view: DataView, from: number, to: number): number {
+  let h = 0x811c9dc5 ^ (to - from);
+  let j = from;
+  for (; j + 4 <= to; j += 4) {
+    h = Math.imul(h ^ view.getInt32(j, true), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  for (; j < to; j++) h = Math.imul(h ^ view.getUint8(j), 0x01000193);
   return h ^ (h >>> 15);
+}
+
+/** Whether a's bytes [aAt, aAt + length) are b's [bAt, bAt + length), compared four at a time. */
+function sameBytes(a: DataView, aAt: number, b: DataView, bAt: number, length: number): boolean {
+  if (length < 4) {
+    for (let j = 0; j < length; j++) if (a.getUint8(aAt + j) !== b.getUint8(bAt + j)) return false;
+    return true;
+  }
+  // Whole words, the last one ending with the bytes (it may overlap the one before).
+  for (let j = 0; j + 4 < length; j += 4) if (a.getInt32(aAt + j, true) !== b.getInt32(bAt + j, true)) return false;
+  return a.getInt32(aAt + length - 4, true) === b.getInt32(bAt + length - 4, true);
+}
+
+/** Copies a's bytes [aAt, aAt + length) to b at bAt, four at a time. */
+function copyBytes(a: DataView, aAt: number, b: DataView, bAt: number, length: number): void {
+  if (length < 4) {
+    for (let j = 0; j < length; j++) b.setUint8(bAt + j, a.getUint8(aAt + j));
+    return;
+  }
+  for (let j = 0; j + 4 < length; j += 4) b.setInt32(bAt + j, a.getInt32(aAt + j, true), true);
+  b.setInt32(bAt + length - 4, a.getInt32(aAt + length - 4, true), true);
+}
+
+/** Bytes of a string a StringTable slot keeps to compare with; a longer string is compared by its characters. */
+const SLOT_BYTES = 64;
+
+/**
+ * One key's strings by their bytes, direct-mapped by their hash (a newer string takes its slot).
+ * A slot keeps its string's bytes beside it, so a line's bytes are compared with them four at a
+ * time rather than with the string's characters one by one.
+ */
+class StringTable {
+  private readonly strings: Array<string | undefined>;
+  /** Per slot, its string's length (−1: none). */
+  private readonly lengths: Int32Array;
+  private readonly bytes: DataView;
+
+  constructor(slots: number) {
+    this.strings = new Array<string | undefined>(slots).fill(undefined);
+    this.lengths = new Int32Array(slots).fill(-1);
+    this.bytes = new DataView(new ArrayBuffer(slots * SLOT_BYTES));
+  }
+
+  slotOf(view: DataView, from: number, to: number): number {
+    return hashBytes(view, from, to) & (this.lengths.length - 1);
+  }
+
+  /** The string `slot` keeps if it is that of bytes[from, to), else undefined. */
+  find(slot: number, s: Buffer, view: DataView, from: number, to: number): string | undefined {
+    const length = to - from;
+    if (this.lengths[slot] !== length) return undefined;
+    const kept = this.strings[slot]!;
+    return (length <= SLOT_BYTES ? sameBytes(view, from, this.bytes, slot * SLOT_BYTES, length) : spells(kept, s, from, to)) ? kept : undefined;
+  }
+
+  keep(slot: number, text: string, view: DataView, from: number, to: number): void {
+    const length = to - from;
+    this.strings[slot] = text;
+    this.lengths[slot] = length;
+    if (length <= SLOT_BYTES) copyBytes(view, from, this.bytes, slot * SLOT_BYTES, length);
+  }
+
+  clear(): void {
+    this.strings.fill(undefined);
+    this.lengths.fill(-1);
+  }
 }
 
 const KEY_END = Buffer.from('": ');
