@@ -282,34 +282,90 @@ export function ipv4ToInt(ip: string): number {
   return result;
 }
 
+/**
+ * A signature's conditions in one layout, absent ones NONE, null or false. The [signature.match]
+ * tables each have their own keys in their own order, so reading them in the per-SYN loop was a
+ * property lookup that had met a dozen object shapes; these all have one.
+ */
+class Conditions {
+  readonly window: number;
+  readonly windowIn: readonly number[] | null;
+  readonly initialTtl: number;
+  readonly optionsLength: number;
+  readonly optionsLengthIn: readonly number[] | null;
+  /** NONE, 0 or 1. */
+  readonly df: number;
+  readonly srcPort: number;
+  readonly dstPortIn: readonly number[] | null;
+  readonly ttlMin: number;
+  readonly ttlMax: number;
+  /** NONE, 0 (no probe flags) or 1 (probe flags). */
+  readonly probe: number;
+  readonly ipId: number;
+  readonly ipIdXorDstDportSeq: boolean;
+  readonly seqEqualsDstIp: boolean;
+  /** Whether the signature's reasons quote the window, the TTL, the options length, DF (describe()): what its result is keyed by. */
+  readonly quotesWindow: boolean;
+  readonly quotesTtl: boolean;
+  readonly quotesOptionsLength: boolean;
+  readonly quotesDf: boolean;
+
+  constructor(
+    m: SignatureMatch,
+    /** The signature's place in the file. */
+    readonly index: number,
+    readonly isTool: boolean,
+    readonly confidence: number,
+  ) {
+    this.window = m.window ?? NONE;
+    this.windowIn = m.window_in ?? null;
+    this.initialTtl = m.initial_ttl ?? NONE;
+    this.optionsLength = m.options_length ?? NONE;
+    this.optionsLengthIn = m.options_length_in ?? null;
+    this.df = m.df === undefined ? NONE : m.df ? 1 : 0;
+    this.srcPort = m.src_port ?? NONE;
+    this.dstPortIn = m.dst_port_in ?? null;
+    this.ttlMin = m.ttl_min ?? NONE;
+    this.ttlMax = m.ttl_max ?? NONE;
+    this.probe = m.probe === undefined ? NONE : m.probe ? 1 : 0;
+    this.ipId = m.ip_id ?? NONE;
+    this.ipIdXorDstDportSeq = m.ip_id_xor_dst_dport_seq === true;
+    this.seqEqualsDstIp = m.seq_equals_dst_ip === true;
+    this.quotesWindow = m.window !== undefined || m.window_in !== undefined;
+    this.quotesTtl = m.initial_ttl !== undefined || m.ttl_min !== undefined || m.ttl_max !== undefined;
+    this.quotesOptionsLength = m.options_length !== undefined || m.options_length_in !== undefined;
+    this.quotesDf = m.df !== undefined;
+  }
+}
+
 /** Whether the shape conditions hold (window, ittl, options length, DF). */
-function shapeMatches(m: SignatureMatch, fp: SynFingerprint): boolean {
-  if (m.window !== undefined && fp.window !== m.window) return false;
-  if (m.window_in !== undefined && !m.window_in.includes(fp.window)) return false;
-  if (m.initial_ttl !== undefined && fp.initialTtl !== m.initial_ttl) return false;
+function shapeMatches(m: Conditions, fp: SynFingerprint): boolean {
+  if (m.window !== NONE && fp.window !== m.window) return false;
+  if (m.windowIn !== null && !m.windowIn.includes(fp.window)) return false;
+  if (m.initialTtl !== NONE && fp.initialTtl !== m.initialTtl) return false;
   // An unknown options length never satisfies a condition on it: better unclassified than wrong.
-  if (m.options_length !== undefined && fp.optionsLength !== m.options_length) return false;
-  if (m.options_length_in !== undefined && (fp.optionsLength < 0 || !m.options_length_in.includes(fp.optionsLength))) return false;
+  if (m.optionsLength !== NONE && fp.optionsLength !== m.optionsLength) return false;
+  if (m.optionsLengthIn !== null && (fp.optionsLength < 0 || !m.optionsLengthIn.includes(fp.optionsLength))) return false;
   // IPv6 has no DF bit (fp.df NONE): a DF condition does not speak against it.
-  if (m.df !== undefined && fp.df !== NONE && fp.df !== (m.df ? 1 : 0)) return false;
+  if (m.df !== NONE && fp.df !== NONE && fp.df !== m.df) return false;
   return true;
 }
 
 /** Whether the per-packet conditions hold. */
-function packetMatches(m: SignatureMatch, fp: SynFingerprint, event: PacketEvent): boolean {
-  if (m.src_port !== undefined && fp.srcPort !== m.src_port) return false;
-  if (m.dst_port_in !== undefined && !m.dst_port_in.includes(event.dstPort)) return false;
-  if (m.ttl_min !== undefined && fp.ttl < m.ttl_min) return false;
-  if (m.ttl_max !== undefined && (fp.ttl < 0 || fp.ttl > m.ttl_max)) return false;
-  if (m.probe !== undefined && fp.probe !== m.probe) return false;
-  if (m.ip_id !== undefined && fp.ipId !== m.ip_id) return false;
-  if (m.ip_id_xor_dst_dport_seq === true) {
+function packetMatches(m: Conditions, fp: SynFingerprint, event: PacketEvent): boolean {
+  if (m.srcPort !== NONE && fp.srcPort !== m.srcPort) return false;
+  if (m.dstPortIn !== null && !m.dstPortIn.includes(event.dstPort)) return false;
+  if (m.ttlMin !== NONE && fp.ttl < m.ttlMin) return false;
+  if (m.ttlMax !== NONE && (fp.ttl < 0 || fp.ttl > m.ttlMax)) return false;
+  if (m.probe !== NONE && (fp.probe ? 1 : 0) !== m.probe) return false;
+  if (m.ipId !== NONE && fp.ipId !== m.ipId) return false;
+  if (m.ipIdXorDstDportSeq) {
     // masscan templ-pkt.c tcp_create_packet(): ip_id = ip_them ^ port_them ^ seqno (low 16 bits).
     const dst = ipv4ToInt(event.dstIp);
     if (dst < 0 || fp.ipId < 0 || event.tcpSeq < 0 || event.dstPort < 0) return false;
     if (((dst ^ event.dstPort ^ event.tcpSeq) & 0xffff) !== fp.ipId) return false;
   }
-  if (m.seq_equals_dst_ip === true) {
+  if (m.seqEqualsDstIp) {
     // Mirai scanner.c: tcph->seq = iph->daddr (both in network order: the same 32-bit number).
     const dst = ipv4ToInt(event.dstIp);
     if (dst < 0 || event.tcpSeq !== dst) return false;
@@ -359,10 +415,11 @@ const SHAPE_CACHE_SLOTS = 65_536;
 export class SignatureSet {
   readonly signatures: readonly Signature[];
   readonly source: string;
-  /** Signatures checked per event (at least one non-shape condition), in file order. */
-  private readonly perPacket: readonly Signature[];
-  private readonly shapeOnly: readonly Signature[];
-  private readonly index: ReadonlyMap<Signature, number>;
+  /** Each signature's conditions, in file order. */
+  private readonly conditions: readonly Conditions[];
+  /** Those checked per event (at least one non-shape condition), in file order. */
+  private readonly perPacket: readonly Conditions[];
+  private readonly shapeOnly: readonly Conditions[];
   /**
    * shape code → best shape-only tool index * 2^16 + best shape-only OS index (each +1, 0 = none),
    * direct-mapped by code (a shape on a taken slot replaces it): a flood of random windows has
@@ -377,9 +434,9 @@ export class SignatureSet {
   constructor(signatures: readonly Signature[], source = 'signatures') {
     this.signatures = signatures;
     this.source = source;
-    this.perPacket = signatures.filter((s) => !s.shapeOnly);
-    this.shapeOnly = signatures.filter((s) => s.shapeOnly);
-    this.index = new Map(signatures.map((s, i) => [s, i]));
+    this.conditions = signatures.map((s, i) => new Conditions(s.match, i, s.kind === 'tool', s.confidence));
+    this.perPacket = this.conditions.filter((c) => !signatures[c.index]!.shapeOnly);
+    this.shapeOnly = this.conditions.filter((c) => signatures[c.index]!.shapeOnly);
     this.slots = signatures.length + 1;
   }
 
@@ -410,17 +467,17 @@ export class SignatureSet {
     }
     let tool = (packed >>> 16) - 1;
     let os = (packed & 0xffff) - 1;
-    const sigs = this.signatures;
-    let toolConf = tool >= 0 ? sigs[tool]!.confidence : -1;
-    let osConf = os >= 0 ? sigs[os]!.confidence : -1;
+    const all = this.conditions;
+    let toolConf = tool >= 0 ? all[tool]!.confidence : -1;
+    let osConf = os >= 0 ? all[os]!.confidence : -1;
     const per = this.perPacket;
     for (let i = 0; i < per.length; i++) {
       const s = per[i]!;
-      const isTool = s.kind === 'tool';
+      const isTool = s.isTool;
       // Only a signature that could beat the current winner of its kind is worth checking.
       if (s.confidence < (isTool ? toolConf : osConf)) continue;
-      if (!shapeMatches(s.match, fp) || !packetMatches(s.match, fp, event)) continue;
-      const idx = this.index.get(s)!;
+      if (!shapeMatches(s, fp) || !packetMatches(s, fp, event)) continue;
+      const idx = s.index;
       // Equal confidence: the earlier signature in the file wins.
       if (isTool) {
         if (s.confidence > toolConf || idx < tool) {
@@ -449,11 +506,11 @@ export class SignatureSet {
    * "network-device" by its initial TTL then shares 256 results instead of making one per packet.
    */
   private resultKey(tool: number, os: number, fp: SynFingerprint): number {
-    const m = this.signatures[tool >= 0 ? tool : os]!.match;
-    const window = m.window !== undefined || m.window_in !== undefined ? (fp.window >= 0 && fp.window <= 0xffff ? fp.window + 1 : 0x10001) : 0;
-    const ttl = m.initial_ttl !== undefined || m.ttl_min !== undefined || m.ttl_max !== undefined ? (fp.ttl >= 0 && fp.ttl <= 255 ? fp.ttl + 1 : 257) : 0;
-    const olen = m.options_length !== undefined || m.options_length_in !== undefined ? (fp.optionsLength >= 0 && fp.optionsLength <= 40 ? fp.optionsLength + 1 : 42) : 0;
-    const df = m.df !== undefined ? (fp.df === 0 ? 1 : fp.df === 1 ? 2 : 3) : 0;
+    const m = this.conditions[tool >= 0 ? tool : os]!;
+    const window = m.quotesWindow ? (fp.window >= 0 && fp.window <= 0xffff ? fp.window + 1 : 0x10001) : 0;
+    const ttl = m.quotesTtl ? (fp.ttl >= 0 && fp.ttl <= 255 ? fp.ttl + 1 : 257) : 0;
+    const olen = m.quotesOptionsLength ? (fp.optionsLength >= 0 && fp.optionsLength <= 40 ? fp.optionsLength + 1 : 42) : 0;
+    const df = m.quotesDf ? (fp.df === 0 ? 1 : fp.df === 1 ? 2 : 3) : 0;
     // At most slots² · 65538 · 258 · 43 · 4 (< 2^53 for up to ~6,000 signatures).
     return ((((tool + 1) * this.slots + (os + 1)) * 65538 + window) * 258 + ttl) * 43 * 4 + olen * 4 + df;
   }
@@ -465,9 +522,9 @@ export class SignatureSet {
     let toolConf = -1;
     let osConf = -1;
     for (const s of this.shapeOnly) {
-      if (!shapeMatches(s.match, fp)) continue;
-      const idx = this.index.get(s)!;
-      if (s.kind === 'tool') {
+      if (!shapeMatches(s, fp)) continue;
+      const idx = s.index;
+      if (s.isTool) {
         if (s.confidence > toolConf) {
           tool = idx;
           toolConf = s.confidence;
