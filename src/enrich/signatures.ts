@@ -406,6 +406,10 @@ export const UNCLASSIFIED: Classification = Object.freeze({
 export const CLASSIFY_CACHE_MAX = 16_384;
 /** Slots of the shape cache. */
 const SHAPE_CACHE_SLOTS = 65_536;
+/** Slots of the direct-mapped front of the result cache. */
+const RESULT_SLOTS = 4096;
+/** Per-packet signatures whose shape conditions the shape cache answers (a bit each); later ones are checked per SYN. */
+const SHAPE_CANDIDATE_BITS = 31;
 
 /**
  * A validated signature list with its caches. Immutable apart from the caches, whose entries are
@@ -427,8 +431,16 @@ export class SignatureSet {
    */
   private readonly shapeCodes = new Int32Array(SHAPE_CACHE_SLOTS).fill(-1);
   private readonly shapeAnswers = new Int32Array(SHAPE_CACHE_SLOTS);
+  /** Beside each shape's answer: bit i set when the shape conditions of per-packet signature i hold (i < SHAPE_CANDIDATE_BITS). */
+  private readonly shapeCandidates = new Int32Array(SHAPE_CACHE_SLOTS);
   /** (shape, ttl, tool, os) → the shared Classification. */
   private readonly resultCache = new Map<number, Classification>();
+  /**
+   * In front of resultCache, direct-mapped by key: a Map looked up by a number beyond 32 bits
+   * hashes a heap number on every SYN.
+   */
+  private readonly resultKeys = new Float64Array(RESULT_SLOTS).fill(-1);
+  private readonly results: Array<Classification | undefined> = new Array<Classification | undefined>(RESULT_SLOTS).fill(undefined);
   private readonly slots: number;
 
   constructor(signatures: readonly Signature[], source = 'signatures') {
@@ -459,11 +471,16 @@ export class SignatureSet {
     const code = fp.code;
     const slot = shapeSlot(code, fp.window, SHAPE_CACHE_SLOTS);
     let packed: number;
-    if (this.shapeCodes[slot] === code) packed = this.shapeAnswers[slot]!;
-    else {
+    let candidates: number;
+    if (this.shapeCodes[slot] === code) {
+      packed = this.shapeAnswers[slot]!;
+      candidates = this.shapeCandidates[slot]!;
+    } else {
       packed = this.evaluateShape(fp);
+      candidates = this.candidatesOf(fp);
       this.shapeCodes[slot] = code;
       this.shapeAnswers[slot] = packed;
+      this.shapeCandidates[slot] = candidates;
     }
     let tool = (packed >>> 16) - 1;
     let os = (packed & 0xffff) - 1;
@@ -476,7 +493,8 @@ export class SignatureSet {
       const isTool = s.isTool;
       // Only a signature that could beat the current winner of its kind is worth checking.
       if (s.confidence < (isTool ? toolConf : osConf)) continue;
-      if (!shapeMatches(s, fp) || !packetMatches(s, fp, event)) continue;
+      if (i < SHAPE_CANDIDATE_BITS ? (candidates & (1 << i)) === 0 : !shapeMatches(s, fp)) continue;
+      if (!packetMatches(s, fp, event)) continue;
       const idx = s.index;
       // Equal confidence: the earlier signature in the file wins.
       if (isTool) {
@@ -491,13 +509,29 @@ export class SignatureSet {
     }
     if (tool < 0 && os < 0) return UNCLASSIFIED;
     const key = this.resultKey(tool, os, fp);
+    const front = resultSlot(key);
+    if (this.resultKeys[front] === key) return this.results[front]!;
     let result = this.resultCache.get(key);
     if (result === undefined) {
       result = this.build(tool, os, fp);
-      if (this.resultCache.size >= CLASSIFY_CACHE_MAX) this.resultCache.clear();
+      if (this.resultCache.size >= CLASSIFY_CACHE_MAX) {
+        this.resultCache.clear();
+        this.resultKeys.fill(-1);
+        this.results.fill(undefined);
+      }
       this.resultCache.set(key, result);
     }
+    this.resultKeys[front] = key;
+    this.results[front] = result;
     return result;
+  }
+
+  /** The per-packet signatures (of the first SHAPE_CANDIDATE_BITS) whose shape conditions hold, as bits. */
+  private candidatesOf(fp: SynFingerprint): number {
+    const per = this.perPacket;
+    let bits = 0;
+    for (let i = 0; i < per.length && i < SHAPE_CANDIDATE_BITS; i++) if (shapeMatches(per[i]!, fp)) bits |= 1 << i;
+    return bits;
   }
 
   /**
@@ -550,6 +584,12 @@ export class SignatureSet {
       signature: winner.id,
     });
   }
+}
+
+/** A result key's slot in the direct-mapped front of the result cache (keys are integers below 2^53). */
+function resultSlot(key: number): number {
+  const h = Math.imul((key >>> 0) ^ Math.floor(key / 0x1_0000_0000), 0x9e3779b1);
+  return (h ^ (h >>> 16)) & (RESULT_SLOTS - 1);
 }
 
 /** OS family, tool, confidence and reasons of a SYN fingerprint (see SignatureSet.classify). */

@@ -198,6 +198,32 @@ initial_ttl = 255
   });
 });
 
+describe('many per-packet signatures', () => {
+  it('past the first 31 (whose shape conditions the shape cache answers), a later one is still found by its shape and packet conditions', () => {
+    // 32 decoys with the winner's port but another window, then the winner; file order breaks no tie here.
+    const signature = (id: string, window: number, confidence: number): string => `
+[[signature]]
+id = "${id}"
+name = "${id}"
+kind = "tool"
+os = "crafted"
+confidence = ${confidence}
+references = ["test"]
+[signature.match]
+window = ${window}
+src_port = 4444
+`;
+    const decoys = Array.from({ length: 32 }, (_, i) => signature(`decoy${i}`, 2000 + i, 0.9)).join('');
+    const set = parseSignatures(decoys + signature('late', 1000, 0.5));
+    expect(classified(synEvent({ tcpWindow: 1000, srcPort: 4444 }), set).tool).toBe('late');
+    // Its packet condition still decides: another source port, no tool.
+    expect(classified(synEvent({ tcpWindow: 1000, srcPort: 4445 }), set).tool).toBe('');
+    // And a decoy of the first 31 wins on its own window, the same shape cache or not.
+    expect(classified(synEvent({ tcpWindow: 2003, srcPort: 4444 }), set).tool).toBe('decoy3');
+    expect(classified(synEvent({ tcpWindow: 2003, srcPort: 4445 }), set).tool).toBe('');
+  });
+});
+
 describe('the enricher sets the event fields in place', () => {
   it('SYNs get fingerprint, os, tool and classification; other packets stay untouched', () => {
     const enricher = new FingerprintEnricher(bundled);
