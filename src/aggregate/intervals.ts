@@ -182,6 +182,12 @@ export interface AggregatorStats {
 
 export class IntervalAggregator {
   private readonly open = new Map<number, OpenInterval>();
+  /**
+   * The interval the last event went to, and its start (−1: none): events come in time order, so
+   * most go where the one before went, and a Map looked up by a time in ms hashes a heap number.
+   */
+  private lastOpen: OpenInterval | undefined = undefined;
+  private lastStart = -1;
   /** Starts of open intervals, ascending. */
   private starts: number[] = [];
   private readonly sources: SourceState[];
@@ -346,7 +352,7 @@ export class IntervalAggregator {
     }
     const length = this.options.intervalMs;
     let bucket = Math.floor(t / length) * length;
-    let open = this.open.get(bucket);
+    let open = bucket === this.lastStart ? this.lastOpen : this.open.get(bucket);
     if (open === undefined) {
       this.closeDue();
       if (this.starts.length >= this.options.maxOpenIntervals && bucket > this.starts[this.starts.length - 1]!) {
@@ -358,6 +364,10 @@ export class IntervalAggregator {
         if (bucket < this.closedUntil) bucket = this.closedUntil; // closeDue may have moved it
         open = this.open.get(bucket) ?? this.openInterval(bucket);
       }
+    }
+    if (bucket !== this.lastStart) {
+      this.lastStart = bucket;
+      this.lastOpen = open;
     }
     if (start !== NONE) {
       if (start < open.minPos[source]!) open.minPos[source] = start;
@@ -435,6 +445,10 @@ export class IntervalAggregator {
     const start = this.starts.shift()!;
     const open = this.open.get(start)!;
     this.open.delete(start);
+    if (start === this.lastStart) {
+      this.lastStart = -1;
+      this.lastOpen = undefined;
+    }
     this.closedUntil = Math.max(this.closedUntil, start + this.options.intervalMs);
     for (const positions of open.late) this.latePositions -= positions.length;
     this.stats.openIntervals = this.starts.length;
