@@ -14,6 +14,7 @@ import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type 
 import { emptyAggregate } from './empty.js';
 import { keyOfShape } from '../enrich/fingerprint.js';
 import { foldThroughBudget, OTHER_VALUE, OTHER_WINDOW, SeriesBudgets } from './budget.js';
+import { IntTally } from './int-tally.js';
 import { Tally } from './tally.js';
 
 export interface AggregatorOptions {
@@ -63,8 +64,8 @@ interface SourceState {
 const VERDICTS = ['allowed', 'blocked', 'unknown'] as const;
 
 interface VerdictTallies {
-  protocols: Tally<number>;
-  ports: Tally<number>;
+  protocols: IntTally;
+  ports: IntTally;
 }
 
 /** An open interval's counts by key, family by family as in IntervalAggregate. */
@@ -72,7 +73,7 @@ interface Tallies {
   verdicts: Record<Verdict, VerdictTallies>;
   prefixes: Tally<string>;
   sources: Tally<string>;
-  synInitialTtls: Tally<number>;
+  synInitialTtls: IntTally;
   synOs: Tally<string>;
   tools: Tally<string>;
   countries: Tally<string>;
@@ -80,12 +81,12 @@ interface Tallies {
 }
 
 function newTallies(): Tallies {
-  const verdict = (): VerdictTallies => ({ protocols: new Tally(), ports: new Tally() });
+  const verdict = (): VerdictTallies => ({ protocols: new IntTally(), ports: new IntTally() });
   return {
     verdicts: { allowed: verdict(), blocked: verdict(), unknown: verdict() },
     prefixes: new Tally(),
     sources: new Tally(),
-    synInitialTtls: new Tally(),
+    synInitialTtls: new IntTally(),
     synOs: new Tally(),
     tools: new Tally(),
     countries: new Tally(),
@@ -122,7 +123,7 @@ interface OpenInterval {
    * SYNs by fingerprint shape code while the interval is open, made aggregate.fingerprints (by
    * key) when it closes: a flood of random windows is counted without a key string per SYN.
    */
-  fingerprintCodes: Tally<number>;
+  fingerprintCodes: IntTally;
   /**
    * SYNs by window while the interval is open, made aggregate.synWindows when it closes: a flood
    * of random windows is counted in an array instead of a Map of up to 65,536 entries. Made at
@@ -390,7 +391,7 @@ export class IntervalAggregator {
     const open: OpenInterval = {
       aggregate: emptyAggregate(start, this.options.intervalMs),
       tallies: newTallies(),
-      fingerprintCodes: new Tally(),
+      fingerprintCodes: new IntTally(),
       synWindows: null,
       minPos: this.sources.map(() => Infinity),
       baselines: this.sources.map(() => new Map()),
