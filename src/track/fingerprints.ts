@@ -16,10 +16,17 @@ export class HistogramBucket {
   tool = '';
 }
 
+/**
+ * No epoch yet: a small integer rather than −Infinity. A field that ever held a non-integer number
+ * is a double in every object of its class, and `epoch % SLOTS` on a double is a call into C's
+ * fmod: three of them a SYN, one for each histogram.
+ */
+const NO_EPOCH = -0x8000_0000;
+
 export class WindowedHistogram<K> {
   readonly buckets = new Map<K, HistogramBucket>();
   readonly other = new HistogramBucket();
-  private epoch = Number.NEGATIVE_INFINITY;
+  private epoch = NO_EPOCH;
 
   constructor(private readonly max: number) {}
 
@@ -40,8 +47,8 @@ export class WindowedHistogram<K> {
   /** Slides the window to `epoch`: clears the slots passed over and drops keys left at zero. */
   advance(epoch: number): void {
     if (epoch <= this.epoch) return;
-    const steps = this.epoch === Number.NEGATIVE_INFINITY ? SLOTS : Math.min(epoch - this.epoch, SLOTS);
-    const from = this.epoch === Number.NEGATIVE_INFINITY ? epoch - SLOTS : this.epoch;
+    const steps = this.epoch === NO_EPOCH ? SLOTS : Math.min(epoch - this.epoch, SLOTS);
+    const from = this.epoch === NO_EPOCH ? epoch - SLOTS : this.epoch;
     this.epoch = epoch;
     if (this.buckets.size === 0 && this.other.total === 0) return;
     for (const [key, b] of this.buckets) {
