@@ -69,3 +69,12 @@ export function fieldsFromObject(record: { readonly [key: string]: unknown }, in
   }
   return into;
 }
+
+/**
+ * An address as IP2STR writes it, IPv4 dotted quad or IPv6 text, is at most this long and made
+ * only of these characters (hex digits, dots, colons): the scanner checks an address's bytes when
+ * it first meets them, the packet decoder a parsed line's string.
+ */
+export const MAX_ADDRESS_LENGTH = 45;
+export const ADDRESS_CHARS = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF.:') ADDRESS_CHARS[c.charCodeAt(0)] = 1;

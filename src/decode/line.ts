@@ -25,7 +25,7 @@ const fields = newFields();
  * JSON, else parsed as text by decodeLine, with the same result either way.
  */
 export function decodeBytes(bytes: Buffer, from: number, to: number, source: number, options: DecodeOptions): DecodeResult {
-  if (scanner.scan(bytes, from, to, fields)) return decodeFields(fields, source, options);
+  if (scanner.scan(bytes, from, to, fields)) return decodeFields(fields, source, options, true);
   return decodeLine(bytes.toString('utf8', from, to), source, options);
 }
 
@@ -44,7 +44,8 @@ export function decodeLine(line: string, source: number, options: DecodeOptions)
   return decodeFields(fieldsFromObject(parsed as { readonly [key: string]: unknown }, fields), source, options);
 }
 
-function decodeFields(values: Fields, source: number, options: DecodeOptions): DecodeResult {
+/** `scanned`: the line scanner read `values` (not JSON.parse), so their addresses were checked. */
+function decodeFields(values: Fields, source: number, options: DecodeOptions, scanned = false): DecodeResult {
   // Record kind first, so a line that is neither is reported as such rather than for its time.
   const counter = isCounterRecord(values);
   if (!counter && !isPacketRecord(values)) {
@@ -61,7 +62,7 @@ function decodeFields(values: Fields, source: number, options: DecodeOptions): D
   }
   if (typeof time !== 'number') return { kind: 'error', reason: time.reason, detail: time.detail };
 
-  return counter ? decodeCounter(values, source, time) : decodePacket(values, source, time, options);
+  return counter ? decodeCounter(values, source, time) : decodePacket(values, source, time, options, scanned);
 }
 
 /** A field's value, with a string the scanner deferred made now. */

@@ -16,7 +16,7 @@ import {
   type PacketEvent,
   type Verdict,
 } from '../pipeline/types.js';
-import { F, FIELD_NAMES, type Fields } from './fields.js';
+import { ADDRESS_CHARS, F, FIELD_NAMES, MAX_ADDRESS_LENGTH, type Fields } from './fields.js';
 import { describe } from './time.js';
 
 export interface VerdictRule {
@@ -34,17 +34,9 @@ const IP_DF = 0x4000;
 
 /** Longest text field taken (NFLOG prefixes are at most 64 bytes, interface names 15). */
 const MAX_TEXT = 256;
-/**
- * An address as IP2STR writes it, IPv4 dotted quad or IPv6 text, is at most this long and made
- * only of ADDRESS_CHARS (a loop over a table: two addresses a line, where a regular expression
- * cost 1.3 % of a normal corpus's time).
- */
-const MAX_ADDRESS = 45;
-const ADDRESS_CHARS = new Uint8Array(128);
-for (const c of '0123456789abcdefABCDEF.:') ADDRESS_CHARS[c.charCodeAt(0)] = 1;
-
+/** Whether a string is an address as IP2STR writes it (a loop over a table, not a regular expression: two a line). */
 function isAddressText(text: string): boolean {
-  if (text.length > MAX_ADDRESS) return false;
+  if (text.length > MAX_ADDRESS_LENGTH) return false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 128 || ADDRESS_CHARS[c] === 0) return false;
@@ -70,6 +62,8 @@ class FieldReader {
   badReason: 'wrong_type' | 'out_of_range' = 'wrong_type';
   badValue: unknown = undefined;
   fields: Fields = NO_FIELDS;
+  /** Whether the line scanner read the fields: it checked the addresses' bytes already (scan.ts). */
+  addressesChecked = false;
 
   /** An unsigned integer header field of at most `max`; NONE when absent. */
   int(key: number, max: number): number {
@@ -90,7 +84,7 @@ class FieldReader {
 
   address(key: number): string {
     const v = this.str(key);
-    if (isAddressText(v)) return v;
+    if (this.addressesChecked || isAddressText(v)) return v;
     this.fail(key, 'out_of_range', v);
     return '';
   }
@@ -122,16 +116,21 @@ export function verdictOf(fields: Fields, prefix: string, options: VerdictOption
   return 'unknown';
 }
 
-/** Builds the event; `time` was already resolved by the caller. */
+/**
+ * Builds the event; `time` was already resolved by the caller. `scanned`: the line scanner read
+ * the fields, so their addresses are known to be address text.
+ */
 export function decodePacket(
   fields: Fields,
   source: number,
   time: number,
   options: VerdictOptions,
+  scanned = false,
 ): PacketEvent | DecodeError {
   const r = reader;
   r.fields = fields;
   r.badKey = -1;
+  r.addressesChecked = scanned;
 
   const prefix = r.str(F['oob.prefix']);
   const srcIp = r.address(F['src_ip']);

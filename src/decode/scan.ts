@@ -16,7 +16,7 @@
 // Strings are checked four bytes at a time too. A string value is compared with the key's
 // previous one four bytes at a time, then looked up by its bytes among the key's values seen
 // before; only a value not seen lately becomes a new string.
-import { FIELD_NAMES, type Fields } from './fields.js';
+import { ADDRESS_CHARS, FIELD_NAMES, MAX_ADDRESS_LENGTH, type Fields } from './fields.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -105,6 +105,12 @@ export class LineScanner {
    */
   private readonly lastView = new DataView(new ArrayBuffer(FIELD_NAMES.length * LAST_BYTES));
   private readonly lastLength = new Int32Array(FIELD_NAMES.length).fill(-1);
+  /**
+   * 1 for an address key: its bytes are checked to be address text when a string is made of them
+   * (not when they are the last line's, or found in the key's table: checked when first met), and a
+   * line with other bytes there is refused, so the decoder need not look at a scanned line's addresses.
+   */
+  private readonly addresses = Uint8Array.from(FIELD_NAMES, (name) => (ADDRESS_KEYS.includes(name) ? 1 : 0));
   /** Per decoder key, its table of strings by their bytes, made with its first string. */
   private readonly interned: Array<StringTable | null> = FIELD_NAMES.map(() => null);
   /** Per decoder key: lookups in its table this window, those that found the string, strings left to stand aside for. */
@@ -233,7 +239,11 @@ export class LineScanner {
             this.deferredFrom[id] = valueStart;
             this.deferredTo[id] = valueEnd;
             value = DEFERRED;
-          } else value = this.text(id, s, valueStart, valueEnd);
+          } else {
+            value = this.text(id, s, valueStart, valueEnd);
+            // An address that is not address text: JSON.parse's line, refused by the decoder.
+            if (value === null) return false;
+          }
         }
         i = valueEnd + 1;
       } else if (c >= ZERO && c <= NINE) {
@@ -313,13 +323,14 @@ export class LineScanner {
    * A decoder key's string value; the previous line's string when the bytes spell it (most values
    * repeat line after line: device, verdict, prefix, interfaces, MAC, the firewall's address).
    */
-  private text(id: number, s: Buffer, from: number, to: number): string {
+  private text(id: number, s: Buffer, from: number, to: number): string | null {
     const length = to - from;
     const view = this.view;
     if (length === this.lastLength[id]) {
       if (length <= LAST_BYTES ? sameBytes(view, from, this.lastView, id * LAST_BYTES, length) : spells(this.lastText[id]!, s, from, to)) return this.lastText[id]!;
     }
     const text = this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, s, view, from, to);
+    if (text === null) return null;
     this.lastText[id] = text;
     this.lastLength[id] = length;
     if (length <= LAST_BYTES) copyBytes(view, from, this.lastView, id * LAST_BYTES, length);
@@ -327,12 +338,13 @@ export class LineScanner {
   }
 
   /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
-  private intern(id: number, s: Buffer, view: DataView, from: number, to: number): string {
+  private intern(id: number, s: Buffer, view: DataView, from: number, to: number): string | null {
     const table = (this.interned[id] ??= new StringTable(ADDRESS_KEYS.includes(FIELD_NAMES[id]!) ? ADDRESS_INTERN_SLOTS : INTERN_SLOTS));
     const slot = table.slotOf(view, from, to);
     let text = table.find(slot, s, view, from, to);
     let found = 1;
     if (text === undefined) {
+      if (this.addresses[id] === 1 && !isAddressBytes(s, from, to)) return null;
       text = latin1(s, from, to);
       table.keep(slot, text, view, from, to);
       found = 0;
@@ -350,9 +362,10 @@ export class LineScanner {
     return text;
   }
 
-  /** A new string of the bytes (a key not interned, or whose table stands aside). */
-  private aside(id: number, s: Buffer, from: number, to: number): string {
+  /** A new string of the bytes (a key whose table stands aside); null for an address key's bytes that are no address. */
+  private aside(id: number, s: Buffer, from: number, to: number): string | null {
     if (this.internAside[id]! > 0) this.internAside[id]!--;
+    if (this.addresses[id] === 1 && !isAddressBytes(s, from, to)) return null;
     return latin1(s, from, to);
   }
 
@@ -424,6 +437,13 @@ function plainWord(x: number): boolean {
   const backslash = x ^ 0x5c5c5c5c;
   const del = x ^ 0x7f7f7f7f;
   return ((below | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | ((del - 0x01010101) & ~del) | x) & 0x80808080) === 0;
+}
+
+/** Whether bytes[from, to) are an address as IP2STR writes it (fields.ts ADDRESS_CHARS). */
+function isAddressBytes(s: Buffer, from: number, to: number): boolean {
+  if (to - from > MAX_ADDRESS_LENGTH) return false;
+  for (let j = from; j < to; j++) if (ADDRESS_CHARS[s[j]!] === 0) return false;
+  return true;
 }
 
 /** Whether bytes[from, to) spell `text`. */

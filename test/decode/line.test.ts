@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLine, type DecodeOptions } from '../../src/decode/line.js';
+import { decodeBytes, decodeLine, type DecodeOptions } from '../../src/decode/line.js';
 import { parseTimestamp } from '../../src/decode/time.js';
 import { NONE, TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type DecodeResult, type PacketEvent } from '../../src/pipeline/types.js';
 
@@ -169,6 +169,9 @@ describe('decoding a ulogd line', () => {
     ];
     it.each(cases)('%s', (_name, line, reason, named) => {
       const result = decodeLine(line, 0, options);
+      // Read from the bytes (the line scanner, or JSON.parse where it leaves the line), the same.
+      const bytes = Buffer.from(line);
+      expect(decodeBytes(bytes, 0, bytes.length, 0, options)).toEqual(result);
       expect(result.kind).toBe('error');
       expect(result.kind === 'error' && result.reason).toBe(reason);
       expect(result.kind === 'error' && result.detail).toContain(named);

@@ -186,6 +186,22 @@ describe('the line scanner', () => {
     }
   });
 
+  it('leaves a line whose address is not address text to JSON.parse, every time it comes, so the decoder refuses it as before', () => {
+    const line = (src: string): Buffer => Buffer.from(`{"src_ip": "${src}", "dest_ip": "203.0.113.1", "oob.prefix": "X", "oob.time.sec": 1795986323}`);
+    const scanner = new LineScanner();
+    const scan = (bytes: Buffer): boolean => scanner.scan(bytes, 0, bytes.length, newFields());
+    const bad = ['198.51.100.7 ', 'fe80::1%eth0', '<img src=x>', 'a:'.repeat(22) + 'ab'];
+    // Before and after the address table knows good addresses, and while it stands aside for a flood of new ones.
+    for (let round = 0; round < 2; round++) {
+      for (const src of bad) {
+        expect(scan(line(src)), src).toBe(false);
+        expect(viaBytes(line(src)), src).toMatchObject({ kind: 'error', reason: 'out_of_range' });
+      }
+      for (let i = 0; i < 20_000; i++) expect(scan(line(`10.1.${(i >> 8) & 255}.${i & 255}`))).toBe(true);
+    }
+    expect(scan(line('2001:DB8::1'))).toBe(true);
+  });
+
   it('keeps no key of the line before in the fields it fills again, whoever filled them last', () => {
     const tcp = '{"oob.prefix": "SSH", "ip.protocol": 6, "src_port": 40000, "dest_port": 22, "tcp.syn": 1, "tcp.window": 16384, "src_ip": "198.51.100.7", "oob.time.sec": 1795986323}';
     const udp = '{"oob.prefix": "DNS", "ip.protocol": 17, "src_port": 53, "dest_port": 5353, "src_ip": "198.51.100.8", "oob.time.sec": 1795986324}';
