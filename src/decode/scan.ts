@@ -229,23 +229,31 @@ export class LineScanner {
       const c = s[i]!;
       if (c === QUOTE) {
         const valueStart = i + 1;
-        let valueEnd = valueStart;
-        while (valueEnd + 4 <= to && plainWord(view.getInt32(valueEnd, true))) valueEnd += 4;
-        while (valueEnd < to && PLAIN[s[valueEnd]!] === 1) valueEnd++;
-        if (valueEnd >= to || s[valueEnd] !== QUOTE) return false;
-        if (id >= 0 && id < fields) {
-          if (this.defers[id] === 1) {
-            this.deferredBytes = s;
-            this.deferredFrom[id] = valueStart;
-            this.deferredTo[id] = valueEnd;
-            value = DEFERRED;
-          } else {
-            value = this.text(id, s, valueStart, valueEnd);
-            // An address that is not address text: JSON.parse's line, refused by the decoder.
-            if (value === null) return false;
+        // The key's last string again (its bytes and a closing quote after them): those bytes were
+        // found plain when that string was made, so they are not looked at one by one again.
+        const last = id >= 0 && id < fields ? this.lastLength[id]! : -1;
+        if (last >= 0 && valueStart + last < to && s[valueStart + last] === QUOTE && this.isLast(id, s, valueStart, last)) {
+          value = this.lastText[id];
+          i = valueStart + last + 1;
+        } else {
+          let valueEnd = valueStart;
+          while (valueEnd + 4 <= to && plainWord(view.getInt32(valueEnd, true))) valueEnd += 4;
+          while (valueEnd < to && PLAIN[s[valueEnd]!] === 1) valueEnd++;
+          if (valueEnd >= to || s[valueEnd] !== QUOTE) return false;
+          if (id >= 0 && id < fields) {
+            if (this.defers[id] === 1) {
+              this.deferredBytes = s;
+              this.deferredFrom[id] = valueStart;
+              this.deferredTo[id] = valueEnd;
+              value = DEFERRED;
+            } else {
+              value = this.text(id, s, valueStart, valueEnd);
+              // An address that is not address text: JSON.parse's line, refused by the decoder.
+              if (value === null) return false;
+            }
           }
+          i = valueEnd + 1;
         }
-        i = valueEnd + 1;
       } else if (c >= ZERO && c <= NINE) {
         let n = c - ZERO;
         let digits = 1;
@@ -326,15 +334,18 @@ export class LineScanner {
   private text(id: number, s: Buffer, from: number, to: number): string | null {
     const length = to - from;
     const view = this.view;
-    if (length === this.lastLength[id]) {
-      if (length <= LAST_BYTES ? sameBytes(view, from, this.lastView, id * LAST_BYTES, length) : spells(this.lastText[id]!, s, from, to)) return this.lastText[id]!;
-    }
+    if (length === this.lastLength[id] && this.isLast(id, s, from, length)) return this.lastText[id]!;
     const text = this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, s, view, from, to);
     if (text === null) return null;
     this.lastText[id] = text;
     this.lastLength[id] = length;
     if (length <= LAST_BYTES) copyBytes(view, from, this.lastView, id * LAST_BYTES, length);
     return text;
+  }
+
+  /** Whether bytes[from, from + length) are those of key `id`'s last string, `length` long. */
+  private isLast(id: number, s: Buffer, from: number, length: number): boolean {
+    return length <= LAST_BYTES ? sameBytes(this.view, from, this.lastView, id * LAST_BYTES, length) : spells(this.lastText[id]!, s, from, from + length);
   }
 
   /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
