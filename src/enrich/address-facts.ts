@@ -36,9 +36,28 @@ const DEFAULTS: AddressFactsOptions = { maxEntries: 32_768, window: 4096, standA
 /** What the address enrichers set on an event. */
 type Facts = Readonly<Pick<PacketEvent, 'geo' | 'owner' | 'listed'>>;
 
+/** Slots of the direct-mapped front of the cache (a power of two). */
+const FRONT_SLOTS = 4096;
+
+/**
+ * An address's front slot, from its length and last six characters: an IPv4 address's last
+ * octet and the end of the one before. Reading six characters costs less than the Map's lookup
+ * of the string, and the same address is the same string (the line scanner shares them), so a
+ * slot holding it is found by identity.
+ */
+function frontSlot(address: string): number {
+  const n = address.length;
+  let h = n;
+  for (let i = n > 6 ? n - 6 : 0; i < n; i++) h = h * 31 + address.charCodeAt(i);
+  return Math.imul(h, 0x9e3779b1) >>> (32 - Math.log2(FRONT_SLOTS));
+}
+
 export class AddressFacts implements Enricher {
   readonly name: string;
   private facts = new Map<string, Facts>();
+  /** In front of `facts`, direct-mapped by frontSlot(): the address a slot holds and its facts. */
+  private readonly frontAddress: Array<string | undefined> = new Array<string | undefined>(FRONT_SLOTS).fill(undefined);
+  private readonly frontFacts: Array<Facts | undefined> = new Array<Facts | undefined>(FRONT_SLOTS).fill(undefined);
   private readonly options: AddressFactsOptions;
   /** The enrichers' generations added up, as of the facts kept. */
   private generation: number;
@@ -62,7 +81,7 @@ export class AddressFacts implements Enricher {
     const generation = this.generationNow();
     if (generation !== this.generation) {
       this.generation = generation;
-      this.facts = new Map();
+      this.forget();
     }
     if (this.asideFor > 0) {
       this.asideFor--;
@@ -70,7 +89,16 @@ export class AddressFacts implements Enricher {
       this.ask(event);
       return;
     }
-    const kept = this.facts.get(event.srcIp);
+    const address = event.srcIp;
+    const slot = frontSlot(address);
+    let kept = this.frontAddress[slot] === address ? this.frontFacts[slot] : undefined;
+    if (kept === undefined) {
+      kept = this.facts.get(address);
+      if (kept !== undefined) {
+        this.frontAddress[slot] = address;
+        this.frontFacts[slot] = kept;
+      }
+    }
     if (kept !== undefined) {
       event.geo = kept.geo;
       event.owner = kept.owner;
@@ -80,13 +108,16 @@ export class AddressFacts implements Enricher {
     } else {
       this.ask(event);
       this.misses++;
-      if (this.facts.size >= this.options.maxEntries) this.facts = new Map();
-      this.facts.set(event.srcIp, { geo: event.geo, owner: event.owner, listed: event.listed });
+      if (this.facts.size >= this.options.maxEntries) this.forget();
+      const facts: Facts = { geo: event.geo, owner: event.owner, listed: event.listed };
+      this.facts.set(address, facts);
+      this.frontAddress[slot] = address;
+      this.frontFacts[slot] = facts;
     }
     if (++this.windowLookups === this.options.window) {
       if (this.windowHits * 8 < this.windowLookups) {
         this.asideFor = this.options.standAside;
-        this.facts = new Map();
+        this.forget();
       }
       this.windowLookups = 0;
       this.windowHits = 0;
@@ -109,6 +140,13 @@ export class AddressFacts implements Enricher {
 
   async close(): Promise<void> {
     await Promise.all(this.enrichers.map((e) => e.close?.()));
+  }
+
+  /** Drops every address kept (replaced data, a full cache, standing aside for a flood). */
+  private forget(): void {
+    this.facts = new Map();
+    this.frontAddress.fill(undefined);
+    this.frontFacts.fill(undefined);
   }
 
   private ask(event: PacketEvent): void {

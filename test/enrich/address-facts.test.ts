@@ -53,6 +53,31 @@ describe('address facts', () => {
     expect(facts.name).toBe('counting');
   });
 
+  it('gives every address its own facts when many share a slot of the front of the cache, as the same strings or as equal new ones', () => {
+    const inner = new Counting();
+    // A window longer than the test: 20,000 new addresses in a row would otherwise make it stand aside (a flood).
+    const facts = new AddressFacts([inner], { window: 1_000_000 });
+    // 20,000 addresses: five for each slot of the front, and more; IPv6 ones too.
+    const addresses = Array.from({ length: 20_000 }, (_, i) => (i % 10 === 0 ? `2001:db8::${i.toString(16)}` : `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`));
+    const first = new Map<string, unknown>();
+    for (const address of addresses) {
+      const e = from(address);
+      facts.enrich(e);
+      first.set(address, e.geo);
+    }
+    // Again in another order, once with the very strings, once with equal new ones.
+    for (const copy of [false, true]) {
+      for (let i = addresses.length - 1; i >= 0; i--) {
+        const address = copy ? ` ${addresses[i]!}`.slice(1) : addresses[i]!;
+        const e = from(address);
+        facts.enrich(e);
+        expect(e.geo, address).toBe(first.get(addresses[i]!));
+      }
+    }
+    expect(inner.asked.length).toBe(addresses.length);
+    expect(facts.stats()).toMatchObject({ hits: 2 * addresses.length, misses: addresses.length });
+  });
+
   it('asks again once an enricher has new data (its generation went up)', () => {
     const inner = new Counting();
     const facts = new AddressFacts([new Counting('other'), inner]);
