@@ -6,16 +6,19 @@
 // JSON (one flat object; keys and strings of printable ASCII without escapes; non-negative
 // integers of at most 15 digits, true, false, null; each key the decoder reads at most once) and
 // answers false for anything else — an escape, a nested value, a fraction, a duplicate key, a
-// control character, a byte over 0x7e, trailing garbage — so the caller parses that line with
-// JSON.parse and decides exactly as before. On every line it accepts, the fields are those
-// JSON.parse would give (test/decode/scan.test.ts checks this against JSON.parse on mutated lines).
+// control character, a byte over 0x7e, trailing garbage, an address that is not address text — so
+// the caller parses that line with JSON.parse and decides exactly as before. On every line it
+// accepts, the fields are those JSON.parse would give (test/decode/scan.test.ts checks this against
+// JSON.parse on mutated lines), and its addresses are address text (the decoder does not check them
+// again).
 //
 // ulogd writes its keys in the same order on every line of a kind, so each key is first compared
 // with the one that followed the previous key last time (or the time before: lines of two kinds
 // interleave), four bytes at a time together with its `": `; only a miss looks the key up by name.
-// Strings are checked four bytes at a time too. A string value is compared with the key's
-// previous one four bytes at a time, then looked up by its bytes among the key's values seen
-// before; only a value not seen lately becomes a new string.
+// A string value is first compared with the key's previous one, four bytes at a time: when it is
+// that one again its bytes need no other look. Else they are checked four at a time, then looked up
+// among the key's values seen before; only a value not seen lately becomes a new string (and only
+// then are an address's bytes checked to be address text).
 import { ADDRESS_CHARS, FIELD_NAMES, MAX_ADDRESS_LENGTH, type Fields } from './fields.js';
 
 const QUOTE = 0x22;
