@@ -45,6 +45,23 @@ describe('seen filter', () => {
     expect(wrong).toBeLessThan(50);
   });
 
+  it("keeps its first sources exactly (a 32nd of its bits' count of them), then their bits, forgetting none", () => {
+    // 2^10 bits: its first 32 sources kept exactly.
+    const f = new SeenFilter(10);
+    const firsts = Array.from({ length: 32 }, (_, i) => (0x0a000000 + i * 7919) >>> 0);
+    for (const a of firsts) expect(f.testAndAdd(a)).toBe(false);
+    // Exact: no other source is "seen" (the same 32 in the bits would make about 20 in 100,000 so).
+    let wrong = 0;
+    for (let a = 0; a < 100_000; a++) if (f.has((0xc6000000 + a) >>> 0)) wrong++;
+    expect(wrong).toBe(0);
+    // The 33rd makes the bits, with all that came before.
+    expect(f.testAndAdd(0x0b000000)).toBe(false);
+    for (const a of [...firsts, 0x0b000000]) expect([f.has(a), f.testAndAdd(a)]).toEqual([true, true]);
+    // An hour's end empties it back to exact.
+    f.clear();
+    expect([f.has(firsts[0]!), f.testAndAdd(firsts[0]!), f.testAndAdd(firsts[0]!)]).toEqual([false, false, true]);
+  });
+
   it('hashes alike inputs far apart (adjacent addresses, IPv6 networks as text)', () => {
     expect(mix32(1)).not.toBe(mix32(2));
     expect(Math.abs(mix32(1) - mix32(2))).toBeGreaterThan(1000);
