@@ -331,13 +331,13 @@ export class LineScanner {
   }
 
   /**
-   * A decoder key's string value; the previous line's string when the bytes spell it (most values
-   * repeat line after line: device, verdict, prefix, interfaces, MAC, the firewall's address).
+   * A decoder key's string value that is not its last one (scan() took that one already): the
+   * string kept for its bytes, else a new one; null for an address key's bytes that are no address.
+   * It becomes the key's last string.
    */
   private text(id: number, s: Buffer, from: number, to: number): string | null {
     const length = to - from;
     const view = this.view;
-    if (length === this.lastLength[id] && this.isLast(id, s, from, length)) return this.lastText[id]!;
     const text = this.internAside[id]! > 0 ? this.aside(id, s, from, to) : this.intern(id, s, view, from, to);
     if (text === null) return null;
     this.lastText[id] = text;
