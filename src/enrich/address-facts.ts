@@ -38,6 +38,8 @@ type Facts = Readonly<Pick<PacketEvent, 'geo' | 'owner' | 'listed'>>;
 
 /** Slots of the direct-mapped front of the cache (a power of two). */
 const FRONT_SLOTS = 4096;
+/** 32 − log2(FRONT_SLOTS): a hash's top bits pick the slot. */
+const FRONT_SHIFT = 32 - Math.log2(FRONT_SLOTS);
 
 /**
  * An address's front slot, from its length and last six characters: an IPv4 address's last
@@ -49,7 +51,7 @@ function frontSlot(address: string): number {
   const n = address.length;
   let h = n;
   for (let i = n > 6 ? n - 6 : 0; i < n; i++) h = h * 31 + address.charCodeAt(i);
-  return Math.imul(h, 0x9e3779b1) >>> (32 - Math.log2(FRONT_SLOTS));
+  return Math.imul(h, 0x9e3779b1) >>> FRONT_SHIFT;
 }
 
 export class AddressFacts implements Enricher {
