@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { Rng } from '../../src/bench/corpus.js';
-import { newFields } from '../../src/decode/fields.js';
+import { FIELD_NAMES, newFields } from '../../src/decode/fields.js';
 import { decodeBytes, decodeLine, type DecodeOptions } from '../../src/decode/line.js';
 import { LineScanner } from '../../src/decode/scan.js';
 
@@ -114,6 +114,38 @@ describe('the line scanner', () => {
       'null',
     ];
     for (const text of cases) expectSameOutcome(text, false);
+  });
+
+  it('reads numbers of 1 to 15 digits wherever they start in a word, and leaves longer ones, fractions and exponents to JSON.parse', () => {
+    // Digits are read four at a time while a whole word of them follows, then one by one.
+    const read = readsWith(new LineScanner());
+    const SEQ = FIELD_NAMES.indexOf('tcp.seq');
+    for (let digits = 1; digits <= 16; digits++) {
+      for (const lead of ['1', '9', '5']) {
+        const number = lead + '0123456789876543'.slice(0, digits - 1);
+        for (let pad = 0; pad < 4; pad++) {
+          for (const after of ['}', ', "ip.protocol": 6}', ' }']) {
+            const text = `{${'"dvc": "x", '.repeat(pad & 1)}"tcp.seq"${' '.repeat(pad >> 1)}: ${number}${after}`;
+            expectSameOutcome(text, digits <= 15);
+            if (digits <= 15) expect(read(text)?.[SEQ], text).toBe(Number(number));
+            for (const tail of ['.5', 'e3', 'E3', '0'.repeat(16 - digits) + '1']) expectSameOutcome(`{"tcp.seq": ${number}${tail}}`, false);
+          }
+        }
+      }
+    }
+    // A line cut after its digits, at the end of the bytes: no word is read past them.
+    for (let digits = 1; digits <= 9; digits++) {
+      const cut = Buffer.from(`{"tcp.seq": ${'123456789'.slice(0, digits)}`);
+      expect(new LineScanner().scan(cut, 0, cut.length, newFields())).toBe(false);
+    }
+    // A word that is not all digits, each of its bytes in turn the one that is not: no JSON.
+    for (let at = 0; at < 4; at++) {
+      for (const other of [':', '/', '@', 'a', ' ', ',', '}', '\x7f']) {
+        const word = '1234'.split('');
+        word[at] = other;
+        expectSameOutcome(`{"tcp.seq": 9${word.join('')}5}`, false);
+      }
+    }
   });
 
   it('refuses a control, DEL, non-ASCII, quote or backslash byte wherever it stands in a string, as JSON.parse does', () => {
