@@ -10,6 +10,7 @@
 // as without it), then it tries again. What it keeps is dropped when an enricher's data is
 // replaced (its generation) and when it stands aside.
 import type { AddressEnricher, Enricher, PacketEvent } from '../pipeline/types.js';
+import { addressSlot } from '../util/ip.js';
 
 export interface AddressFactsStats {
   /** Events answered from what was kept. */
@@ -41,23 +42,10 @@ const FRONT_SLOTS = 4096;
 /** 32 − log2(FRONT_SLOTS): a hash's top bits pick the slot. */
 const FRONT_SHIFT = 32 - Math.log2(FRONT_SLOTS);
 
-/**
- * An address's front slot, from its length and last six characters: an IPv4 address's last
- * octet and the end of the one before. Reading six characters costs less than the Map's lookup
- * of the string, and the same address is the same string (the line scanner shares them), so a
- * slot holding it is found by identity.
- */
-function frontSlot(address: string): number {
-  const n = address.length;
-  let h = n;
-  for (let i = n > 6 ? n - 6 : 0; i < n; i++) h = h * 31 + address.charCodeAt(i);
-  return Math.imul(h, 0x9e3779b1) >>> FRONT_SHIFT;
-}
-
 export class AddressFacts implements Enricher {
   readonly name: string;
   private facts = new Map<string, Facts>();
-  /** In front of `facts`, direct-mapped by frontSlot(): the address a slot holds and its facts. */
+  /** In front of `facts`, direct-mapped by addressSlot(): the address a slot holds and its facts. */
   private readonly frontAddress: Array<string | undefined> = new Array<string | undefined>(FRONT_SLOTS).fill(undefined);
   private readonly frontFacts: Array<Facts | undefined> = new Array<Facts | undefined>(FRONT_SLOTS).fill(undefined);
   private readonly options: AddressFactsOptions;
@@ -92,7 +80,7 @@ export class AddressFacts implements Enricher {
       return;
     }
     const address = event.srcIp;
-    const slot = frontSlot(address);
+    const slot = addressSlot(address, FRONT_SHIFT);
     let kept = this.frontAddress[slot] === address ? this.frontFacts[slot] : undefined;
     if (kept === undefined) {
       kept = this.facts.get(address);

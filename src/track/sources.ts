@@ -16,7 +16,7 @@ import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
 import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
-import { ipv6Network, parseIPv4 } from '../util/ip.js';
+import { addressSlot, ipv6Network, parseIPv4 } from '../util/ip.js';
 import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
 import type { TrackOptions } from './options.js';
 
@@ -209,6 +209,11 @@ export class RowPool {
 }
 
 /** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
+/** Slots of the source table's direct-mapped front (a power of two). */
+const FRONT_SLOTS = 4096;
+/** 32 − log2(FRONT_SLOTS): addressSlot()'s shift. */
+const FRONT_SHIFT = 32 - Math.log2(FRONT_SLOTS);
+
 export class SourceState implements RecorderSlot, CampaignLink {
   address: string;
   /** The address as an IPv4 number when it is one (the table's key then), else NONE. */
@@ -687,6 +692,12 @@ export class SourceTable {
   private readonly v4Rows = new Ipv4Index();
   private readonly byRow: (SourceState | null)[] = [];
   private readonly byAddress = new Map<string, SourceState>();
+  /**
+   * In front of those, direct-mapped by addressSlot(): a source whose key is found here costs
+   * neither the parse of its address nor the lookups (a normal corpus's packets come from the
+   * same sources again and again). A removed source leaves its slot.
+   */
+  private readonly front: (SourceState | null)[] = new Array<SourceState | null>(FRONT_SLOTS).fill(null);
   /** Ends of the recency list. */
   private newest: SourceState | null = null;
   private oldest: SourceState | null = null;
@@ -710,6 +721,8 @@ export class SourceTable {
 
   /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */
   private remove(s: SourceState, reason: RemoveReason): void {
+    const slot = addressSlot(s.address, FRONT_SHIFT);
+    if (this.front[slot] === s) this.front[slot] = null;
     if (s.v4 >= 0) {
       this.v4Rows.delete(s.v4);
       this.byRow[s.row] = null;
@@ -793,6 +806,40 @@ export class SourceTable {
     return network;
   }
 
+  /** A new source's state (the least recently seen one makes room when the table is full). */
+  private add(key: string, v4: number, time: number, epoch: number): SourceState {
+    if (this.size >= this.options.maxSources && this.oldest !== null) {
+      this.evicted++;
+      this.remove(this.oldest, 'evicted');
+    }
+    const rows = this.rows;
+    const row = rows.alloc();
+    const spare = this.spare;
+    this.spare = null;
+    const s =
+      spare !== null
+        ? spare.reset(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row)
+        : new SourceState(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row);
+    if (v4 >= 0) {
+      this.v4Rows.set(v4, row);
+      while (this.byRow.length <= row) this.byRow.push(null);
+      this.byRow[row] = s;
+    } else this.byAddress.set(key, s);
+    this.pushNewest(s);
+    return s;
+  }
+
+  /** A known source seen again: the newest, its times, its window moved to `epoch`. */
+  private touch(s: SourceState, time: number, epoch: number): void {
+    if (s !== this.newest) {
+      this.unlink(s);
+      this.pushNewest(s);
+    }
+    if (time > s.lastSeen) s.lastSeen = time;
+    if (time < s.firstSeen) s.firstSeen = time;
+    if (epoch > s.epoch) advance(s, epoch);
+  }
+
   /** The probe technique of the packet observe() saw last (TECHNIQUES index), −1: no probe. */
   lastTechnique = -1;
 
@@ -803,35 +850,15 @@ export class SourceTable {
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
     const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
-    const v4 = parseIPv4(key, 0, key.length);
-    let s = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
-    if (s === undefined) {
-      if (this.size >= o.maxSources && this.oldest !== null) {
-        this.evicted++;
-        this.remove(this.oldest, 'evicted');
-      }
-      const row = this.rows.alloc();
-      const spare = this.spare;
-      this.spare = null;
-      const rows = this.rows;
-      s =
-        spare !== null
-          ? spare.reset(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row)
-          : new SourceState(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row);
-      if (v4 >= 0) {
-        this.v4Rows.set(v4, row);
-        while (this.byRow.length <= row) this.byRow.push(null);
-        this.byRow[row] = s;
-      } else this.byAddress.set(key, s);
-      this.pushNewest(s);
-    } else {
-      if (s !== this.newest) {
-        this.unlink(s);
-        this.pushNewest(s);
-      }
-      if (time > s.lastSeen) s.lastSeen = time;
-      if (time < s.firstSeen) s.firstSeen = time;
-      if (epoch > s.epoch) advance(s, epoch);
+    const at = addressSlot(key, FRONT_SHIFT);
+    let s = this.front[at] as SourceState | null;
+    if (s !== null && s.address === key) this.touch(s, time, epoch);
+    else {
+      const v4 = parseIPv4(key, 0, key.length);
+      const known = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
+      if (known !== undefined) this.touch((s = known), time, epoch);
+      else s = this.add(key, v4, time, epoch);
+      this.front[at] = s;
     }
     // A late event (epoch before the ring's newest slot) is counted into the newest slot.
     const slot = s.base + (s.epoch % SLOTS) * COUNTERS;

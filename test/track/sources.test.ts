@@ -153,6 +153,42 @@ describe('per-source tracking', () => {
     expect(t.sources({ limit: 1000 }).some((r) => r.address === '10.1.0.50')).toBe(false);
   });
 
+  it('counts each source exactly while far more sources than it keeps come, go and come back, as the same strings and as equal new ones', () => {
+    // More addresses than the table's direct-mapped front has slots (many share one), with
+    // evictions: a source found in the front must be the one of that address, and one removed must
+    // not be found there again.
+    const t = tracker({ max_sources: 3_000 });
+    const addresses = Array.from({ length: 10_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const model = new Map<string, number>();
+    let seed = 7;
+    for (let i = 0; i < 60_000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      // Most packets from a few hundred sources, the rest from anywhere.
+      const index = seed % 4 !== 0 ? (seed >>> 8) % 400 : (seed >>> 8) % addresses.length;
+      const address = i % 2 === 0 ? addresses[index]! : `${addresses[index]!} `.trimEnd();
+      t.observe(packet({ time: T0 + i, src: address }));
+      const count = model.get(address) ?? 0;
+      model.delete(address);
+      model.set(address, count + 1);
+      if (model.size > 3_000) model.delete(model.keys().next().value!);
+    }
+    const rows = t.sources({ limit: 10_000 });
+    expect(rows).toHaveLength(model.size);
+    expect(new Map(rows.map((r) => [r.address, r.packets.total]))).toEqual(model);
+  });
+
+  it('starts a source anew when its address comes back after it expired, as the same string', () => {
+    const t = tracker({ window_seconds: 80 });
+    const address = '198.51.100.77';
+    t.observe(packet({ time: T0, src: address }));
+    t.observe(packet({ time: T0 + 1, src: address }));
+    t.prune(T0 + 200_000);
+    expect(t.stats().tracked).toBe(0);
+    t.observe(packet({ time: T0 + 200_000, src: address }));
+    expect(t.stats().tracked).toBe(1);
+    expect(t.sources()).toMatchObject([{ address, firstSeen: new Date(T0 + 200_000).toISOString(), packets: { total: 1 } }]);
+  });
+
   it('tracks IPv6 sources per /64 by default: an attacker rotating through its /64 is one source', () => {
     const t = tracker();
     for (let i = 1; i <= 30; i++) t.observe(packet({ time: T0 + i, src: `2001:db8:1:2::${i.toString(16)}`, dport: 1000 + i }));
