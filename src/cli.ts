@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { checkConfig, runDaemon } from './main.js';
 import { errorText } from './util/errors.js';
+import { raiseInterruptBudget } from './util/tier-up.js';
 import { NFWATCH_VERSION } from './web/version.js';
 
 /** Read when --config is not given: where the Debian install puts it (README "Install on Debian"). */
@@ -28,6 +29,8 @@ and re-reads log level, verdict rules and error sampling from the configuration.
 `;
 
 function main(argv: string[]): void {
+  // Before any packet is read (util/tier-up.ts): the daemon and a replay run one hot path for long.
+  raiseInterruptBudget(process.execArgv);
   // `nfwatch replay ...`: backfill old ulogd files (src/replay/), with options of its own.
   if (argv[0] === 'replay') {
     void import('./replay/cli.js').then((m) => m.replayMain(argv.slice(1), DEFAULT_CONFIG));
