@@ -213,6 +213,9 @@ export class RowPool {
 const FRONT_SLOTS = 4096;
 /** 32 − log2(FRONT_SLOTS): addressSlot()'s shift. */
 const FRONT_SHIFT = 32 - Math.log2(FRONT_SLOTS);
+/** Packets over which the front's hit rate is judged, and those it then stands aside for (as the address facts' cache). */
+const FRONT_WINDOW = 4096;
+const FRONT_STAND_ASIDE = 262_144;
 
 export class SourceState implements RecorderSlot, CampaignLink {
   address: string;
@@ -695,9 +698,15 @@ export class SourceTable {
   /**
    * In front of those, direct-mapped by addressSlot(): a source whose key is found here costs
    * neither the parse of its address nor the lookups (a normal corpus's packets come from the
-   * same sources again and again). A removed source leaves its slot.
+   * same sources again and again). A removed source leaves its slot. A spoofed flood would only
+   * pay for it (a miss reads another source's address, an eviction its own): over a window of
+   * FRONT_WINDOW packets, fewer than one in eight found here makes it stand aside, empty, for
+   * FRONT_STAND_ASIDE packets.
    */
   private readonly front: (SourceState | null)[] = new Array<SourceState | null>(FRONT_SLOTS).fill(null);
+  private frontLookups = 0;
+  private frontHits = 0;
+  private frontAside = 0;
   /** Ends of the recency list. */
   private newest: SourceState | null = null;
   private oldest: SourceState | null = null;
@@ -721,8 +730,10 @@ export class SourceTable {
 
   /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */
   private remove(s: SourceState, reason: RemoveReason): void {
-    const slot = addressSlot(s.address, FRONT_SHIFT);
-    if (this.front[slot] === s) this.front[slot] = null;
+    if (this.frontAside === 0) {
+      const slot = addressSlot(s.address, FRONT_SHIFT);
+      if (this.front[slot] === s) this.front[slot] = null;
+    }
     if (s.v4 >= 0) {
       this.v4Rows.delete(s.v4);
       this.byRow[s.row] = null;
@@ -806,6 +817,38 @@ export class SourceTable {
     return network;
   }
 
+  /** The source of `key`, seen at `time`: a known one touched, else a new one. */
+  private find(key: string, time: number, epoch: number): SourceState {
+    if (this.frontAside > 0) this.frontAside--;
+    const v4 = parseIPv4(key, 0, key.length);
+    const known = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
+    if (known === undefined) return this.add(key, v4, time, epoch);
+    this.touch(known, time, epoch);
+    return known;
+  }
+
+  /** find() through the front, which then holds the source; judges the front's hit rate. */
+  private findThroughFront(key: string, time: number, epoch: number): SourceState {
+    const at = addressSlot(key, FRONT_SHIFT);
+    let s = this.front[at] as SourceState | null;
+    if (s !== null && s.address === key) {
+      this.touch(s, time, epoch);
+      this.frontHits++;
+    } else {
+      s = this.find(key, time, epoch);
+      this.front[at] = s;
+    }
+    if (++this.frontLookups === FRONT_WINDOW) {
+      if (this.frontHits * 8 < FRONT_WINDOW) {
+        this.frontAside = FRONT_STAND_ASIDE;
+        this.front.fill(null);
+      }
+      this.frontLookups = 0;
+      this.frontHits = 0;
+    }
+    return s;
+  }
+
   /** A new source's state (the least recently seen one makes room when the table is full). */
   private add(key: string, v4: number, time: number, epoch: number): SourceState {
     if (this.size >= this.options.maxSources && this.oldest !== null) {
@@ -850,16 +893,7 @@ export class SourceTable {
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
     const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
-    const at = addressSlot(key, FRONT_SHIFT);
-    let s = this.front[at] as SourceState | null;
-    if (s !== null && s.address === key) this.touch(s, time, epoch);
-    else {
-      const v4 = parseIPv4(key, 0, key.length);
-      const known = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
-      if (known !== undefined) this.touch((s = known), time, epoch);
-      else s = this.add(key, v4, time, epoch);
-      this.front[at] = s;
-    }
+    const s = this.frontAside > 0 ? this.find(key, time, epoch) : this.findThroughFront(key, time, epoch);
     // A late event (epoch before the ring's newest slot) is counted into the newest slot.
     const slot = s.base + (s.epoch % SLOTS) * COUNTERS;
     const totals = s.base + TOTALS_AT;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TCP_ACK, TCP_FIN, TCP_SYN } from '../../src/pipeline/types.js';
+import { addressSlot } from '../../src/util/ip.js';
 import { FIREWALL, T0, packet, seqs, tracker } from './helpers.js';
 
 describe('per-source tracking', () => {
@@ -175,6 +176,53 @@ describe('per-source tracking', () => {
     const rows = t.sources({ limit: 10_000 });
     expect(rows).toHaveLength(model.size);
     expect(new Map(rows.map((r) => [r.address, r.packets.total]))).toEqual(model);
+  });
+
+  it('counts each source exactly through a spoofed flood, while its front stands aside, and after', () => {
+    const t = tracker({ max_sources: 2_000 });
+    const model = new Map<string, number>();
+    const see = (address: string, time: number): void => {
+      t.observe(packet({ time, src: address }));
+      const count = model.get(address) ?? 0;
+      model.delete(address);
+      model.set(address, count + 1);
+      if (model.size > 2_000) model.delete(model.keys().next().value!);
+    };
+    const regular = (i: number): string => `192.0.2.${i % 200}`;
+    let time = T0;
+    // Regulars, then a flood of new sources (with regulars among them) long enough to make the
+    // front stand aside and come back, then regulars again, some evicted by the flood.
+    for (let i = 0; i < 5_000; i++) see(regular(i), time++);
+    for (let i = 0; i < 280_000; i++) see(i % 50 === 0 ? regular(i) : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, time++);
+    for (let i = 0; i < 5_000; i++) see(regular(i * 7), time++);
+    const rows = t.sources({ limit: 10_000 });
+    expect(rows).toHaveLength(model.size);
+    expect(new Map(rows.map((r) => [r.address, r.packets.total]))).toEqual(model);
+  });
+
+  it('starts anew a source that expired while its front stood aside for a flood', () => {
+    const t = tracker({ window_seconds: 80, max_sources: 500_000 });
+    const address = '198.51.100.78';
+    t.observe(packet({ time: T0, src: address }));
+    t.observe(packet({ time: T0 + 1, src: address }));
+    // Expires after it: the object kept for reuse is this one's, not the address's.
+    t.observe(packet({ time: T0 + 2, src: '198.51.100.79' }));
+    // A flood of new sources long enough to make the front stand aside (after 4,096) and come
+    // back (262,144 later), none of them in the address's front slot; the address expires while
+    // the front stands aside, and comes back once it is in use again.
+    const slot = addressSlot(address, 32 - 12); // the front's 4,096 slots
+    let time = T0 + 3;
+    for (let i = 0, flood = 0; flood < 268_000; i++) {
+      const source = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      if (addressSlot(source, 32 - 12) === slot) continue;
+      if (++flood === 10_000) {
+        time += 100_000;
+        t.prune(time);
+      }
+      t.observe(packet({ time: time++, src: source }));
+    }
+    t.observe(packet({ time, src: address }));
+    expect(t.sources({ limit: 1_000_000 }).filter((r) => r.address === address)).toMatchObject([{ firstSeen: new Date(time).toISOString(), packets: { total: 1 } }]);
   });
 
   it('starts a source anew when its address comes back after it expired, as the same string', () => {
