@@ -208,7 +208,6 @@ export class RowPool {
   }
 }
 
-/** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
 /** Slots of the source table's direct-mapped front (a power of two). */
 const FRONT_SLOTS = 4096;
 /** 32 − log2(FRONT_SLOTS): addressSlot()'s shift. */
@@ -217,6 +216,7 @@ const FRONT_SHIFT = 32 - Math.log2(FRONT_SLOTS);
 const FRONT_WINDOW = 4096;
 const FRONT_STAND_ASIDE = 262_144;
 
+/** One source address and what it did. Fields are public for the pure update functions of scans/campaigns. */
 export class SourceState implements RecorderSlot, CampaignLink {
   address: string;
   /** The address as an IPv4 number when it is one (the table's key then), else NONE. */
@@ -817,7 +817,7 @@ export class SourceTable {
     return network;
   }
 
-  /** The source of `key`, seen at `time`: a known one touched, else a new one. */
+  /** The source of `key`, seen at `time`: a known one touched, else a new one (counts down a stand-aside). */
   private find(key: string, time: number, epoch: number): SourceState {
     if (this.frontAside > 0) this.frontAside--;
     const v4 = parseIPv4(key, 0, key.length);
