@@ -369,7 +369,7 @@ export class LineScanner {
 
   /** The string of an interned key's bytes: the one kept for them, else a new one, kept from now on. */
   private intern(id: number, s: Buffer, view: DataView, from: number, to: number): string | null {
-    const table = (this.interned[id] ??= new StringTable(ADDRESS_KEYS.includes(FIELD_NAMES[id]!) ? ADDRESS_INTERN_SLOTS : INTERN_SLOTS));
+    const table = (this.interned[id] ??= new StringTable(this.addresses[id] === 1 ? ADDRESS_INTERN_SLOTS : INTERN_SLOTS));
     const slot = table.slotOf(view, from, to);
     let text = table.find(slot, s, view, from, to);
     let found = 1;

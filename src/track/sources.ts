@@ -817,9 +817,8 @@ export class SourceTable {
     return network;
   }
 
-  /** The source of `key`, seen at `time`: a known one touched, else a new one (counts down a stand-aside). */
+  /** The source of `key`, seen at `time`: a known one touched, else a new one. */
   private find(key: string, time: number, epoch: number): SourceState {
-    if (this.frontAside > 0) this.frontAside--;
     const v4 = parseIPv4(key, 0, key.length);
     const known = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
     if (known === undefined) return this.add(key, v4, time, epoch);
@@ -893,7 +892,11 @@ export class SourceTable {
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
     const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
-    const s = this.frontAside > 0 ? this.find(key, time, epoch) : this.findThroughFront(key, time, epoch);
+    let s: SourceState;
+    if (this.frontAside > 0) {
+      this.frontAside--;
+      s = this.find(key, time, epoch);
+    } else s = this.findThroughFront(key, time, epoch);
     // A late event (epoch before the ring's newest slot) is counted into the newest slot.
     const slot = s.base + (s.epoch % SLOTS) * COUNTERS;
     const totals = s.base + TOTALS_AT;
