@@ -83,7 +83,9 @@ describe('/healthz of the running daemon', () => {
     }, OK_WITHIN_MS, 100);
     expect(Date.now() - backAt).toBeLessThan(OK_WITHIN_MS);
     expect(JSON.parse(answer.body)).toMatchObject({ status: 'ok', sinks: { graphite: 'ok' } });
-    // What waited during the outage (nfwatch's own health lines) reached the carbon that came back.
-    expect(carbon!.lines().length).toBeGreaterThan(0);
+    // What waited during the outage (nfwatch's own health lines) reaches the carbon that came back. Health
+    // turns ok once the connection is up; the resent lines may land a moment after, so wait for them.
+    const resent = await waitFor('lines resent to the carbon that came back', () => (carbon!.lines().length > 0 ? carbon!.lines() : undefined), OK_WITHIN_MS, 50);
+    expect(resent.length).toBeGreaterThan(0);
   }, OK_WITHIN_MS + 10_000);
 });
