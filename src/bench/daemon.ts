@@ -316,8 +316,9 @@ export function check(what: string, expected: number, actual: number): Check {
 }
 
 /**
- * A first start (on an empty file, in `dir`): it parses the bundled AS data and keeps it in its
- * state_dir, as an installed daemon does once. Its measurement, and the files later runs are given
+ * A first start (on an empty file, in `dir`, with an empty state_dir): it reads the build's AS
+ * table or, where that does not match, parses the bundled AS data and keeps it in its state_dir, as
+ * an installed daemon does once. Its measurement, and the files later runs are given
  * (DaemonSetup.stateFiles) so that each of them starts as every start after the first does.
  */
 export async function firstStart(dir: string): Promise<{ startup: StartupMeasurement; stateFiles: string[] }> {

@@ -97,7 +97,7 @@ export const ConfigSchema = Type.Object(
         state_dir: Type.String({
           minLength: 1,
           default: '/var/lib/nfwatch',
-          description: 'Where read positions (one small JSON file per file source), the series names admitted so far (series.json), the history (history.sqlite, unless history.path says otherwise) and the bundled AS data as parsed at the first start (asn-bundled.table, about 10 MB: later starts read it in a fraction of the time; made again when the data changes) are kept; it must be writable by the user nfwatch runs as (the systemd unit gives it /var/lib/nfwatch). A relative path is taken from the working directory.',
+          description: 'Where read positions (one small JSON file per file source), the series names admitted so far (series.json), the history (history.sqlite, unless history.path says otherwise) and the bundled AS data as parsed at the first start where the copy made by the build (dist/asn-bundled.table) does not match the installed data (asn-bundled.table, about 10 MB: later starts read it in a fraction of the time; made again when the data changes) are kept; it must be writable by the user nfwatch runs as (the systemd unit gives it /var/lib/nfwatch). A relative path is taken from the working directory.',
         }),
         log_level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info', description: 'Least severe log level written to stderr.' }),
         max_line_bytes: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 65536, description: 'Longest accepted line; longer lines are skipped and counted, never buffered whole.' }),

@@ -1,9 +1,10 @@
-// The bundled AS data, kept parsed in state_dir. Parsing its 30 MB of CSV takes about a second
-// of every start and lifts the start's peak memory by ~70 MiB (the file bytes and the builder's
-// arrays); the parsed table, written once as typed arrays, reads back in a few milliseconds as
-// views of one buffer. The file names what it was made from (each CSV's path, size and
-// modification time): when that differs, or the file is not one this code wrote whole, it is not
-// used, the CSV is parsed and the file written again. A broken file is never worse than none.
+// The bundled AS data, kept parsed: by the build beside the code (SHIPPED_ASN_TABLE) and, when
+// that one does not match the installed data, by the first start in state_dir. Parsing its 30 MB
+// of CSV takes a second or more of CPU and lifts the start's peak memory by ~70 MiB (the file bytes
+// and the builder's arrays); the parsed table, written once as typed arrays, reads back in a few
+// milliseconds as views of one buffer. The file names what it was made from (asnCacheSignature):
+// when that differs, or the file is not one this code wrote whole, it is not used, the CSV is
+// parsed and the file in state_dir written again. A broken file is never worse than none.
 //
 // Layout, little-endian: MAGIC, the CRC-32 of everything after it, a u32 header length, the header
 // (JSON), zero padding to a multiple of 8, then the sections (32-bit words: AS numbers, where each
@@ -11,6 +12,7 @@
 // organisations as UTF-8, one after another.
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { errorCode, errorText } from '../util/errors.js';
 import type { Segments } from './address-ranges.js';
@@ -19,6 +21,13 @@ import { MISSING } from './watched-files.js';
 
 /** The parsed bundled AS data's file in state_dir. */
 export const ASN_CACHE_FILE = 'asn-bundled.table';
+
+/**
+ * The same table made by the build (scripts/ship-asn-table.mjs) beside the code, dist/: a first
+ * start with an empty state_dir reads it instead of parsing the CSV, when it was made from the
+ * installed package's version.
+ */
+export const SHIPPED_ASN_TABLE = fileURLToPath(new URL(`../${ASN_CACHE_FILE}`, import.meta.url));
 
 /** The first 8 bytes; the digits are the layout's version. */
 const MAGIC = Buffer.from('NFWASN01', 'latin1');
@@ -39,11 +48,16 @@ interface Header {
   orgBytes: number;
 }
 
-/** How the files a table is made from are identified: path, size and modification time of each. */
-export async function asnCacheSignature(files: readonly string[]): Promise<string> {
+/**
+ * How the files a table is made from are identified. Files of an installed package (its
+ * `name@version` given) by that version and each file's name and size: npm never changes what a
+ * published version holds, so a table made at build time (SHIPPED_ASN_TABLE) holds wherever and
+ * whenever the package is installed. Other files by the path, size and modification time of each.
+ */
+export async function asnCacheSignature(files: readonly string[], packageVersion = ''): Promise<string> {
   const parts = await Promise.all(files.map(async (file) => {
     const s = await stat(file);
-    return `${file} ${s.size} ${s.mtimeMs}`;
+    return packageVersion === '' ? `${file} ${s.size} ${s.mtimeMs}` : `${packageVersion} ${path.basename(file)} ${s.size}`;
   }));
   return parts.join('\n');
 }

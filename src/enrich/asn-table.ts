@@ -21,7 +21,8 @@ export interface AsnInfo {
 }
 
 /** The bundled files: IPv4 as decimal numbers (smaller, faster to read), IPv6 as text. */
-export const BUNDLED_ASN_CSV = { ipv4: '@ip-location-db/asn/asn-ipv4-num.csv', ipv6: '@ip-location-db/asn/asn-ipv6.csv' } as const;
+const BUNDLED_PACKAGE = '@ip-location-db/asn';
+export const BUNDLED_ASN_CSV = { ipv4: `${BUNDLED_PACKAGE}/asn-ipv4-num.csv`, ipv6: `${BUNDLED_PACKAGE}/asn-ipv6.csv` } as const;
 
 /** The credit the bundled data asks for (CC BY 4.0; DB-IP asks for a link to db-ip.com). */
 export const ASN_CREDIT: GeoCredit = { text: 'AS data by RouteViews, DB-IP and NRO (CC BY 4.0)', url: 'https://db-ip.com' };
@@ -30,6 +31,16 @@ export const ASN_CREDIT: GeoCredit = { text: 'AS data by RouteViews, DB-IP and N
 export function bundledAsnCsvPath(family: keyof typeof BUNDLED_ASN_CSV): string {
   try {
     return createRequire(import.meta.url).resolve(BUNDLED_ASN_CSV[family]);
+  } catch {
+    return '';
+  }
+}
+
+/** The installed version of the bundled files' package; '' when it is not installed. */
+export function bundledAsnVersion(): string {
+  try {
+    const { name, version } = createRequire(import.meta.url)(`${BUNDLED_PACKAGE}/package.json`) as { name?: unknown; version?: unknown };
+    return typeof version === 'string' ? `${String(name)}@${version}` : '';
   } catch {
     return '';
   }

@@ -16,8 +16,8 @@ import { NONE, type AddressEnricher, type OwnerInfo, type PacketEvent } from '..
 import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AddressRanges, parseAddress } from './address-ranges.js';
-import { ASN_CACHE_FILE, asnCacheSignature, readAsnCache, writeAsnCache } from './asn-cache.js';
-import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, type AsnCsv } from './asn-table.js';
+import { ASN_CACHE_FILE, asnCacheSignature, readAsnCache, SHIPPED_ASN_TABLE, writeAsnCache } from './asn-cache.js';
+import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, bundledAsnVersion, type AsnCsv } from './asn-table.js';
 import { cloudRangesTable, parseCloudRanges, type ParsedCloudRanges } from './cloud-ranges.js';
 import type { GeoCredit } from './geoip.js';
 import { classifyIp, classifyIpv4 } from './ip-ranges.js';
@@ -36,6 +36,11 @@ export interface OwnerOptions extends WatchOptions {
   stateDir?: string;
   /** Whether a table parsed from the CSV is written there (default true); false only reads it (replay leaves the daemon's state alone). */
   keepParsed?: boolean;
+  /**
+   * The table the build made (asn-cache.ts), read when state_dir has none that matches. Default:
+   * SHIPPED_ASN_TABLE for the package's own files, none for `bundledAsnCsv` (tests give both).
+   */
+  shippedAsnTable?: string;
 }
 
 export interface OwnerStats {
@@ -203,21 +208,27 @@ export class OwnerEnricher implements AddressEnricher {
     const started = performance.now();
     const names = `the bundled ${paths.map((p) => path.basename(p)).join(' and ')} (RouteViews, DB-IP, NRO; CC BY 4.0)`;
     const cacheFile = this.options.stateDir ? path.join(this.options.stateDir, ASN_CACHE_FILE) : '';
+    const fromPackage = this.options.bundledAsnCsv === undefined;
+    const shipped = this.options.shippedAsnTable ?? (fromPackage ? SHIPPED_ASN_TABLE : '');
     let signature = '';
     let table: AsnTable | null = null;
-    let fromCache = false;
-    if (cacheFile !== '') {
-      try {
-        signature = await asnCacheSignature(paths);
-        const cached = await readAsnCache(cacheFile, signature);
-        if (typeof cached !== 'string') {
-          table = cached;
-          fromCache = true;
-        } else if (cached !== MISSING) this.logger.info(`not using the parsed AS data in ${cacheFile}: ${cached}; reading the CSV`);
-      } catch {
-        // A CSV that cannot be looked at is reported by reading it, below.
-        signature = '';
+    let keptIn = '';
+    try {
+      signature = await asnCacheSignature(paths, fromPackage ? bundledAsnVersion() : '');
+    } catch {
+      // A CSV that cannot be looked at is reported by reading it, below.
+    }
+    // state_dir's table first (what this machine made), then the build's: either saves the parse.
+    for (const file of signature === '' ? [] : [cacheFile, shipped]) {
+      if (file === '') continue;
+      const kept = await readAsnCache(file, signature);
+      if (typeof kept !== 'string') {
+        table = kept;
+        keptIn = file;
+        break;
       }
+      // The build's table not matching is expected after the package was updated: said once, at debug.
+      if (kept !== MISSING) this.logger[file === cacheFile ? 'info' : 'debug'](`not using the parsed AS data in ${file}: ${kept}`);
     }
     if (table === null) {
       let files: AsnCsv[];
@@ -229,7 +240,7 @@ export class OwnerEnricher implements AddressEnricher {
         return;
       }
       table = AsnTable.fromCsv(files);
-      if (signature !== '' && this.options.keepParsed !== false) {
+      if (signature !== '' && cacheFile !== '' && this.options.keepParsed !== false) {
         try {
           await writeAsnCache(cacheFile, table, signature);
         } catch (error) {
@@ -240,7 +251,7 @@ export class OwnerEnricher implements AddressEnricher {
     this.asn = table;
     this.bundled = true;
     const ms = Math.round(performance.now() - started);
-    this.logger.info(`AS data: ${table.ranges} ranges from ${names}, read in ${ms} ms${fromCache ? ` (kept parsed in ${cacheFile})` : ''}`);
+    this.logger.info(`AS data: ${table.ranges} ranges from ${names}, read in ${ms} ms${keptIn !== '' ? ` (kept parsed in ${keptIn})` : ''}`);
     if (table.badLines > 0) this.logger.warn(`skipped ${table.badLines} lines of the bundled AS data: ${badExamples(table)}`);
   }
 

@@ -1,7 +1,7 @@
 // The parsed AS data kept in state_dir (src/enrich/asn-cache.ts): written once after the CSV is
 // parsed, read back at the next start with the same answers; a file made from other CSV files,
 // cut short or damaged is not used (and says why), never crashes and never answers wrongly.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -147,5 +147,20 @@ describe('the AS table cache file', () => {
     writeFileSync(csv, `${CSV}\n`);
     expect(await asnCacheSignature([csv])).not.toBe(before);
     await expect(asnCacheSignature([path.join(dir, 'absent.csv')])).rejects.toThrow(/ENOENT/);
+  });
+
+  it("is signed by the package's version and each file's name and size for an installed package's files, wherever they are", async () => {
+    const [a, b] = [path.join(dir, 'a'), path.join(dir, 'b')];
+    for (const d of [a, b]) {
+      mkdirSync(d);
+      writeFileSync(path.join(d, 'asn.csv'), CSV);
+    }
+    const signed = await asnCacheSignature([path.join(a, 'asn.csv')], 'pkg@1.0.0');
+    expect(signed).toBe(`pkg@1.0.0 asn.csv ${Buffer.byteLength(CSV)}`);
+    utimesSync(path.join(b, 'asn.csv'), new Date(0), new Date(0));
+    expect(await asnCacheSignature([path.join(b, 'asn.csv')], 'pkg@1.0.0')).toBe(signed);
+    expect(await asnCacheSignature([path.join(b, 'asn.csv')], 'pkg@1.0.1')).not.toBe(signed);
+    writeFileSync(path.join(b, 'asn.csv'), `${CSV}\n`);
+    expect(await asnCacheSignature([path.join(b, 'asn.csv')], 'pkg@1.0.0')).not.toBe(signed);
   });
 });

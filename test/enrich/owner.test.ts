@@ -2,7 +2,7 @@
 // AS and organisation from the bundled data (or a configured CSV) and its cloud range from
 // configured provider files; private and reserved addresses get null; answers are frozen and
 // shared; configured files are reloaded when they change and on SIGHUP.
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -265,7 +265,7 @@ describe('owner keeps the bundled AS data parsed in state_dir', () => {
     await start(state);
     appendFileSync(bundled()[0]!, '151587072,151587327,19281,Quad9\n');
     const changed = await start(state);
-    expect(changed.log).toMatch(/info not using the parsed AS data in .*asn-bundled\.table: it was made from other CSV files \(or other versions of them\); reading the CSV/);
+    expect(changed.log).toMatch(/info not using the parsed AS data in .*asn-bundled\.table: it was made from other CSV files \(or other versions of them\)$/m);
     expect(ownerOf(changed.enricher, '9.9.9.9')).toEqual({ asn: 19281, org: 'Quad9', cloud: '' });
     const file = path.join(state, ASN_CACHE_FILE);
     writeFileSync(file, readFileSync(file).subarray(0, 100));
@@ -286,6 +286,33 @@ describe('owner keeps the bundled AS data parsed in state_dir', () => {
     expect(existsSync(state)).toBe(false);
     await start(state);
     expect(await readOnly()).toContain(`(kept parsed in ${path.join(state, ASN_CACHE_FILE)})`);
+  });
+
+  it("reads the build's table when state_dir has none, without parsing the CSV or writing state_dir", async () => {
+    const shipped = path.join(dir, 'dist', ASN_CACHE_FILE);
+    const made = await start(path.join(dir, 'made'));
+    mkdirSync(path.join(dir, 'dist'));
+    copyFileSync(path.join(dir, 'made', ASN_CACHE_FILE), shipped);
+    const logger = memoryLogger();
+    const state = path.join(dir, 'state');
+    const enricher = await owner({ bundledAsnCsv: bundled(), stateDir: state, shippedAsnTable: shipped, watch: false, pollMs: 0 }, logger);
+    expect(logger.lines.join('\n')).toContain(`(kept parsed in ${shipped})`);
+    expect(existsSync(path.join(state, ASN_CACHE_FILE))).toBe(false);
+    for (const ip of ['1.1.1.1', '8.8.8.8', '2001:4860:4860::8888', '9.9.9.9']) expect(ownerOf(enricher, ip)).toEqual(ownerOf(made.enricher, ip));
+  });
+
+  it("parses the CSV and keeps it in state_dir when the build's table was made from other data", async () => {
+    const shipped = path.join(dir, 'dist', ASN_CACHE_FILE);
+    await start(path.join(dir, 'made'));
+    mkdirSync(path.join(dir, 'dist'));
+    copyFileSync(path.join(dir, 'made', ASN_CACHE_FILE), shipped);
+    appendFileSync(bundled()[0]!, '151587072,151587327,19281,Quad9\n');
+    const logger = memoryLogger();
+    const state = path.join(dir, 'state');
+    const enricher = await owner({ bundledAsnCsv: bundled(), stateDir: state, shippedAsnTable: shipped, watch: false, pollMs: 0 }, logger);
+    expect(logger.lines.join('\n')).not.toContain('kept parsed');
+    expect(ownerOf(enricher, '9.9.9.9')).toEqual({ asn: 19281, org: 'Quad9', cloud: '' });
+    expect(existsSync(path.join(state, ASN_CACHE_FILE))).toBe(true);
   });
 
   it('still answers when the table cannot be kept, and warns', async () => {

@@ -28,6 +28,8 @@ describe('npm start does not rebuild a current dist/', () => {
     expect(first.built).toBe(true);
     expect(existsSync(join(tmp, 'dist', 'cli.js'))).toBe(true);
     expect(existsSync(join(tmp, 'dist', '.build-stamp'))).toBe(true);
+    // The bundled AS data parsed once by the build, for the daemon's first start (ship-asn-table.mjs).
+    expect(existsSync(join(tmp, 'dist', 'asn-bundled.table'))).toBe(true);
 
     const again = prestart();
     expect(again.status, again.output).toBe(0);
