@@ -29,6 +29,7 @@ import { registerStatic } from './static.js';
 import { registerInvestigate } from './investigate.js';
 import type { LiveHub } from './stream.js';
 import { HttpError, shownPath } from './http-error.js';
+import { LAZY_COMPILERS } from './lazy-compilers.js';
 
 export interface AppOptions {
   /** Serve HTTPS (PEM contents). */
@@ -57,7 +58,7 @@ export async function buildApp(deps: WebDeps, hub: LiveHub, options: AppOptions 
   const tls = options.https !== undefined;
   // fastify's answers to a bad URL and Node's to a request it cannot parse never reach the hooks:
   // both are answered here, with the same headers as everything else.
-  const base = { logger: false, frameworkErrors, clientErrorHandler } as const;
+  const base = { logger: false, frameworkErrors, clientErrorHandler, schemaController: { compilersFactory: LAZY_COMPILERS } } as const;
   const app: FastifyInstance = (options.https
     ? Fastify({ ...base, https: { cert: options.https.cert, key: options.https.key } })
     : Fastify(base)) as unknown as FastifyInstance;
