@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Command line: argv only; the daemon itself is in main.ts.
+// Command line: argv only; the daemon itself is in main.ts, loaded only for a command that needs
+// it (--version and --help answer without loading the daemon's modules).
 import { parseArgs } from 'node:util';
-import { checkConfig, runDaemon } from './main.js';
 import { errorText } from './util/errors.js';
 import { raiseInterruptBudget } from './util/tier-up.js';
 import { NFWATCH_VERSION } from './web/version.js';
@@ -72,7 +72,7 @@ function main(argv: string[]): void {
   const checkPath = values['check-config'];
   if (checkPath !== undefined) {
     // The daemon's own start-up checks, without starting anything.
-    checkConfig(checkPath).then(
+    import('./main.js').then((m) => m.checkConfig(checkPath)).then(
       () => {
         process.stdout.write(`${checkPath}: configuration is valid\n`);
         process.exit(0);
@@ -87,7 +87,7 @@ function main(argv: string[]): void {
   const path = values.config ?? DEFAULT_CONFIG;
   // Start-up errors name the setting and the file (ConfigError, SettingError) or say what failed;
   // an operator needs that line, not a JavaScript stack trace.
-  runDaemon(path).catch((err: unknown) => {
+  import('./main.js').then((m) => m.runDaemon(path)).catch((err: unknown) => {
     process.stderr.write(`nfwatch: ${errorText(err)}\n`);
     process.exit(1);
   });
