@@ -321,9 +321,9 @@ export function check(what: string, expected: number, actual: number): Check {
  * an installed daemon does once. Its measurement, and the files later runs are given
  * (DaemonSetup.stateFiles) so that each of them starts as every start after the first does.
  */
-export async function firstStart(dir: string): Promise<{ startup: StartupMeasurement; stateFiles: string[] }> {
+export async function firstStart(dir: string, cli?: string): Promise<{ startup: StartupMeasurement; stateFiles: string[] }> {
   mkdirSync(dir, { recursive: true });
-  const startup = await measureStartup({ dir, file: join(dir, 'empty.json') });
+  const startup = await measureStartup({ dir, file: join(dir, 'empty.json'), cli });
   const table = join(dir, 'state', ASN_CACHE_FILE);
   return { startup, stateFiles: existsSync(table) ? [table] : [] };
 }

@@ -232,12 +232,21 @@ async function batch(options: Options, tmp: string): Promise<void> {
 
   const first = await firstStart(join(tmp, 'first-start'));
   const { stateFiles } = first;
+  // The baseline keeps what its own first start made (another build may keep its AS table elsewhere),
+  // and its own start-up is what is subtracted from its runs.
+  const baselineFirst = options.baseline === null ? null : await firstStart(join(tmp, 'baseline-first-start'), options.baseline);
+  const baselineStartups: StartupMeasurement[] = [];
   note(`first start on an empty file and state_dir (reads the build's AS table; where it has none, parses the CSV and keeps the table in state_dir, and every run below starts with it): ready after ${fmt(first.startup.readySeconds, 2)} s, ${fmt(first.startup.cpuSeconds, 2)} s CPU, ${fmt(first.startup.peakRssKiB / 1024, 0)} MiB`);
   for (let round = 1; round <= options.rounds; round++) {
     const tag = `round ${round}/${options.rounds}`;
     const startup = await measureStartup({ dir: join(tmp, `r${round}-startup`), file: join(tmp, `r${round}-empty.json`), stateFiles });
     startups.push(startup);
     note(`${tag} startup on an empty file: ready after ${fmt(startup.readySeconds, 2)} s, ${fmt(startup.cpuSeconds, 2)} s CPU, ${fmt(startup.peakRssKiB / 1024, 0)} MiB`);
+    if (options.baseline !== null) {
+      const b = await measureStartup({ dir: join(tmp, `r${round}-baseline-startup`), file: join(tmp, `r${round}-baseline-empty.json`), cli: options.baseline, stateFiles: baselineFirst!.stateFiles });
+      baselineStartups.push(b);
+      note(`${tag} baseline startup on an empty file: ready after ${fmt(b.readySeconds, 2)} s, ${fmt(b.cpuSeconds, 2)} s CPU`);
+    }
     for (const kind of options.corpora) {
       const { truth, file } = truths.get(kind)!;
       for (const mode of ['split', 'parse'] as const) {
@@ -252,11 +261,11 @@ async function batch(options: Options, tmp: string): Promise<void> {
         r.peakRssKiB.push(f.peakRssKiB);
         note(`${tag} ${kind} floor ${mode}: ${fmtInt(f.lines / f.wallSeconds)} lines/s, ${fmt(f.cpuSeconds, 2)} s CPU`);
       }
-      const daemons: Array<[DaemonKind, string, string]> = [['nfwatch daemon', CLI, '']];
-      if (options.historyOff) daemons.push(['daemon, history off', CLI, '[history]\nenabled = false\n']);
-      if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline, '']);
-      for (const [what, cli, extraToml] of daemons) {
-        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml, stateFiles }, truth);
+      const daemons: Array<[DaemonKind, string, string, readonly string[]]> = [['nfwatch daemon', CLI, '', stateFiles]];
+      if (options.historyOff) daemons.push(['daemon, history off', CLI, '[history]\nenabled = false\n', stateFiles]);
+      if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline, '', baselineFirst!.stateFiles]);
+      for (const [what, cli, extraToml, files] of daemons) {
+        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml, stateFiles: files }, truth);
         daemonRuns.push({ corpus: kind, round, run: d });
         const r = row(kind, what);
         r.linesPerSecond.push(d.linesPerSecond);
@@ -274,10 +283,12 @@ async function batch(options: Options, tmp: string): Promise<void> {
 
   // Medians; the daemon's CPU is the work of the lines: its start-up on an empty file subtracted.
   const startupCpu = median(startups.map((s) => s.cpuSeconds));
+  const baselineStartupCpu = baselineStartups.length > 0 ? median(baselineStartups.map((s) => s.cpuSeconds)) : startupCpu;
+  const startupOf = (what: string): number => (what === 'baseline daemon' ? baselineStartupCpu : (DAEMON_KINDS as readonly string[]).includes(what) ? startupCpu : 0);
   const medians: Medians[] = [];
   for (const kind of options.corpora) {
     const lines = truths.get(kind)!.truth.lines;
-    const perMillion = (r: Row) => (median(r.cpuSeconds) - ((DAEMON_KINDS as readonly string[]).includes(r.what) ? startupCpu : 0)) / (lines / 1e6);
+    const perMillion = (r: Row) => (median(r.cpuSeconds) - startupOf(r.what)) / (lines / 1e6);
     const parseFloor = rows.get(`${kind} floor: + JSON.parse`)!;
     for (const what of ['floor: read + split', 'floor: + JSON.parse', ...DAEMON_KINDS] as const) {
       const r = rows.get(`${kind} ${what}`);
@@ -294,7 +305,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     }
   }
 
-  out(`medians of ${options.rounds} round(s); daemon CPU minus its start-up on an empty file (${fmt(startupCpu, 2)} s):`);
+  out(`medians of ${options.rounds} round(s); daemon CPU minus its start-up on an empty file (${fmt(startupCpu, 2)} s${baselineStartups.length > 0 ? `; the baseline's ${fmt(baselineStartupCpu, 2)} s` : ''}):`);
   const rowsText = medians.map((m) => [
     m.corpus, m.what, fmtInt(m.linesPerSecond), fmt(m.cpuSecondsPerMillionLines, 2), fmt(m.peakRssMiB, 0), `${fmt(m.cpuRatioToParseFloor, 2)}×`,
   ]);
@@ -313,6 +324,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     rounds: options.rounds,
     corpora: Object.fromEntries([...truths].map(([k, v]) => [k, v.truth])),
     startup: { readySeconds: median(startups.map((s) => s.readySeconds)), cpuSeconds: startupCpu, peakRssMiB: median(startups.map((s) => s.peakRssKiB)) / 1024, runs: startups, first: first.startup },
+    ...(baselineFirst === null ? {} : { baselineStartup: { cpuSeconds: baselineStartupCpu, runs: baselineStartups, first: baselineFirst.startup } }),
     results: medians,
     daemonRuns,
     checksPassed: allPassed,
