@@ -227,7 +227,7 @@ export class OwnerEnricher implements AddressEnricher {
         keptIn = file;
         break;
       }
-      // The build's table not matching is expected after the package was updated: said once, at debug.
+      // The build's table not matching is expected after the package was updated: said at debug only.
       if (kept !== MISSING) this.logger[file === cacheFile ? 'info' : 'debug'](`not using the parsed AS data in ${file}: ${kept}`);
     }
     if (table === null) {
