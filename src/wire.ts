@@ -20,7 +20,6 @@ import { createThreatLists, type ThreatListEnricher } from './enrich/threat-list
 import { FingerprintEnricher } from './enrich/signatures.js';
 import { MetricNamer } from './metrics/names.js';
 import { GraphiteSink } from './sinks/graphite.js';
-import { InfluxSink } from './sinks/influx.js';
 import { FileSource } from './sources/file.js';
 import { trackOptions } from './track/options.js';
 import { Tracker } from './track/query.js';
@@ -145,8 +144,9 @@ export async function buildDaemon(config: Config, logger: Logger, writesState = 
   }
 
   const influx = config.outputs.influx;
+  // Its client library is loaded only when the output is on (most daemons write Graphite alone).
   const influxSink = influx.enabled
-    ? new InfluxSink(influx, {
+    ? new (await import('./sinks/influx.js')).InfluxSink(influx, {
         hostname: config.general.hostname,
         top: { ports: config.aggregate.top_ports, values: config.aggregate.top_values },
         logger: logger.child('influx'),
