@@ -7,6 +7,7 @@
 // organisation name is decoded on its own (a slice of the whole text would keep all of it alive).
 // Answers are frozen {asn, org} objects, one per distinct pair, shared by every address they cover;
 // a lookup is a binary search over typed arrays (address-ranges.ts) and allocates nothing for IPv4.
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parseIPv4, parseIPv6 } from '../util/ip.js';
 import { AddressRanges, AddressRangesBuilder, IPV4_MAX, type Segments } from './address-ranges.js';
@@ -34,6 +35,16 @@ export function bundledAsnCsvPath(family: keyof typeof BUNDLED_ASN_CSV): string 
   } catch {
     return '';
   }
+}
+
+/** The bundled files installed on this machine: none when their package is not. */
+export function bundledAsnCsvPaths(): string[] {
+  return [bundledAsnCsvPath('ipv4'), bundledAsnCsvPath('ipv6')].filter((p) => p !== '');
+}
+
+/** The contents of CSV files, each named by its path (what fromCsv() takes). */
+export async function readAsnCsv(paths: readonly string[]): Promise<AsnCsv[]> {
+  return Promise.all(paths.map(async (file) => ({ file, data: await readFile(file) })));
 }
 
 /** The installed version of the bundled files' package; '' when it is not installed. */

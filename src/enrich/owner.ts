@@ -9,7 +9,6 @@
 // Configured files are watched and read again when they change and on reload() (SIGHUP); a new
 // version replaces the old one only once it loaded cleanly. The bundled data is not watched: it
 // changes with nfwatch's own dependencies.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { NONE, type AddressEnricher, type OwnerInfo, type PacketEvent } from '../pipeline/types.js';
@@ -17,7 +16,7 @@ import { errorCode, errorText } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AddressRanges, parseAddress } from './address-ranges.js';
 import { ASN_CACHE_FILE, asnCacheSignature, readAsnCache, SHIPPED_ASN_TABLE, writeAsnCache } from './asn-cache.js';
-import { ASN_CREDIT, AsnTable, bundledAsnCsvPath, bundledAsnVersion, type AsnCsv } from './asn-table.js';
+import { ASN_CREDIT, AsnTable, bundledAsnCsvPaths, bundledAsnVersion, readAsnCsv, type AsnCsv } from './asn-table.js';
 import { cloudRangesTable, parseCloudRanges, type ParsedCloudRanges } from './cloud-ranges.js';
 import type { GeoCredit } from './geoip.js';
 import { classifyIp, classifyIpv4 } from './ip-ranges.js';
@@ -200,7 +199,7 @@ export class OwnerEnricher implements AddressEnricher {
   }
 
   private async loadBundled(): Promise<void> {
-    const paths = this.options.bundledAsnCsv ?? [bundledAsnCsvPath('ipv4'), bundledAsnCsvPath('ipv6')].filter((p) => p !== '');
+    const paths = this.options.bundledAsnCsv ?? bundledAsnCsvPaths();
     if (paths.length === 0) {
       this.logger.warn('the bundled AS data (@ip-location-db/asn) is not installed: no AS numbers or organisations (npm ci installs it)');
       return;
@@ -233,7 +232,7 @@ export class OwnerEnricher implements AddressEnricher {
     if (table === null) {
       let files: AsnCsv[];
       try {
-        files = await Promise.all(paths.map(async (file) => ({ file, data: await readFile(file) })));
+        files = await readAsnCsv(paths);
       } catch (error) {
         const why = errorCode(error) === 'ENOENT' ? MISSING : errorText(error);
         this.logger.warn(`cannot read the bundled AS data: ${why}; no AS numbers or organisations`);
