@@ -3,8 +3,9 @@
 // The SQLite file belongs to a writer thread (worker.ts): every flushMs the pending sightings go
 // to it as one batch, written in one transaction there. While the writer is behind (more than
 // maxQueuedBatches unwritten) sources new to the recorder go into their network's row (folded, as
-// a flood's; turned away and counted when folding is off), and a batch due then is dropped,
-// counted. The packet path never waits, and memory never grows with the backlog.
+// a flood's; turned away and counted when folding is off), and the pending batch waits until a
+// batch is written; full, it takes no new rows but its networks' (sightings.ts). The packet path
+// never waits, and memory never grows with the backlog.
 // Across restarts sightings are stored once: each batch's highest position per source is written
 // with its rows, and the lines a source replays up to the stored position are skipped (sightings.ts).
 // Incidents are idempotent: the same one twice is stored once (schema.ts).
@@ -136,6 +137,8 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
   private sentClose = false;
   /** close() is handing over the last batch. */
   private draining = false;
+  /** A flush found the writer behind: the pending sightings go when it has written a batch. */
+  private due = false;
   private lastErrorLog = -Infinity;
   private readonly counts: Omit<HistoryStats, 'pendingSources' | 'pendingIncidents' | 'queuedBatches' | 'skippedReplayed' | 'foldedSources'> = {
     batchesWritten: 0,
@@ -204,9 +207,14 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
     this.incidentQueue.push(copy);
   }
 
-  /** Hands everything pending to the writer now (the timer does it every flushMs). */
+  /**
+   * Hands everything pending to the writer now (the timer does it every flushMs). While the writer
+   * is behind, the sightings wait (bounded: sightings.ts folds what does not fit) and go as soon as
+   * a batch is written; handing them over then would only drop them.
+   */
   flush(): void {
-    this.sightings.flush();
+    this.due = this.dropReason() === 'writer_behind';
+    if (!this.due) this.sightings.flush();
     if (this.incidentQueue.length > 0) this.post(null, []);
   }
 
@@ -337,6 +345,7 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
           }
         }
         this.wake(m.id);
+        if (this.due && this.dropReason() === null) this.flush();
         this.idle();
         break;
       }

@@ -343,6 +343,9 @@ export class Sightings implements EventRecorder {
   private admit(e: PacketEvent, i: number | undefined): number {
     const max = this.options.maxPendingSources;
     if (this.b.rows - this.ipv4FoldRows >= max || this.open.size >= max) {
+      // A full batch handed over while the writer is behind would be dropped: it is kept, and
+      // what would need a row of its own goes into its network's row instead.
+      if (!this.admitting) return this.overflow(e);
       this.flush();
       i = undefined;
     }
@@ -360,11 +363,8 @@ export class Sightings implements EventRecorder {
       return this.start(key, address, e.time);
     }
     if (address === '') return -1;
-    let key = address;
-    if (e.family !== 4 && address.indexOf(':') >= 0) {
-      if (address.startsWith('::ffff:') && address.indexOf('.') > 0) key = address.slice(7);
-      // As the tracker keys it, so detections and sightings name a source alike.
-      else if (this.options.ipv6PrefixLength < 128) key = ipv6Network(address, this.options.ipv6PrefixLength, this.scratch) ?? address;
+    const key = this.rowKey(e);
+    if (key !== address) {
       const shared = this.networks.get(key);
       if (shared !== undefined) {
         this.open.set(address, shared);
@@ -385,6 +385,37 @@ export class Sightings implements EventRecorder {
       return -1;
     }
     return this.start(key, address, e.time);
+  }
+
+  /** The key a source's row is kept by: its address, an IPv4-mapped address's IPv4 one, or its IPv6 network. */
+  private rowKey(e: PacketEvent): string {
+    const address = e.srcIp;
+    if (e.family === 4 || address.indexOf(':') < 0) return address;
+    if (address.startsWith('::ffff:') && address.indexOf('.') > 0) return address.slice(7);
+    // As the tracker keys it, so detections and sightings name a source alike.
+    if (this.options.ipv6PrefixLength < 128) return ipv6Network(address, this.options.ipv6PrefixLength, this.scratch) ?? address;
+    return address;
+  }
+
+  /**
+   * The row for an event that needs a new one while the batch is full and the writer behind: its
+   * IPv6 network's row of the hour, else its network's fold row (new IPv4 ones, at most 256 an
+   * hour; no new IPv6 one, as those are not bounded). -1 (counted in `refused`) when there is none:
+   * folding off, an event of an hour gone, an IPv6 network without a row. The open table gets
+   * nothing: it stays within maxPendingSources however long the writer is behind.
+   */
+  private overflow(e: PacketEvent): number {
+    const address = e.srcIp;
+    if (address === '') return -1;
+    const key = this.rowKey(e);
+    if (key !== address) {
+      const shared = this.networks.get(key);
+      if (shared !== undefined && this.inHour(shared, e.time)) return shared;
+    }
+    const placed = this.options.foldAfter > 0 ? this.newAndFolded(key, e.time) : OWN_ROW_LATE;
+    const row = placed === OWN_ROW_LATE ? -1 : this.foldRow(key, address, e.time, parseIPv4(key, 0, key.length), placed !== OWN_ROW_SEEN, false);
+    if (row < 0) this.refused++;
+    return row;
   }
 
   /**
@@ -437,9 +468,10 @@ export class Sightings implements EventRecorder {
 
   /**
    * The fold row of the network of `key` (an event of the current hour; `v4` its IPv4 address, or
-   * -1), one more source in it when `newSource` (the source is new to the hour).
+   * -1), one more source in it when `newSource` (the source is new to the hour). -1 when an IPv6
+   * network has no row yet and `mayStartIPv6` is false.
    */
-  private foldRow(key: string, address: string, t: number, v4: number, newSource: boolean): number {
+  private foldRow(key: string, address: string, t: number, v4: number, newSource: boolean, mayStartIPv6 = true): number {
     let i: number;
     if (v4 >= 0) {
       const slot = v4 >>> (32 - FOLD_IPV4_BITS);
@@ -452,6 +484,7 @@ export class Sightings implements EventRecorder {
       const network = ipv6Network(address, FOLD_IPV6_BITS, this.scratch) ?? key;
       const found = this.ipv6Folds.get(network);
       if (found !== undefined) i = found;
+      else if (!mayStartIPv6) return -1;
       else this.ipv6Folds.set(network, (i = this.startRow(network, t)));
     }
     if (newSource) {

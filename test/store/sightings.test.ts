@@ -223,6 +223,27 @@ describe('sightings recorder', () => {
     expect(byKey.get('192.0.2.1')).toMatchObject({ folded: 0, blocked: 1, ports: [80] });
   });
 
+  it('when full while not admitting, hands nothing over and puts what needs a new row into its network\'s row: every packet counted, the open table no larger', () => {
+    const { s, batches, rows } = recorder({ maxPendingSources: 100, foldAfter: 1000 });
+    const address = (i: number): string => `10.0.${i >> 8}.${i & 255}`;
+    for (let i = 0; i < 100; i++) s.record(packet({ src: address(i) }), NONE);
+    s.admitting = false;
+    for (let i = 0; i < 100; i++) s.record(packet({ src: address(i), dport: 23 }), NONE); // rows of this batch: kept
+    for (let i = 100; i < 300; i++) s.record(packet({ src: address(i) }), NONE); // no room: their network's row
+    s.record(packet({ src: address(150) }), NONE); // again: a packet, not another source
+    s.record(packet({ src: '2001:db8::1' }), NONE); // an IPv6 network with no row yet: turned away
+    s.record(packet({ src: address(5), time: T0 + HOUR }), NONE); // a row of its own, but of another hour
+    expect(batches).toHaveLength(0);
+    expect(s.refused).toBe(1);
+    expect(s.pending).toBe(102);
+    s.admitting = true;
+    s.flush();
+    const all = rows();
+    expect(all.reduce((n, r) => n + r.blocked, 0)).toBe(402);
+    expect(all.filter((r) => r.key === '10.0.0.0/8').map((r) => [r.hour, r.folded, r.blocked])).toEqual([[T0, 200, 201], [T0 + HOUR, 1, 1]]);
+    expect(all.find((r) => r.key === address(99))).toMatchObject({ blocked: 2, ports: [22, 23] });
+  });
+
   it('flushes nothing when nothing was recorded, and forgets what it handed over', () => {
     const { s, batches } = recorder();
     s.flush();
