@@ -193,8 +193,8 @@ export function renderMetrics(input: MetricsInput): string {
     m.family('nfwatch_history_queued_batches', 'gauge', 'Batches handed to the history writer and not yet written.', h.queuedBatches);
     m.family('nfwatch_history_rows_written_total', 'counter', 'Source-hour rows written to the history.', h.rowsWritten);
     m.family('nfwatch_history_incidents_written_total', 'counter', 'Detections, alerts and block changes written to the history.', h.incidentsWritten);
-    m.family('nfwatch_history_dropped_rows_total', 'counter', 'Source-hour rows not stored, by reason (writer_behind: the disk did not keep up).', reasons.map((reason): Sample => [{ reason }, h.droppedRows[reason]]));
-    m.family('nfwatch_history_dropped_packets_total', 'counter', 'Packets whose sightings were not stored, by reason.', reasons.map((reason): Sample => [{ reason }, h.droppedPackets[reason]]));
+    m.family('nfwatch_history_dropped_rows_total', 'counter', 'Source-hour rows not stored, by reason (write_failed: their transaction failed or the writer is gone; closed: after close).', reasons.map((reason): Sample => [{ reason }, h.droppedRows[reason]]));
+    m.family('nfwatch_history_dropped_packets_total', 'counter', 'Packets whose sightings were not stored, by reason (writer_behind: the disk did not keep up and the packet could not be folded).', reasons.map((reason): Sample => [{ reason }, h.droppedPackets[reason]]));
     m.family('nfwatch_history_replayed_skipped_total', 'counter', 'Packets read again after a restart whose sightings the history already held (not counted twice).', h.skippedReplayed);
     m.family('nfwatch_history_folded_sources_total', 'counter', 'Sources kept in their network\'s row (IPv4 /8, IPv6 /32) instead of a row of their own: seen once in an hour that had more than history.fold_after_sources sources, or new while the history writer was behind. Their packets are counted there.', h.foldedSources);
     m.family('nfwatch_history_dropped_incidents_total', 'counter', 'Incidents not stored.', h.droppedIncidents);
