@@ -238,7 +238,7 @@ export class HistoryDatabase {
       // Only the newest hour is left and it alone is too big (a flood of spoofed sources): its
       // sources with the fewest packets go first, the scanners worth keeping stay.
       const rows = this.db
-        .prepare('DELETE FROM sightings WHERE rowid IN (SELECT rowid FROM sightings ORDER BY allowed + blocked + unknown, last_seen LIMIT ?)')
+        .prepare('DELETE FROM sightings WHERE (source, hour) IN (SELECT source, hour FROM sightings ORDER BY allowed + blocked + unknown, last_seen LIMIT ?)')
         .run(Math.min(excess, sightings))
         .changes;
       return { rows, incidents: 0 };

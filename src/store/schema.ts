@@ -9,7 +9,7 @@ import { errorText } from '../util/errors.js';
 
 /** SQLite's application_id for nfwatch's history: "nfwh". `file(1)` shows it. */
 export const APPLICATION_ID = 0x6e667768;
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Schema 2: exactly once across restarts. An incident is stored once however often it is written
@@ -34,6 +34,58 @@ ALTER TABLE sightings ADD COLUMN lat REAL;
 ALTER TABLE sightings ADD COLUMN lon REAL;
 `;
 
+/**
+ * Schema 4: the sightings are kept in (source, hour) order, the table being its own index on them
+ * (WITHOUT ROWID). A row merged into is then changed in one b-tree, not in the table and in an
+ * index that carried the search's sums: when every source comes back only after the rows of many
+ * others (a botnet taking turns), nearly every row written is a merge, and those cost ~2.8x as
+ * much (measured: a million merges into 300,000 rows, 14.3 s of CPU against 4.8-5.9 s). The
+ * search's pass over most of the table reads it in source order as before, whole rows rather than
+ * the index's (a million rows: 0.56-0.71 s against 0.46-0.54 s). Two rows of one source-hour cannot
+ * be stored; none ever were (the writer merged), but the copy adds any up rather than failing.
+ */
+const SCHEMA_4 = `
+CREATE TABLE sightings_by_source (
+  source TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  addr BLOB,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  allowed INTEGER NOT NULL,
+  blocked INTEGER NOT NULL,
+  unknown INTEGER NOT NULL,
+  syns INTEGER NOT NULL,
+  ports TEXT NOT NULL,
+  ports_capped INTEGER NOT NULL,
+  hosts TEXT NOT NULL,
+  hosts_capped INTEGER NOT NULL,
+  windows TEXT NOT NULL,
+  fingerprints TEXT NOT NULL,
+  tools TEXT NOT NULL,
+  os TEXT NOT NULL,
+  lists TEXT NOT NULL,
+  country TEXT NOT NULL,
+  asn INTEGER,
+  org TEXT NOT NULL,
+  cloud TEXT NOT NULL,
+  folded INTEGER NOT NULL DEFAULT 0,
+  city TEXT NOT NULL DEFAULT '',
+  lat REAL,
+  lon REAL,
+  PRIMARY KEY (source, hour)
+) WITHOUT ROWID;
+INSERT INTO sightings_by_source SELECT * FROM sightings WHERE true
+  ON CONFLICT (source, hour) DO UPDATE SET
+    first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
+    allowed = allowed + excluded.allowed, blocked = blocked + excluded.blocked, unknown = unknown + excluded.unknown,
+    syns = syns + excluded.syns, folded = folded + excluded.folded;
+DROP TABLE sightings;
+ALTER TABLE sightings_by_source RENAME TO sightings;
+CREATE INDEX sightings_hour ON sightings (hour);
+CREATE INDEX sightings_addr ON sightings (addr) WHERE addr IS NOT NULL;
+`;
+
+// A new file is made as schema 1 and taken through every upgrade: one way to each layout.
 const TABLES = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 
@@ -66,9 +118,6 @@ CREATE TABLE sightings (
   org TEXT NOT NULL,
   cloud TEXT NOT NULL
 );
--- (source, hour) finds a row to merge into and a source's hours; the counts and country make it
--- covering for the search's sums per source, so they are read in source order without a sort
--- or a look into the table (0.5 s instead of 1.5 s for a million rows).
 CREATE INDEX sightings_source ON sightings (source, hour, allowed, blocked, unknown, first_seen, last_seen, country);
 CREATE INDEX sightings_hour ON sightings (hour);
 CREATE INDEX sightings_addr ON sightings (addr) WHERE addr IS NOT NULL;
@@ -84,7 +133,7 @@ CREATE TABLE incidents (
 );
 CREATE INDEX incidents_time ON incidents (time);
 CREATE INDEX incidents_subject ON incidents (subject, time);
-${SCHEMA_2}${SCHEMA_3}`;
+${SCHEMA_2}${SCHEMA_3}${SCHEMA_4}`;
 
 /** What open() reports about the file, for the log. */
 export interface OpenedFile {
@@ -162,6 +211,10 @@ const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
   // 2 → 3: every stored row is one source's, placed by no City database.
   2: (db) => {
     db.exec(SCHEMA_3);
+  },
+  // 3 → 4: the rows copied into a table in (source, hour) order.
+  3: (db) => {
+    db.exec(SCHEMA_4);
   },
 };
 

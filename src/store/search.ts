@@ -115,8 +115,8 @@ export function orderBy(sort: SearchSort): string {
 
 /**
  * How the matching rows are read. `address`: by the address index (a CIDR is narrow). `all`:
- * the range holds most of the table, so every row in source order from the covering index,
- * summed without a sort or a look into the table. `hours`: a narrow range, by the hour index.
+ * the range holds most of the table, so every row, in the table's own (source, hour) order,
+ * summed without a sort. `hours`: a narrow range, by the hour index.
  */
 export type Access = 'address' | 'all' | 'hours';
 
@@ -129,9 +129,13 @@ export function accessFor(s: SearchSql, share: number): Access {
   return share >= ALL_ROWS_SHARE ? 'all' : 'hours';
 }
 
-const OUTER: Record<Access, string> = { address: 'INDEXED BY sightings_addr', all: 'INDEXED BY sightings_source', hours: 'INDEXED BY sightings_hour' };
-// The hours a row condition holds in: the set columns are in no index, so a wide range is scanned.
-const INNER: Record<Access, string> = { address: 'INDEXED BY sightings_addr', all: 'NOT INDEXED', hours: 'INDEXED BY sightings_hour' };
+const INDEX: Record<Access, string> = { address: 'INDEXED BY sightings_addr', all: '', hours: 'INDEXED BY sightings_hour' };
+/**
+ * The hour's column as the range condition names it: `+hour` is no indexed column, so a read of
+ * `all` is a pass over the table in key order (with the hour index usable, SQLite reads the whole
+ * range by it and sorts for the GROUP BY: measured 2.2 s instead of 0.6 for a million rows).
+ */
+const HOUR: Record<Access, string> = { address: 'hour', all: '+hour', hours: 'hour' };
 
 /**
  * The matching sources, each summed over its hours in the range: the SELECT the search and the
@@ -139,13 +143,14 @@ const INNER: Record<Access, string> = { address: 'INDEXED BY sightings_addr', al
  * sourceParams, rowParams when there are row conditions).
  */
 export function matchedSources(s: SearchSql, columns: string, access: Access): { sql: string; params: SqlValue[] } {
-  const inRange = `hour >= ? AND hour < ?${s.sourceWhere === '' ? '' : ` AND ${s.sourceWhere}`}`;
+  const hour = HOUR[access];
+  const inRange = `${hour} >= ? AND ${hour} < ?${s.sourceWhere === '' ? '' : ` AND ${s.sourceWhere}`}`;
   const params: SqlValue[] = [s.fromHour, s.to, ...s.sourceParams];
   let where = inRange;
   if (s.rowWhere !== '') {
-    where += ` AND source IN (SELECT source FROM sightings ${INNER[access]} WHERE ${inRange} AND ${s.rowWhere})`;
+    where += ` AND source IN (SELECT source FROM sightings ${INDEX[access]} WHERE ${inRange} AND ${s.rowWhere})`;
     params.push(s.fromHour, s.to, ...s.sourceParams, ...s.rowParams);
   }
   const having = s.having === '' ? '' : ` HAVING ${s.having}`;
-  return { sql: `SELECT ${columns} FROM sightings ${OUTER[access]} WHERE ${where} GROUP BY source${having}`, params };
+  return { sql: `SELECT ${columns} FROM sightings ${INDEX[access]} WHERE ${where} GROUP BY source${having}`, params };
 }

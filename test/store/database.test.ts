@@ -5,8 +5,9 @@ import type { PacketEvent } from '../../src/pipeline/types.js';
 import { HistoryDatabase } from '../../src/store/database.js';
 import { historyOptions } from '../../src/store/options.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
+import { matchedSources, searchSql, type Access } from '../../src/store/search.js';
 import { seqs } from '../track/helpers.js';
-import { DROP_SCHEMA_3_COLUMNS, HOUR, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
+import { DROP_SCHEMA_3_COLUMNS, HOUR, SCHEMA_3_LAYOUT, SyncStore, T0, packet, storedRows, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -105,6 +106,25 @@ describe('writing sightings', () => {
   });
 });
 
+describe('reading for a search', () => {
+  it('reads a wide range in the table\'s own order without sorting, a narrow one by the hour index, an address by the address index', () => {
+    const path = tmp.file();
+    new SyncStore(path).record(...stream(500)).flush().close();
+    const db = new Database(path, { readonly: true });
+    const plan = (access: Access, q: Parameters<typeof searchSql>[0]): string => {
+      const { sql, params } = matchedSources(searchSql(q, 64), 'source, sum(blocked)', access);
+      return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    };
+    const range = { from: T0, to: T0 + 2 * HOUR };
+    expect(plan('all', range)).toBe('SCAN sightings');
+    // With a condition on single hours: the sources meeting it, from one pass, then each one's rows by the key.
+    expect(plan('all', { ...range, window: 16384 })).toMatch(/^SEARCH sightings USING PRIMARY KEY \(source=\?\); LIST SUBQUERY \d+; SCAN sightings$/);
+    expect(plan('hours', range)).toMatch(/^SEARCH sightings USING INDEX sightings_hour \(hour>\? AND hour<\?\); USE TEMP B-TREE FOR GROUP BY$/);
+    expect(plan('address', { ...range, address: '203.0.113.0/24' })).toMatch(/^(MULTI-INDEX OR; INDEX 1; )?SEARCH sightings USING INDEX sightings_addr /);
+    db.close();
+  });
+});
+
 describe('opening the file', () => {
   it('creates a new file with its schema version, and opens it again after a restart', () => {
     const path = tmp.file('dir/below/history.db');
@@ -144,6 +164,36 @@ describe('opening the file', () => {
     expect(storedRows(path).find((r) => r.source === '203.0.113.7')).toMatchObject({ folded: 0, city: '', lat: null, lon: null });
   });
 
+  it('upgrades a file of schema 3 to one table in (source, hour) order: every row kept, two rows of a source-hour added up, merged into and searched as before', () => {
+    const path = tmp.file();
+    new SyncStore(path)
+      .record(packet({ src: '203.0.113.7', dport: 22 }), packet({ src: '198.51.100.9', dport: 80, verdict: 'allowed' }), packet({ src: '2001:db8:5::1', time: T0 + HOUR }))
+      .flush()
+      .close();
+    const before = storedRows(path);
+    const raw = new Database(path);
+    raw.exec(SCHEMA_3_LAYOUT);
+    // Never written by the writer, which merged; the copy must not fail on it.
+    raw.exec("INSERT INTO sightings SELECT * FROM sightings WHERE source = '198.51.100.9'");
+    raw.close();
+    const again = new SyncStore(path);
+    again.record(packet({ src: '203.0.113.7', dport: 23, time: T0 + 1 })).flush();
+    expect(again.db.search({ from: T0, to: T0 + 2 * HOUR }).sources.map((r) => [r.source, r.packets.total, r.ports])).toEqual([
+      ['198.51.100.9', 2, [80]],
+      ['203.0.113.7', 2, [22, 23]],
+      ['2001:db8:5::/64', 1, [22]],
+    ]);
+    again.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect((check.prepare("SELECT sql FROM sqlite_schema WHERE name = 'sightings'").get() as { sql: string }).sql).toMatch(/PRIMARY KEY \(source, hour\)\s*\) WITHOUT ROWID$/);
+    expect(check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sightings' ORDER BY name").all()).toEqual([{ name: 'sightings_addr' }, { name: 'sightings_hour' }]);
+    check.close();
+    const after = storedRows(path);
+    expect(after.find((r) => r.source === '198.51.100.9')).toEqual({ ...before.find((r) => r.source === '198.51.100.9'), allowed: 2, syns: 2 });
+    expect(after.find((r) => r.source === '2001:db8:5::/64')).toEqual(before.find((r) => r.source === '2001:db8:5::/64'));
+  });
+
   it('refuses a file that is not SQLite, saying so', () => {
     const path = tmp.file();
     writeFileSync(path, 'ip,count\n203.0.113.7,5\n'.repeat(100));
@@ -164,7 +214,7 @@ describe('opening the file', () => {
     const raw = new Database(path);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(/written by a newer nfwatch \(schema 99; this one knows up to 3\)/);
+    expect(() => HistoryDatabase.open(historyOptions({ path }))).toThrow(`written by a newer nfwatch (schema 99; this one knows up to ${SCHEMA_VERSION})`);
   });
 
   it('refuses a corrupt file at open, not at some later write', () => {

@@ -80,6 +80,18 @@ export class SyncStore {
 }
 
 /** Takes the sightings table back to before schema 3 (its columns dropped), to make a file of an older schema. */
+/** SQL that lays a file's sightings out as schema 3 had them: a rowid table, its (source, hour) index carrying the sums. */
+export const SCHEMA_3_LAYOUT = `
+CREATE TABLE sightings_rowid AS SELECT * FROM sightings;
+DROP TABLE sightings;
+ALTER TABLE sightings_rowid RENAME TO sightings;
+CREATE INDEX sightings_source ON sightings (source, hour, allowed, blocked, unknown, first_seen, last_seen, country);
+CREATE INDEX sightings_hour ON sightings (hour);
+CREATE INDEX sightings_addr ON sightings (addr) WHERE addr IS NOT NULL;
+UPDATE meta SET value = 3 WHERE key = 'schema';
+PRAGMA user_version = 3;
+`;
+
 export const DROP_SCHEMA_3_COLUMNS = ['folded', 'city', 'lat', 'lon'].map((c) => `ALTER TABLE sightings DROP COLUMN ${c};`).join(' ');
 
 /** Every sighting row of the file as stored (a second, read-only connection), in a stable order. */
