@@ -72,6 +72,25 @@ describe('writing sightings', () => {
     expect(row).toMatchObject({ source: '203.0.113.7', hour: T0, first_seen: T0 + 5, last_seen: T0 + 10, allowed: 1, blocked: 1, syns: 2, ports: ',22,80,', windows: ',16384,', country: 'DE', lists: '\x1fdrop\x1f' });
   });
 
+  it('adds a new set of one member as the merge of sets does: appended up to the cap, then the row says capped; a member present changes nothing', () => {
+    const s = new SyncStore(tmp.file(), { maxPortsPerRow: 3, maxHostsPerRow: 2, maxValuesPerRow: 2 });
+    const row = (): Record<string, unknown> => {
+      const r = storedRows(tmp.file())[0]!;
+      return { ports: r.ports, ports_capped: r.ports_capped, hosts: r.hosts, hosts_capped: r.hosts_capped, tools: r.tools };
+    };
+    s.record(packet({ dport: 22, dst: '192.0.2.1', tool: 'zmap' })).flush();
+    s.record(packet({ dport: 22, dst: '192.0.2.1', tool: 'zmap' })).flush();
+    expect(row()).toEqual({ ports: ',22,', ports_capped: 0, hosts: '\x1f192.0.2.1\x1f', hosts_capped: 0, tools: '\x1fzmap\x1f' });
+    s.record(packet({ dport: 23, dst: '192.0.2.2', tool: 'masscan' })).flush();
+    expect(row()).toEqual({ ports: ',22,23,', ports_capped: 0, hosts: '\x1f192.0.2.1\x1f192.0.2.2\x1f', hosts_capped: 0, tools: '\x1fzmap\x1fmasscan\x1f' });
+    s.record(packet({ dport: 80, dst: '192.0.2.3', tool: 'nmap' })).flush();
+    expect(row()).toEqual({ ports: ',22,23,80,', ports_capped: 0, hosts: '\x1f192.0.2.1\x1f192.0.2.2\x1f', hosts_capped: 1, tools: '\x1fzmap\x1fmasscan\x1f' });
+    // A port that is a prefix of one stored (2 of 22) is not taken for it.
+    s.record(packet({ dport: 2, dst: '192.0.2.1' })).flush();
+    expect(row()).toMatchObject({ ports: ',22,23,80,', ports_capped: 1 });
+    s.close();
+  });
+
   it('stores where a City database placed the source; on a merge the latest place (city and location together) wins, an unplaced write keeps it', () => {
     const s = new SyncStore(tmp.file());
     const place = (name: string): Record<string, unknown> => {
