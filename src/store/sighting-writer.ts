@@ -147,7 +147,7 @@ export function keyOrder(b: SightingBatch): Int32Array {
   const keys = new Array<string>(b.rows);
   for (let i = 0; i < keys.length; i++) keys[i] = keyOf(b, i);
   const hour = b.hour;
-  // Byte order of UTF-16 code units is SQLite's BINARY order for these keys (ASCII addresses and networks).
+  // Code-unit order is SQLite's BINARY order for these keys (ASCII addresses and networks).
   return order.sort((x, y) => {
     const kx = keys[x]!;
     const ky = keys[y]!;
