@@ -11,6 +11,31 @@ import { errorText } from '../util/errors.js';
 export const APPLICATION_ID = 0x6e667768;
 export const SCHEMA_VERSION = 4;
 
+/** The sightings' columns as schema 1 made them (schema 3 added four; schema 4 keeps all in another table). */
+const SIGHTING_COLUMNS_1 = `
+  source TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  addr BLOB,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  allowed INTEGER NOT NULL,
+  blocked INTEGER NOT NULL,
+  unknown INTEGER NOT NULL,
+  syns INTEGER NOT NULL,
+  ports TEXT NOT NULL,
+  ports_capped INTEGER NOT NULL,
+  hosts TEXT NOT NULL,
+  hosts_capped INTEGER NOT NULL,
+  windows TEXT NOT NULL,
+  fingerprints TEXT NOT NULL,
+  tools TEXT NOT NULL,
+  os TEXT NOT NULL,
+  lists TEXT NOT NULL,
+  country TEXT NOT NULL,
+  asn INTEGER,
+  org TEXT NOT NULL,
+  cloud TEXT NOT NULL`;
+
 /**
  * Schema 2: exactly once across restarts. An incident is stored once however often it is written
  * (a source replaying lines after a restart makes the tracker detect again: INSERT OR IGNORE);
@@ -47,28 +72,7 @@ ALTER TABLE sightings ADD COLUMN lon REAL;
  */
 const SCHEMA_4 = `
 CREATE TABLE sightings_by_source (
-  source TEXT NOT NULL,
-  hour INTEGER NOT NULL,
-  addr BLOB,
-  first_seen INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
-  allowed INTEGER NOT NULL,
-  blocked INTEGER NOT NULL,
-  unknown INTEGER NOT NULL,
-  syns INTEGER NOT NULL,
-  ports TEXT NOT NULL,
-  ports_capped INTEGER NOT NULL,
-  hosts TEXT NOT NULL,
-  hosts_capped INTEGER NOT NULL,
-  windows TEXT NOT NULL,
-  fingerprints TEXT NOT NULL,
-  tools TEXT NOT NULL,
-  os TEXT NOT NULL,
-  lists TEXT NOT NULL,
-  country TEXT NOT NULL,
-  asn INTEGER,
-  org TEXT NOT NULL,
-  cloud TEXT NOT NULL,
+${SIGHTING_COLUMNS_1},
   folded INTEGER NOT NULL DEFAULT 0,
   city TEXT NOT NULL DEFAULT '',
   lat REAL,
@@ -96,28 +100,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 -- one family never meets the other.
 -- Sets are delimited text (see sets.ts): ",22,80," and "\\x1fa\\x1fb\\x1f".
 CREATE TABLE sightings (
-  source TEXT NOT NULL,
-  hour INTEGER NOT NULL,
-  addr BLOB,
-  first_seen INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
-  allowed INTEGER NOT NULL,
-  blocked INTEGER NOT NULL,
-  unknown INTEGER NOT NULL,
-  syns INTEGER NOT NULL,
-  ports TEXT NOT NULL,
-  ports_capped INTEGER NOT NULL,
-  hosts TEXT NOT NULL,
-  hosts_capped INTEGER NOT NULL,
-  windows TEXT NOT NULL,
-  fingerprints TEXT NOT NULL,
-  tools TEXT NOT NULL,
-  os TEXT NOT NULL,
-  lists TEXT NOT NULL,
-  country TEXT NOT NULL,
-  asn INTEGER,
-  org TEXT NOT NULL,
-  cloud TEXT NOT NULL
+${SIGHTING_COLUMNS_1}
 );
 CREATE INDEX sightings_source ON sightings (source, hour, allowed, blocked, unknown, first_seen, last_seen, country);
 CREATE INDEX sightings_hour ON sightings (hour);
