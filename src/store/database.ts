@@ -11,7 +11,7 @@ import { ipv6Network } from '../util/ip.js';
 import type { SightingBatch } from './batch.js';
 import { SightingWriter } from './sighting-writer.js';
 import type { HistoryOptions } from './options.js';
-import { openHistoryFile } from './schema.js';
+import { openHistoryFile, type OpenedFile } from './schema.js';
 import { MAX_LIMIT, accessFor, matchedSources, orderBy, searchSql, type Access, type SearchSql } from './search.js';
 import { SetUnion, numberMembers, setMembers } from './sets.js';
 import { HOUR_MS, hourOf } from './sightings.js';
@@ -102,15 +102,15 @@ export class HistoryDatabase {
   private readonly detectionsOf: Database.Statement;
   private readonly writeAll: (batch: SightingBatch | null, incidents: readonly HistoryIncident[]) => void;
   private readonly scratch = new Uint16Array(8);
-  /** Whether the file was made by this open. */
-  readonly created: boolean;
+  /** Whether the file was made (or upgraded) by this open. */
+  readonly opened: OpenedFile;
 
   constructor(
     private readonly db: Database.Database,
     private readonly options: HistoryOptions,
-    created: boolean,
+    opened: OpenedFile,
   ) {
-    this.created = created;
+    this.opened = opened;
     this.sightings = new SightingWriter(db, options);
     // The same incident again (a replayed line detected again after a restart) is ignored: schema.ts incidents_once.
     this.addIncident = db.prepare('INSERT OR IGNORE INTO incidents (time, kind, subject, severity, text, detail) VALUES (?, ?, ?, ?, ?, ?)');
@@ -131,7 +131,7 @@ export class HistoryDatabase {
   /** Opens the file (see schema.ts for what is refused). */
   static open(options: HistoryOptions): HistoryDatabase {
     const { db, opened } = openHistoryFile(options.path);
-    const store = new HistoryDatabase(db, options, opened.created);
+    const store = new HistoryDatabase(db, options, opened);
     store.tune();
     return store;
   }

@@ -189,7 +189,9 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
       throw first instanceof Error ? first : new Error(first.type === 'failed' ? first.message : `history store ${options.path}: the writer thread said ${first.type} at start`);
     }
     const store = new HistoryStore(worker, options, first.figures, first.positions, logger);
-    logger?.info(`history in ${options.path}${first.created ? ' (new file)' : ''}, ${options.retentionDays} days, at most ${options.maxBytes} bytes`);
+    const { created, schema, upgradedFrom, upgradeMs } = first.opened;
+    if (upgradedFrom !== null) logger?.info(`history file ${options.path} upgraded from schema ${upgradedFrom} to ${schema} in ${(upgradeMs / 1000).toFixed(1)} s (an older nfwatch no longer opens it)`);
+    logger?.info(`history in ${options.path}${created ? ' (new file)' : ''}, ${options.retentionDays} days, at most ${options.maxBytes} bytes`);
     return store;
   }
 

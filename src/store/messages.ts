@@ -1,6 +1,7 @@
 // What the packet thread (history.ts) and the writer thread (worker.ts) say to each other.
 // Everything here is structured-clone data.
 import type { SightingBatch } from './batch.js';
+import type { OpenedFile } from './schema.js';
 import type { HistoryCity, HistoryCountry, HistoryIncident, HistorySearch, HistorySearchResult, HistoryTimeline } from './types.js';
 
 /** The reader's questions, by method name: arguments and answer. */
@@ -27,7 +28,7 @@ export interface WriterFigures {
 
 export type FromWriter =
   /** positions: the highest position stored, by source name (see sightings.ts). */
-  | { type: 'ready'; created: boolean; figures: WriterFigures; positions: Record<string, number> }
+  | { type: 'ready'; opened: OpenedFile; figures: WriterFigures; positions: Record<string, number> }
   | { type: 'failed'; message: string }
   | { type: 'written'; id: number; rows: number; incidents: number; ms: number; error: string | null; figures: WriterFigures }
   | { type: 'answer'; id: number; answer: unknown; error: string | null }

@@ -122,6 +122,11 @@ ${SCHEMA_2}${SCHEMA_3}${SCHEMA_4}`;
 /** What open() reports about the file, for the log. */
 export interface OpenedFile {
   created: boolean;
+  /** The file's schema now: SCHEMA_VERSION. */
+  schema: number;
+  /** The schema the file was upgraded from by this open (null: none), and how long that took. */
+  upgradedFrom: number | null;
+  upgradeMs: number;
 }
 
 function refuse(path: string, why: string): Error {
@@ -145,15 +150,14 @@ export function openHistoryFile(path: string): { db: Database.Database; opened: 
     throw refuse(path, `cannot open: ${errorText(e)}`);
   }
   try {
-    const created = prepare(db, path);
-    return { db, opened: { created } };
+    return { db, opened: prepare(db, path) };
   } catch (e) {
     db.close();
     throw e;
   }
 }
 
-function prepare(db: Database.Database, path: string): boolean {
+function prepare(db: Database.Database, path: string): OpenedFile {
   let applicationId: number;
   let tables: number;
   try {
@@ -165,7 +169,7 @@ function prepare(db: Database.Database, path: string): boolean {
   }
   if (applicationId === 0 && tables === 0) {
     create(db);
-    return true;
+    return { created: true, schema: SCHEMA_VERSION, upgradedFrom: null, upgradeMs: 0 };
   }
   if (applicationId !== APPLICATION_ID) {
     throw refuse(path, `an SQLite database of something else (application_id ${applicationId}, ${tables} tables), not nfwatch's history; move it away or choose another path`);
@@ -182,8 +186,10 @@ function prepare(db: Database.Database, path: string): boolean {
   }
   if (check !== 'ok') throw refuse(path, `corrupt: ${check}; move it away (nfwatch starts a new one)`);
   settings(db);
-  if (version < SCHEMA_VERSION) migrate(db, path, version);
-  return false;
+  if (version === SCHEMA_VERSION) return { created: false, schema: SCHEMA_VERSION, upgradedFrom: null, upgradeMs: 0 };
+  const started = performance.now();
+  migrate(db, path, version);
+  return { created: false, schema: SCHEMA_VERSION, upgradedFrom: version, upgradeMs: performance.now() - started };
 }
 
 /** Upgrades of the schema, by the version they start from: each takes it one version up. */

@@ -54,7 +54,7 @@ if (db !== null) {
       return false;
     }
   };
-  send({ type: 'ready', created: store.created, figures: figures(), positions });
+  send({ type: 'ready', opened: store.opened, figures: figures(), positions });
 
   // At start, then every retentionCheckMs; never on the packet thread.
   const runRetention = (): void => send({ type: 'retained', error: retain(), figures: figures() });

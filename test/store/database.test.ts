@@ -148,11 +148,11 @@ describe('opening the file', () => {
   it('creates a new file with its schema version, and opens it again after a restart', () => {
     const path = tmp.file('dir/below/history.db');
     const s = new SyncStore(path);
-    expect(s.db.created).toBe(true);
+    expect(s.db.opened).toEqual({ created: true, schema: SCHEMA_VERSION, upgradedFrom: null, upgradeMs: 0 });
     s.record(packet()).flush();
     s.close();
     const again = HistoryDatabase.open(historyOptions({ path }));
-    expect(again.created).toBe(false);
+    expect(again.opened).toEqual({ created: false, schema: SCHEMA_VERSION, upgradedFrom: null, upgradeMs: 0 });
     expect(again.timeline('203.0.113.7', T0, T0 + HOUR).hours).toHaveLength(1);
     again.close();
     const raw = new Database(path, { readonly: true });
@@ -196,6 +196,7 @@ describe('opening the file', () => {
     raw.exec("INSERT INTO sightings SELECT * FROM sightings WHERE source = '198.51.100.9'");
     raw.close();
     const again = new SyncStore(path);
+    expect(again.db.opened).toMatchObject({ created: false, schema: SCHEMA_VERSION, upgradedFrom: 3 });
     again.record(packet({ src: '203.0.113.7', dport: 23, time: T0 + 1 })).flush();
     expect(again.db.search({ from: T0, to: T0 + 2 * HOUR }).sources.map((r) => [r.source, r.packets.total, r.ports])).toEqual([
       ['198.51.100.9', 2, [80]],

@@ -1,10 +1,12 @@
 import { statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NONE } from '../../src/pipeline/types.js';
 import { HistoryStore } from '../../src/store/history.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import type { HistoryOptions } from '../../src/store/options.js';
 import { memoryLogger } from '../../src/util/log.js';
-import { HOUR, T0, packet, tempDir } from './helpers.js';
+import { HOUR, SCHEMA_3_LAYOUT, T0, packet, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 const open: HistoryStore[] = [];
@@ -223,6 +225,24 @@ describe('history store (writer thread)', () => {
     await s.close();
     expect(s.stats()).toMatchObject({ rowsWritten: 1, droppedRows: { write_failed: 1 } });
     expect(logger.lines.join('\n')).toMatch(/error.*the history writer stopped/);
+  });
+
+  it('says in the log when it upgraded the file it opened, and from which schema', async () => {
+    const path = tmp.file();
+    const first = await store({ path });
+    first.record(packet({ src: '192.0.2.1' }), NONE);
+    await first.close();
+    const raw = new Database(path);
+    raw.exec(SCHEMA_3_LAYOUT);
+    raw.close();
+    const logger = memoryLogger();
+    const s = await HistoryStore.open({ path, retentionDays: 36_500 }, logger);
+    open.push(s);
+    expect(logger.lines.join('\n')).toMatch(new RegExp(`info.*history file ${path} upgraded from schema 3 to ${SCHEMA_VERSION} in \\d+\\.\\d s \\(an older nfwatch no longer opens it\\)`));
+    expect((await s.search(RANGE)).sources.map((x) => [x.source, x.packets.total])).toEqual([['192.0.2.1', 1]]);
+    const again = memoryLogger();
+    open.push(await HistoryStore.open({ path, retentionDays: 36_500 }, again));
+    expect(again.lines.join('\n')).not.toMatch(/upgraded/);
   });
 
   it('refuses, at open, a file at the path that is not a history database', async () => {
