@@ -438,6 +438,12 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
     stopped = true;
     const exitCode = await daemon.stop();
     checks.push(check('exit code after SIGTERM', 0, exitCode ?? -1), ...graphiteChecks(daemon.graphite, truth));
+    // What the history holds after its last batch (written on SIGTERM): every packet once, folded or not.
+    const historyFile = join(setup.dir, 'state', 'history.sqlite');
+    if (existsSync(historyFile)) {
+      figures.historyPackets = await storedPackets(historyFile);
+      checks.push(check('history packets stored', truth.packets, figures.historyPackets));
+    }
     figures.graphiteBytes = daemon.graphite.bytes;
     figures.graphiteLines = daemon.graphite.lines;
     figures.graphiteRewrites = daemon.graphite.rewrites;
@@ -454,6 +460,17 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
     };
   } finally {
     if (!stopped) await daemon.stop();
+  }
+}
+
+/** Packets the history file holds (every source-hour's, by verdict), read after the daemon stopped. */
+async function storedPackets(path: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT coalesce(sum(allowed + blocked + unknown), 0) AS n FROM sightings').get() as { n: number }).n;
+  } finally {
+    db.close();
   }
 }
 
