@@ -25,7 +25,7 @@ import { trackOptions } from './track/options.js';
 import { Tracker } from './track/query.js';
 import { HistoryStore } from './store/history.js';
 import { incidentOfAlert, incidentOfBlock, incidentOfDetection } from './store/incident.js';
-import { HISTORY_DEFAULTS, type HistoryOptions } from './store/options.js';
+import { HISTORY_DEFAULTS, HISTORY_FILE, type HistoryOptions } from './store/options.js';
 import { SocketSource } from './sources/socket.js';
 import type { Logger } from './util/log.js';
 import { IntervalHistory } from './web/history.js';
@@ -39,7 +39,7 @@ export function historyOptions(config: Config): HistoryOptions {
   const h = config.history;
   return {
     ...HISTORY_DEFAULTS,
-    path: h.path !== '' ? h.path : join(config.general.state_dir, 'history.sqlite'),
+    path: h.path !== '' ? h.path : join(config.general.state_dir, HISTORY_FILE),
     ipv6PrefixLength: config.track.ipv6_prefix_length,
     flushMs: Math.round(h.flush_seconds * 1000),
     maxPendingSources: h.max_pending_sources,

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ASN_CACHE_FILE } from '../enrich/asn-cache.js';
+import { HISTORY_FILE } from '../store/options.js';
 import type { CorpusTruth } from './corpus.js';
 import { readCpuSeconds, readPeakRssKiB } from './proc.js';
 
@@ -438,10 +439,11 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
     stopped = true;
     const exitCode = await daemon.stop();
     checks.push(check('exit code after SIGTERM', 0, exitCode ?? -1), ...graphiteChecks(daemon.graphite, truth));
-    // What the history holds after its last batch (written on SIGTERM): every packet once, folded or not.
-    const historyFile = join(setup.dir, 'state', 'history.sqlite');
-    if (existsSync(historyFile)) {
-      figures.historyPackets = await storedPackets(historyFile);
+    // What the history holds after its last batch (written on SIGTERM): every packet once, folded or
+    // not. A daemon with its history on (its /metrics says so) and no file fails the check (-1).
+    if (last.series.has('nfwatch_history_rows_written_total')) {
+      const historyFile = join(setup.dir, 'state', HISTORY_FILE);
+      figures.historyPackets = existsSync(historyFile) ? await storedPackets(historyFile) : -1;
       checks.push(check('history packets stored', truth.packets, figures.historyPackets));
     }
     figures.graphiteBytes = daemon.graphite.bytes;

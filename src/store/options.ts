@@ -1,6 +1,9 @@
 // The history store's settings, with their defaults. Plain data: the same object goes to the
 // writer thread (workerData), so nothing here may be a function.
 
+/** The history's file in general.state_dir when history.path is empty. */
+export const HISTORY_FILE = 'history.sqlite';
+
 export interface HistoryOptions {
   /** The SQLite file (its directory is created if missing). */
   path: string;
@@ -10,7 +13,7 @@ export interface HistoryOptions {
   flushMs: number;
   /** Source-hours held in memory at most; reaching it hands them to the writer early. */
   maxPendingSources: number;
-  /** Batches handed to the writer and not yet written at most; beyond it a batch is dropped (counted). */
+  /** Batches handed to the writer and not yet written at most; beyond it the pending batch waits (sightings.ts folds what does not fit). */
   maxQueuedBatches: number;
   /** Incidents waiting for the next flush at most; beyond it they are dropped (counted). */
   maxPendingIncidents: number;
