@@ -5,7 +5,7 @@
 // whole address space; a lookup is then one binary search over the segment starts (typed arrays)
 // and, for IPv4, allocates nothing. Where ranges overlap the narrowest one wins; mergeNamedRanges
 // instead gives each segment the set of every named list covering it, as one frozen array per set.
-import { parseIPv4, parseIPv6 } from '../util/ip.js';
+import { ipv4Number, parseIPv6 } from '../util/ip.js';
 
 /** An inclusive range of IPv4 addresses as unsigned 32-bit numbers. */
 export interface Ipv4Range {
@@ -75,7 +75,7 @@ const groups = new Uint16Array(8);
  * (most significant first), returning 6; 0 when `ip` is no address.
  */
 export function parseAddress(ip: string, out: Uint32Array): 0 | 4 | 6 {
-  const v4 = parseIPv4(ip, 0, ip.length);
+  const v4 = ipv4Number(ip);
   if (v4 >= 0) {
     out[0] = v4;
     return 4;

@@ -16,44 +16,15 @@
 //   ''         — a global address: look it up. Registry entries marked "Globally Reachable: True"
 //                (AS112, AMT, PCP/TURN anycast, ORCHIDv2, DET) are global here too.
 //
-// The parser is hand-written (no regex, no split, no allocation): it runs on every GeoIP cache miss.
+// The parsers are hand-written (no regex, no split, no allocation): they run on every GeoIP cache
+// miss. IPv4 text is util/ip's parser (remembering the last address: the owner lookup and the
+// tracker ask for the same one).
+import { ipv4Number, parseIPv4 } from '../util/ip.js';
 
 export type RangeLabel = 'private' | 'reserved' | '';
 
 /** The 8 groups of the last IPv6 address parsed (reused: not reentrant, and needs not be). */
 const words = new Uint16Array(8);
-
-/**
- * Parses a dotted-quad IPv4 address in `s[start, end)`: the address as an unsigned 32-bit number,
- * or -1 when it is not one (four decimal octets 0–255, no leading zeros, nothing else; like
- * inet_pton(3)).
- */
-function parseIpv4(s: string, start: number, end: number): number {
-  let value = 0;
-  let octets = 0;
-  let i = start;
-  while (octets < 4) {
-    let octet = 0;
-    let digits = 0;
-    while (i < end) {
-      const c = s.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      if (digits === 1 && octet === 0) return -1; // leading zero
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-      i++;
-    }
-    if (digits === 0) return -1;
-    value = value * 256 + octet; // not <<: stays exact and unsigned
-    octets++;
-    if (octets < 4) {
-      if (i >= end || s.charCodeAt(i) !== 46 /* . */) return -1;
-      i++;
-    }
-  }
-  return i === end ? value : -1;
-}
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -108,7 +79,7 @@ function parseIpv6(s: string): boolean {
     if (j < end && s.charCodeAt(j) === 46 /* . */) {
       // Trailing dotted IPv4 (::ffff:192.0.2.1): two groups, and the end of the address.
       if (groups > 6) return false;
-      const v4 = parseIpv4(s, i, end);
+      const v4 = parseIPv4(s, i, end);
       if (v4 < 0) return false;
       words[groups++] = Math.floor(v4 / 65536);
       words[groups++] = v4 % 65536;
@@ -229,7 +200,7 @@ function classifyIpv6(): RangeLabel {
 
 /** A dotted-quad IPv4 address as an unsigned 32-bit number; -1 for anything else (IPv6, garbage). */
 export function ipv4Value(ip: string): number {
-  return parseIpv4(ip, 0, ip.length);
+  return ipv4Number(ip);
 }
 
 /**
@@ -240,7 +211,7 @@ export function classifyIp(ip: string): RangeLabel | null {
   for (let i = 0; i < ip.length; i++) {
     if (ip.charCodeAt(i) === 58 /* : */) return parseIpv6(ip) ? classifyIpv6() : null;
   }
-  const v4 = parseIpv4(ip, 0, ip.length);
+  const v4 = ipv4Number(ip);
   return v4 < 0 ? null : classifyIpv4(v4);
 }
 

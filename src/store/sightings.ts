@@ -27,7 +27,7 @@
 // a network's row counts such a source only once (one the filter has seen adds packets, not a
 // source).
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
-import { ipv6Network, parseIPv4 } from '../util/ip.js';
+import { ipv4Number, ipv6Network } from '../util/ip.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
   type SightingBatch,
@@ -380,7 +380,7 @@ export class Sightings implements EventRecorder {
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
       // While the writer is behind, a source new to the recorder goes into its network's row (as
       // a flood's would) rather than being turned away: its packets are still counted.
-      if (placed !== OWN_ROW_LATE) return this.foldRow(key, address, e.time, parseIPv4(key, 0, key.length), placed === OWN_ROW_NEW);
+      if (placed !== OWN_ROW_LATE) return this.foldRow(key, address, e.time, ipv4Number(key), placed === OWN_ROW_NEW);
       this.refused++;
       return -1;
     }
@@ -413,7 +413,7 @@ export class Sightings implements EventRecorder {
       if (shared !== undefined && this.inHour(shared, e.time)) return shared;
     }
     const placed = this.options.foldAfter > 0 ? this.newAndFolded(key, e.time) : OWN_ROW_LATE;
-    const row = placed === OWN_ROW_LATE ? -1 : this.foldRow(key, address, e.time, parseIPv4(key, 0, key.length), placed !== OWN_ROW_SEEN, false);
+    const row = placed === OWN_ROW_LATE ? -1 : this.foldRow(key, address, e.time, ipv4Number(key), placed !== OWN_ROW_SEEN, false);
     if (row < 0) this.refused++;
     return row;
   }
@@ -432,7 +432,7 @@ export class Sightings implements EventRecorder {
     const hour = hourOf(t);
     if (hour > this.seenHour) this.enterHour(hour);
     if (seen.emptied !== this.seenEmptiedBefore || hour !== this.seenHour) return true;
-    const v4 = parseIPv4(address, 0, address.length);
+    const v4 = ipv4Number(address);
     return v4 < 0 || seen.has(v4);
   }
 
@@ -445,7 +445,7 @@ export class Sightings implements EventRecorder {
     const hour = hourOf(t);
     if (hour < this.seenHour) return OWN_ROW_LATE;
     if (hour > this.seenHour) this.enterHour(hour);
-    const v4 = parseIPv4(key, 0, key.length);
+    const v4 = ipv4Number(key);
     const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
     if (seen) return OWN_ROW_SEEN;
     this.sourcesThisHour++;

@@ -16,7 +16,7 @@ import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
 import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
-import { addressSlot, ipv6Network, parseIPv4 } from '../util/ip.js';
+import { addressSlot, ipv4Number, ipv6Network } from '../util/ip.js';
 import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
 import type { TrackOptions } from './options.js';
 
@@ -786,7 +786,7 @@ export class SourceTable {
 
   /** A source by address (an IPv6 address finds its network's source) or by the network itself. */
   get(address: string): SourceState | undefined {
-    const v4 = parseIPv4(address, 0, address.length);
+    const v4 = ipv4Number(address);
     if (v4 >= 0) return this.byV4(v4);
     const direct = this.byAddress.get(address);
     if (direct !== undefined || this.options.ipv6PrefixLength >= 128 || address.indexOf(':') < 0) return direct;
@@ -819,7 +819,7 @@ export class SourceTable {
 
   /** The source of `key`, seen at `time`: a known one touched, else a new one. */
   private find(key: string, time: number, epoch: number): SourceState {
-    const v4 = parseIPv4(key, 0, key.length);
+    const v4 = ipv4Number(key);
     const known = v4 >= 0 ? this.byV4(v4) : this.byAddress.get(key);
     if (known === undefined) return this.add(key, v4, time, epoch);
     this.touch(known, time, epoch);

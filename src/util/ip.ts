@@ -41,6 +41,23 @@ export function parseIPv4(text: string, start: number, end: number): number {
   return parts === 4 ? value : -1;
 }
 
+/** The last string ipv4Number() parsed and its answer. */
+let lastIpv4Text = '';
+let lastIpv4Value = -1;
+
+/**
+ * parseIPv4 of a whole string, the last answer remembered: one packet's source address is asked in
+ * turn by the tracker, the owner and GeoIP lookups and the history, and in a spoofed flood each is
+ * new (the same string object, so the comparison is one of pointers).
+ */
+export function ipv4Number(address: string): number {
+  if (address === lastIpv4Text) return lastIpv4Value;
+  const value = parseIPv4(address, 0, address.length);
+  lastIpv4Text = address;
+  lastIpv4Value = value;
+  return value;
+}
+
 function hexValue(ch: number): number {
   if (ch >= 48 && ch <= 57) return ch - 48;
   if (ch >= 97 && ch <= 102) return ch - 87;

@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { ipv6Network, parseIPv4, parseIPv6 } from '../../src/util/ip.js';
+import { ipv4Number, ipv6Network, parseIPv4, parseIPv6 } from '../../src/util/ip.js';
 
 describe('address text', () => {
   it('reads dotted quads strictly (no leading zeros, four octets 0-255)', () => {
     expect(parseIPv4('198.18.0.1', 0, 10)).toBe(0xc6120001);
     for (const bad of ['198.18.0', '198.18.0.256', '198.018.0.1', '1.2.3.4.5', '', 'a.b.c.d']) expect(parseIPv4(bad, 0, bad.length), bad).toBe(-1);
+  });
+  it('answers a whole string as parseIPv4 does, asked in any order and again (it remembers the last one)', () => {
+    const texts = ['198.18.0.1', '198.18.0.1', '198.18.0.2', '', '198.018.0.1', '2001:db8::1', '0.0.0.0', '255.255.255.255', '198.18.0.2', '1.2.3.4.5', '198.18.0.1'];
+    for (const text of texts) expect(ipv4Number(text), text).toBe(parseIPv4(text, 0, text.length));
+    // The same text as another string object, and a string built from parts.
+    expect(ipv4Number(['198', '18', '0', '1'].join('.'))).toBe(0xc6120001);
+    expect(ipv4Number('198.18.0.1x'.slice(0, 10))).toBe(0xc6120001);
+    expect(ipv4Number('198.18.0.1x')).toBe(-1);
   });
   it('reads IPv6 with "::" and an IPv4 tail', () => {
     const g = new Uint16Array(8);
