@@ -158,6 +158,14 @@ function increment<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
+/**
+ * A record's member for a verdict, by comparison: `record[verdict]` with a verdict that changes
+ * from packet to packet is a megamorphic keyed load (a hash lookup in V8's stub cache).
+ */
+function verdictOf<T>(record: Record<Verdict, T>, verdict: Verdict): T {
+  return verdict === 'allowed' ? record.allowed : verdict === 'blocked' ? record.blocked : record.unknown;
+}
+
 /** Late lines remembered per checkpoint at most; beyond it a replay may count a few twice. */
 const MAX_LATE_POSITIONS = 100_000;
 
@@ -261,8 +269,9 @@ export class IntervalAggregator {
     if (open === undefined) return;
     const a = open.aggregate;
     const t = open.tallies;
-    a.verdicts[event.verdict].count++;
-    const v = t.verdicts[event.verdict];
+    const verdict = event.verdict;
+    verdictOf(a.verdicts, verdict).count++;
+    const v = verdictOf(t.verdicts, verdict);
     v.protocols.add(event.protocol);
     if (event.dstPort !== NONE) v.ports.add(event.dstPort);
     if (t.prefixes.size < this.options.maxPrefixes || t.prefixes.has(event.prefix)) t.prefixes.add(event.prefix);
