@@ -36,7 +36,7 @@ export interface CampaignLink {
   sport: number;
   /** The newest SYN time with this fingerprint (epoch ms). */
   linkSeen: number;
-  /** The slot it waits in alone (see CampaignTable), −1 when not waiting. */
+  /** The slot it waits in alone (see CampaignTable) while that slot's link is this one; −1 when not waiting. */
   candidate: number;
 }
 
@@ -384,10 +384,12 @@ export class CampaignTable {
     return this.waitLast[slot]! >= time - this.options.campaignWindowMs;
   }
 
-  /** Puts a link in `slot` to wait alone; a link waiting there before stops waiting. */
+  /**
+   * Puts a link in `slot` to wait alone; a link waiting there before stops waiting. That link keeps
+   * its `candidate`: every reader checks waitLink[candidate] is the link itself, and in a spoofed
+   * flood the link pushed out is a source long gone from the cache (reading it cost a miss a SYN).
+   */
   private wait(slot: number, code: number, link: CampaignLink, s: SourceState, e: PacketEvent): void {
-    const before = this.waitLink[slot] ?? null;
-    if (before !== null && before !== link && before.candidate === slot) before.candidate = -1;
     this.waitCode[slot] = code;
     this.waitSource[slot] = s;
     this.waitLink[slot] = link;
