@@ -116,20 +116,30 @@ export interface Segments<V> {
 /** Above this many IPv4 segments a /16 index narrows each search (the bundled AS data has ~500,000). */
 const INDEX_ABOVE = 4096;
 
+/** In the /16 index, a /16 that lies within one segment: UNIFORM + that segment's slot + 1, instead of its bounds. */
+const UNIFORM = 0x8000_0000;
+
 /**
- * By /16 network p: the last segment starting at or before its first address (segment 0 starts
- * at 0), and at 65536 the last segment. An address of p is then searched between index[p] and
- * index[p + 1]: a few segments, one or two cache misses, instead of ~19 steps over the table.
+ * By /16 network p, at 2p and 2p + 1: the segments starting at or before its first and its last
+ * address (segment 0 starts at 0). An address of p is then searched between them: a few segments,
+ * one or two cache misses, instead of ~19 steps over the table. A /16 inside one segment (72 % of
+ * them in the bundled AS data) holds its answer instead (UNIFORM): a spoofed flood's random
+ * addresses then cost one read, not the search and the read of the slot beside it.
  */
-function indexBy16(starts: Uint32Array): Uint32Array {
-  const index = new Uint32Array(65537);
-  let segment = 0;
+function indexBy16(starts: Uint32Array, slots: Int32Array): Uint32Array {
+  const index = new Uint32Array(2 * 65536);
+  let first = 0;
   for (let p = 0; p < 65536; p++) {
-    const first = p * 65536;
-    while (segment + 1 < starts.length && starts[segment + 1]! <= first) segment++;
-    index[p] = segment;
+    const from = p * 65536;
+    while (first + 1 < starts.length && starts[first + 1]! <= from) first++;
+    let last = first;
+    while (last + 1 < starts.length && starts[last + 1]! <= from + 65535) last++;
+    if (last === first) index[2 * p] = UNIFORM + slots[first]! + 1;
+    else {
+      index[2 * p] = first;
+      index[2 * p + 1] = last;
+    }
   }
-  index[65536] = starts.length - 1;
   return index;
 }
 
@@ -152,7 +162,7 @@ export class AddressRanges<V> {
     this.make = segments.make ?? null;
     this.v4Starts = segments.v4Starts;
     this.v4Slots = segments.v4Slots;
-    this.v4Index = this.v4Starts.length > INDEX_ABOVE ? indexBy16(this.v4Starts) : null;
+    this.v4Index = this.v4Starts.length > INDEX_ABOVE ? indexBy16(this.v4Starts, this.v4Slots) : null;
     [this.w0, this.w1, this.w2, this.w3] = segments.v6Words;
     this.v6Slots = segments.v6Slots;
   }
@@ -214,9 +224,10 @@ export class AddressRanges<V> {
     let hi = starts.length - 1;
     const index = this.v4Index;
     if (index !== null) {
-      const p = address >>> 16;
-      lo = index[p]!;
-      hi = index[p + 1]!;
+      const at = 2 * (address >>> 16);
+      lo = index[at]!;
+      if (lo >= UNIFORM) return lo - UNIFORM - 1;
+      hi = index[at + 1]!;
     }
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;

@@ -380,6 +380,8 @@ describe('a large IPv4 table (searched through its /16 index)', () => {
       ranges.push([start, Math.min(IPV4_MAX, start + size - 1), i]);
     }
     ranges.push([0x0a000000, 0x0affffff, 20_000], [0x0a010000, 0x0a0100ff, 20_001], [0xfffffff0, IPV4_MAX, 20_002]);
+    // Ranges of one address at a /16's first and last address.
+    ranges.push([0x0c00ffff, 0x0c00ffff, 20_003], [0x0c020000, 0x0c020000, 20_004]);
     const builder = new AddressRangesBuilder<number>();
     for (const [start, end, value] of ranges) builder.add({ family: 4, start, end } as AddressRange, value);
     const t = builder.build();
@@ -392,9 +394,14 @@ describe('a large IPv4 table (searched through its /16 index)', () => {
       }
       return best?.[2];
     };
-    const probes = [0, 1, 0x0a000000, 0x0a010000, 0x0a0100ff, 0x0a010100, 0x0affffff, 0x0b000000, 0xfffffff0, IPV4_MAX];
+    const probes = [0, 1, 0x0a000000, 0x0a010000, 0x0a0100ff, 0x0a010100, 0x0affffff, 0x0b000000, 0xfffffff0, IPV4_MAX, 0x0c00fffe, 0x0c00ffff, 0x0c020000, 0x0c020001];
     for (const [start, end] of ranges.slice(0, 300)) probes.push(start, end, (start - 1) >>> 0, Math.min(IPV4_MAX, end + 1));
     for (let i = 0; i < 2000; i++) probes.push(next());
+    // Each /16's first and last address (a /16 inside one segment is answered by the index alone).
+    for (let i = 0; i < 2000; i++) {
+      const from = (next() & 0xffff0000) >>> 0;
+      probes.push(from, from + 0xffff);
+    }
     for (const a of probes) expect(t.slotOfIpv4(a) < 0 ? undefined : t.values[t.slotOfIpv4(a)], `address ${a}`).toBe(plain(a));
   });
 });
