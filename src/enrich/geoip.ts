@@ -16,8 +16,9 @@ import { Reader, type Response } from 'maxmind';
 import type { Config } from '../config/schema.js';
 import { NONE, type AddressEnricher, type GeoInfo, type GeoLocation, type PacketEvent } from '../pipeline/types.js';
 import { errorCode, errorText } from '../util/errors.js';
+import { ipv4Number } from '../util/ip.js';
 import type { Logger } from '../util/log.js';
-import { classifyIp, classifyIpv4, ipv4Value, mappedIpv4 } from './ip-ranges.js';
+import { classifyIp, classifyIpv4, mappedIpv4 } from './ip-ranges.js';
 import { Ipv4Tree, NO_RECORD } from './mmdb-ipv4.js';
 import { FileWatch, MISSING, readStable } from './watched-files.js';
 
@@ -309,7 +310,7 @@ export class GeoIpEnricher implements AddressEnricher {
   enrich(event: PacketEvent): void {
     const ip = event.srcIp;
     const cache = this.cache;
-    const v4 = cache === null ? -1 : ipv4Value(ip);
+    const v4 = cache === null ? -1 : ipv4Number(ip);
     if (v4 >= 0) {
       event.geo = this.lookupIpv4(ip, v4);
       return;

@@ -198,11 +198,6 @@ function classifyIpv6(): RangeLabel {
   return 'reserved';
 }
 
-/** A dotted-quad IPv4 address as an unsigned 32-bit number; -1 for anything else (IPv6, garbage). */
-export function ipv4Value(ip: string): number {
-  return ipv4Number(ip);
-}
-
 /**
  * Whether `ip` must be labelled rather than looked up: 'private', 'reserved', or '' for a global
  * address; null when `ip` is not an IPv4 or IPv6 address at all.
