@@ -130,13 +130,21 @@ export class Tracker {
   readonly fingerprintStats: FingerprintStats;
   /** Sources whose scan state is not none: re-evaluated by prune() so they decay without packets. */
   private readonly scanning = new Set<SourceState>();
+  /**
+   * Of `scanning`: those not detected, then those detected per type (SCAN_TYPES order), kept as
+   * states change (evaluate(), and a source leaving the table) so that stats(), read on every
+   * /metrics scrape, does not walk 100,000 scanning sources each time.
+   */
+  private readonly scanCounts = new Int32Array(1 + SCAN_TYPES.length);
   private readonly newScans = new Uint32Array(SCAN_TYPES.length);
   /** Newest event time observed. */
   private latest = 0;
 
   constructor(options: TrackOptions) {
     this.options = options;
-    this.sourceTable = new SourceTable(options, (s) => void this.scanning.delete(s));
+    this.sourceTable = new SourceTable(options, (s) => {
+      if (this.scanning.delete(s)) this.count(s, -1);
+    });
     this.campaignTable = new CampaignTable(options);
     this.fingerprintStats = new FingerprintStats(options.maxFingerprints);
   }
@@ -169,7 +177,7 @@ export class Tracker {
     if (time > this.latest) this.latest = time;
     if (this.sourceTable.lastTechnique < 0) return s;
     const before = s.scanState;
-    const newly = evaluateScan(s, this.options, time);
+    const newly = this.evaluate(s, time);
     if (newly !== 0) this.countNew(newly);
     if (s.scanState !== before) {
       if (before === NOT_SCANNING) this.scanning.add(s);
@@ -189,6 +197,23 @@ export class Tracker {
     return s;
   }
 
+  /** evaluateScan() with the source's part of scanCounts taken out before and put back after. */
+  private evaluate(s: SourceState, now: number): number {
+    if (s.scanState !== NOT_SCANNING) this.count(s, -1);
+    const newly = evaluateScan(s, this.options, now);
+    if (s.scanState !== NOT_SCANNING) this.count(s, 1);
+    return newly;
+  }
+
+  /** Adds (by +1) or takes out (by −1) a scanning source's part of scanCounts. */
+  private count(s: SourceState, by: number): void {
+    const counts = this.scanCounts;
+    if (s.scanState !== DETECTED) counts[0]! += by;
+    if (s.vertical === DETECTED) counts[1]! += by;
+    if (s.horizontal === DETECTED) counts[2]! += by;
+    if (s.sshBruteforce === DETECTED) counts[3]! += by;
+  }
+
   private countNew(mask: number): void {
     if (mask & VERTICAL) this.newScans[0]!++;
     if (mask & HORIZONTAL) this.newScans[1]!++;
@@ -199,7 +224,7 @@ export class Tracker {
   private refresh(s: SourceState, now: number): void {
     advance(s, this.sourceTable.epochOf(now));
     if (s.scanState !== NOT_SCANNING) {
-      const newly = evaluateScan(s, this.options, now);
+      const newly = this.evaluate(s, now);
       if (newly !== 0) this.countNew(newly);
       if (s.scanState === NOT_SCANNING) this.scanning.delete(s);
     }
@@ -220,14 +245,9 @@ export class Tracker {
 
   /** `consume`: reset the new-scan counts (the periodic health export does; readers like the web view do not). */
   stats(consume = true): TrackerStats {
-    const scans: Record<ScanType, number> = { vertical: 0, horizontal: 0, ssh_bruteforce: 0 };
-    let suspected = 0;
-    for (const s of this.scanning) {
-      if (s.scanState !== DETECTED) suspected++;
-      if (s.vertical === DETECTED) scans.vertical++;
-      if (s.horizontal === DETECTED) scans.horizontal++;
-      if (s.sshBruteforce === DETECTED) scans.ssh_bruteforce++;
-    }
+    const counts = this.scanCounts;
+    const scans: Record<ScanType, number> = { vertical: counts[1]!, horizontal: counts[2]!, ssh_bruteforce: counts[3]! };
+    const suspected = counts[0]!;
     const newScans: Record<ScanType, number> = {
       vertical: this.newScans[0] ?? 0,
       horizontal: this.newScans[1] ?? 0,

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { DETECTED, NOT_SCANNING } from '../../src/track/scans.js';
+import type { Tracker } from '../../src/track/query.js';
 import { T0, packet, tracker } from './helpers.js';
 
 describe('query API', () => {
@@ -88,6 +90,52 @@ describe('query API', () => {
     });
     expect(t.stats()).toMatchObject({ tracked: 2, scans: { vertical: 1, horizontal: 0 }, newScans: { vertical: 1 }, suspected: 1 });
     expect(t.stats().newScans.vertical).toBe(0);
+  });
+});
+
+describe('the scan figures of stats() (kept as states change, not counted per call)', () => {
+  // What stats() says, counted the slow way over every tracked source.
+  const counted = (t: Tracker): { suspected: number; scans: Record<string, number> } => {
+    const scans = { vertical: 0, horizontal: 0, ssh_bruteforce: 0 };
+    let suspected = 0;
+    for (const s of t.sourceTable.values()) {
+      if (s.scanState === NOT_SCANNING) continue;
+      if (s.scanState !== DETECTED) suspected++;
+      if (s.vertical === DETECTED) scans.vertical++;
+      if (s.horizontal === DETECTED) scans.horizontal++;
+      if (s.sshBruteforce === DETECTED) scans.ssh_bruteforce++;
+    }
+    return { suspected, scans };
+  };
+
+  it('match a count over the sources through scans starting, growing, decaying, evicted and expired', () => {
+    const t = tracker({ max_sources: 60, window_seconds: 60 });
+    let x = 7;
+    const next = (n: number): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n;
+    let checks = 0;
+    let seen = 0;
+    for (let step = 0; step < 6000; step++) {
+      const time = T0 + step * 50;
+      const who = next(90);
+      // Sources 0-29 sweep ports, 30-59 sweep hosts, 60-89 knock on SSH (accepted) or browse.
+      if (who < 30) t.observe(packet({ time, src: `192.0.2.${who}`, dport: 1 + next(200), verdict: 'blocked' }));
+      else if (who < 60) t.observe(packet({ time, src: `192.0.2.${who}`, dst: `198.51.100.${1 + next(200)}`, dport: 23, verdict: 'blocked' }));
+      else t.observe(packet({ time, src: `192.0.2.${who}`, dport: next(2) === 0 ? 22 : 443, verdict: 'allowed', sport: 30000 + next(30000) }));
+      if (step % 500 === 499) t.prune(time + next(2) * 90_000);
+      if (step % 97 === 0) {
+        const stats = t.stats();
+        const slow = counted(t);
+        expect({ suspected: stats.suspected, scans: stats.scans }, `step ${step}`).toEqual(slow);
+        seen += slow.suspected + slow.scans.vertical + slow.scans.horizontal;
+        checks++;
+      }
+    }
+    expect(checks).toBeGreaterThan(60);
+    // The walk went through scans of both kinds, and evictions and expiries.
+    expect(seen).toBeGreaterThan(100);
+    expect(t.stats()).toMatchObject({ evicted: expect.any(Number), expired: expect.any(Number) });
+    expect(t.stats().evicted).toBeGreaterThan(0);
+    expect(t.stats().expired).toBeGreaterThan(0);
   });
 });
 
