@@ -34,6 +34,8 @@ export interface CampaignLink {
   /** What this source contributed, to take it back when it moves. */
   joinedCountry: string;
   sport: number;
+  /** Whether the campaign joined lists its address: leaving then looks it up in the list, else not (a full list is most members' case). */
+  listedInCampaign: boolean;
   /** The newest SYN time with this fingerprint (epoch ms). */
   linkSeen: number;
   /** The slot it waits in alone (see CampaignTable) while that slot's link is this one; −1 when not waiting. */
@@ -42,7 +44,7 @@ export interface CampaignLink {
 
 /** A new link of a source: no fingerprint, no ports, in no group. */
 export function newLink(shape: number, sport: number, lastSeen: number): CampaignLink {
-  return { shape, ports: NO_PORTS, key: '', campaignId: 0, joinedCountry: '', sport, linkSeen: lastSeen, candidate: -1 };
+  return { shape, ports: NO_PORTS, key: '', campaignId: 0, joinedCountry: '', sport, listedInCampaign: false, linkSeen: lastSeen, candidate: -1 };
 }
 
 /** Makes a link object a new link, as newLink() would (a source's first link is reused, not remade). */
@@ -53,6 +55,7 @@ export function restartLink(link: CampaignLink, shape: number, sport: number, la
   link.campaignId = 0;
   link.joinedCountry = '';
   link.sport = sport;
+  link.listedInCampaign = false;
   link.linkSeen = lastSeen;
   link.candidate = -1;
 }
@@ -102,31 +105,33 @@ export class Campaign {
     this.portCode = portCode;
   }
 
-  /** Counts a source in; lists it while fewer than `maxListed` are. */
-  join(address: string, country: string, sport: number, maxListed: number): void {
+  /** Counts a source in; lists it while fewer than `maxListed` are. Returns whether it is listed. */
+  join(address: string, country: string, sport: number, maxListed: number): boolean {
     this.sources++;
     if (this.listed === null && this.sources === 1) {
       this.soleAddress = address;
       this.soleCountry = country;
       this.soleSport = sport;
-      return;
+      return true;
     }
     const listed = this.maps();
-    if (listed.size < maxListed) listed.add(address);
+    const listing = listed.size < maxListed;
+    if (listing) listed.add(address);
     bump(this.countries!, country, 1);
     const sourcePorts = this.sourcePorts!;
     if (sourcePorts.has(sport) || sourcePorts.size < MAX_SPORTS) bump(sourcePorts, sport, 1);
     else this.otherSourcePorts++;
+    return listing;
   }
 
-  /** Takes a member's contribution back. */
-  leave(address: string, country: string, sport: number): void {
+  /** Takes a member's contribution back; `listed`: what join() answered for it. */
+  leave(address: string, country: string, sport: number, listed: boolean): void {
     this.sources--;
     if (this.listed === null) {
       if (this.soleAddress === address) this.soleAddress = '';
       return;
     }
-    this.listed.delete(address);
+    if (listed) this.listed.delete(address);
     bump(this.countries!, country, -1);
     if (this.sourcePorts!.has(sport)) bump(this.sourcePorts!, sport, -1);
     else if (this.otherSourcePorts > 0) this.otherSourcePorts--;
@@ -415,7 +420,7 @@ export class CampaignTable {
     link.key = key;
     link.campaignId = campaign.id;
     link.candidate = -1;
-    campaign.join(this.waitAddress[slot]!, link.joinedCountry, link.sport, this.options.campaignMaxListed);
+    link.listedInCampaign = campaign.join(this.waitAddress[slot]!, link.joinedCountry, link.sport, this.options.campaignMaxListed);
     campaign.syns += this.waitSyns[slot]!;
     campaign.lastSeen = last;
     this.clearSlot(slot);
@@ -435,7 +440,7 @@ export class CampaignTable {
     link.candidate = -1;
     link.joinedCountry = s.country;
     link.sport = e.srcPort;
-    c.join(s.address, s.country, e.srcPort, this.options.campaignMaxListed);
+    link.listedInCampaign = c.join(s.address, s.country, e.srcPort, this.options.campaignMaxListed);
     if (!c.announced && c.sources >= this.options.campaignMinSources) {
       c.announced = true;
       this.formed?.(c);
@@ -450,11 +455,12 @@ export class CampaignTable {
     }
     const c = link.key === '' ? undefined : this.cache.peek(link.key);
     if (c !== undefined && c.id === link.campaignId) {
-      c.leave(address, link.joinedCountry, link.sport);
+      c.leave(address, link.joinedCountry, link.sport, link.listedInCampaign);
       if (c.sources <= 0) this.cache.delete(c.key);
     }
     link.key = '';
     link.campaignId = 0;
+    link.listedInCampaign = false;
   }
 
   /** Ends campaigns silent for a campaign window before `now`. O(ended): the table is in recency order. */

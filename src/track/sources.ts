@@ -289,6 +289,7 @@ export class SourceState implements RecorderSlot, CampaignLink {
   campaignId = 0;
   joinedCountry = '';
   sport = NONE;
+  listedInCampaign = false;
   candidate = -1;
   links: CampaignLink[] | null = null;
 

@@ -71,6 +71,20 @@ describe('campaigns', () => {
     expect(c?.addresses).toHaveLength(10);
   });
 
+  it('takes a member that moves on off the list (if it was on it) and lists the next one to join in its place', () => {
+    const t = tracker({ campaign_max_listed: 10 });
+    for (let i = 0; i < 30; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
+    const address = (i: number): string => `218.2.0.${i + 1}`;
+    // Five listed members (0-4) and five that never were (20-24) move on to ports 22 and 2222.
+    for (const i of [0, 1, 2, 3, 4, 20, 21, 22, 23, 24]) t.observe({ ...scannerSyn(i, T0 + 100 + i, 'CN'), dstPort: 2222 });
+    const byPorts = (): Map<string, { sources: number; addresses: string[] }> => new Map(t.campaigns().map((c) => [c.ports.join(','), { sources: c.sources, addresses: c.addresses }]));
+    expect(byPorts().get('22')).toEqual({ sources: 20, addresses: [5, 6, 7, 8, 9].map(address) });
+    expect(byPorts().get('22,2222')?.addresses).toEqual([0, 1, 2, 3, 4, 20, 21, 22, 23, 24].map(address));
+    // New members of port 22 alone take the five places made.
+    for (let i = 30; i < 40; i++) t.observe(scannerSyn(i, T0 + 200 + i, 'CN'));
+    expect(byPorts().get('22')).toEqual({ sources: 30, addresses: [5, 6, 7, 8, 9, 30, 31, 32, 33, 34].map(address) });
+  });
+
   it('ends a campaign that stays silent for a campaign window', () => {
     const t = tracker({ campaign_window_seconds: 600 });
     for (let i = 0; i < 10; i++) t.observe(scannerSyn(i, T0 + i, 'CN'));
