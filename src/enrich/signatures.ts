@@ -406,6 +406,8 @@ export const UNCLASSIFIED: Classification = Object.freeze({
 export const CLASSIFY_CACHE_MAX = 16_384;
 /** Slots of the shape cache. */
 const SHAPE_CACHE_SLOTS = 65_536;
+/** Words a shape cache slot takes: code, answer, candidates and one unused (16 bytes: a slot is not split across cache lines). */
+const SHAPE_SLOT_WORDS = 4;
 /** Slots of the direct-mapped front of the result cache. */
 const RESULT_SLOTS = 4096;
 /** Per-packet signatures whose shape conditions the shape cache answers (a bit each); later ones are checked per SYN. */
@@ -427,12 +429,12 @@ export class SignatureSet {
   /**
    * shape code → best shape-only tool index * 2^16 + best shape-only OS index (each +1, 0 = none),
    * direct-mapped by code (a shape on a taken slot replaces it): a flood of random windows has
-   * more shapes than a cache should hold, and a slot costs no rehash or sweep.
+   * more shapes than a cache should hold, and a slot costs no rehash or sweep. A slot is
+   * SHAPE_SLOT_WORDS words side by side, so a flood's lookup misses the cache once, not per array:
+   * the code (-1: none), the answer, and the bits of the per-packet signatures whose shape
+   * conditions hold (bit i for signature i < SHAPE_CANDIDATE_BITS).
    */
-  private readonly shapeCodes = new Int32Array(SHAPE_CACHE_SLOTS).fill(-1);
-  private readonly shapeAnswers = new Int32Array(SHAPE_CACHE_SLOTS);
-  /** Beside each shape's answer: bit i set when the shape conditions of per-packet signature i hold (i < SHAPE_CANDIDATE_BITS). */
-  private readonly shapeCandidates = new Int32Array(SHAPE_CACHE_SLOTS);
+  private readonly shapeCache = new Int32Array(SHAPE_CACHE_SLOTS * SHAPE_SLOT_WORDS).fill(-1);
   /** (shape, ttl, tool, os) → the shared Classification. */
   private readonly resultCache = new Map<number, Classification>();
   /**
@@ -459,7 +461,7 @@ export class SignatureSet {
   /** Cache sizes (tests, health). */
   cacheSizes(): { shapes: number; results: number } {
     let shapes = 0;
-    for (const code of this.shapeCodes) if (code !== -1) shapes++;
+    for (let at = 0; at < this.shapeCache.length; at += SHAPE_SLOT_WORDS) if (this.shapeCache[at] !== -1) shapes++;
     return { shapes, results: this.resultCache.size };
   }
 
@@ -472,15 +474,17 @@ export class SignatureSet {
     const slot = shapeSlot(code, fp.window, SHAPE_CACHE_SLOTS);
     let packed: number;
     let candidates: number;
-    if (this.shapeCodes[slot] === code) {
-      packed = this.shapeAnswers[slot]!;
-      candidates = this.shapeCandidates[slot]!;
+    const cache = this.shapeCache;
+    const at = slot * SHAPE_SLOT_WORDS;
+    if (cache[at] === code) {
+      packed = cache[at + 1]!;
+      candidates = cache[at + 2]!;
     } else {
       packed = this.evaluateShape(fp);
       candidates = this.candidatesOf(fp);
-      this.shapeCodes[slot] = code;
-      this.shapeAnswers[slot] = packed;
-      this.shapeCandidates[slot] = candidates;
+      cache[at] = code;
+      cache[at + 1] = packed;
+      cache[at + 2] = candidates;
     }
     let tool = (packed >>> 16) - 1;
     let os = (packed & 0xffff) - 1;
