@@ -95,7 +95,7 @@ describe('query API', () => {
 
 describe('the scan figures of stats() (kept as states change, not counted per call)', () => {
   // What stats() says, counted the slow way over every tracked source.
-  const counted = (t: Tracker): { suspected: number; scans: Record<string, number> } => {
+  const counted = (t: Tracker): { suspected: number; scans: { vertical: number; horizontal: number; ssh_bruteforce: number } } => {
     const scans = { vertical: 0, horizontal: 0, ssh_bruteforce: 0 };
     let suspected = 0;
     for (const s of t.sourceTable.values()) {
