@@ -102,7 +102,7 @@ export class HistoryDatabase {
   private readonly detectionsOf: Database.Statement;
   private readonly writeAll: (batch: SightingBatch | null, incidents: readonly HistoryIncident[]) => void;
   private readonly scratch = new Uint16Array(8);
-  /** Whether the file was made (or upgraded) by this open. */
+  /** What this open did to the file: made it, upgraded it from an older schema, or neither. */
   readonly opened: OpenedFile;
 
   constructor(

@@ -124,14 +124,14 @@ export class Campaign {
     return listing;
   }
 
-  /** Takes a member's contribution back; `listed`: what join() answered for it. */
-  leave(address: string, country: string, sport: number, listed: boolean): void {
+  /** Takes a member's contribution back; `wasListed`: what join() answered for it. */
+  leave(address: string, country: string, sport: number, wasListed: boolean): void {
     this.sources--;
     if (this.listed === null) {
       if (this.soleAddress === address) this.soleAddress = '';
       return;
     }
-    if (listed) this.listed.delete(address);
+    if (wasListed) this.listed.delete(address);
     bump(this.countries!, country, -1);
     if (this.sourcePorts!.has(sport)) bump(this.sourcePorts!, sport, -1);
     else if (this.otherSourcePorts > 0) this.otherSourcePorts--;
