@@ -13,6 +13,13 @@
 // `positions` holds, by source index, the highest position (LineReceiver's `end`) of a line
 // recorded into the batch, NONE for none: the writer stores them by source name in the same
 // transaction as the rows, so after a restart the lines a source replays up to there are skipped.
+//
+// The columns live in SharedArrayBuffers, so a batch reaches the writer without a copy and without
+// a transfer: the first ArrayBuffer a process detaches (as a transfer does) invalidates V8's
+// "array buffers are never detached" assumption for good, and every optimised function that reads
+// a typed array or a DataView (the line scanner, the tracker, the interval counts: ~60 of them at
+// the first batch, measured) is thrown away and compiled again, with a detach check on each access
+// from then on. The packet thread lets go of a batch once it has posted it.
 import { NONE, type GeoInfo, type OwnerInfo } from '../pipeline/types.js';
 import { keyOfShape } from '../enrich/fingerprint.js';
 
@@ -96,8 +103,8 @@ type TypedName = (typeof TYPED)[number];
 
 /** Empty columns with room for `capacity` rows (grow() makes more), and positions for `sources` sources. */
 export function emptyBatch(capacity: number, sources = 0): SightingBatch {
-  const f = (): Float64Array => new Float64Array(capacity);
-  const i = (): Int32Array => new Int32Array(capacity);
+  const f = (): Float64Array => shared(Float64Array, capacity);
+  const i = (): Int32Array => shared(Int32Array, capacity);
   return {
     rows: 0,
     packets: 0,
@@ -109,7 +116,7 @@ export function emptyBatch(capacity: number, sources = 0): SightingBatch {
     unknown: f(),
     syns: f(),
     folded: i(),
-    flags: new Uint8Array(capacity),
+    flags: shared(Uint8Array, capacity),
     port: i(),
     window: i(),
     host: i(),
@@ -127,24 +134,33 @@ export function emptyBatch(capacity: number, sources = 0): SightingBatch {
     owners: [],
     lists: [],
     more: new Map(),
-    positions: new Float64Array(sources).fill(NONE),
+    positions: shared(Float64Array, sources).fill(NONE),
   };
 }
 
+type Column = Float64Array | Int32Array | Uint8Array;
+type ColumnType<T extends Column> = { new (buffer: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number };
+
+/** A zeroed column of `length` slots in a SharedArrayBuffer (see the header). */
+function shared<T extends Column>(type: ColumnType<T>, length: number): T {
+  return new type(new SharedArrayBuffer(length * type.BYTES_PER_ELEMENT));
+}
+
+const COLUMN_TYPES: Record<TypedName, ColumnType<Column>> = {
+  hour: Float64Array, first: Float64Array, last: Float64Array, allowed: Float64Array, blocked: Float64Array, unknown: Float64Array, syns: Float64Array,
+  folded: Int32Array, flags: Uint8Array, port: Int32Array, window: Int32Array, host: Int32Array, fingerprint: Int32Array, tool: Int32Array, os: Int32Array,
+  toolBits: Int32Array, osBits: Int32Array, geo: Int32Array, owner: Int32Array, list: Int32Array,
+};
+
 /** The typed columns, twice as long, the rows kept. */
 export function grow(b: SightingBatch): void {
-  const columns = b as unknown as Record<TypedName, Float64Array | Int32Array | Uint8Array>;
+  const columns = b as unknown as Record<TypedName, Column>;
   for (const name of TYPED) {
     const old = columns[name];
-    const bigger = new (old.constructor as new (n: number) => typeof old)(old.length * 2);
+    const bigger = shared(COLUMN_TYPES[name], old.length * 2);
     bigger.set(old);
     columns[name] = bigger;
   }
-}
-
-/** The buffers to transfer with the batch (moved to the writer, not copied). */
-export function transferList(b: SightingBatch): ArrayBuffer[] {
-  return [...TYPED.map((name) => b[name].buffer as ArrayBuffer), b.positions.buffer as ArrayBuffer];
 }
 
 export function keyOf(b: SightingBatch, row: number): string {

@@ -164,7 +164,7 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
   ) {
     this.options = options;
     this.note(figures);
-    this.sightings = new Sightings(options, (batch, transfer) => this.ship(batch, transfer), positions, (message) => logger?.info(message));
+    this.sightings = new Sightings(options, (batch) => this.ship(batch), positions, (message) => logger?.info(message));
     worker.on('message', (m: FromWriter) => this.heard(m));
     worker.on('error', (e) => this.lost(`the history writer failed: ${errorText(e)}`));
     worker.on('exit', (code) => this.lost(`the history writer stopped (exit code ${code})`));
@@ -217,7 +217,7 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
   flush(): void {
     this.due = this.dropReason() === 'writer_behind';
     if (!this.due) this.sightings.flush();
-    if (this.incidentQueue.length > 0) this.post(null, []);
+    if (this.incidentQueue.length > 0) this.post(null);
   }
 
   /** Resolves when every batch handed over so far has been written (or failed). */
@@ -276,16 +276,16 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
     await exited;
   }
 
-  private ship(batch: SightingBatch, transfer: ArrayBuffer[]): void {
+  private ship(batch: SightingBatch): void {
     const reason = this.dropReason();
     if (reason !== null) {
       this.counts.droppedRows[reason] += batch.rows;
       this.counts.droppedPackets[reason] += batch.packets;
       // Incidents are few and worth more than sightings: they still go when the writer is only behind.
-      if (reason === 'writer_behind' && this.incidentQueue.length > 0) this.post(null, []);
+      if (reason === 'writer_behind' && this.incidentQueue.length > 0) this.post(null);
       return;
     }
-    this.post(batch, transfer);
+    this.post(batch);
   }
 
   private dropReason(): DropReason | null {
@@ -295,19 +295,19 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
     return null;
   }
 
-  private post(batch: SightingBatch | null, transfer: ArrayBuffer[]): void {
+  private post(batch: SightingBatch | null): void {
     const id = ++this.nextId;
     const incidents = this.incidentQueue;
     this.incidentQueue = [];
     this.inFlight.set(id, { rows: batch?.rows ?? 0, packets: batch?.packets ?? 0, incidents: incidents.length });
     this.sightings.admitting = this.inFlight.size < this.options.maxQueuedBatches;
-    this.send({ type: 'write', id, batch, incidents }, transfer);
+    this.send({ type: 'write', id, batch, incidents });
   }
 
-  private send(m: ToWriter, transfer: ArrayBuffer[] = []): void {
+  private send(m: ToWriter): void {
     if (m.type === 'close') this.sentClose = true;
     this.worker.ref();
-    this.worker.postMessage(m, transfer);
+    this.worker.postMessage(m);
   }
 
   /** Nothing to wait for from the writer: it no longer holds the process open. */

@@ -29,7 +29,7 @@
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { ipv4Number, ipv6Network } from '../util/ip.js';
 import {
-  F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf, transferList,
+  F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf,
   type SightingBatch,
 } from './batch.js';
 import { AddressRows } from './address-rows.js';
@@ -184,8 +184,8 @@ export class Sightings implements EventRecorder {
 
   constructor(
     private readonly options: SightingsOptions,
-    /** Takes each batch flushed (by flush() or early, when full), with the buffers to transfer. */
-    private readonly ship: (batch: SightingBatch, transfer: ArrayBuffer[]) => void,
+    /** Takes each batch flushed (by flush() or early, when full); it is the taker's from then on. */
+    private readonly ship: (batch: SightingBatch) => void,
     /** The highest position stored, by source name (what the store read at open). */
     storedPositions: Readonly<Record<string, number>> = {},
     /** Says when a source starts and ends skipping what was stored (an info line in the log). */
@@ -302,7 +302,7 @@ export class Sightings implements EventRecorder {
     b.owners = this.owners.values;
     b.lists = this.lists.values;
     this.begin(Math.min(Math.max(MIN_CAPACITY, b.rows), this.options.maxPendingSources));
-    this.ship(b, transferList(b));
+    this.ship(b);
   }
 
   /**
