@@ -146,18 +146,12 @@ function shared<T extends Column>(type: ColumnType<T>, length: number): T {
   return new type(new SharedArrayBuffer(length * type.BYTES_PER_ELEMENT));
 }
 
-const COLUMN_TYPES: Record<TypedName, ColumnType<Column>> = {
-  hour: Float64Array, first: Float64Array, last: Float64Array, allowed: Float64Array, blocked: Float64Array, unknown: Float64Array, syns: Float64Array,
-  folded: Int32Array, flags: Uint8Array, port: Int32Array, window: Int32Array, host: Int32Array, fingerprint: Int32Array, tool: Int32Array, os: Int32Array,
-  toolBits: Int32Array, osBits: Int32Array, geo: Int32Array, owner: Int32Array, list: Int32Array,
-};
-
 /** The typed columns, twice as long, the rows kept. */
 export function grow(b: SightingBatch): void {
   const columns = b as unknown as Record<TypedName, Column>;
   for (const name of TYPED) {
     const old = columns[name];
-    const bigger = shared(COLUMN_TYPES[name], old.length * 2);
+    const bigger = shared(old.constructor as ColumnType<Column>, old.length * 2);
     bigger.set(old);
     columns[name] = bigger;
   }
