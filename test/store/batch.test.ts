@@ -1,5 +1,6 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { NONE } from '../../src/pipeline/types.js';
 import { emptyBatch, grow, type SightingBatch } from '../../src/store/batch.js';
 
 type Column = Float64Array | Int32Array | Uint8Array;
@@ -25,7 +26,7 @@ describe('sighting batch', () => {
   it('starts empty: columns zeroed, positions NONE', () => {
     const b = emptyBatch(8, 3);
     expect([...b.port]).toEqual(new Array(8).fill(0));
-    expect([...b.positions]).toEqual([-1, -1, -1]);
+    expect([...b.positions]).toEqual([NONE, NONE, NONE]);
   });
 
   it('grows to twice the rows, keeping each column type and the rows written', () => {
