@@ -25,7 +25,10 @@ if (built > 0 && sources <= built) process.exit(0);
 process.stderr.write('nfwatch: sources changed since the last build, running tsc\n');
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-// What `npm run build` does after tsc: the AS table beside the code (ship-asn-table.mjs).
-const ship = spawnSync(process.execPath, [join(root, 'scripts', 'ship-asn-table.mjs')], { stdio: 'inherit' });
-if (ship.status !== 0) process.exit(ship.status ?? 1);
+// What `npm run build` does after tsc: the packages in one module (bundle-deps.mjs), the AS table
+// beside the code (ship-asn-table.mjs).
+for (const script of ['bundle-deps.mjs', 'ship-asn-table.mjs']) {
+  const step = spawnSync(process.execPath, [join(root, 'scripts', script)], { stdio: 'inherit' });
+  if (step.status !== 0) process.exit(step.status ?? 1);
+}
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

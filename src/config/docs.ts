@@ -3,7 +3,7 @@
 // rewrites both; a test fails when either is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'smol-toml';
+import { stringifyToml } from '../deps.js';
 import { ConfigSchema } from './schema.js';
 
 interface Node {
@@ -30,7 +30,7 @@ function typeOf(node: Node): string {
 
 function tomlValue(value: unknown): string {
   // smol-toml stringifies tables; wrap and unwrap to format a single value.
-  const text = stringify({ v: value }).trim();
+  const text = stringifyToml({ v: value }).trim();
   return text.slice(text.indexOf('=') + 1).trim();
 }
 

@@ -2,8 +2,7 @@
 // allow with the key's path and what was expected.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parse as parseToml, TomlError } from 'smol-toml';
-import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { parseToml, TomlError, Value, ValueErrorType } from '../deps.js';
 import { isLoopbackName, parseCidr } from '../util/ip.js';
 import { ConfigSchema, type Config } from './schema.js';
 

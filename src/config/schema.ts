@@ -1,7 +1,8 @@
 // The configuration schema: the single source of truth for nfwatch's settings, their defaults,
 // their validation and their documentation (README's reference and conf/nfwatch.toml are
 // generated from / checked against this file).
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Type } from '../deps.js';
 
 const strict = { additionalProperties: false } as const;
 

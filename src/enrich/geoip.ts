@@ -10,9 +10,9 @@
 // reader replaces the old one only once it opened cleanly, and the cache is cleared with the swap.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { GET_DEFAULTS } from '../util/lru.js';
-import { Reader, type Response } from 'maxmind';
+import type { Response } from 'maxmind';
+import { LRUCache, Reader } from '../deps.js';
 import type { Config } from '../config/schema.js';
 import { NONE, type AddressEnricher, type GeoInfo, type GeoLocation, type PacketEvent } from '../pipeline/types.js';
 import { errorCode, errorText } from '../util/errors.js';

@@ -12,7 +12,7 @@
 // built once per (shape, TTL, winners) and shared, frozen, between events.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parseToml, TomlError } from '../deps.js';
 import { NONE, type Classification, type Enricher, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
 import { errorText } from '../util/errors.js';
 import { MAX_OPTIONS_LENGTH, shapeSlot, synFingerprint } from './fingerprint.js';

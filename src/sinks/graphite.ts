@@ -24,8 +24,7 @@
 // timestamp once the bucket has refilled; a new health gauge that does not fit is simply written
 // by a later snapshot (see aggregate/budget.ts).
 import net from 'node:net';
-import graphite from 'graphite';
-import CarbonClient from 'graphite/lib/CarbonClient.js';
+import { CarbonClient, graphite } from '../deps.js';
 import type { GraphiteConfig } from '../config/schema.js';
 import type { HealthSnapshot, IntervalAggregate, Sink, SinkHealth } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';

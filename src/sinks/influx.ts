@@ -19,7 +19,8 @@
 // array, not per interval. So WriteApi is used for one request at a time (maxRetries = 0, no
 // flush timer, one batch per WriteApi), and the queue, retry and accounting are ours.
 import { readFileSync } from 'node:fs';
-import { HttpError, InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
+import type { WriteApi } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB, setLogger } from '../deps.js';
 import type { InfluxConfig } from '../config/schema.js';
 import { eventPoint, healthPoints, intervalPoints, type PointOptions } from '../metrics/influx-points.js';
 import type { TopLimits } from '../metrics/names.js';

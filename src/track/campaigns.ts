@@ -12,7 +12,7 @@
 // by a flood's one-SYN sources. The second source with the same fingerprint and port forms the
 // group with the one waiting; a waiting source another one's slot is needed for stops waiting
 // (as a candidate group beyond max_campaigns was dropped before).
-import { LRUCache } from 'lru-cache';
+import { LRUCache } from '../deps.js';
 import { GET_DEFAULTS } from '../util/lru.js';
 import { NO_SHAPE } from '../enrich/fingerprint.js';
 import type { PacketEvent, SynFingerprint } from '../pipeline/types.js';

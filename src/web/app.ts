@@ -16,7 +16,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Fastify } from '../deps.js';
 import { errorCode } from '../util/errors.js';
 import type { WebDeps } from './deps.js';
 import { isLoopbackName } from '../util/ip.js';

@@ -8,7 +8,8 @@
 // field) counts as absent. Times are epoch ms or ISO 8601; a range defaults to the 24 h before
 // now. Without a history store the history routes answer 404 history_off; a store that fails
 // answers 503 history_unavailable, and the daemon goes on.
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Type } from '../deps.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OS_FAMILIES } from '../enrich/signatures.js';
 import type { HistoryCity, HistoryCountry, HistoryHour, HistoryIncident, HistorySearch, HistorySearchResult, HistorySource, HistoryTimeline } from '../store/types.js';

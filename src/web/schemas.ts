@@ -1,7 +1,8 @@
 // JSON schemas (TypeBox) of the web API: query strings are validated with them and responses are
 // serialised through them, so a response carries exactly the fields declared here (an allow-list:
 // anything else a query function returns is not sent).
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { Type } from '../deps.js';
 import { SOURCE_SORTS } from '../track/query.js';
 import { TECHNIQUES } from '../track/sources.js';
 

@@ -15,7 +15,8 @@
 // - per-second aggregates (top ports/sources/fingerprints) keep at most MAX_KEYS keys each.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { RawData } from 'ws';
+import { WebSocketServer, WebSocket } from '../deps.js';
 import type { Config } from '../config/schema.js';
 import type { LiveEvents } from '../pipeline/pipeline.js';
 import type { PacketEvent } from '../pipeline/types.js';
