@@ -5,6 +5,7 @@ import type { TrackOptions } from './options.js';
 import { C_PROBES, C_SSH, TECHNIQUES, type ScanTechnique, type SourceState } from './sources.js';
 
 import { SCAN_TYPES, type ScanType } from '../pipeline/types.js';
+import { parseIPv4 } from '../util/ip.js';
 
 export { SCAN_TYPES, type ScanType };
 /** Bits of the mask evaluateScan() returns, in SCAN_TYPES order. */
@@ -181,32 +182,34 @@ const MAX_RANGES = 32;
 
 /** Ports as sorted ranges, psad-style: [20, 21, 22, 80] → "20-22,80". */
 export function portRanges(ports: readonly number[]): string {
-  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  // A typed array sorts numerically without a comparator: a scanner's 1,024 ports each time it is
+  // announced, for the alert and the history's incident.
+  const sorted = Float64Array.from(ports).sort();
   const ranges: string[] = [];
   for (let i = 0; i < sorted.length; ) {
     let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    // Duplicates (a caller's list may have them) join the run they are in.
+    while (j + 1 < sorted.length && (sorted[j + 1] === sorted[j]! + 1 || sorted[j + 1] === sorted[j])) j++;
     if (ranges.length === MAX_RANGES) {
       ranges.push('…');
       break;
     }
-    ranges.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    ranges.push(sorted[i] === sorted[j] ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
     i = j + 1;
   }
   return ranges.join(',');
 }
 
-/** IPv4 dotted quad as a number, or −1. */
-function ipv4Number(address: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  if (m === null) return -1;
-  const octets = [m[1], m[2], m[3], m[4]].map(Number);
-  return octets.some((o) => o > 255) ? -1 : ((octets[0]! * 256 + octets[1]!) * 256 + octets[2]!) * 256 + octets[3]!;
-}
-
 /** Hosts sorted, runs of consecutive IPv4 addresses as "a-b" (last octet only when they share the rest). */
 export function hostRanges(hosts: readonly string[]): string[] {
-  const v4 = hosts.map((h) => ({ h, n: ipv4Number(h) })).filter((x) => x.n >= 0).sort((a, b) => a.n - b.n);
+  const v4: Array<{ h: string; n: number }> = [];
+  const others: string[] = [];
+  for (const h of hosts) {
+    const n = parseIPv4(h, 0, h.length);
+    if (n >= 0) v4.push({ h, n });
+    else others.push(h);
+  }
+  v4.sort((a, b) => a.n - b.n);
   const out: string[] = [];
   for (let i = 0; i < v4.length; ) {
     let j = i;
@@ -221,7 +224,7 @@ export function hostRanges(hosts: readonly string[]): string[] {
     out.push(i === j ? first : `${first}-${sameNet ? last.slice(last.lastIndexOf('.') + 1) : last}`);
     i = j + 1;
   }
-  for (const h of hosts.filter((x) => ipv4Number(x) < 0).sort()) {
+  for (const h of others.sort()) {
     if (out.length === MAX_RANGES) {
       out.push('…');
       break;

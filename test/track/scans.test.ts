@@ -139,6 +139,8 @@ describe('ports and hosts as ranges', () => {
     expect(portRanges([])).toBe('');
     expect(portRanges([80, 22, 21, 20, 22, 443])).toBe('20-22,80,443');
     expect(portRanges([0, 65535])).toBe('0,65535');
+    expect(portRanges([7, 7, 7])).toBe('7');
+    expect(portRanges([6, 5, 5, 9, 6])).toBe('5-6,9');
     expect(portRanges(Array.from({ length: 40 }, (_, i) => i * 2))).toBe(`${Array.from({ length: 32 }, (_, i) => i * 2).join(',')},…`);
   });
   it('writes IPv4 hosts sorted by address, runs as a-b (the last octet only within one /24), then other addresses', () => {
