@@ -6,8 +6,8 @@
 // straight from the packages.
 //
 // Left out: better-sqlite3, a native addon, imported where it is used (the history's writer
-// thread must not load the rest); @fastify/ajv-compiler and its serializer twin, required when a
-// route first needs them (web/lazy-compilers.ts). Types are imported from the packages directly.
+// thread must not load the rest); what fastify requires only when first needed, from the packages
+// then (scripts/bundle-deps.mjs). Types are imported from the packages directly.
 export { Type } from '@sinclair/typebox';
 export { Value, ValueErrorType } from '@sinclair/typebox/value';
 export { parse as parseToml, stringify as stringifyToml, TomlError } from 'smol-toml';
