@@ -28,6 +28,14 @@ Signals: SIGTERM/SIGINT flush pending intervals and exit 0; SIGHUP reopens the s
 and re-reads log level, verdict rules and error sampling from the configuration.
 `;
 
+/**
+ * The daemon (main.ts and everything below it) as the build bundles it, one module instead of ~90:
+ * scripts/bundle.mjs.
+ */
+function daemon(): Promise<typeof import('./main.js')> {
+  return import(new URL('./daemon/main.js', import.meta.url).href) as Promise<typeof import('./main.js')>;
+}
+
 function main(argv: string[]): void {
   // Before any packet is read (util/tier-up.ts): the daemon and a replay run one hot path for long.
   raiseInterruptBudget(process.execArgv);
@@ -72,7 +80,7 @@ function main(argv: string[]): void {
   const checkPath = values['check-config'];
   if (checkPath !== undefined) {
     // The daemon's own start-up checks, without starting anything.
-    import('./main.js').then((m) => m.checkConfig(checkPath)).then(
+    daemon().then((m) => m.checkConfig(checkPath)).then(
       () => {
         process.stdout.write(`${checkPath}: configuration is valid\n`);
         process.exit(0);
@@ -87,7 +95,7 @@ function main(argv: string[]): void {
   const path = values.config ?? DEFAULT_CONFIG;
   // Start-up errors name the setting and the file (ConfigError, SettingError) or say what failed;
   // an operator needs that line, not a JavaScript stack trace.
-  import('./main.js').then((m) => m.runDaemon(path)).catch((err: unknown) => {
+  daemon().then((m) => m.runDaemon(path)).catch((err: unknown) => {
     process.stderr.write(`nfwatch: ${errorText(err)}\n`);
     process.exit(1);
   });

@@ -1,5 +1,5 @@
 // Every npm package the daemon runs with, in one module. `npm run build` writes dist/deps.js as
-// one file holding them all (scripts/bundle-deps.mjs), so a start loads one module instead of
+// one file holding them all (scripts/bundle.mjs), so a start loads one module instead of
 // ~1,000: Node 20 resolves, reads and links each ES module and CommonJS file on its own, and for
 // these packages (TypeBox alone is 266 files) that cost ~0.45 s of CPU at every start, measured,
 // against ~0.15 s for the same code in one file. Under vitest this module is read as it is,
@@ -7,7 +7,7 @@
 //
 // Left out: better-sqlite3, a native addon, imported where it is used (the history's writer
 // thread must not load the rest); what fastify requires only when first needed, from the packages
-// then (scripts/bundle-deps.mjs). Types are imported from the packages directly.
+// then (scripts/bundle.mjs). Types are imported from the packages directly.
 export { Type } from '@sinclair/typebox';
 export { Value, ValueErrorType } from '@sinclair/typebox/value';
 export { parse as parseToml, stringify as stringifyToml, TomlError } from 'smol-toml';
