@@ -37,10 +37,11 @@ function daemon(): Promise<typeof import('./main.js')> {
 }
 
 function main(argv: string[]): void {
-  // Before any packet is read (util/tier-up.ts): the daemon and a replay run one hot path for long.
-  raiseInterruptBudget(process.execArgv);
   // `nfwatch replay ...`: backfill old ulogd files (src/replay/), with options of its own.
   if (argv[0] === 'replay') {
+    // Before any packet is read (util/tier-up.ts): a replay runs one hot path for long. The daemon
+    // raises it itself once it has started (main.ts).
+    raiseInterruptBudget(process.execArgv);
     void import('./replay/cli.js').then((m) => m.replayMain(argv.slice(1), DEFAULT_CONFIG));
     return;
   }

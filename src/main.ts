@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { buildDaemon, decodeOptions } from './wire.js';
 import { SettingError } from './util/errors.js';
+import { raiseInterruptBudget } from './util/tier-up.js';
 import { createLogger } from './util/log.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import type { HealthSnapshot } from './pipeline/types.js';
@@ -91,6 +92,9 @@ export async function runDaemon(configPath: string): Promise<void> {
   const budgetFile = new SeriesBudgetFile(join(config.general.state_dir, 'series.json'), pipeline.aggregator.budgets, logger.child('aggregate'));
   budgetFile.load();
   setInterval(() => void budgetFile.save(), BUDGET_SAVE_MS).unref();
+  // Now, not at the first line of the process: the start runs a lot of code once (loading the AS
+  // table, building the web app), which V8's default budget compiles sooner (util/tier-up.ts).
+  raiseInterruptBudget(process.execArgv);
   await pipeline.start();
   if (web) logger.info(`scan-watch page at ${web.url}/`);
   if (responder) {
