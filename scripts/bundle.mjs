@@ -4,10 +4,11 @@
 // - dist/daemon/main.js: src/main.ts and every module of the daemon's below it, which import
 //   dist/deps.js. The command line (dist/cli.js) starts the daemon from it. It sits two levels
 //   below the package root, as every module it holds does in dist/, so the paths they make from
-//   their own URL (the pages, conf/, package.json, the AS table, the history's writer thread)
-//   are the same in it.
-// Both are bundled from the sources, never from dist/, so running this twice gives the same files.
-// Everything else in dist/ (the writer thread, replay, block, bench, demo) stays as tsc wrote it.
+//   their own URL (the pages, conf/, package.json, the AS table) are the same in it;
+// - dist/daemon/worker.js: the history's writer thread (src/store/worker.ts and its modules),
+//   which the daemon's history finds beside its own module.
+// All are bundled from the sources, never from dist/, so running this twice gives the same files.
+// Everything else in dist/ (replay, block, bench, demo) stays as tsc wrote it.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -40,11 +41,11 @@ await build({
 // tsc's map is of the module it emitted, not of this file.
 rmSync(join(dist, 'deps.js.map'), { force: true });
 
-// The daemon's own modules; the packages stay in dist/deps.js, one level up.
-await build({
+// The daemon's own modules, and its writer thread's; the packages stay in dist/deps.js, one level up.
+for (const [entry, out] of [['main.ts', 'main.js'], ['store/worker.ts', 'worker.js']]) await build({
   ...common,
-  entryPoints: [join(root, 'src', 'main.ts')],
-  outfile: join(dist, 'daemon', 'main.js'),
+  entryPoints: [join(root, 'src', entry)],
+  outfile: join(dist, 'daemon', out),
   // Like tsc's maps: they point at src/, without a copy of it.
   sourcemap: true,
   sourcesContent: false,

@@ -1,5 +1,6 @@
-// The build's bundles (scripts/bundle.mjs): dist/deps.js, the npm packages the daemon runs with, and
-// dist/daemon/main.js, the daemon's own modules, which the command line starts it from.
+// The build's bundles (scripts/bundle.mjs): dist/deps.js, the npm packages the daemon runs with,
+// dist/daemon/main.js, the daemon's own modules, which the command line starts it from, and
+// dist/daemon/worker.js, its history's writer thread.
 import { readFileSync, readdirSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join, relative } from 'node:path';
@@ -72,6 +73,12 @@ describe('dist/daemon/main.js', () => {
     expect(imports.filter((s) => !isBuiltin(s) && s !== '../deps.js')).toEqual([]);
     // The command line starts the daemon from it.
     expect(built('cli.js')).toContain("'./daemon/main.js'");
+  });
+
+  it('has the history’s writer thread beside it, dist/daemon/worker.js, which loads only Node’s modules and better-sqlite3', () => {
+    const imports = importsOf(built('daemon/worker.js'));
+    expect(imports).toContain('better-sqlite3');
+    expect(imports.filter((s) => !isBuiltin(s) && s !== 'better-sqlite3')).toEqual([]);
   });
 
   it('exports what src/main.ts exports, each the same kind of value', async () => {

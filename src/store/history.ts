@@ -110,8 +110,9 @@ function plainIncident(i: HistoryIncident): HistoryIncident | null {
 const ERROR_LOG_MS = 60_000;
 
 /**
- * The writer thread's script: beside this module once built (dist/store/worker.js). Under vitest
- * the sources run untranspiled, with no worker.js beside the .ts: then the built one in dist/.
+ * The writer thread's script: beside this module once built (dist/store/worker.js; in the daemon's
+ * bundle, dist/daemon/worker.js: scripts/bundle.mjs). Under vitest the sources run untranspiled,
+ * with no worker.js beside the .ts: then the built one in dist/.
  */
 export function writerScript(): URL {
   const beside = new URL('./worker.js', import.meta.url);
