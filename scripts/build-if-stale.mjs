@@ -22,11 +22,11 @@ function newest(path) {
 const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 const sources = Math.max(...['src', 'tsconfig.json', 'package-lock.json'].map((p) => newest(join(root, p))));
 if (built > 0 && sources <= built) process.exit(0);
-process.stderr.write('nfwatch: sources changed since the last build, running tsc\n');
+process.stderr.write('nfwatch: sources changed since the last build, building\n');
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-// What `npm run build` does after tsc: the daemon in two modules (bundle.mjs), the AS table beside
-// the code (ship-asn-table.mjs).
+// What `npm run build` does after tsc: the daemon bundled (bundle.mjs), the AS table beside the code
+// (ship-asn-table.mjs).
 for (const script of ['bundle.mjs', 'ship-asn-table.mjs']) {
   const step = spawnSync(process.execPath, [join(root, 'scripts', script)], { stdio: 'inherit' });
   if (step.status !== 0) process.exit(step.status ?? 1);

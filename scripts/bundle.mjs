@@ -1,4 +1,4 @@
-// `npm run build`, after tsc: the daemon as two modules instead of ~1,100 files. Node 20 resolves,
+// `npm run build`, after tsc: the daemon as three modules instead of ~1,100 files. Node 20 resolves,
 // reads, compiles and links each module on its own, and that was most of a start's CPU:
 // - dist/deps.js: the npm packages src/deps.ts re-exports (why: its header);
 // - dist/daemon/main.js: src/main.ts and every module of the daemon's below it, which import
