@@ -357,6 +357,12 @@ export interface DaemonMeasurement {
   linesPerSecond: number;
   /** utime + stime at done, start-up included (subtract StartupMeasurement.cpuSeconds). */
   cpuSeconds: number;
+  /**
+   * The CPU of the lines after the first STEADY_FRACTION of the corpus (from the first poll past
+   * them to done): the daemon once V8 has compiled its packet path, as it runs for days. Null when
+   * no poll fell between (a tiny corpus).
+   */
+  steady: { fromLine: number; lines: number; cpuSeconds: number } | null;
   peakRssKiB: number;
   /** /healthz when done. */
   health: string;
@@ -368,6 +374,8 @@ export interface DaemonMeasurement {
 
 /** Poll period of /metrics while the daemon works: fine enough for timing, cheap for the daemon. */
 const POLL_MS = 100;
+/** The share of a corpus read before the steady CPU is counted (DaemonMeasurement.steady). */
+export const STEADY_FRACTION = 0.2;
 /** No line processed for this long: the daemon is stuck and the run is abandoned. */
 const STALL_MS = 60_000;
 /** How long after done the closed-interval totals of /metrics may take to catch up. */
@@ -383,6 +391,8 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
     let last = ready.scrape;
     let lastProgress = now();
     let lastLines = linesAtReady;
+    const steadyFrom = Math.floor(truth.lines * STEADY_FRACTION);
+    let steadyStart: { line: number; cpu: number } | null = null;
     for (;;) {
       await sleep(POLL_MS);
       if (!daemon.running) throw new Error(`the daemon exited while reading:\n${daemon.log()}`);
@@ -391,6 +401,7 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
       if (scrape !== null) last = scrape;
       const lines = scrape?.get('nfwatch_lines_total') ?? lastLines;
       if (lines >= truth.lines) break;
+      if (steadyStart === null && scrape !== null && lines >= steadyFrom) steadyStart = { line: lines, cpu: daemon.cpuSeconds() };
       if (lines > lastLines) {
         lastLines = lines;
         lastProgress = now();
@@ -454,6 +465,7 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
       readySeconds: (ready.at - daemon.spawnedAt) / 1000,
       linesPerSecond: (truth.lines - linesAtReady) / ((doneAt - ready.at) / 1000),
       cpuSeconds,
+      steady: steadyStart === null ? null : { fromLine: steadyStart.line, lines: truth.lines - steadyStart.line, cpuSeconds: cpuSeconds - steadyStart.cpu },
       peakRssKiB,
       health,
       figures,

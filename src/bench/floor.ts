@@ -1,6 +1,7 @@
 // The floors `npm run bench` compares the daemon against, each run as its own process:
 //   node dist/bench/floor.js FILE split   read FILE in 256 KiB chunks and split it into line strings
 //   node dist/bench/floor.js FILE parse   the same plus JSON.parse of every line
+//   node dist/bench/floor.js FILE MODE N  also the CPU of the lines after the first N (steadyCpuSeconds)
 // No daemon can do less per line than this. Prints one JSON line (FloorResult) on stdout; CPU and
 // wall time are counted from when the work starts, so Node's own start-up is left out.
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -17,14 +18,23 @@ export interface FloorResult {
   checksum: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** The CPU of the lines after the first `steadyFrom` (the whole run's when 0). */
+  steadyFrom: number;
+  steadyCpuSeconds: number;
   peakRssKiB: number;
 }
 
 const CHUNK = 256 * 1024;
 const LF = 10;
 
-function run(file: string, mode: FloorMode): FloorResult {
-  const cpu0 = process.cpuUsage();
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+function run(file: string, mode: FloorMode, steadyFrom: number): FloorResult {
+  const cpu0 = cpuNow();
+  let steadyCpu0 = cpu0;
   const t0 = performance.now();
   const fd = openSync(file, 'r');
   const chunk = Buffer.allocUnsafe(CHUNK);
@@ -34,6 +44,7 @@ function run(file: string, mode: FloorMode): FloorResult {
   let kept = 0;
   const parse = mode === 'parse';
   const take = (text: string) => {
+    if (lines === steadyFrom && steadyFrom > 0) steadyCpu0 = cpuNow();
     lines++;
     if (parse) {
       if (JSON.parse(text) !== null) kept++;
@@ -67,13 +78,14 @@ function run(file: string, mode: FloorMode): FloorResult {
   if (carry.length > 0) take(carry.toString('utf8'));
   closeSync(fd);
   const wallSeconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  return { mode, lines, bytes, checksum: kept, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssKiB: readPeakRssKiB('self') };
+  const cpu1 = cpuNow();
+  return { mode, lines, bytes, checksum: kept, wallSeconds, cpuSeconds: cpu1 - cpu0, steadyFrom, steadyCpuSeconds: cpu1 - steadyCpu0, peakRssKiB: readPeakRssKiB('self') };
 }
 
-const [file, mode] = process.argv.slice(2);
-if (file === undefined || (mode !== 'split' && mode !== 'parse')) {
-  process.stderr.write('usage: node dist/bench/floor.js FILE split|parse\n');
+const [file, mode, from = '0'] = process.argv.slice(2);
+const steadyFrom = Number(from);
+if (file === undefined || (mode !== 'split' && mode !== 'parse') || !Number.isSafeInteger(steadyFrom) || steadyFrom < 0) {
+  process.stderr.write('usage: node dist/bench/floor.js FILE split|parse [STEADY_FROM_LINE]\n');
   process.exit(2);
 }
-process.stdout.write(`${JSON.stringify(run(file, mode))}\n`);
+process.stdout.write(`${JSON.stringify(run(file, mode, steadyFrom))}\n`);

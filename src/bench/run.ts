@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CORPUS_KINDS, END_AGE_SECONDS, generateCorpus, type CorpusKind, type CorpusTruth } from './corpus.js';
-import { CLI, daemonConfig, firstStart, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
+import { CLI, STEADY_FRACTION, daemonConfig, firstStart, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
 import type { FloorMode, FloorResult } from './floor.js';
 import { runLive, type LiveResult } from './live.js';
 import { describeMachine, median } from './proc.js';
@@ -142,9 +142,9 @@ function writeResults(options: Options, json: unknown): void {
 // ---------------------------------------------------------------------------------------------
 // Batch mode
 
-function runFloor(file: string, mode: FloorMode): Promise<FloorResult> {
+function runFloor(file: string, mode: FloorMode, steadyFrom: number): Promise<FloorResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLOOR, file, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [FLOOR, file, mode, String(steadyFrom)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (text += d));
@@ -161,6 +161,8 @@ interface Row {
   what: 'floor: read + split' | 'floor: + JSON.parse' | DaemonKind;
   linesPerSecond: number[];
   cpuSeconds: number[];
+  /** CPU per line after the first STEADY_FRACTION of the corpus (none: no figure that round). */
+  steadyCpuPerLine: number[];
   peakRssKiB: number[];
 }
 
@@ -173,6 +175,13 @@ interface Medians {
   cpuRatioToParseFloor: number;
   /** The same with nothing subtracted: the process's CPU from spawn to done (start-up included) over the floor process's. */
   wholeProcessCpuRatio: number;
+  /**
+   * CPU per line after the first STEADY_FRACTION of the corpus over the JSON.parse floor's over the
+   * same lines: without V8's compiling and warming up of the packet path, which every process pays
+   * once over its first ~100,000 lines. Null when a round had no figure.
+   */
+  steadyCpuSecondsPerMillionLines: number | null;
+  steadyCpuRatio: number | null;
   rounds: number;
 }
 
@@ -226,7 +235,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
   const row = (corpus: CorpusKind, what: Row['what']): Row => {
     const key = `${corpus} ${what}`;
     let r = rows.get(key);
-    if (!r) rows.set(key, (r = { corpus, what, linesPerSecond: [], cpuSeconds: [], peakRssKiB: [] }));
+    if (!r) rows.set(key, (r = { corpus, what, linesPerSecond: [], cpuSeconds: [], steadyCpuPerLine: [], peakRssKiB: [] }));
     return r;
   };
   const daemonRuns: Array<{ corpus: CorpusKind; round: number; run: DaemonMeasurement }> = [];
@@ -251,8 +260,9 @@ async function batch(options: Options, tmp: string): Promise<void> {
     }
     for (const kind of options.corpora) {
       const { truth, file } = truths.get(kind)!;
+      const steadyFrom = Math.floor(truth.lines * STEADY_FRACTION);
       for (const mode of ['split', 'parse'] as const) {
-        const f = await runFloor(file, mode);
+        const f = await runFloor(file, mode, steadyFrom);
         if (f.lines !== truth.lines) {
           note(`!!! CHECK FAILED ${tag} ${kind} floor ${mode}: ${f.lines} lines read, the corpus has ${truth.lines}`);
           process.exitCode = 1;
@@ -260,6 +270,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
         const r = row(kind, mode === 'split' ? 'floor: read + split' : 'floor: + JSON.parse');
         r.linesPerSecond.push(f.lines / f.wallSeconds);
         r.cpuSeconds.push(f.cpuSeconds);
+        if (f.lines > f.steadyFrom) r.steadyCpuPerLine.push(f.steadyCpuSeconds / (f.lines - f.steadyFrom));
         r.peakRssKiB.push(f.peakRssKiB);
         note(`${tag} ${kind} floor ${mode}: ${fmtInt(f.lines / f.wallSeconds)} lines/s, ${fmt(f.cpuSeconds, 2)} s CPU`);
       }
@@ -272,6 +283,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
         const r = row(kind, what);
         r.linesPerSecond.push(d.linesPerSecond);
         r.cpuSeconds.push(d.cpuSeconds);
+        if (d.steady !== null && d.steady.lines > 0) r.steadyCpuPerLine.push(d.steady.cpuSeconds / d.steady.lines);
         r.peakRssKiB.push(d.peakRssKiB);
         const passed = report(`${tag} ${kind} ${what}`, d.checks);
         allPassed &&= passed;
@@ -292,9 +304,13 @@ async function batch(options: Options, tmp: string): Promise<void> {
     const lines = truths.get(kind)!.truth.lines;
     const perMillion = (r: Row) => (median(r.cpuSeconds) - startupOf(r.what)) / (lines / 1e6);
     const parseFloor = rows.get(`${kind} floor: + JSON.parse`)!;
+    // A median only of a figure every round has.
+    const steadyPerLine = (r: Row): number | null => (r.steadyCpuPerLine.length === r.cpuSeconds.length ? median(r.steadyCpuPerLine) : null);
+    const floorSteady = steadyPerLine(parseFloor);
     for (const what of ['floor: read + split', 'floor: + JSON.parse', ...DAEMON_KINDS] as const) {
       const r = rows.get(`${kind} ${what}`);
       if (r === undefined) continue;
+      const steady = steadyPerLine(r);
       medians.push({
         corpus: kind,
         what,
@@ -303,16 +319,20 @@ async function batch(options: Options, tmp: string): Promise<void> {
         peakRssMiB: median(r.peakRssKiB) / 1024,
         cpuRatioToParseFloor: perMillion(r) / perMillion(parseFloor),
         wholeProcessCpuRatio: median(r.cpuSeconds) / median(parseFloor.cpuSeconds),
+        steadyCpuSecondsPerMillionLines: steady === null ? null : steady * 1e6,
+        steadyCpuRatio: steady === null || floorSteady === null ? null : steady / floorSteady,
         rounds: r.linesPerSecond.length,
       });
     }
   }
 
-  out(`medians of ${options.rounds} round(s); daemon CPU minus its start-up on an empty file (${fmt(startupCpu, 2)} s${baselineStartups.length > 0 ? `; the baseline's ${fmt(baselineStartupCpu, 2)} s` : ''}); "whole process": nothing subtracted, spawn to done over the floor process:`);
+  out(`medians of ${options.rounds} round(s); daemon CPU minus its start-up on an empty file (${fmt(startupCpu, 2)} s${baselineStartups.length > 0 ? `; the baseline's ${fmt(baselineStartupCpu, 2)} s` : ''}); "whole process": nothing subtracted, spawn to done over the floor process; ` +
+      `"steady": the lines after the first ${fmt(STEADY_FRACTION * 100, 0)} % of the corpus over the floor's same lines (V8's compiling of the packet path, once a process, left out):`);
   const rowsText = medians.map((m) => [
     m.corpus, m.what, fmtInt(m.linesPerSecond), fmt(m.cpuSecondsPerMillionLines, 2), fmt(m.peakRssMiB, 0), `${fmt(m.cpuRatioToParseFloor, 2)}×`, `${fmt(m.wholeProcessCpuRatio, 2)}×`,
+    m.steadyCpuRatio === null ? '–' : `${fmt(m.steadyCpuRatio, 2)}×`,
   ]);
-  for (const line of table(['corpus', 'what', 'lines/s', 'CPU s per 1M lines', 'peak RSS MiB', 'CPU ratio to JSON.parse floor', 'whole process'], rowsText)) out(line);
+  for (const line of table(['corpus', 'what', 'lines/s', 'CPU s per 1M lines', 'peak RSS MiB', 'CPU ratio to JSON.parse floor', 'whole process', 'steady'], rowsText)) out(line);
   out(
     `daemon start-up (empty file, until /metrics answers): ${fmt(median(startups.map((s) => s.readySeconds)), 2)} s, ` +
       `${fmt(startupCpu, 2)} s CPU, ${fmt(median(startups.map((s) => s.peakRssKiB)) / 1024, 0)} MiB peak RSS; ` +
