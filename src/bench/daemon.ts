@@ -164,6 +164,8 @@ export interface DaemonSetup {
   extraToml?: string;
   /** Files copied into its state_dir first: what a daemon that has started before has there (the parsed AS data). */
   stateFiles?: readonly string[];
+  /** Pins the daemon, all its threads, to this CPU (`taskset`): two daemons at once on one CPU meet the same minute. */
+  cpu?: number;
 }
 
 export class BenchDaemon {
@@ -198,7 +200,10 @@ export class BenchDaemon {
     const logPath = join(setup.dir, 'nfwatch.log');
     // The log goes straight to a file: piping it through this process would cost the bench's loop.
     const log = openSync(logPath, 'w');
-    const child = spawn(process.execPath, [setup.cli ?? CLI, '--config', configPath], { stdio: ['ignore', log, log] });
+    const command = [process.execPath, setup.cli ?? CLI, '--config', configPath];
+    // taskset execs node in its own process: the pid is the daemon's.
+    if (setup.cpu !== undefined) command.unshift('taskset', '-c', String(setup.cpu));
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', log, log] });
     closeSync(log);
     if (child.pid === undefined) throw new Error('the daemon did not start');
     return new BenchDaemon(child, child.pid, webPort, graphite, logPath);

@@ -2,17 +2,21 @@
 // reading ulogd's file (split into lines; split and JSON.parse every line).
 //
 //   npm run bench [-- --lines N] [--rounds N] [--corpus normal,flood,sources100k] [--seed N] [--json FILE]
+//                 [--baseline CLI [--same-core]] [--history-off]
 //   npm run bench -- --live RATE[,RATE...] [--seconds N]
 //
 // Batch mode generates seeded corpora of ulogd 2.0.8 JSON lines (corpus.ts) into a temp dir, then,
 // round after round, runs the floors (floor.ts) and the daemon (daemon.ts) over each, as separate
 // processes, interleaved because the machine is shared and noisy, and reports medians. The daemon's
 // own counters are checked against each corpus's truth; a mismatch is printed loudly and makes the
-// exit code non-zero. Live mode (live.ts) measures the daemon following a file a writer appends to.
+// exit code non-zero. With --baseline and --same-core, each round also runs this build and the
+// baseline at once, both pinned to one CPU: each meets the same minute of the machine, so their CPU
+// seconds compare within ~1 % where separate runs differ by 30 % from one minute to the next.
+// Live mode (live.ts) measures the daemon following a file a writer appends to.
 // Not a test: it is never part of `npm test`.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,6 +40,9 @@ Batch mode (default): the daemon (dist/cli.js) over generated corpora, against t
                      interleaved with this one, as the row "baseline daemon"
   --history-off      also measure this daemon with [history] disabled, as the row
                      "daemon, history off" (what the history store costs)
+  --same-core        with --baseline: also run this daemon and the baseline at once, both
+                     pinned to the same CPU (taskset; the CPU alternates by round), and compare
+                     their CPU seconds: both meet the same minute of a shared machine
 Live mode: the daemon following a file a writer appends flood lines to.
   --live RATES       lines per second, e.g. 20000,60000
   --seconds N        how long to write at each rate (default 20)
@@ -53,6 +60,7 @@ interface Options {
   json: string | null;
   baseline: string | null;
   historyOff: boolean;
+  sameCore: boolean;
   live: number[];
   seconds: number;
 }
@@ -68,6 +76,7 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' },
       baseline: { type: 'string' },
       'history-off': { type: 'boolean' },
+      'same-core': { type: 'boolean' },
       live: { type: 'string' },
       seconds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -87,6 +96,7 @@ function parseOptions(argv: string[]): Options {
   };
   const corpora = (values.corpus ?? 'normal,flood').split(',').map((c) => c.trim()).filter((c) => c !== '');
   for (const c of corpora) if (!(CORPUS_KINDS as readonly string[]).includes(c)) throw new Error(`unknown corpus "${c}" (${CORPUS_KINDS.join(', ')})`);
+  if (values['same-core'] && values.baseline === undefined) throw new Error('--same-core compares this build with --baseline CLI: give both');
   return {
     lines: int(values.lines ?? process.env.BENCH_LINES, 1_000_000, '--lines', 1000),
     rounds: int(values.rounds, 3, '--rounds', 1),
@@ -95,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     json: values.json ?? null,
     baseline: values.baseline ?? null,
     historyOff: values['history-off'] ?? false,
+    sameCore: values['same-core'] ?? false,
     live: values.live === undefined ? [] : values.live.split(',').map((r) => int(r.trim(), 0, '--live rate', 1)),
     seconds: int(values.seconds, 20, '--seconds', 1),
   };
@@ -164,6 +175,45 @@ interface Row {
   /** CPU per line after the first STEADY_FRACTION of the corpus (none: no figure that round). */
   steadyCpuPerLine: number[];
   peakRssKiB: number[];
+}
+
+/** One round's run of this build and the baseline at once, on one CPU (--same-core). */
+interface SameCorePair {
+  corpus: CorpusKind;
+  round: number;
+  cpu: number;
+  /** Each daemon's CPU from spawn to done, start-up included. */
+  cpuSeconds: number;
+  baselineCpuSeconds: number;
+}
+
+interface SameCoreSummary {
+  corpus: CorpusKind;
+  pairs: number;
+  /** Sums over the pairs. */
+  cpuSeconds: number;
+  baselineCpuSeconds: number;
+  /** The baseline's CPU over this build's, pair by pair, and their median. */
+  ratios: number[];
+  medianRatio: number;
+}
+
+function sameCoreSummaries(pairs: readonly SameCorePair[], corpora: readonly CorpusKind[]): SameCoreSummary[] {
+  const out: SameCoreSummary[] = [];
+  for (const corpus of corpora) {
+    const of = pairs.filter((p) => p.corpus === corpus);
+    if (of.length === 0) continue;
+    const ratios = of.map((p) => p.baselineCpuSeconds / p.cpuSeconds);
+    out.push({
+      corpus,
+      pairs: of.length,
+      cpuSeconds: of.reduce((sum, p) => sum + p.cpuSeconds, 0),
+      baselineCpuSeconds: of.reduce((sum, p) => sum + p.baselineCpuSeconds, 0),
+      ratios,
+      medianRatio: median(ratios),
+    });
+  }
+  return out;
 }
 
 interface Medians {
@@ -239,6 +289,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     return r;
   };
   const daemonRuns: Array<{ corpus: CorpusKind; round: number; run: DaemonMeasurement }> = [];
+  const pairs: SameCorePair[] = [];
   let allPassed = true;
 
   const first = await firstStart(join(tmp, 'first-start'));
@@ -292,6 +343,18 @@ async function batch(options: Options, tmp: string): Promise<void> {
             `${fmt(d.peakRssKiB / 1024, 0)} MiB peak, /healthz ${d.health}, ${d.checks.length} checks ${passed ? 'passed' : 'FAILED'}`,
         );
       }
+      if (options.sameCore) {
+        const cpu = (round - 1) % availableParallelism();
+        const at = (what: string) => join(tmp, `r${round}-${kind}-same-core-${what}`);
+        const [own, base] = await Promise.all([
+          measureDaemon({ dir: at('this'), file, stateFiles, cpu }, truth),
+          measureDaemon({ dir: at('baseline'), file, cli: options.baseline!, stateFiles: baselineFirst!.stateFiles, cpu }, truth),
+        ]);
+        const passed = report(`${tag} ${kind} same-core this build`, own.checks) && report(`${tag} ${kind} same-core baseline`, base.checks);
+        allPassed &&= passed;
+        pairs.push({ corpus: kind, round, cpu, cpuSeconds: own.cpuSeconds, baselineCpuSeconds: base.cpuSeconds });
+        note(`${tag} ${kind} same core (CPU ${cpu}): this build ${fmt(own.cpuSeconds, 2)} s CPU, the baseline ${fmt(base.cpuSeconds, 2)} s (${fmt(base.cpuSeconds / own.cpuSeconds, 3)}×), checks ${passed ? 'passed' : 'FAILED'}`);
+      }
     }
   }
 
@@ -338,6 +401,12 @@ async function batch(options: Options, tmp: string): Promise<void> {
       `${fmt(startupCpu, 2)} s CPU, ${fmt(median(startups.map((s) => s.peakRssKiB)) / 1024, 0)} MiB peak RSS; ` +
       `the first start (empty state_dir): ${fmt(first.startup.readySeconds, 2)} s, ${fmt(first.startup.cpuSeconds, 2)} s CPU, ${fmt(first.startup.peakRssKiB / 1024, 0)} MiB`,
   );
+  const sameCore = sameCoreSummaries(pairs, options.corpora);
+  if (sameCore.length > 0) {
+    out('this build and the baseline at once on one CPU (start-up included; a ratio above 1: the baseline took more CPU):');
+    const pairRows = sameCore.map((p) => [p.corpus, String(p.pairs), fmt(p.cpuSeconds, 2), fmt(p.baselineCpuSeconds, 2), `${fmt(p.medianRatio, 3)}×`, p.ratios.map((r) => fmt(r, 3)).join(' / ')]);
+    for (const line of table(['corpus', 'pairs', 'this build CPU s', 'baseline CPU s', 'median baseline/this', 'by round'], pairRows)) out(line);
+  }
   out(`truth checks: ${allPassed ? 'all passed' : 'FAILED (see the !!! lines above)'}`);
 
   const json = {
@@ -350,6 +419,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     ...(baselineFirst === null ? {} : { baselineStartup: { cpuSeconds: baselineStartupCpu, runs: baselineStartups, first: baselineFirst.startup } }),
     results: medians,
     daemonRuns,
+    ...(sameCore.length > 0 ? { sameCore, sameCorePairs: pairs } : {}),
     checksPassed: allPassed,
   };
   writeResults(options, json);
