@@ -350,7 +350,8 @@ async function batch(options: Options, tmp: string): Promise<void> {
           measureDaemon({ dir: at('this'), file, stateFiles, cpu }, truth),
           measureDaemon({ dir: at('baseline'), file, cli: options.baseline!, stateFiles: baselineFirst!.stateFiles, cpu }, truth),
         ]);
-        const passed = report(`${tag} ${kind} same-core this build`, own.checks) && report(`${tag} ${kind} same-core baseline`, base.checks);
+        const ownPassed = report(`${tag} ${kind} same-core this build`, own.checks);
+        const passed = report(`${tag} ${kind} same-core baseline`, base.checks) && ownPassed;
         allPassed &&= passed;
         pairs.push({ corpus: kind, round, cpu, cpuSeconds: own.cpuSeconds, baselineCpuSeconds: base.cpuSeconds });
         note(`${tag} ${kind} same core (CPU ${cpu}): this build ${fmt(own.cpuSeconds, 2)} s CPU, the baseline ${fmt(base.cpuSeconds, 2)} s (${fmt(base.cpuSeconds / own.cpuSeconds, 3)}×), checks ${passed ? 'passed' : 'FAILED'}`);
