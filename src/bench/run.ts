@@ -328,7 +328,9 @@ async function batch(options: Options, tmp: string): Promise<void> {
       const daemons: Array<[DaemonKind, string, string, readonly string[]]> = [['nfwatch daemon', CLI, '', stateFiles]];
       if (options.historyOff) daemons.push(['daemon, history off', CLI, '[history]\nenabled = false\n', stateFiles]);
       if (options.baseline !== null) daemons.push(['baseline daemon', options.baseline, '', baselineFirst!.stateFiles]);
-      for (const [what, cli, extraToml, files] of daemons) {
+      // Each round starts with another of them: whatever the minute after the floors favours is shared.
+      const turn = (round - 1) % daemons.length;
+      for (const [what, cli, extraToml, files] of [...daemons.slice(turn), ...daemons.slice(0, turn)]) {
         const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml, stateFiles: files }, truth);
         daemonRuns.push({ corpus: kind, round, run: d });
         const r = row(kind, what);
