@@ -38,6 +38,8 @@ export interface LiveResult {
   seconds: number;
   samples: LiveSecond[];
   maxLag: number;
+  /** maxLag as seconds of the file's growth (maxLag / scheduledRate): how far behind ulogd's writing the daemon fell at worst. */
+  maxLagSeconds: number;
   /** Lag at the last second of writing. */
   finalLag: number;
   /** Median of the daemon's CPU % over the seconds the writer was writing. */
@@ -200,11 +202,13 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     stopped = true;
     const exitCode = await daemon.stop();
     checks.push(check('exit code after SIGTERM', 0, exitCode ?? -1), ...graphiteChecks(daemon.graphite, truth));
+    const maxLag = Math.max(0, ...samples.map((s) => s.lag));
     return {
       rate: options.rate,
       seconds: options.seconds,
       samples,
-      maxLag: Math.max(0, ...samples.map((s) => s.lag)),
+      maxLag,
+      maxLagSeconds: maxLag / scheduledRate,
       finalLag: writing.at(-1)?.lag ?? NaN,
       medianCpuPercent: median(writing.map((s) => s.cpuPercent)),
       medianWriterCpuPercent,

@@ -447,16 +447,16 @@ async function live(options: Options, tmp: string): Promise<void> {
     const passed = report(`live ${rate}/s`, result.checks);
     allPassed &&= passed;
     out(
-      `  max lag ${fmtInt(result.maxLag)} lines, final lag ${fmtInt(result.finalLag)} lines, ` +
+      `  max lag ${fmtInt(result.maxLag)} lines (${fmt(result.maxLagSeconds, 2)} s of the file's growth), final lag ${fmtInt(result.finalLag)} lines, ` +
         `caught up ${result.catchUpSeconds === null ? 'NOT within 60 s' : `${fmt(result.catchUpSeconds, 1)} s after the writer stopped`}, ` +
         `median CPU ${fmt(result.medianCpuPercent, 0)} %, peak RSS ${fmt(result.peakRssKiB / 1024, 0)} MiB, ${result.checks.length} checks ${passed ? 'passed' : 'FAILED'}`,
     );
   }
   out();
   const rows = results.map((r) => [
-    fmtInt(r.rate), fmtInt(r.maxLag), fmtInt(r.finalLag), r.catchUpSeconds === null ? '>60' : fmt(r.catchUpSeconds, 1), fmt(r.medianCpuPercent, 0), fmt(r.peakRssKiB / 1024, 0),
+    fmtInt(r.rate), fmtInt(r.maxLag), fmt(r.maxLagSeconds, 2), fmtInt(r.finalLag), r.catchUpSeconds === null ? '>60' : fmt(r.catchUpSeconds, 1), fmt(r.medianCpuPercent, 0), fmt(r.peakRssKiB / 1024, 0),
   ]);
-  for (const line of table(['lines/s', 'max lag', 'final lag', 'catch-up s', 'median CPU %', 'peak RSS MiB'], rows, 0)) out(line);
+  for (const line of table(['lines/s', 'max lag', 'max lag s', 'final lag', 'catch-up s', 'median CPU %', 'peak RSS MiB'], rows, 0)) out(line);
   out(`truth checks: ${allPassed ? 'all passed' : 'FAILED (see the !!! lines above)'}`);
   const json = { machine: describeMachine(), seed: options.seed, seconds: options.seconds, live: results, checksPassed: allPassed };
   writeResults(options, json);
