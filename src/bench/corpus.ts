@@ -4,8 +4,8 @@
 // demo/ulogd-lab-capture.jsonl, plus the truth the daemon's figures are checked against.
 // Pure: no I/O, no clock (the caller passes "now"); the same seed and "now" give the same bytes.
 
-export type CorpusKind = 'normal' | 'flood' | 'sources100k';
-export const CORPUS_KINDS: readonly CorpusKind[] = ['normal', 'flood', 'sources100k'];
+export type CorpusKind = 'normal' | 'normal100k' | 'flood' | 'sources100k';
+export const CORPUS_KINDS: readonly CorpusKind[] = ['normal', 'normal100k', 'flood', 'sources100k'];
 
 export type Verdict = 'allowed' | 'blocked';
 
@@ -364,7 +364,8 @@ export class NormalTraffic implements Traffic {
   private readonly clients6: Peer[] = [];
   private readonly scanners: Peer[] = [];
 
-  constructor(private readonly rng: Rng) {
+  /** `scale`: sources per thousand of the mix (1: 1,000 sources; 100: a busy border's 100,000). */
+  constructor(private readonly rng: Rng, scale = 1) {
     const seen = new Set<number>();
     const v4 = () => {
       for (;;) {
@@ -375,10 +376,10 @@ export class NormalTraffic implements Traffic {
         }
       }
     };
-    for (let i = 0; i < 860; i++) this.clients.push(peer(rng, 4, v4, 'nmap'));
-    for (let i = 0; i < 40; i++) this.clients6.push(peer(rng, 6, v4, 'nmap'));
+    for (let i = 0; i < 860 * scale; i++) this.clients.push(peer(rng, 4, v4, 'nmap'));
+    for (let i = 0; i < 40 * scale; i++) this.clients6.push(peer(rng, 6, v4, 'nmap'));
     const tools: ScannerTool[] = ['nmap', 'masscan', 'zmap', 'port6000'];
-    for (let i = 0; i < 100; i++) this.scanners.push(peer(rng, 4, v4, tools[i % tools.length]!));
+    for (let i = 0; i < 100 * scale; i++) this.scanners.push(peer(rng, 4, v4, tools[i % tools.length]!));
   }
 
   next(timeUsec: number): Generated {
@@ -466,6 +467,7 @@ export class Sources100kTraffic implements Traffic {
 
 export function trafficFor(kind: CorpusKind, rng: Rng): Traffic {
   if (kind === 'normal') return new NormalTraffic(rng);
+  if (kind === 'normal100k') return new NormalTraffic(rng, 100);
   if (kind === 'flood') return new FloodTraffic(rng);
   return new Sources100kTraffic(rng);
 }

@@ -122,6 +122,11 @@ describe('bench corpora', () => {
     expect(normal.distinctSources).toBeLessThanOrEqual(1000);
     expect(normal.allowed / normal.packets).toBeGreaterThan(0.6);
     expect(normal.ipv6Packets / normal.packets).toBeGreaterThan(0.02);
+    // The same mix from a hundred times the sources: 4,000 lines already meet more than the normal mix has.
+    const busy = samples.get('normal100k')!.truth;
+    expect(busy.distinctSources).toBeGreaterThan(1000);
+    expect(busy.allowed / busy.packets).toBeGreaterThan(0.6);
+    expect(busy.ipv6Packets / busy.packets).toBeGreaterThan(0.02);
     const flood = samples.get('flood')!.truth;
     expect(flood.allowed).toBe(0);
     expect(flood.distinctSources).toBe(flood.packets); // a new source for every packet
