@@ -119,7 +119,10 @@ export async function runDaemon(configPath: string): Promise<void> {
       .then(() => responder?.settled())
       .then(() => store?.close())
       .then(() => budgetFile.save())
-      .then(() => process.exit(0))
+      .then(() => {
+        logger.info(stoppedLine(process.cpuUsage(), process.resourceUsage().maxRSS, process.uptime()));
+        process.exit(0);
+      })
       .catch((err: unknown) => {
         logger.error(`error while stopping: ${(err as Error).message}`);
         process.exit(1);
@@ -148,4 +151,14 @@ export async function runDaemon(configPath: string): Promise<void> {
     logger.info('SIGHUP: reopened sources, reloaded decode and log settings');
     void pipeline.reopen();
   });
+}
+
+/**
+ * The last line of a clean stop: the process's CPU (every thread, the history's last batch written)
+ * and its peak memory over its life. An admin reads what nfwatch cost; `npm run bench` reads the
+ * CPU of a run to its end from it (/proc has nothing once the process is gone).
+ */
+export function stoppedLine(cpu: NodeJS.CpuUsage, maxRssKiB: number, uptimeSeconds: number): string {
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return `stopped after ${uptimeSeconds.toFixed(1)} s: ${cpuSeconds.toFixed(2)} s of CPU, peak RSS ${Math.round(maxRssKiB / 1024)} MiB`;
 }

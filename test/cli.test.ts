@@ -111,6 +111,8 @@ describe('nfwatch command line', () => {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(0);
+    // Its last line says what it cost over its life.
+    expect(log.trim().split('\n').at(-1)).toMatch(/ info stopped after \d+\.\d s: \d+\.\d\d s of CPU, peak RSS [1-9]\d* MiB$/);
     const state = JSON.parse(readFileSync(join(dir, 'state', 'file-ulogd.json'), 'utf8')) as { checkpoint: { skipBelow: number } };
     expect(state.checkpoint.skipBelow % 2 ** 40).toBe('not json\n'.length);
   });

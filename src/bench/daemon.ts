@@ -375,6 +375,17 @@ export interface DaemonMeasurement {
   figures: Record<string, number>;
   checks: Check[];
   exitCode: number | null;
+  /**
+   * The CPU of the whole run to its exit, from the daemon's last log line (stoppedLine): with the
+   * history's last batch, which SIGTERM writes after `cpuSeconds` was read. Null when it has none.
+   */
+  exitCpuSeconds: number | null;
+}
+
+/** The CPU seconds of a daemon's "stopped after … s of CPU" line in its log; null without one. */
+export function exitCpuOf(log: string): number | null {
+  const m = / stopped after [\d.]+ s: ([\d.]+) s of CPU, peak RSS \d+ MiB$/m.exec(log);
+  return m === null ? null : Number(m[1]);
 }
 
 /** Poll period of /metrics while the daemon works: fine enough for timing, cheap for the daemon. */
@@ -476,6 +487,7 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
       figures,
       checks,
       exitCode,
+      exitCpuSeconds: exitCpuOf(daemon.log()),
     };
   } finally {
     if (!stopped) await daemon.stop();

@@ -175,6 +175,8 @@ interface Row {
   /** CPU per line after the first STEADY_FRACTION of the corpus (none: no figure that round). */
   steadyCpuPerLine: number[];
   peakRssKiB: number[];
+  /** A daemon's CPU from spawn to its exit (DaemonMeasurement.exitCpuSeconds; none: no figure that round). */
+  exitCpuSeconds: number[];
 }
 
 /** One round's run of this build and the baseline at once, on one CPU (--same-core). */
@@ -232,6 +234,11 @@ interface Medians {
    */
   steadyCpuSecondsPerMillionLines: number | null;
   steadyCpuRatio: number | null;
+  /**
+   * A daemon's CPU from spawn to its exit after SIGTERM, the history's last batch written (the
+   * figures above stop at its last line); null for a floor, or when a round had no figure.
+   */
+  exitCpuSeconds: number | null;
   rounds: number;
 }
 
@@ -285,7 +292,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
   const row = (corpus: CorpusKind, what: Row['what']): Row => {
     const key = `${corpus} ${what}`;
     let r = rows.get(key);
-    if (!r) rows.set(key, (r = { corpus, what, linesPerSecond: [], cpuSeconds: [], steadyCpuPerLine: [], peakRssKiB: [] }));
+    if (!r) rows.set(key, (r = { corpus, what, linesPerSecond: [], cpuSeconds: [], steadyCpuPerLine: [], peakRssKiB: [], exitCpuSeconds: [] }));
     return r;
   };
   const daemonRuns: Array<{ corpus: CorpusKind; round: number; run: DaemonMeasurement }> = [];
@@ -338,10 +345,12 @@ async function batch(options: Options, tmp: string): Promise<void> {
         r.cpuSeconds.push(d.cpuSeconds);
         if (d.steady !== null && d.steady.lines > 0) r.steadyCpuPerLine.push(d.steady.cpuSeconds / d.steady.lines);
         r.peakRssKiB.push(d.peakRssKiB);
+        if (d.exitCpuSeconds !== null) r.exitCpuSeconds.push(d.exitCpuSeconds);
         const passed = report(`${tag} ${kind} ${what}`, d.checks);
         allPassed &&= passed;
         note(
-          `${tag} ${kind} ${what}: ${fmtInt(d.linesPerSecond)} lines/s, done ${fmt(d.wallSeconds, 1)} s after spawn, ${fmt(d.cpuSeconds, 2)} s CPU, ` +
+          `${tag} ${kind} ${what}: ${fmtInt(d.linesPerSecond)} lines/s, done ${fmt(d.wallSeconds, 1)} s after spawn, ${fmt(d.cpuSeconds, 2)} s CPU` +
+            `${d.exitCpuSeconds === null ? '' : ` (${fmt(d.exitCpuSeconds, 2)} s to its exit)`}, ` +
             `${fmt(d.peakRssKiB / 1024, 0)} MiB peak, /healthz ${d.health}, ${d.checks.length} checks ${passed ? 'passed' : 'FAILED'}`,
         );
       }
@@ -387,6 +396,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
         wholeProcessCpuRatio: median(r.cpuSeconds) / median(parseFloor.cpuSeconds),
         steadyCpuSecondsPerMillionLines: steady === null ? null : steady * 1e6,
         steadyCpuRatio: steady === null || floorSteady === null ? null : steady / floorSteady,
+        exitCpuSeconds: r.exitCpuSeconds.length > 0 && r.exitCpuSeconds.length === r.cpuSeconds.length ? median(r.exitCpuSeconds) : null,
         rounds: r.linesPerSecond.length,
       });
     }
