@@ -380,12 +380,12 @@ async function batch(options: Options, tmp: string): Promise<void> {
     const perMillion = (r: Row) => (median(r.cpuSeconds) - startupOf(r.what)) / (lines / 1e6);
     const parseFloor = rows.get(`${kind} floor: + JSON.parse`)!;
     // A median only of a figure every round has.
-    const steadyPerLine = (r: Row): number | null => (r.steadyCpuPerLine.length === r.cpuSeconds.length ? median(r.steadyCpuPerLine) : null);
-    const floorSteady = steadyPerLine(parseFloor);
+    const ofEveryRound = (r: Row, figures: number[]): number | null => (figures.length === r.cpuSeconds.length ? median(figures) : null);
+    const floorSteady = ofEveryRound(parseFloor, parseFloor.steadyCpuPerLine);
     for (const what of ['floor: read + split', 'floor: + JSON.parse', ...DAEMON_KINDS] as const) {
       const r = rows.get(`${kind} ${what}`);
       if (r === undefined) continue;
-      const steady = steadyPerLine(r);
+      const steady = ofEveryRound(r, r.steadyCpuPerLine);
       medians.push({
         corpus: kind,
         what,
@@ -396,7 +396,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
         wholeProcessCpuRatio: median(r.cpuSeconds) / median(parseFloor.cpuSeconds),
         steadyCpuSecondsPerMillionLines: steady === null ? null : steady * 1e6,
         steadyCpuRatio: steady === null || floorSteady === null ? null : steady / floorSteady,
-        exitCpuSeconds: r.exitCpuSeconds.length > 0 && r.exitCpuSeconds.length === r.cpuSeconds.length ? median(r.exitCpuSeconds) : null,
+        exitCpuSeconds: ofEveryRound(r, r.exitCpuSeconds),
         rounds: r.linesPerSecond.length,
       });
     }
