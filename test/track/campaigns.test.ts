@@ -141,4 +141,35 @@ describe('campaigns', () => {
     expect(scanners[0]).toMatchObject({ sources: 20, firstSeen: new Date(T0).toISOString() });
     expect(t.summary().campaigns.groups).toBeLessThanOrEqual(100);
   });
+
+  /** Campaign i of a full table: two scanner sources SYN to port 1000 + i. */
+  function formCampaign(t: ReturnType<typeof tracker>, i: number, time: number): void {
+    for (const member of [2 * i, 2 * i + 1]) t.observe({ ...scannerSyn(member, time, 'CN'), dstPort: 1000 + i });
+  }
+
+  it('drops the least recently active campaign from a full table, where activity is its members\' SYNs', () => {
+    const t = tracker({ campaign_min_sources: 2, max_campaigns: 10 });
+    for (let i = 0; i < 10; i++) formCampaign(t, i, T0 + i);
+    // Campaign 0's members stay busy; campaigns 1-9 go quiet.
+    for (let s = 1; s <= 5; s++) t.observe({ ...scannerSyn(0, T0 + s * 2000, 'CN'), dstPort: 1000 });
+    formCampaign(t, 10, T0 + 20_000);
+    const ports = t.campaigns().map((c) => c.ports[0]);
+    expect(ports).toContain(1000);
+    expect(ports).not.toContain(1001);
+    expect(ports).toHaveLength(10);
+    expect(t.campaigns().find((c) => c.ports[0] === 1000)).toMatchObject({ sources: 2, syns: 7 });
+  });
+
+  it('counts nothing into a campaign the table dropped: its members join again as new sources', () => {
+    const t = tracker({ campaign_min_sources: 2, max_campaigns: 10 });
+    for (let i = 0; i < 11; i++) formCampaign(t, i, T0 + i * 2000);
+    expect(t.campaigns().map((c) => c.ports[0])).not.toContain(1000);
+    // Both members of the dropped campaign come back: the first waits alone, the second forms it anew.
+    t.observe({ ...scannerSyn(0, T0 + 30_000, 'CN'), dstPort: 1000 });
+    expect(t.campaigns().map((c) => c.ports[0])).not.toContain(1000);
+    t.observe({ ...scannerSyn(1, T0 + 31_000, 'CN'), dstPort: 1000 });
+    const again = t.campaigns().find((c) => c.ports[0] === 1000);
+    expect(again).toMatchObject({ sources: 2, syns: 2, firstSeen: new Date(T0 + 30_000).toISOString() });
+    expect(again?.addresses).toEqual(['218.2.0.1', '218.2.0.2']);
+  });
 });
