@@ -370,7 +370,9 @@ export class FileSource implements LineSource {
     // Renamed away (or deleted). ulogd keeps writing the old file until it reopens, so only move
     // on when the old file is drained and either the new one has data or the old one went quiet.
     if (!current) return false;
-    const newHasData = current.size > 0n;
+    // Only a regular file's size is lines: a symbolic link (its size is its target's name), a FIFO
+    // or a directory put at the path is refused when opened, and the old file is read until quiet.
+    const newHasData = current.isFile() && current.size > 0n;
     if (!newHasData && Date.now() - this.lastGrowthAt < (this.options.rotationIdleMs ?? ROTATION_IDLE_MS)) return false;
     // Lines written between our last read and the stat above must not be lost: drain again.
     const drainedAt = this.offset;

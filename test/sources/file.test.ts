@@ -547,6 +547,24 @@ describe('file source: what is at the path', () => {
     expect(receiver.texts).toEqual(['a', 'b']);
   });
 
+  it('reads on in the renamed file while a symbolic link at the path waits to be refused: a link is no new file with data', async () => {
+    await writeFile(logPath, lines('a'));
+    const { source, receiver } = makeSource({}, { rotationIdleMs: 2000 });
+    await source.start(receiver, 0);
+    await until(() => receiver.lines.length === 1);
+    const old = await ulogdOpen();
+    await rename(logPath, `${logPath}.1`);
+    await symlink(join(dir, 'elsewhere'), logPath);
+    await writeFile(join(dir, 'elsewhere'), lines('never read'));
+    // The source sees the link before these lines (it polls every few ms): it keeps the old file open until it goes quiet.
+    await settle(100);
+    await old.write(lines('b'));
+    await until(() => receiver.lines.length === 2, 6000);
+    await until(() => source.stats().symlinksRefused === 1, 6000);
+    await settle(60);
+    expect(receiver.texts).toEqual(['a', 'b']);
+  });
+
   it('follows a symbolic link when follow_symlinks is set', async () => {
     await writeFile(join(dir, 'target.json'), lines('through the link'));
     await symlink(join(dir, 'target.json'), logPath);
