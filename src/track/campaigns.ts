@@ -224,6 +224,12 @@ export class CampaignTable {
   private readonly cache: LRUCache<string, Campaign>;
   /** The one-port groups by portCodeOf (found without building their key). */
   private readonly byPortCode = new Map<number, Campaign>();
+  /**
+   * By slot (slotOf), how many of byPortCode's codes fall there. A flood's SYNs have random
+   * fingerprints, and nearly every one was a miss in byPortCode, a lookup by a number past 2^31
+   * (2.6 % of a flood's CPU by profile); a 0 here answers it from one array read.
+   */
+  private readonly portCodesAt: Uint32Array;
   private nextId = 1;
 
   // Sources waiting alone, one per slot (see the header): what the group needs to take them in.
@@ -245,12 +251,16 @@ export class CampaignTable {
       max: options.maxCampaigns,
       dispose: (value, _key, reason) => {
         if (reason === 'evict') this.evicted++;
-        if (value.portCode >= 0 && this.byPortCode.get(value.portCode) === value) this.byPortCode.delete(value.portCode);
+        if (value.portCode >= 0 && this.byPortCode.get(value.portCode) === value) {
+          this.byPortCode.delete(value.portCode);
+          this.portCodesAt[this.slotOf(value.portCode)]!--;
+        }
       },
     });
     let slots = 1024;
     while (slots < 4 * options.maxCampaigns && slots < 1 << 20) slots *= 2;
     this.slots = slots;
+    this.portCodesAt = new Uint32Array(slots);
     this.waitCode = new Float64Array(slots).fill(-1);
     this.waitSource = new Array<SourceState | null>(slots).fill(null);
     this.waitLink = new Array<CampaignLink | null>(slots).fill(null);
@@ -342,11 +352,11 @@ export class CampaignTable {
     if (!many && link.ports.length === 1) {
       const port = link.ports[0]!;
       const code = portCodeOf(fp, port);
-      let campaign = this.byPortCode.get(code);
+      const slot = this.slotOf(code);
+      let campaign = this.portCodesAt[slot] === 0 ? undefined : this.byPortCode.get(code);
       if (campaign !== undefined) this.cache.get(campaign.key, GET_DEFAULTS); // seen: most recently active
       else {
         if (inCurrent || link.candidate >= 0) this.leave(link, s.address);
-        const slot = this.slotOf(code);
         if (!this.waiting(slot, code, port, fp.code, e.time) || this.waitSource[slot] === s) {
           this.wait(slot, code, link, s, e);
           return undefined;
@@ -415,6 +425,7 @@ export class CampaignTable {
     const campaign = new Campaign(this.nextId++, key, fingerprint, ports, false, this.waitFirst[slot]!, code);
     this.cache.set(key, campaign);
     this.byPortCode.set(code, campaign);
+    this.portCodesAt[slot]!++;
     const link = this.waitLink[slot]!;
     const last = this.waitLast[slot]!;
     link.key = key;
