@@ -529,16 +529,21 @@ describe('file source: what is at the path', () => {
     expect(receiver.texts).toEqual(['real']);
   });
 
-  it('refuses a symbolic link put in place of the followed file, after reading the old file to its end', async () => {
+  /** A source that read a file's one line ('a'); the file is then renamed away while ulogd keeps it open. */
+  async function followedThenRenamed(rotationIdleMs: number) {
     await writeFile(logPath, lines('a'));
-    const { source, receiver } = makeSource({}, { rotationIdleMs: 50 });
+    const { source, receiver } = makeSource({}, { rotationIdleMs });
     await source.start(receiver, 0);
     await until(() => receiver.lines.length === 1);
     const old = await ulogdOpen();
     await rename(logPath, `${logPath}.1`);
-    // ulogd writes on into the renamed file; then the link appears. Written the other way round, the
-    // line could come after the source had seen the link, drained the old file and left it (a
-    // source that polls between the two under load).
+    return { source, receiver, old };
+  }
+
+  it('refuses a symbolic link put in place of the followed file, after reading the old file to its end', async () => {
+    const { source, receiver, old } = await followedThenRenamed(50);
+    // ulogd writes on into the renamed file; then the link appears. The other way round, 50 ms of
+    // quiet in the old file could pass before the line under load, and the source move on.
     await old.write(lines('b'));
     await symlink(join(dir, 'elsewhere'), logPath);
     await writeFile(join(dir, 'elsewhere'), lines('never read'));
@@ -548,12 +553,7 @@ describe('file source: what is at the path', () => {
   });
 
   it('reads on in the renamed file while a symbolic link at the path waits to be refused: a link is no new file with data', async () => {
-    await writeFile(logPath, lines('a'));
-    const { source, receiver } = makeSource({}, { rotationIdleMs: 2000 });
-    await source.start(receiver, 0);
-    await until(() => receiver.lines.length === 1);
-    const old = await ulogdOpen();
-    await rename(logPath, `${logPath}.1`);
+    const { source, receiver, old } = await followedThenRenamed(2000);
     await symlink(join(dir, 'elsewhere'), logPath);
     await writeFile(join(dir, 'elsewhere'), lines('never read'));
     // The source sees the link before these lines (it polls every few ms): it keeps the old file open until it goes quiet.
