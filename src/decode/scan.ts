@@ -3,10 +3,11 @@
 // garbage but the few strings the decoder keeps.
 //
 // Safety comes from what it refuses, not from what it accepts: it takes only a plain subset of
-// JSON (one flat object; keys and strings of printable ASCII without escapes; non-negative
-// integers of at most 15 digits, true, false, null; each key the decoder reads at most once) and
-// answers false for anything else — an escape, a nested value, a fraction, a duplicate key, a
-// control character, a byte over 0x7e, trailing garbage, an address that is not address text — so
+// JSON (one flat object; keys of printable ASCII and strings of printable ASCII or UTF-8, without
+// escapes; non-negative integers of at most 15 digits, true, false, null; each key the decoder reads
+// at most once) and answers false for anything else — an escape, a nested value, a fraction, a
+// duplicate key, a control character or DEL, a byte over 0x7e in a key, trailing garbage, an
+// address that is not address text — so
 // the caller parses that line with JSON.parse and decides exactly as before. On every line it
 // accepts, the fields are those JSON.parse would give (test/decode/scan.test.ts checks this against
 // JSON.parse on mutated lines), and its addresses are address text (the decoder does not check them
@@ -32,9 +33,17 @@ const CLOSE = 0x7d;
 const ZERO = 0x30;
 const NINE = 0x39;
 
-/** 1 for a byte that may stand in a key or string as it is: printable ASCII but `"` and `\`. */
+/** 1 for a byte that may stand in a key as it is: printable ASCII but `"` and `\`. */
 const PLAIN = new Uint8Array(256);
 for (let b = 0x20; b <= 0x7e; b++) PLAIN[b] = b === QUOTE || b === BACKSLASH ? 0 : 1;
+/**
+ * 1 for a byte that may stand in a string as it is: PLAIN, and the bytes of UTF-8 (a log prefix in
+ * the admin's language). A string with any is made as JSON.parse makes it from the line's text
+ * (textOf): a byte that is no valid UTF-8 becomes U+FFFD either way, as the quotes around a string
+ * are ASCII and so end any sequence the same in the string alone as in the whole line.
+ */
+const TEXT = new Uint8Array(256);
+for (let b = 0; b < 256; b++) TEXT[b] = PLAIN[b] === 1 || b >= 0x80 ? 1 : 0;
 
 /** JSON's whitespace (a line has no LF; a CR may end it). */
 function isSpace(b: number): boolean {
@@ -246,8 +255,8 @@ export class LineScanner {
           i = valueStart + last + 1;
         } else {
           let valueEnd = valueStart;
-          while (valueEnd + 4 <= to && plainWord(view.getInt32(valueEnd, true))) valueEnd += 4;
-          while (valueEnd < to && PLAIN[s[valueEnd]!] === 1) valueEnd++;
+          while (valueEnd + 4 <= to && textWord(view.getInt32(valueEnd, true))) valueEnd += 4;
+          while (valueEnd < to && TEXT[s[valueEnd]!] === 1) valueEnd++;
           if (valueEnd >= to || s[valueEnd] !== QUOTE) return false;
           if (id >= 0 && id < fields) {
             if (this.defers[id] === 1) {
@@ -353,7 +362,7 @@ export class LineScanner {
 
   /** The string a DEFERRED field of the line scanned last stands for (its bytes must be unchanged). */
   deferred(id: number): string {
-    return latin1(this.deferredBytes, this.deferredFrom[id]!, this.deferredTo[id]!);
+    return textOf(this.deferredBytes, this.deferredFrom[id]!, this.deferredTo[id]!);
   }
 
   /**
@@ -384,8 +393,10 @@ export class LineScanner {
     let text = table.find(slot, s, view, from, to);
     let found = 1;
     if (text === undefined) {
-      if (this.addresses[id] === 1 && !isAddressBytes(s, from, to)) return null;
-      text = latin1(s, from, to);
+      if (this.addresses[id] === 1) {
+        if (!isAddressBytes(s, from, to)) return null;
+        text = latin1(s, from, to);
+      } else text = textOf(s, from, to);
       table.keep(slot, text, view, from, to);
       found = 0;
     }
@@ -405,8 +416,8 @@ export class LineScanner {
   /** A new string of the bytes (a key whose table stands aside); null for an address key's bytes that are no address. */
   private aside(id: number, s: Buffer, from: number, to: number): string | null {
     if (this.internAside[id]! > 0) this.internAside[id]!--;
-    if (this.addresses[id] === 1 && !isAddressBytes(s, from, to)) return null;
-    return latin1(s, from, to);
+    if (this.addresses[id] !== 1) return textOf(s, from, to);
+    return isAddressBytes(s, from, to) ? latin1(s, from, to) : null;
   }
 
   /**
@@ -467,16 +478,17 @@ function clearBits(into: Fields, bits: number, offset: number): void {
 }
 
 /**
- * Whether all four bytes of a word may stand in a string as they are (PLAIN): none under 0x20,
- * none 0x7f or over, none `"` or `\`. Each test is the classic "has a zero byte" bit trick; each
- * is exact about whether some byte matches, which is all that is asked.
+ * Whether all four bytes of a word may stand in a string as they are (TEXT): none under 0x20,
+ * none 0x7f, none `"` or `\`. Each test is the classic "has a byte below n" bit trick (exact for n
+ * up to 0x80 about whether some byte is, whatever the others; a byte of 0x80 or over never counts
+ * as one below); each is exact about whether some byte matches, which is all that is asked.
  */
-function plainWord(x: number): boolean {
+function textWord(x: number): boolean {
   const below = (x - 0x20202020) & ~x;
   const quote = x ^ 0x22222222;
   const backslash = x ^ 0x5c5c5c5c;
   const del = x ^ 0x7f7f7f7f;
-  return ((below | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | ((del - 0x01010101) & ~del) | x) & 0x80808080) === 0;
+  return ((below | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | ((del - 0x01010101) & ~del)) & 0x80808080) === 0;
 }
 
 /** Whether bytes[from, to) are an address as IP2STR writes it (fields.ts ADDRESS_CHARS). */
@@ -486,11 +498,14 @@ function isAddressBytes(s: Buffer, from: number, to: number): boolean {
   return true;
 }
 
-/** Whether bytes[from, to) spell `text`. */
+/** Whether bytes[from, to) spell `text` as ASCII (a string with other characters came from other bytes than its own). */
 function spells(text: string, s: Buffer, from: number, to: number): boolean {
   const length = to - from;
   if (text.length !== length) return false;
-  for (let j = 0; j < length; j++) if (s[from + j] !== text.charCodeAt(j)) return false;
+  for (let j = 0; j < length; j++) {
+    const c = text.charCodeAt(j);
+    if (c >= 0x80 || s[from + j] !== c) return false;
+  }
   return true;
 }
 
@@ -589,9 +604,16 @@ function word(s: Buffer, i: number, to: number, w: Buffer): boolean {
 /** Node's Buffer method behind toString('latin1', …), without its argument checks. */
 interface Latin1Slicing {
   latin1Slice(from: number, to: number): string;
+  utf8Slice(from: number, to: number): string;
 }
 
 /** bytes[from, to) of printable ASCII as a string. */
 function latin1(s: Buffer, from: number, to: number): string {
   return (s as unknown as Latin1Slicing).latin1Slice(from, to);
+}
+
+/** bytes[from, to) of a string value (TEXT) as JSON.parse gives it from the line's UTF-8 text. */
+function textOf(s: Buffer, from: number, to: number): string {
+  for (let j = from; j < to; j++) if (s[j]! >= 0x80) return (s as unknown as Latin1Slicing).utf8Slice(from, to);
+  return latin1(s, from, to);
 }

@@ -81,12 +81,13 @@ describe('the line scanner', () => {
   it('leaves to JSON.parse every line outside its plain subset, with the same outcome', () => {
     const base = '"oob.time.sec": 1795986323, "ip.protocol": 6';
     const cases = [
-      // Escapes, controls and non-ASCII in strings and keys.
+      // Escapes and controls in strings and keys, non-ASCII in keys and addresses.
       `{"oob.prefix": "a\\"b", "src_ip": "198.51.100.7", ${base}}`,
       `{"oob.prefix": "\\u0041DROP", "src_ip": "198.51.100.7", ${base}}`,
       `{"oob.prefix": "tab\there", "src_ip": "198.51.100.7", ${base}}`,
-      `{"oob.prefix": "DROP é", "src_ip": "198.51.100.7", ${base}}`,
       `{"src\\u005fip": "198.51.100.7", ${base}}`,
+      `{"oob.préfix": "DROP", "src_ip": "198.51.100.7", ${base}}`,
+      `{"oob.prefix": "DROP", "src_ip": "198.51.100.\u0667", ${base}}`,
       // A key the decoder reads given twice: the last one wins in JSON.
       `{"src_ip": "198.51.100.7", "src_ip": "203.0.113.9", ${base}}`,
       `{"oob.time.sec": 1, ${base}, "src_ip": "198.51.100.7"}`,
@@ -148,10 +149,11 @@ describe('the line scanner', () => {
     }
   });
 
-  it('refuses a control, DEL, non-ASCII, quote or backslash byte wherever it stands in a string, as JSON.parse does', () => {
+  it('refuses a control, DEL, quote or backslash byte wherever it stands in a string, and reads any other, as JSON.parse does', () => {
     // Strings are checked four bytes at a time: each place within a word and the bytes after the last word.
-    const refused = [0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff, 0x22, 0x5c];
-    const accepted = [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e];
+    // Bytes of 0x80 and over alone are no valid UTF-8: JSON.parse's text has U+FFFD there, and so has the scanner's string.
+    const refused = [0x00, 0x1f, 0x7f, 0x22, 0x5c];
+    const accepted = [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e, 0x80, 0x9f, 0xa0, 0xc3, 0xdc, 0xff];
     for (let length = 1; length <= 9; length++) {
       for (let at = 0; at < length; at++) {
         for (const byte of [...refused, ...accepted]) {
@@ -162,6 +164,38 @@ describe('the line scanner', () => {
           expect(viaBytes(line), `${length} ${at} ${byte}`).toEqual(viaJson(line));
         }
       }
+    }
+  });
+
+  it('reads a string in UTF-8 (a log prefix in the admin\'s language) as JSON.parse reads the line\'s text, each time it comes', () => {
+    const scanner = new LineScanner();
+    const prefixAt = FIELD_NAMES.indexOf('oob.prefix');
+    const line = (prefix: string | Buffer): Buffer =>
+      Buffer.concat([Buffer.from('{"oob.prefix": "'), Buffer.from(prefix), Buffer.from('", "src_ip": "198.51.100.7", "oob.time.sec": 1795986323, "ip.protocol": 6}')]);
+    const prefixes: Array<string | Buffer> = [
+      'Rejeté : ',
+      'Отброшено',
+      '遮断 SSH',
+      '🔥 drop',
+      // Longer than the bytes a last string or a table slot keeps: compared another way.
+      'Paquet rejeté par la règle de filtrage numéro quarante-deux, chaîne INPUT ',
+      // The same characters from other bytes: a lone byte and a sequence cut short read as U+FFFD.
+      Buffer.from([0x52, 0xe9, 0x20]),
+      Buffer.from([0x52, 0xc3, 0x20]),
+      Buffer.from([0x52, 0xc3]),
+      Buffer.from([0xa9, 0x52]),
+      Buffer.from('Rejeté : '),
+      Buffer.from(Array.from({ length: 80 }, (_, i) => (i % 2 === 0 ? 0xc3 : 0xe9))),
+      Buffer.from(Array.from({ length: 40 }, () => [0xc3, 0xa9]).flat()),
+    ];
+    // Twice over, so each is read as the key's last string, from its table and made anew.
+    for (const prefix of [...prefixes, ...prefixes]) {
+      const bytes = line(prefix);
+      const { chunk, from, to } = inChunk(bytes);
+      const fields = newFields();
+      expect(scanner.scan(chunk, from, to, fields), String(prefix)).toBe(true);
+      expect(fields[prefixAt]).toBe((JSON.parse(bytes.toString('utf8')) as Record<string, unknown>)['oob.prefix']);
+      expect(viaBytes(bytes), String(prefix)).toEqual(viaJson(bytes));
     }
   });
 
