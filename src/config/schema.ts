@@ -221,7 +221,13 @@ export const ConfigSchema = Type.Object(
         path: Type.String({ default: '', description: 'The SQLite file; empty: history.sqlite in general.state_dir.' }),
         retention_days: Type.Number({ minimum: 0.01, maximum: 3650, default: 30, description: 'Sightings and incidents older than this are deleted (checked every 10 minutes and at start).' }),
         max_megabytes: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024, description: 'The file is kept under this size by deleting the oldest hours first (a flood of new sources adds about fold_after_sources rows an hour: see there).' }),
-        flush_seconds: Type.Number({ minimum: 0.1, maximum: 3600, default: 5, description: 'How often the sightings gathered in memory are handed to the writer.' }),
+        flush_seconds: Type.Number({
+          minimum: 0.1,
+          maximum: 3600,
+          default: 60,
+          description:
+            'How often the sightings gathered in memory are handed to the writer. Each hand-over writes a row again for every source-hour with packets since the one before, so with many sources active the writer\'s work falls as this rises (100,000 sources: about a fifth less CPU at 60 than at 5, ~50 MiB more held, within max_pending_sources). A question (the investigate page, /api/history/*) hands them over first, at most once a second, and detections, alerts and blocks go at least every 5 s, so answers are current; a crash (not a stop, which writes everything) loses at most this long of sightings.',
+        }),
         max_pending_sources: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Source-hours gathered in memory at most (~1 KiB each); reaching it hands them to the writer early. A source-hour already gathered counts its packets in memory, so with many sources active at once each is written once a flush rather than once for every time this many others came between its packets (100,000 active sources: about a fifth less CPU than with 25,000, ~55 MiB more). A flood of one-packet sources stays far below it (fold_after_sources).' }),
         max_queued_batches: Type.Integer({ minimum: 1, maximum: 1000, default: 2, description: 'Batches handed to the writer and not yet written at most. When the disk cannot keep up, the sightings wait in memory until a batch is written, within max_pending_sources: past it (and for a source new since the last batch) a source goes into its network row, as a flood does, so every packet is still counted. With fold_after_sources = 0 such packets are dropped and counted (nfwatch_history_dropped_packets_total).' }),
         max_ports_per_row: Type.Integer({ minimum: 1, maximum: 65536, default: 64, description: 'Distinct destination ports kept per source and hour (beyond it the row says "at least").' }),

@@ -1,7 +1,8 @@
 // The history store as the daemon sees it: record() on the packet path (sightings.ts, no I/O),
 // recordIncident() for detections, alerts and block decisions, and the HistoryReader questions.
 // The SQLite file belongs to a writer thread (worker.ts): every flushMs the pending sightings go
-// to it as one batch, written in one transaction there. While the writer is behind (more than
+// to it as one batch, written in one transaction there, and before a question (so its answer
+// counts them); incidents go at least every incidentFlushMs. While the writer is behind (more than
 // maxQueuedBatches unwritten) sources new to the recorder go into their network's row (folded, as
 // a flood's; turned away and counted when folding is off), and the pending batch waits until a
 // batch is written; full, it takes no new rows but its networks' (sightings.ts). The packet path
@@ -140,6 +141,8 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
   private draining = false;
   /** A flush found the writer behind: the pending sightings go when it has written a batch. */
   private due = false;
+  /** When flush() last ran, or the store opened (performance.now()). */
+  private flushedAt: number;
   private lastErrorLog = -Infinity;
   private readonly counts: Omit<HistoryStats, 'pendingSources' | 'pendingIncidents' | 'queuedBatches' | 'skippedReplayed' | 'foldedSources'> = {
     batchesWritten: 0,
@@ -171,7 +174,8 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
     worker.on('exit', (code) => this.lost(`the history writer stopped (exit code ${code})`));
     // The thread keeps the process alive only while it has work to answer (see idle()); the timer never.
     worker.unref();
-    this.timer = setInterval(() => this.flush(), options.flushMs);
+    this.flushedAt = performance.now();
+    this.timer = setInterval(() => this.tick(), Math.min(options.flushMs, options.incidentFlushMs));
     this.timer.unref();
   }
 
@@ -216,9 +220,21 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
    * a batch is written; handing them over then would only drop them.
    */
   flush(): void {
+    this.flushedAt = performance.now();
     this.due = this.dropReason() === 'writer_behind';
     if (!this.due) this.sightings.flush();
     if (this.incidentQueue.length > 0) this.post(null);
+  }
+
+  /**
+   * The timer: the sightings every flushMs (each batch rewrites a row for every source-hour with
+   * packets since the last one, so with many sources the writer's work falls with the flushes),
+   * the incidents in between.
+   */
+  private tick(): void {
+    const tick = Math.min(this.options.flushMs, this.options.incidentFlushMs);
+    if (performance.now() - this.flushedAt >= this.options.flushMs - tick / 2) this.flush();
+    else if (this.incidentQueue.length > 0) this.post(null);
   }
 
   /** Resolves when every batch handed over so far has been written (or failed). */
@@ -319,6 +335,7 @@ export class HistoryStore implements HistoryReader, EventRecorder, IncidentRecor
   private ask<M extends Method>(method: M, args: Questions[M]['args']): Promise<Questions[M]['answer']> {
     if (this.failed !== null) return Promise.reject(new Error(this.failed));
     if (this.sentClose) return Promise.reject(new Error('history store is closed'));
+    if ((this.sightings.pending > 0 || this.incidentQueue.length > 0) && performance.now() - this.flushedAt >= this.options.questionFlushMs) this.flush();
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       this.asked.set(id, { resolve: resolve as (answer: unknown) => void, reject });

@@ -11,6 +11,14 @@ export interface HistoryOptions {
   ipv6PrefixLength: number;
   /** How often pending sightings go to the writer, ms. */
   flushMs: number;
+  /** Incidents (detections, alerts, blocks) go to the writer at least this often, ms, whatever flushMs: they are few, and worth more than sightings. */
+  incidentFlushMs: number;
+  /**
+   * A question hands the pending sightings to the writer first unless they went less than this
+   * long ago, ms: an answer counts what was recorded before it was asked (to within this), while
+   * the timer hands sightings over only every flushMs.
+   */
+  questionFlushMs: number;
   /** Source-hours held in memory at most; reaching it hands them to the writer early. */
   maxPendingSources: number;
   /** Batches handed to the writer and not yet written at most; beyond it the pending batch waits (sightings.ts folds what does not fit). */
@@ -40,7 +48,9 @@ export interface HistoryOptions {
 
 export const HISTORY_DEFAULTS: Readonly<Omit<HistoryOptions, 'path'>> = Object.freeze({
   ipv6PrefixLength: 64,
-  flushMs: 5000,
+  flushMs: 60_000,
+  incidentFlushMs: 5000,
+  questionFlushMs: 1000,
   maxPendingSources: 100_000,
   maxQueuedBatches: 4,
   maxPendingIncidents: 10_000,
@@ -64,6 +74,8 @@ export function historyOptions(given: Partial<HistoryOptions> & { path: string }
   };
   whole('ipv6PrefixLength', 1, 128);
   whole('flushMs', 1);
+  whole('incidentFlushMs', 1);
+  whole('questionFlushMs', 0);
   whole('maxPendingSources', 1);
   whole('maxQueuedBatches', 1);
   whole('maxPendingIncidents', 0);

@@ -85,6 +85,35 @@ describe('history store (writer thread)', () => {
     expect(s.stats().rowsWritten).toBe(1);
   });
 
+  it('hands the pending sightings to the writer before a question, so its answer counts them though the timer would wait a minute', async () => {
+    const s = await store({ flushMs: 60_000, questionFlushMs: 0 });
+    s.record(packet({ src: '203.0.113.7', dport: 22 }), NONE);
+    s.recordIncident({ time: T0, kind: 'detection', subject: '203.0.113.7', severity: 3, text: 'detected', detail: {} });
+    expect((await s.search(RANGE)).totals).toEqual({ sources: 1, packets: 1, blocked: 1 });
+    expect(await s.incidents(T0, T0 + HOUR)).toHaveLength(1);
+    // Nothing pending for the second question: no second batch.
+    expect(s.stats()).toMatchObject({ batchesWritten: 1, rowsWritten: 1, incidentsWritten: 1, pendingSources: 0 });
+  });
+
+  it('hands sightings over for questions at most once a questionFlushMs (counted from the last flush)', async () => {
+    const s = await store({ flushMs: 60_000, questionFlushMs: 60_000 });
+    s.record(packet({ src: '203.0.113.7' }), NONE);
+    expect((await s.search(RANGE)).totals.packets).toBe(0);
+    s.flush();
+    await s.written();
+    s.record(packet({ src: '198.51.100.9' }), NONE);
+    expect((await s.search(RANGE)).sources.map((x) => x.source)).toEqual(['203.0.113.7']);
+    expect(s.stats()).toMatchObject({ batchesWritten: 1, pendingSources: 1 });
+  });
+
+  it('hands incidents to the writer every incidentFlushMs while the sightings wait for flushMs', async () => {
+    const s = await store({ flushMs: 60_000, incidentFlushMs: 20, questionFlushMs: 60_000 });
+    s.record(packet({ src: '203.0.113.7' }), NONE);
+    s.recordIncident({ time: T0, kind: 'block', subject: '203.0.113.7', severity: 0, text: 'blocked', detail: {} });
+    for (let i = 0; i < 200 && s.stats().incidentsWritten === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.stats()).toMatchObject({ incidentsWritten: 1, rowsWritten: 0, pendingSources: 1 });
+  });
+
   it('rejects a question it cannot answer with the reason', async () => {
     const s = await store();
     await expect(s.search({ ...RANGE, address: 'not-an-address' })).rejects.toThrow('address: not an address or CIDR network: not-an-address');
