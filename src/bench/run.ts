@@ -239,6 +239,11 @@ interface Medians {
    * figures above stop at its last line); null for a floor, or when a round had no figure.
    */
   exitCpuSeconds: number | null;
+  /**
+   * exitCpuSeconds less the start-up, per line, over the JSON.parse floor's: the work a run's lines
+   * caused, wherever it fell (the history writes its last batch, a minute's worth, at exit).
+   */
+  exitCpuRatio: number | null;
   rounds: number;
 }
 
@@ -386,6 +391,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
       const r = rows.get(`${kind} ${what}`);
       if (r === undefined) continue;
       const steady = ofEveryRound(r, r.steadyCpuPerLine);
+      const exit = ofEveryRound(r, r.exitCpuSeconds);
       medians.push({
         corpus: kind,
         what,
@@ -396,19 +402,21 @@ async function batch(options: Options, tmp: string): Promise<void> {
         wholeProcessCpuRatio: median(r.cpuSeconds) / median(parseFloor.cpuSeconds),
         steadyCpuSecondsPerMillionLines: steady === null ? null : steady * 1e6,
         steadyCpuRatio: steady === null || floorSteady === null ? null : steady / floorSteady,
-        exitCpuSeconds: ofEveryRound(r, r.exitCpuSeconds),
+        exitCpuSeconds: exit,
+        exitCpuRatio: exit === null ? null : (exit - startupOf(what)) / (lines / 1e6) / perMillion(parseFloor),
         rounds: r.linesPerSecond.length,
       });
     }
   }
 
   out(`medians of ${options.rounds} round(s); daemon CPU minus its start-up on an empty file (${fmt(startupCpu, 2)} s${baselineStartups.length > 0 ? `; the baseline's ${fmt(baselineStartupCpu, 2)} s` : ''}); "whole process": nothing subtracted, spawn to done over the floor process; ` +
-      `"steady": the lines after the first ${fmt(STEADY_FRACTION * 100, 0)} % of the corpus over the floor's same lines (V8's compiling of the packet path, once a process, left out):`);
+      `"steady": the lines after the first ${fmt(STEADY_FRACTION * 100, 0)} % of the corpus over the floor's same lines (V8's compiling of the packet path, once a process, left out); "to exit": the daemon's CPU to its exit after SIGTERM less its start-up (the history's last batch, written at exit, included):`);
   const rowsText = medians.map((m) => [
     m.corpus, m.what, fmtInt(m.linesPerSecond), fmt(m.cpuSecondsPerMillionLines, 2), fmt(m.peakRssMiB, 0), `${fmt(m.cpuRatioToParseFloor, 2)}×`, `${fmt(m.wholeProcessCpuRatio, 2)}×`,
     m.steadyCpuRatio === null ? '–' : `${fmt(m.steadyCpuRatio, 2)}×`,
+    m.exitCpuRatio === null ? '–' : `${fmt(m.exitCpuRatio, 2)}×`,
   ]);
-  for (const line of table(['corpus', 'what', 'lines/s', 'CPU s per 1M lines', 'peak RSS MiB', 'CPU ratio to JSON.parse floor', 'whole process', 'steady'], rowsText)) out(line);
+  for (const line of table(['corpus', 'what', 'lines/s', 'CPU s per 1M lines', 'peak RSS MiB', 'CPU ratio to JSON.parse floor', 'whole process', 'steady', 'to exit'], rowsText)) out(line);
   out(
     `daemon start-up (empty file, until /metrics answers): ${fmt(median(startups.map((s) => s.readySeconds)), 2)} s, ` +
       `${fmt(startupCpu, 2)} s CPU, ${fmt(median(startups.map((s) => s.peakRssKiB)) / 1024, 0)} MiB peak RSS; ` +
