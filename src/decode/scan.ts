@@ -498,7 +498,7 @@ function isAddressBytes(s: Buffer, from: number, to: number): boolean {
   return true;
 }
 
-/** Whether bytes[from, to) spell `text` as ASCII (a string with other characters came from other bytes than its own). */
+/** Whether bytes[from, to) spell `text` in ASCII (a character over 0x7f was made from other bytes than its own code: never a match). */
 function spells(text: string, s: Buffer, from: number, to: number): boolean {
   const length = to - from;
   if (text.length !== length) return false;
