@@ -7,11 +7,10 @@
 // escapes; non-negative integers of at most 15 digits, true, false, null; each key the decoder reads
 // at most once) and answers false for anything else — an escape, a nested value, a fraction, a
 // duplicate key, a control character or DEL, a byte over 0x7e in a key, trailing garbage, an
-// address that is not address text — so
-// the caller parses that line with JSON.parse and decides exactly as before. On every line it
-// accepts, the fields are those JSON.parse would give (test/decode/scan.test.ts checks this against
-// JSON.parse on mutated lines), and its addresses are address text (the decoder does not check them
-// again).
+// address that is not address text — so the caller parses that line with JSON.parse and decides
+// exactly as before. On every line it accepts, the fields are those JSON.parse would give
+// (test/decode/scan.test.ts checks this against JSON.parse on mutated lines), and its addresses
+// are address text (the decoder does not check them again).
 //
 // ulogd writes its keys in the same order on every line of a kind, so each key is first compared
 // with the one that followed the previous key last time (or the time before: lines of two kinds
