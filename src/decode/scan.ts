@@ -392,11 +392,10 @@ export class LineScanner {
     let text = table.find(slot, s, view, from, to);
     let found = 1;
     if (text === undefined) {
-      if (this.addresses[id] === 1) {
-        if (!isAddressBytes(s, from, to)) return null;
-        text = latin1(s, from, to);
-      } else text = textOf(s, from, to);
-      table.keep(slot, text, view, from, to);
+      const made = this.newText(id, s, from, to);
+      if (made === null) return null;
+      table.keep(slot, made, view, from, to);
+      text = made;
       found = 0;
     }
     const lookups = ++this.internLookups[id]!;
@@ -415,6 +414,11 @@ export class LineScanner {
   /** A new string of the bytes (a key whose table stands aside); null for an address key's bytes that are no address. */
   private aside(id: number, s: Buffer, from: number, to: number): string | null {
     if (this.internAside[id]! > 0) this.internAside[id]!--;
+    return this.newText(id, s, from, to);
+  }
+
+  /** Key `id`'s bytes made a string: an address's checked to be address text (else null), others as JSON.parse reads them (textOf). */
+  private newText(id: number, s: Buffer, from: number, to: number): string | null {
     if (this.addresses[id] !== 1) return textOf(s, from, to);
     return isAddressBytes(s, from, to) ? latin1(s, from, to) : null;
   }
