@@ -1,5 +1,5 @@
 // The floors `npm run bench` compares the daemon against, each run as its own process:
-//   node dist/bench/floor.js FILE split   read FILE in 256 KiB chunks and split it into line strings
+//   node dist/bench/floor.js FILE split   read FILE in 1 MiB chunks (as the daemon reads) and split it into line strings
 //   node dist/bench/floor.js FILE parse   the same plus JSON.parse of every line
 //   node dist/bench/floor.js FILE MODE N  also the CPU of the lines after the first N (steadyCpuSeconds)
 // No daemon can do less per line than this. Prints one JSON line (FloorResult) on stdout; CPU and
@@ -24,7 +24,8 @@ export interface FloorResult {
   peakRssKiB: number;
 }
 
-const CHUNK = 256 * 1024;
+/** As the daemon's file source reads (src/sources/file.ts), so the floor's reads cost what the daemon's do. */
+const CHUNK = 1024 * 1024;
 const LF = 10;
 
 function cpuNow(): number {

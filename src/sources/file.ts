@@ -27,10 +27,14 @@ import { errorCode, errorText } from '../util/errors.js';
 
 const GENERATION_FACTOR = 2 ** 40;
 
-/** Read size: large, so a backlog is worked through with few syscalls. */
-const CHUNK_BYTES = 256 * 1024;
-/** Chunks per batch before receiver.caughtUp(…, false) gives the pipeline a turn. */
-const CHUNKS_PER_BATCH = 16;
+/**
+ * Read size: large, so a backlog is worked through with few reads and few turns of the event loop
+ * (one after each chunk). 1 MiB against 256 KiB: 3.5-4 % less CPU over a normal million lines
+ * (same-core pairs); 4 MiB was no cheaper than 1 and held 5 MiB more.
+ */
+const CHUNK_BYTES = 1024 * 1024;
+/** Chunks per batch (4 MiB) before receiver.caughtUp(…, false) gives the pipeline a turn. */
+const CHUNKS_PER_BATCH = 4;
 /**
  * After a rename, if the new file stays empty, switch to it once the old one has not grown for
  * this long (ulogd has reopened but logged nothing yet, or was not told to reopen).
