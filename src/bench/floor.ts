@@ -7,6 +7,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { readPeakRssKiB } from './proc.js';
+import { CHUNK_BYTES } from '../sources/file.js';
 
 export type FloorMode = 'split' | 'parse';
 
@@ -24,8 +25,8 @@ export interface FloorResult {
   peakRssKiB: number;
 }
 
-/** As the daemon's file source reads (src/sources/file.ts), so the floor's reads cost what the daemon's do. */
-const CHUNK = 1024 * 1024;
+/** The daemon's file source's read size, so the floor's reads cost what the daemon's do. */
+const CHUNK = CHUNK_BYTES;
 const LF = 10;
 
 function cpuNow(): number {
