@@ -88,6 +88,64 @@ export function foldThroughBudget<K extends number | string>(counts: Map<K, numb
   return rest;
 }
 
+/** Integer keys counted but not yet in a Map (IntTally): in the order they first came, and their counts. */
+export interface IntCounts {
+  keysInOrder(): readonly number[];
+  count(key: number): number;
+}
+
+/** Offers the entries' names to the budget busiest first (ties: the smaller key), as foldThroughBudget does. */
+function admitBusiestFirst(entries: Array<[number, number]>, budget: NameBudget): void {
+  entries.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  // admit() refuses only once the budget is full: no later name can be admitted either.
+  for (const [k] of entries) if (!budget.admit(String(k))) break;
+}
+
+/**
+ * foldThroughBudget() of the Map `counts.addTo()` would fill, without filling it: the admitted
+ * keys are added to `into` (in the order they came), the others summed and returned. An interval
+ * of a port scan counts ~10,000 destination ports (a flood ~65,000), nearly all of which a full
+ * budget folds; set in a Map first, each was an entry made, looked at and deleted, and the Map's
+ * growth fresh memory every interval.
+ */
+export function foldCountsThroughBudget(counts: IntCounts, into: Map<number, number>, budget: NameBudget): number {
+  const keys = counts.keysInOrder();
+  if (!budget.full) {
+    const entries: Array<[number, number]> = [];
+    for (const k of keys) if (k >= 0) entries.push([k, counts.count(k)]);
+    admitBusiestFirst(entries, budget);
+  }
+  let rest = 0;
+  for (const k of keys) {
+    const v = counts.count(k);
+    if (k < 0 || budget.hasKey(k)) into.set(k, (into.get(k) ?? 0) + v);
+    else rest += v;
+  }
+  budget.folded += rest;
+  return rest;
+}
+
+/**
+ * The same for counts by index (an interval's SYN windows, 0–65,535): the admitted windows are
+ * added to `into` in ascending order, the others summed and returned.
+ */
+export function foldIndexedCountsThroughBudget(counts: Uint32Array, into: Map<number, number>, budget: NameBudget): number {
+  if (!budget.full) {
+    const entries: Array<[number, number]> = [];
+    for (let k = 0; k < counts.length; k++) if (counts[k] !== 0) entries.push([k, counts[k]!]);
+    admitBusiestFirst(entries, budget);
+  }
+  let rest = 0;
+  for (let k = 0; k < counts.length; k++) {
+    const v = counts[k]!;
+    if (v === 0) continue;
+    if (budget.hasKey(k)) into.set(k, (into.get(k) ?? 0) + v);
+    else rest += v;
+  }
+  budget.folded += rest;
+  return rest;
+}
+
 /**
  * foldThroughBudget() once the budget is full: no name can be admitted whatever the order they are
  * offered in, so only the admitted ones are kept (in their order) and nothing is sorted. A flood

@@ -46,6 +46,17 @@ export class IntTally {
     if (2 * this.order.length > this.mask + 1) this.grow();
   }
 
+  /** The keys counted, in the order they first came. */
+  keysInOrder(): readonly number[] {
+    return this.order;
+  }
+
+  /** How many events of `key` were counted (0: none). */
+  count(key: number): number {
+    const slot = this.slotOf(key);
+    return this.keys[slot] === key ? this.counts[slot]! : 0;
+  }
+
   /** Adds every count to `into`'s (keys new to it in the order they came here). */
   addTo(into: Map<number, number>): void {
     this.addMappedTo(into, (key) => key);

@@ -13,7 +13,7 @@
 import { NONE, type Checkpoint, type CounterEvent, type IntervalAggregate, type PacketEvent, type Verdict } from '../pipeline/types.js';
 import { emptyAggregate } from './empty.js';
 import { keyOfShape } from '../enrich/fingerprint.js';
-import { foldThroughBudget, OTHER_VALUE, OTHER_WINDOW, SeriesBudgets } from './budget.js';
+import { foldCountsThroughBudget, foldIndexedCountsThroughBudget, foldThroughBudget, OTHER_VALUE, OTHER_WINDOW, SeriesBudgets } from './budget.js';
 import { IntTally } from './int-tally.js';
 import { Tally } from './tally.js';
 
@@ -94,11 +94,11 @@ function newTallies(): Tallies {
   };
 }
 
-/** Adds an open interval's tallies to its aggregate (when it closes). */
+/** Adds an open interval's tallies but its ports to its aggregate (when it closes). */
 function addTallies(t: Tallies, a: IntervalAggregate): void {
   for (const verdict of VERDICTS) {
+    // Ports go to their Map through the budget (applyBudgets).
     t.verdicts[verdict].protocols.addTo(a.verdicts[verdict].protocols);
-    t.verdicts[verdict].ports.addTo(a.verdicts[verdict].ports);
   }
   t.prefixes.addTo(a.prefixes);
   t.sources.addTo(a.sources);
@@ -465,13 +465,9 @@ export class IntervalAggregator {
     this.stats.closedIntervals++;
     addTallies(open.tallies, open.aggregate);
     open.fingerprintCodes.addMappedTo(open.aggregate.fingerprints, keyOfShape);
+    this.applyBudgets(open);
     const windows = open.synWindows;
-    if (windows !== null) {
-      const counted = open.aggregate.synWindows;
-      for (let window = 0; window < WINDOWS; window++) if (windows[window] !== 0) counted.set(window, (counted.get(window) ?? 0) + windows[window]!);
-      if (this.spareWindowCounts.length < SPARE_WINDOW_COUNTS) this.spareWindowCounts.push(windows.fill(0));
-    }
-    this.applyBudgets(open.aggregate);
+    if (windows !== null && this.spareWindowCounts.length < SPARE_WINDOW_COUNTS) this.spareWindowCounts.push(windows.fill(0));
     this.emit(open.aggregate);
   }
 
@@ -481,17 +477,21 @@ export class IntervalAggregator {
    * first; the same closed interval always yields the same names after a replay only if the
    * budgets are in the same state, which holds for a fresh budget replaying the same intervals.
    */
-  private applyBudgets(a: IntervalAggregate): void {
+  private applyBudgets(open: OpenInterval): void {
+    const a = open.aggregate;
     const b = this.budgets;
     for (const verdict of ['allowed', 'blocked', 'unknown'] as const) {
       const v = a.verdicts[verdict];
-      v.otherPorts += foldThroughBudget(v.ports, b.get(`dport.${verdict}`));
+      v.otherPorts += foldCountsThroughBudget(open.tallies.verdicts[verdict].ports, v.ports, b.get(`dport.${verdict}`));
     }
     a.otherPrefixes += foldThroughBudget(a.prefixes, b.get('prefix'));
     a.otherFingerprints += foldThroughBudget(a.fingerprints, b.get('fingerprint'));
+    // The Map holds only the windows outside 0–65,535 (none: absent), which no budget folds; the
+    // array the rest, added to the Map through the budget.
     const windows = a.synWindows.get(OTHER_WINDOW) ?? 0;
     a.synWindows.delete(OTHER_WINDOW);
-    const foldedWindows = windows + foldThroughBudget(a.synWindows, b.get('window'));
+    let foldedWindows = windows + foldThroughBudget(a.synWindows, b.get('window'));
+    if (open.synWindows !== null) foldedWindows += foldIndexedCountsThroughBudget(open.synWindows, a.synWindows, b.get('window'));
     if (foldedWindows > 0) a.synWindows.set(OTHER_WINDOW, foldedWindows);
     for (const [family, map] of [['country', a.countries], ['tool', a.tools]] as const) {
       const before = map.get(OTHER_VALUE) ?? 0;

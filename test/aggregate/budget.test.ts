@@ -1,6 +1,7 @@
 // The series budget and the creation-rate limit, as a spec (src/aggregate/budget.ts).
 import { describe, expect, it } from 'vitest';
-import { CreateLimiter, foldThroughBudget, NameBudget, planWrites, SeriesBudgets, type PlannedMetric } from '../../src/aggregate/budget.js';
+import { CreateLimiter, foldCountsThroughBudget, foldIndexedCountsThroughBudget, foldThroughBudget, NameBudget, planWrites, SeriesBudgets, type PlannedMetric } from '../../src/aggregate/budget.js';
+import { IntTally } from '../../src/aggregate/int-tally.js';
 
 const T0 = 1_700_000_000_000;
 const MINUTE = 60_000;
@@ -93,6 +94,61 @@ describe('foldThroughBudget: one interval\'s counts through a family budget', ()
     const counts = new Map([[22, 3], [443, 4]]);
     expect(foldThroughBudget(counts, budgets.get('dport.blocked'))).toBe(4);
     expect([...counts]).toEqual([[22, 3]]);
+  });
+});
+
+describe('foldCountsThroughBudget and foldIndexedCountsThroughBudget: counts folded before they are a Map', () => {
+  let seed = 777;
+  const next = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+
+  /** A budget of `limit` names that has admitted some ports already (a restart, earlier intervals). */
+  function budgetWith(limit: number, ports: number): [NameBudget, NameBudget] {
+    const a = new NameBudget(limit);
+    const b = new NameBudget(limit);
+    for (let i = 0; i < ports; i++) {
+      const name = String([22, 443, next(70_000)][next(3)]);
+      a.admit(name);
+      b.admit(name);
+    }
+    return [a, b];
+  }
+
+  it('gives what addTo() and foldThroughBudget() give, keys in the same order, whether the budget is empty, filling or full', () => {
+    for (let round = 0; round < 60; round++) {
+      const limit = [1, 20, 100, 5000][next(4)]!;
+      const [viaMap, direct] = budgetWith(limit, [0, limit / 2, limit][next(3)]!);
+      const tally = new IntTally();
+      // A scan's one-packet ports among busy ones, and the absent −1 (ICMP).
+      const events = 1 + next(20_000);
+      for (let i = 0; i < events; i++) tally.add(next(10) === 0 ? -1 : next(3) === 0 ? [22, 443, 53][next(3)]! : next(65_536));
+      const expected = new Map<number, number>();
+      tally.addTo(expected);
+      const expectedRest = foldThroughBudget(expected, viaMap);
+      const got = new Map<number, number>();
+      expect(foldCountsThroughBudget(tally, got, direct)).toBe(expectedRest);
+      expect([...got]).toEqual([...expected]);
+      expect(direct.list()).toEqual(viaMap.list());
+      expect(direct.folded).toBe(viaMap.folded);
+    }
+  });
+
+  it('does the same for counts by index (SYN windows), the admitted ones added in ascending order', () => {
+    for (let round = 0; round < 40; round++) {
+      const limit = [1, 20, 100][next(3)]!;
+      const [viaMap, direct] = budgetWith(limit, [0, limit / 2, limit][next(3)]!);
+      const windows = new Uint32Array(65_536);
+      const syns = 1 + next(30_000);
+      for (let i = 0; i < syns; i++) windows[next(4) === 0 ? [29_200, 64_240, 1024][next(3)]! : next(65_536)]!++;
+      // The Map the aggregate holds already: a window that was absent, which no budget folds.
+      const expected = new Map<number, number>([[-1, 3]]);
+      for (let w = 0; w < windows.length; w++) if (windows[w] !== 0) expected.set(w, windows[w]!);
+      const expectedRest = foldThroughBudget(expected, viaMap);
+      const got = new Map<number, number>([[-1, 3]]);
+      expect(foldIndexedCountsThroughBudget(windows, got, direct)).toBe(expectedRest);
+      expect([...got]).toEqual([...expected]);
+      expect(direct.list()).toEqual(viaMap.list());
+      expect(direct.folded).toBe(viaMap.folded);
+    }
   });
 });
 
