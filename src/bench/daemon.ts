@@ -388,8 +388,21 @@ export function exitCpuOf(log: string): number | null {
   return m === null ? null : Number(m[1]);
 }
 
-/** Poll period of /metrics while the daemon works: fine enough for timing, cheap for the daemon. */
-const POLL_MS = 100;
+/**
+ * Polls of /metrics while the daemon works: each costs the daemon ~1 ms of CPU, so they are spaced
+ * by half the time its rate says is left to the next mark (the steady part's first line, the last
+ * line), within these bounds: a few polls a run, and done timed to within MIN_POLL_MS.
+ */
+const FIRST_POLL_MS = 100;
+const MIN_POLL_MS = 10;
+const MAX_POLL_MS = 500;
+
+/** The wait before the next poll: half the time the rate since ready says is left to `target` lines. */
+export function nextPollMs(lines: number, target: number, linesSinceReady: number, msSinceReady: number): number {
+  if (linesSinceReady <= 0 || msSinceReady <= 0) return FIRST_POLL_MS;
+  const left = ((target - lines) * msSinceReady) / linesSinceReady;
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, left / 2));
+}
 /** The share of a corpus read before the steady CPU is counted (DaemonMeasurement.steady). */
 export const STEADY_FRACTION = 0.2;
 /** No line processed for this long: the daemon is stuck and the run is abandoned. */
@@ -410,7 +423,7 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
     const steadyFrom = Math.floor(truth.lines * STEADY_FRACTION);
     let steadyStart: { line: number; cpu: number } | null = null;
     for (;;) {
-      await sleep(POLL_MS);
+      await sleep(nextPollMs(lastLines, steadyStart === null ? steadyFrom : truth.lines, lastLines - linesAtReady, now() - ready.at));
       if (!daemon.running) throw new Error(`the daemon exited while reading:\n${daemon.log()}`);
       // A scrape that does not answer in time (a busy event loop) counts as no progress.
       const scrape = await daemon.scrape();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exitCpuOf } from '../../src/bench/daemon.js';
+import { exitCpuOf, nextPollMs } from '../../src/bench/daemon.js';
 import { stoppedLine } from '../../src/main.js';
 
 describe('the CPU of a daemon run to its exit', () => {
@@ -13,5 +13,22 @@ describe('the CPU of a daemon run to its exit', () => {
   it('is unknown when the daemon did not stop cleanly', () => {
     expect(exitCpuOf('2026-12-02T13:00:00.000Z info SIGTERM: flushing and stopping\n')).toBeNull();
     expect(exitCpuOf('')).toBeNull();
+  });
+});
+
+describe('how often the bench asks the daemon for /metrics', () => {
+  it('waits half the time the rate since ready says is left, so polls thicken toward the mark', () => {
+    // 300,000 lines in 1 s since ready: 600,000 left take 2 s; half of it, at most 0.5 s.
+    expect(nextPollMs(300_000, 900_000, 300_000, 1000)).toBe(500);
+    // 30,000 left take 100 ms: wait 50.
+    expect(nextPollMs(870_000, 900_000, 870_000, 2900)).toBe(50);
+    // At or past the mark, or nearly there: the shortest wait, so the last line is timed closely.
+    expect(nextPollMs(899_999, 900_000, 899_999, 3000)).toBe(10);
+    expect(nextPollMs(900_000, 900_000, 900_000, 3000)).toBe(10);
+  });
+
+  it('polls at a fixed pace before any line gave a rate', () => {
+    expect(nextPollMs(0, 1_000_000, 0, 500)).toBe(100);
+    expect(nextPollMs(5, 1_000_000, 0, 0)).toBe(100);
   });
 });
