@@ -486,8 +486,8 @@ export class IntervalAggregator {
     }
     a.otherPrefixes += foldThroughBudget(a.prefixes, b.get('prefix'));
     a.otherFingerprints += foldThroughBudget(a.fingerprints, b.get('fingerprint'));
-    // The Map holds only the windows outside 0–65,535 (none: absent), which no budget folds; the
-    // array the rest, added to the Map through the budget.
+    // The Map holds only windows outside 0–65,535 (NONE: a SYN without one), which no budget folds;
+    // the array holds the rest, added to the Map through the budget.
     const windows = a.synWindows.get(OTHER_WINDOW) ?? 0;
     a.synWindows.delete(OTHER_WINDOW);
     let foldedWindows = windows + foldThroughBudget(a.synWindows, b.get('window'));

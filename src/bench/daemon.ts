@@ -403,6 +403,7 @@ export function nextPollMs(lines: number, target: number, linesSinceReady: numbe
   const left = ((target - lines) * msSinceReady) / linesSinceReady;
   return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, left / 2));
 }
+
 /** The share of a corpus read before the steady CPU is counted (DaemonMeasurement.steady). */
 export const STEADY_FRACTION = 0.2;
 /** No line processed for this long: the daemon is stuck and the run is abandoned. */
