@@ -7,7 +7,7 @@
 import type { HistorySearch } from './types.js';
 import { addressRange, networkStart, type AddressValue } from './address.js';
 import { setNeedle } from './sets.js';
-import { FOLD_IPV4_BITS, FOLD_IPV6_BITS, hourOf } from './sightings.js';
+import { FOLD_IPV4_BITS, FOLD_IPV6_BITS, FOLD_IPV6_WIDE_BITS, hourOf } from './sightings.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10_000;
@@ -45,10 +45,17 @@ export function searchSql(q: HistorySearch, ipv6PrefixLength: number): SearchSql
   if (q.address !== undefined && q.address !== '') {
     const range = addressRange(q.address, ipv6PrefixLength);
     if (range === null) throw new RangeError(`address: not an address or CIDR network: ${q.address}`);
-    // Also the row of the network that sources seen once in a flood were folded into, where the
-    // range starts inside it (past its start, which the BETWEEN finds).
-    source.push('(addr BETWEEN ? AND ? OR (addr = ? AND folded > 0))');
-    sourceParams.push(range.low, range.high, networkStart(range.low, FOLD_IPV4_BITS, FOLD_IPV6_BITS));
+    // Also the rows of the networks that sources seen once in a flood were folded into, where the
+    // range starts inside them (past their start, which the BETWEEN finds): an IPv4 /8's; an IPv6
+    // /32's, or its /12's once a batch had too many /32s. A /32 and a /12 may start at the same
+    // address: their keys' lengths tell them apart.
+    if (typeof range.low === 'number') {
+      source.push('(addr BETWEEN ? AND ? OR (addr = ? AND folded > 0))');
+      sourceParams.push(range.low, range.high, networkStart(range.low, FOLD_IPV4_BITS, FOLD_IPV6_BITS));
+    } else {
+      source.push(`(addr BETWEEN ? AND ? OR (folded > 0 AND (addr = ? AND source LIKE '%/${FOLD_IPV6_BITS}' OR addr = ? AND source LIKE '%/${FOLD_IPV6_WIDE_BITS}')))`);
+      sourceParams.push(range.low, range.high, networkStart(range.low, FOLD_IPV4_BITS, FOLD_IPV6_BITS), networkStart(range.low, FOLD_IPV4_BITS, FOLD_IPV6_WIDE_BITS));
+    }
   }
   const member = (column: string, value: string | number): void => {
     row.push(`instr(${column}, ?) > 0`);

@@ -21,13 +21,15 @@
 // to the hour goes into its network's row instead: IPv4 /8, IPv6 /32, the row counting the
 // sources it stands for (`folded`). A source that sends again gets a row of its own from its
 // second packet (its first stays in the network's row): scanners and brute forces, which send
-// many, keep theirs. Every packet is still counted once. IPv4 network rows are at most 256 an
-// hour and do not count towards maxPendingSources. While the writer is behind, a source new to
+// many, keep theirs. Every packet is still counted once. Network rows are bounded and do not
+// count towards maxPendingSources: at most 256 IPv4 /8s a batch, and MAX_IPV6_FOLD_NETWORKS
+// IPv6 /32s, past which a new /32 goes into its /12 (at most 4,096): spoofed IPv6 sources are
+// each in a /32 of their own, and a row each would be a row a packet again. While the writer is behind, a source new to
 // the recorder is folded too, whatever the hour's count, rather than turned away (`admitting`);
 // a network's row counts such a source only once (one the filter has seen adds packets, not a
 // source).
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
-import { ipv4Number, ipv6Network } from '../util/ip.js';
+import { ipv4Number, ipv6Network, parseIPv6 } from '../util/ip.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf,
   type SightingBatch,
@@ -94,9 +96,12 @@ function nextRowBase(): number {
 /** Labels given a bit of their own in a row (labelBit): the bits of an int32 but its sign. */
 const LABEL_BITS = 31;
 
-/** The networks sources are folded into. */
+/** The networks sources are folded into: IPv4 /8, IPv6 /32 and, past MAX_IPV6_FOLD_NETWORKS of those in a batch, /12. */
 export const FOLD_IPV4_BITS = 8;
 export const FOLD_IPV6_BITS = 32;
+export const FOLD_IPV6_WIDE_BITS = 12;
+/** IPv6 /32 fold rows in one batch at most; as many as IPv4 /8s. */
+export const MAX_IPV6_FOLD_NETWORKS = 256;
 /** The seen filter's size: 2^25 bits (4 MiB); measured 0.4 % false "seen" at a million sources in an hour. */
 const SEEN_FILTER_LOG2_BITS = 25;
 
@@ -180,11 +185,15 @@ export class Sightings implements EventRecorder {
   /** How often `seen` had been emptied when its hour began (emptied since: its "not seen" is no longer certain). */
   private seenEmptiedBefore = 0;
   private sourcesThisHour = 0;
-  /** In the pending batch: the fold row of each IPv4 /8 (NONE: none yet) and of each IPv6 /32. */
+  /**
+   * In the pending batch: the fold row of each IPv4 /8 (NONE: none yet), of each IPv6 /32 (by its
+   * first 32 bits) and of each IPv6 /12 (by its first 12).
+   */
   private readonly ipv4Folds = new Int32Array(1 << FOLD_IPV4_BITS);
-  private ipv6Folds = new Map<string, number>();
-  /** IPv4 fold rows in the pending batch (not bounded by maxPendingSources: at most 256 an hour). */
-  private ipv4FoldRows = 0;
+  private ipv6Folds = new Map<number, number>();
+  private readonly ipv6WideFolds = new Int32Array(1 << FOLD_IPV6_WIDE_BITS);
+  /** Fold rows in the pending batch (not bounded by maxPendingSources: at most 256 + 256 + 4,096). */
+  private foldRows = 0;
   /**
    * By source index: +Infinity while the source replays (each event takes the slow path,
    * replayed()), -Infinity once it does not (no position compares above it).
@@ -354,7 +363,7 @@ export class Sightings implements EventRecorder {
   /** The row for an event the open table has none for, or whose row is of another hour; -1 to skip it. */
   private admit(e: PacketEvent, i: number | undefined): number {
     const max = this.options.maxPendingSources;
-    if (this.b.rows - this.ipv4FoldRows >= max || this.open.size >= max) {
+    if (this.b.rows - this.foldRows >= max || this.open.size >= max) {
       // A full batch handed over while the writer is behind would be dropped: it is kept, and
       // what would need a row of its own goes into its network's row instead.
       if (!this.admitting) return this.overflow(e);
@@ -387,12 +396,12 @@ export class Sightings implements EventRecorder {
     let placed = OWN_ROW_LATE;
     if (this.options.foldAfter > 0) {
       placed = this.newAndFolded(key, e.time);
-      if (placed >= -1) return this.foldRow(key, address, e.time, placed, true);
+      if (placed >= -1) return this.foldRow(address, e.time, placed, true);
     }
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
       // While the writer is behind, a source new to the recorder goes into its network's row (as
       // a flood's would) rather than being turned away: its packets are still counted.
-      if (placed !== OWN_ROW_LATE) return this.foldRow(key, address, e.time, ipv4Number(key), placed === OWN_ROW_NEW);
+      if (placed !== OWN_ROW_LATE) return this.foldRow(address, e.time, ipv4Number(key), placed === OWN_ROW_NEW);
       this.refused++;
       return -1;
     }
@@ -411,9 +420,8 @@ export class Sightings implements EventRecorder {
 
   /**
    * The row for an event that needs a new one while the batch is full and the writer behind: its
-   * IPv6 network's row of the hour, else its network's fold row (new IPv4 ones, at most 256 an
-   * hour; no new IPv6 one, as those are not bounded). -1 (counted in `refused`) when there is none:
-   * folding off, an event of an hour gone, an IPv6 network without a row. The open table gets
+   * IPv6 network's row of the hour, else its network's fold row (those are bounded). -1 (counted
+   * in `refused`) when there is none: folding off, an event of an hour gone. The open table gets
    * nothing: it stays within maxPendingSources however long the writer is behind.
    */
   private overflow(e: PacketEvent): number {
@@ -425,9 +433,11 @@ export class Sightings implements EventRecorder {
       if (shared !== undefined && this.inHour(shared, e.time)) return shared;
     }
     const placed = this.options.foldAfter > 0 ? this.newAndFolded(key, e.time) : OWN_ROW_LATE;
-    const row = placed === OWN_ROW_LATE ? -1 : this.foldRow(key, address, e.time, ipv4Number(key), placed !== OWN_ROW_SEEN, false);
-    if (row < 0) this.refused++;
-    return row;
+    if (placed === OWN_ROW_LATE) {
+      this.refused++;
+      return -1;
+    }
+    return this.foldRow(address, e.time, ipv4Number(key), placed !== OWN_ROW_SEEN);
   }
 
   /**
@@ -463,7 +473,7 @@ export class Sightings implements EventRecorder {
     this.sourcesThisHour++;
     if (this.sourcesThisHour <= this.options.foldAfter) return OWN_ROW_NEW;
     if (this.sourcesThisHour === this.options.foldAfter + 1) {
-      this.notice?.(`history: more than ${this.options.foldAfter} sources in the hour from ${new Date(hour).toISOString()}; from now on in that hour a source seen once is kept in its network's row (IPv4 /${FOLD_IPV4_BITS}, IPv6 /${FOLD_IPV6_BITS})`);
+      this.notice?.(`history: more than ${this.options.foldAfter} sources in the hour from ${new Date(hour).toISOString()}; from now on in that hour a source seen once is kept in its network's row (IPv4 /${FOLD_IPV4_BITS}, IPv6 /${FOLD_IPV6_BITS}, or /${FOLD_IPV6_WIDE_BITS} past ${MAX_IPV6_FOLD_NETWORKS} of those in a batch)`);
     }
     return v4 >= 0 ? v4 : -1;
   }
@@ -479,25 +489,41 @@ export class Sightings implements EventRecorder {
   }
 
   /**
-   * The fold row of the network of `key` (an event of the current hour; `v4` its IPv4 address, or
-   * -1), one more source in it when `newSource` (the source is new to the hour). -1 when an IPv6
-   * network has no row yet and `mayStartIPv6` is false.
+   * The fold row of the network of `address` (an event of the current hour; `v4` its IPv4 address,
+   * or -1), one more source in it when `newSource` (the source is new to the hour). -1 (counted in
+   * `refused`) for an IPv6 address that cannot be read, which the decoder does not let through.
    */
-  private foldRow(key: string, address: string, t: number, v4: number, newSource: boolean, mayStartIPv6 = true): number {
+  private foldRow(address: string, t: number, v4: number, newSource: boolean): number {
     let i: number;
     if (v4 >= 0) {
       const slot = v4 >>> (32 - FOLD_IPV4_BITS);
       i = this.ipv4Folds[slot]!;
       if (i === NONE) {
         i = this.ipv4Folds[slot] = this.startRow(`${slot}.0.0.0/${FOLD_IPV4_BITS}`, t);
-        this.ipv4FoldRows++;
+        this.foldRows++;
       }
     } else {
-      const network = ipv6Network(address, FOLD_IPV6_BITS, this.scratch) ?? key;
+      const groups = this.scratch;
+      if (!parseIPv6(address, groups)) {
+        this.refused++;
+        return -1;
+      }
+      // By number: no network text is made for a packet, only for a new row.
+      const network = groups[0]! * 0x10000 + groups[1]!;
       const found = this.ipv6Folds.get(network);
       if (found !== undefined) i = found;
-      else if (!mayStartIPv6) return -1;
-      else this.ipv6Folds.set(network, (i = this.startRow(network, t)));
+      else if (this.ipv6Folds.size < MAX_IPV6_FOLD_NETWORKS) {
+        i = this.startRow(ipv6Network(address, FOLD_IPV6_BITS, groups)!, t);
+        this.ipv6Folds.set(network, i);
+        this.foldRows++;
+      } else {
+        const wide = groups[0]! >>> (16 - FOLD_IPV6_WIDE_BITS);
+        i = this.ipv6WideFolds[wide]!;
+        if (i === NONE) {
+          i = this.ipv6WideFolds[wide] = this.startRow(ipv6Network(address, FOLD_IPV6_WIDE_BITS, groups)!, t);
+          this.foldRows++;
+        }
+      }
     }
     if (newSource) {
       this.b.folded[i] = this.b.folded[i]! + 1;
@@ -508,7 +534,8 @@ export class Sightings implements EventRecorder {
 
   private forgetFolds(): void {
     this.ipv4Folds.fill(NONE);
-    this.ipv4FoldRows = 0;
+    this.ipv6WideFolds.fill(NONE);
+    this.foldRows = 0;
     if (this.ipv6Folds.size > 0) this.ipv6Folds = new Map();
   }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TCP_ACK, TCP_SYN } from '../../src/pipeline/types.js';
 import { accessFor, searchSql } from '../../src/store/search.js';
 import type { HistoryIncident, HistorySearch } from '../../src/store/types.js';
+import { FOLD_IPV6_WIDE_BITS, MAX_IPV6_FOLD_NETWORKS } from '../../src/store/sightings.js';
 import { HOUR, SyncStore, T0, packet, tempDir, type EventSpec } from './helpers.js';
 
 // Five sources over four hours:
@@ -234,6 +235,24 @@ describe('history search over a flood folded into network rows', () => {
     expect(found('198.51.100.0/24')).toEqual([['198.0.0.0/8', 2], ['198.51.100.1', 0], ['198.51.100.2', 0]]);
     expect(found('198.0.0.0/8')).toEqual([['198.0.0.0/8', 2], ['198.51.100.1', 0], ['198.51.100.2', 0]]);
     expect(found('2001:db8:9::77')).toEqual([['2001:db8::/32', 1]]);
+  });
+
+  it(`finds the /${FOLD_IPV6_WIDE_BITS} row an IPv6 source was folded into once a batch had ${MAX_IPV6_FOLD_NETWORKS} /32 rows`, () => {
+    const wide = new SyncStore(tmp2.file(), { foldAfter: 1 });
+    try {
+      // 2001:db8::1 has a row of its own; then one packet from each of 257 /32s of 2400::/12.
+      wide.record(packet({ src: '2001:db8::1' }));
+      for (let i = 0; i <= MAX_IPV6_FOLD_NETWORKS; i++) wide.record(packet({ src: `2400:${i.toString(16)}::1` }));
+      wide.flush();
+      const at = (address: string): Array<[string, number]> => wide.db.search({ ...ALL, address }).sources.map((s) => [s.source, s.folded]);
+      // Both network rows may hold a source of 2400::/32 (its /32 had a row in this batch, not in
+      // every one); the /32 row starting where the /12 does holds none of 2400:100::/32.
+      expect(at('2400:0:1::9')).toEqual([['2400::/12', 1], ['2400::/32', 1]]);
+      expect(at(`2400:${MAX_IPV6_FOLD_NETWORKS.toString(16)}::1`)).toEqual([['2400::/12', 1]]);
+      expect(wide.db.search({ ...ALL, address: '2400::/12', limit: 1000 }).sources).toHaveLength(MAX_IPV6_FOLD_NETWORKS + 1);
+    } finally {
+      wide.close();
+    }
   });
 
   it('does not take a source of its own at a network start for a network row', () => {

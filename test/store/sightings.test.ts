@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NONE, TCP_ACK, TCP_SYN, type PacketEvent, type RecorderSlot } from '../../src/pipeline/types.js';
 import { batchRows, type BatchRow, type SightingBatch } from '../../src/store/batch.js';
 import { historyOptions, type HistoryOptions } from '../../src/store/options.js';
-import { FOLD_IPV4_BITS, Sightings, hourOf } from '../../src/store/sightings.js';
+import { FOLD_IPV4_BITS, FOLD_IPV6_WIDE_BITS, MAX_IPV6_FOLD_NETWORKS, Sightings, hourOf } from '../../src/store/sightings.js';
 import { HOUR, T0, packet } from './helpers.js';
 
 function recorder(overrides: Partial<HistoryOptions> = {}): { s: Sightings; batches: SightingBatch[]; rows: () => BatchRow[] } {
@@ -231,15 +231,16 @@ describe('sightings recorder', () => {
     for (let i = 0; i < 100; i++) s.record(packet({ src: address(i), dport: 23 }), NONE); // rows of this batch: kept
     for (let i = 100; i < 300; i++) s.record(packet({ src: address(i) }), NONE); // no room: their network's row
     s.record(packet({ src: address(150) }), NONE); // again: a packet, not another source
-    s.record(packet({ src: '2001:db8::1' }), NONE); // an IPv6 network with no row yet: turned away
+    s.record(packet({ src: '2001:db8::1' }), NONE); // an IPv6 network with no row yet: its /32's row
     s.record(packet({ src: address(5), time: T0 + HOUR }), NONE); // a row of its own, but of another hour
     expect(batches).toHaveLength(0);
-    expect(s.refused).toBe(1);
-    expect(s.pending).toBe(102);
+    expect(s.refused).toBe(0);
+    expect(s.pending).toBe(103);
     s.admitting = true;
     s.flush();
     const all = rows();
-    expect(all.reduce((n, r) => n + r.blocked, 0)).toBe(402);
+    expect(all.reduce((n, r) => n + r.blocked, 0)).toBe(403);
+    expect(all.find((r) => r.key === '2001:db8::/32')).toMatchObject({ folded: 1, blocked: 1 });
     expect(all.filter((r) => r.key === '10.0.0.0/8').map((r) => [r.hour, r.folded, r.blocked])).toEqual([[T0, 200, 201], [T0 + HOUR, 1, 1]]);
     expect(all.find((r) => r.key === address(99))).toMatchObject({ blocked: 2, ports: [22, 23] });
   });
@@ -365,6 +366,31 @@ describe('sightings recorder', () => {
         ['2001:db8:1::/64', 0],
         ['2001:db8::/32', 2],
       ]);
+    });
+
+    it(`folds a spoofed IPv6 flood into at most ${MAX_IPV6_FOLD_NETWORKS} /32 rows a batch, then each new /32 into its /${FOLD_IPV6_WIDE_BITS}: rows bounded, every packet and source counted once`, () => {
+      const { s, batches, rows } = recorder({ foldAfter: 10, maxPendingSources: 100 });
+      // Every packet from a /32 of its own, as random spoofed sources are: 3,000 of them, over 512 /12s.
+      const address = (i: number): string => `${(0x2000 + ((i * 16) % 0x2000)).toString(16)}:${(i >> 9).toString(16)}::1`;
+      for (let i = 0; i < 3000; i++) s.record(packet({ src: address(i) }), NONE);
+      // Sources that send again get rows of their own, wherever their first packet went.
+      for (const i of [11, 300, 2999]) s.record(packet({ src: address(i), dport: 23 }), NONE);
+      expect(batches).toHaveLength(0); // network rows never hand the batch over early
+      s.flush();
+      const all = rows();
+      const by32 = all.filter((r) => r.key.endsWith('/32'));
+      const by12 = all.filter((r) => r.key.endsWith(`/${FOLD_IPV6_WIDE_BITS}`));
+      expect(by32).toHaveLength(MAX_IPV6_FOLD_NETWORKS);
+      expect(by32[1]).toMatchObject({ key: '20b0::/32', folded: 1, blocked: 1, ports: [22] });
+      expect(by12).toHaveLength(512);
+      // i = 300, 812, 1324, 1836, 2348 and 2860 share 32c0::/12.
+      expect(by12.find((r) => r.key === '32c0::/12')).toMatchObject({ folded: 6, blocked: 6 });
+      expect(all.filter((r) => r.ports.includes(23)).map((r) => [r.key, r.folded])).toEqual([['20b0::/64', 0], ['32c0::/64', 0], ['3b70:5::/64', 0]]);
+      expect(all).toHaveLength(10 + MAX_IPV6_FOLD_NETWORKS + 512 + 3);
+      expect(all.reduce((n, r) => n + r.blocked, 0)).toBe(3003);
+      expect(all.reduce((n, r) => n + r.folded, 0)).toBe(2990);
+      expect(s.foldedSources).toBe(2990);
+      expect(s.refused).toBe(0);
     });
 
     it('does not hand over early for the IPv4 network rows (at most 256 an hour), only for sources of their own', () => {
