@@ -2,7 +2,7 @@
 // each packet's source address, from MaxMind DB (.mmdb) files read with the `maxmind` package.
 //
 // Hot path: an IPv4 address is answered by the data record its walk through the tree leads to
-// (mmdb-ipv4.ts), other addresses by an LRU cache; the GeoInfo objects are frozen and shared
+// (mmdb-tree.ts), other addresses by an LRU cache; the GeoInfo objects are frozen and shared
 // (interned), so a hit allocates nothing. Private and reserved addresses are labelled without a
 // lookup (ip-ranges.ts).
 // Database files given in the configuration are watched (watched-files.ts: fs.watch on their
@@ -18,8 +18,8 @@ import { NONE, type AddressEnricher, type GeoInfo, type GeoLocation, type Packet
 import { errorCode, errorText } from '../util/errors.js';
 import { ipv4Number } from '../util/ip.js';
 import type { Logger } from '../util/log.js';
-import { classifyIp, classifyIpv4, mappedIpv4 } from './ip-ranges.js';
-import { Ipv4Tree, NO_RECORD } from './mmdb-ipv4.js';
+import { classifyIp, classifyIpv4, classifyIpv6Into, mappedIpv4 } from './ip-ranges.js';
+import { NO_RECORD, SearchTree } from './mmdb-tree.js';
 import { FileWatch, MISSING, readStable } from './watched-files.js';
 
 export type GeoIpConfig = Config['geoip'];
@@ -63,8 +63,8 @@ interface Database {
   /** Named in the configuration (watched, must exist) rather than the bundled default. */
   readonly configured: boolean;
   reader: Reader<Response>;
-  /** The same file's IPv4 search tree, walked on integers. */
-  ipv4: Ipv4Tree;
+  /** The same file's search tree, walked on numbers. */
+  tree: SearchTree;
   /** A v4-only tree cannot answer for IPv6 addresses (mmdb-lib would walk it anyway). */
   ipv6: boolean;
   /** inode:size:mtime of the file the reader was read from. */
@@ -90,7 +90,7 @@ async function openReader(file: string): Promise<OpenedDatabase> {
   return { ...readerOf(data), signature };
 }
 
-/** An mmdb file's contents as a reader and its IPv4 tree; throws an Error saying what is wrong with them. */
+/** An mmdb file's contents as a reader and its search tree; throws an Error saying what is wrong with them. */
 function readerOf(data: Buffer): Omit<OpenedDatabase, 'signature'> {
   if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
     throw new Error('it is gzip-compressed: unpack it (MaxMind downloads are .tar.gz archives; use the .mmdb inside)');
@@ -105,19 +105,19 @@ function readerOf(data: Buffer): Omit<OpenedDatabase, 'signature'> {
   if ((m.ipVersion !== 4 && m.ipVersion !== 6) || !(m.nodeCount > 0) || m.searchTreeSize + 16 > data.length) {
     throw new Error('it is not a MaxMind DB (.mmdb) file, or it is truncated (its metadata does not match its size)');
   }
-  let ipv4: Ipv4Tree;
+  let tree: SearchTree;
   try {
     reader.get(m.ipVersion === 6 ? '2001:4860::1' : '8.8.8.8');
-    ipv4 = new Ipv4Tree(data, m.nodeCount, m.recordSize, m.ipVersion);
+    tree = new SearchTree(data, m.nodeCount, m.recordSize, m.ipVersion);
   } catch (error) {
     throw new Error(`it is corrupt (a test lookup failed: ${errorText(error)})`);
   }
-  return { reader, ipv4 };
+  return { reader, tree };
 }
 
 interface OpenedDatabase {
   reader: Reader<Response>;
-  ipv4: Ipv4Tree;
+  tree: SearchTree;
   signature: string;
 }
 
@@ -208,11 +208,14 @@ export class GeoIpEnricher implements AddressEnricher {
   private readonly byNet16 = new Map<number, GeoInfo>();
   private readonly byNet24 = new Map<number, GeoInfo>();
   /**
-   * With one database (the default), IPv4 answers by the data record the address leads to: a flood
-   * of random addresses from a few hundred countries needs a few hundred answers, found by a walk
-   * of the tree on the address as an integer rather than by parsing it again for mmdb-lib.
+   * With one database (the default), answers by the data record the address leads to (IPv4 and
+   * IPv6 records differ): a flood of random addresses from a few hundred countries needs a few
+   * hundred answers, found by a walk of the tree on the address as numbers rather than by parsing
+   * it again for mmdb-lib.
    */
   private readonly byRecord = new Map<number, GeoInfo>();
+  /** The groups of the IPv6 address being looked up. */
+  private readonly groups = new Uint16Array(8);
   /** GeoInfo by content, so equal answers share one object; emptied when it outgrows the cache. */
   private readonly interned = new Map<string, GeoInfo>();
   private readonly internMax: number;
@@ -282,7 +285,7 @@ export class GeoIpEnricher implements AddressEnricher {
         path: absolute,
         configured,
         reader: opened.reader,
-        ipv4: opened.ipv4,
+        tree: opened.tree,
         ipv6: opened.reader.metadata.ipVersion === 6,
         loaded: opened.signature,
       });
@@ -314,6 +317,13 @@ export class GeoIpEnricher implements AddressEnricher {
     if (v4 >= 0) {
       event.geo = this.lookupIpv4(ip, v4);
       return;
+    }
+    if (cache !== null && this.databases.length === 1) {
+      const geo = this.lookupIpv6Record(ip);
+      if (geo !== null) {
+        event.geo = geo;
+        return;
+      }
     }
     if (cache !== null) {
       const hit = cache.get(ip, GET_DEFAULTS);
@@ -358,7 +368,7 @@ export class GeoIpEnricher implements AddressEnricher {
 
   /** lookupIpv4 with one database: the answer cached by the data record the address leads to. */
   private lookupIpv4Record(ip: string, v4: number): GeoInfo {
-    const record = this.databases[0]!.ipv4.recordOf(v4);
+    const record = this.databases[0]!.tree.recordOfIpv4(v4);
     if (record === NO_RECORD) {
       this.hits++;
       return GEO_UNKNOWN;
@@ -372,6 +382,43 @@ export class GeoIpEnricher implements AddressEnricher {
     const { geo, prefixLength } = this.lookupDatabases(ip, false);
     // 128: the lookup failed (a damaged database); such an answer is for this address only.
     if (prefixLength <= 32) {
+      if (this.byRecord.size >= this.cacheSize) this.byRecord.clear();
+      this.byRecord.set(record, geo);
+    }
+    return geo;
+  }
+
+  /**
+   * An IPv6 address with one database, as lookupIpv4Record: its own label first, then the answer
+   * cached by the data record it leads to, so a flood of random addresses (each new to an address
+   * cache) is answered from a few thousand records; an IPv4-mapped address as the IPv4 address it
+   * carries. Null for what the address cache takes: an IPv4-only database, text that is not an
+   * IPv6 address.
+   */
+  private lookupIpv6Record(ip: string): GeoInfo | null {
+    const db = this.databases[0]!;
+    const groups = this.groups;
+    const label = db.ipv6 ? classifyIpv6Into(ip, groups) : null;
+    if (label === null) return null;
+    if (label === 'private') return GEO_PRIVATE;
+    if (label === 'reserved') return GEO_RESERVED;
+    if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+      return this.lookupIpv4Record(mappedIpv4(ip), groups[6]! * 0x10000 + groups[7]!);
+    }
+    const record = db.tree.recordOfIpv6(groups);
+    if (record === NO_RECORD) {
+      this.hits++;
+      return GEO_UNKNOWN;
+    }
+    const hit = this.byRecord.get(record);
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const { geo, prefixLength } = this.lookupDatabases(ip, true);
+    // 128 is also what a failed lookup (a damaged database) reports: such an answer is for this address only.
+    if (prefixLength < 128) {
       if (this.byRecord.size >= this.cacheSize) this.byRecord.clear();
       this.byRecord.set(record, geo);
     }
@@ -470,7 +517,7 @@ export class GeoIpEnricher implements AddressEnricher {
     }
     // The swap: enrich() is synchronous, so no event sees half of it.
     db.reader = opened.reader;
-    db.ipv4 = opened.ipv4;
+    db.tree = opened.tree;
     db.ipv6 = opened.reader.metadata.ipVersion === 6;
     db.loaded = signature;
     this.cache?.clear();

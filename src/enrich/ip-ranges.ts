@@ -199,6 +199,16 @@ function classifyIpv6(): RangeLabel {
 }
 
 /**
+ * classifyIp for IPv6 text, its eight groups left in `groups` (for a lookup by number); null when
+ * `ip` is not an IPv6 address.
+ */
+export function classifyIpv6Into(ip: string, groups: Uint16Array): RangeLabel | null {
+  if (!parseIpv6(ip)) return null;
+  groups.set(words);
+  return classifyIpv6();
+}
+
+/**
  * Whether `ip` must be labelled rather than looked up: 'private', 'reserved', or '' for a global
  * address; null when `ip` is not an IPv4 or IPv6 address at all.
  */

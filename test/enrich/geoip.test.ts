@@ -46,6 +46,19 @@ function expectFloodAnsweredAsUncached(enricher: GeoIpEnricher): void {
   }
 }
 
+/** 20,000 seeded random IPv6 addresses (global ones, and a tenth each ULA, documentation and IPv4-mapped) answer as uncached lookups. */
+function expectIpv6FloodAnsweredAsUncached(enricher: GeoIpEnricher): void {
+  let seed = 11;
+  const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed);
+  const group = (): string => (random() >>> 16).toString(16);
+  for (let i = 0; i < 20_000; i++) {
+    const tail = `${group()}:${group()}:${group()}:${group()}:${group()}:${group()}`;
+    const v = random();
+    const ip = [`fd${(v & 0xff).toString(16)}:1:${tail}`, `2001:db8:${tail}`, `::ffff:${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`][i % 10] ?? `${(0x2000 + (v & 0x1fff)).toString(16)}:${group()}:${tail}`;
+    expect(geoOf(enricher, ip), ip).toEqual(enricher.lookup(ip));
+  }
+}
+
 let dir = '';
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'nfwatch-geoip-'));
@@ -123,8 +136,23 @@ describe('GeoIP with the bundled DB-IP Lite country database', () => {
     expect(geoOf(enricher, '10.0.0.1')).toBe(geoOf(enricher, '192.168.0.1'));
   });
 
-  it('keeps at most cache_size IPv6 addresses, the most recently seen', async () => {
-    const enricher = await geoip({ cache_size: 100 });
+  it('answers IPv6 by database record: one lookup per answer, the same answer as an uncached lookup', async () => {
+    const enricher = await geoip({ cache_size: 1000 });
+    // 1,000 addresses of one network, in the database's one record for the US: one lookup.
+    for (let i = 0; i < 1000; i++) geoOf(enricher, `2001:4860:4860::${i.toString(16)}`);
+    expect(enricher.stats()).toMatchObject({ hits: 999, misses: 1 });
+    // A spoofed IPv6 flood: every address new, answered as an uncached lookup answers it, with one
+    // lookup per record met; the special ranges (ULA, documentation, mapped IPv4) included.
+    const misses = enricher.stats().misses;
+    expectIpv6FloodAnsweredAsUncached(enricher);
+    expect(enricher.stats().misses - misses).toBeLessThan(2000);
+    const small = await geoip({ cache_size: 100 });
+    expectIpv6FloodAnsweredAsUncached(small);
+    expect(small.stats().entries).toBeLessThanOrEqual(100);
+  });
+
+  it('keeps at most cache_size IPv6 addresses, the most recently seen, with more than one database', async () => {
+    const enricher = await geoip({ cache_size: 100, asn_db: fixturePath('test-asn.mmdb') });
     const addresses = Array.from({ length: 1000 }, (_, i) => `2001:4860:4860::${i.toString(16)}`);
     for (const ip of addresses) geoOf(enricher, ip);
     expect(enricher.stats()).toMatchObject({ entries: 100, hits: 0, misses: 1000 });

@@ -1,7 +1,8 @@
-// The IPv4 half of a MaxMind DB search tree, walked on the address as an integer: which data
-// record an IPv4 address leads to, without making the address bytes, a string or an object.
-// mmdb-lib answers the same question from a string (parse, then a bit test and a generic record
-// read per level); in a spoofed flood nearly every address is new, so that walk ran per packet.
+// A MaxMind DB search tree walked on numbers: which data record an IPv4 address (an integer) or
+// an IPv6 address (its eight groups) leads to, without making the address bytes, a string or an
+// object. mmdb-lib answers the same question from a string (parse, then a bit test and a generic
+// record read per level); in a spoofed flood nearly every address is new, so that walk ran per
+// packet.
 //
 // The layout is the MaxMind DB format's (https://maxmind.github.io/MaxMind-DB/): nodeCount nodes
 // of two records of 24, 28 or 32 bits, left for a 0 bit and right for a 1 bit; a record equal to
@@ -14,14 +15,18 @@ export const NO_RECORD = 0;
 /** Where the walk stands after an address's first 16 bits, by those bits; UNWALKED until first needed. */
 const UNWALKED = -1;
 
-export class Ipv4Tree {
+export class SearchTree {
   private readonly nodeBytes: number;
+  /** Where the IPv4 space starts: the root, or after 96 zero bits in an IPv6 tree. */
   private readonly start: number;
+  private readonly ipv6: boolean;
   /**
-   * The node (or record) reached after each /16's 16 bits, so a lookup walks only the last 16 bits
-   * at most: 512 KB (records may use all 32 bits), filled as /16s are met.
+   * The node (or record) reached after each IPv4 /16's 16 bits, so a lookup walks only the last 16
+   * bits at most: 512 KB (records may use all 32 bits), filled as /16s are met.
    */
   private readonly after16 = new Float64Array(65_536).fill(UNWALKED);
+  /** The same for the first 16 bits of IPv6 addresses; made at the first IPv6 lookup. */
+  private ipv6After16: Float64Array | null = null;
 
   /**
    * `tree` holds at least the search tree (nodeCount nodes). Throws on a record size the format
@@ -35,6 +40,7 @@ export class Ipv4Tree {
   ) {
     if (recordSize !== 24 && recordSize !== 28 && recordSize !== 32) throw new Error(`unsupported record size ${recordSize}`);
     this.nodeBytes = recordSize / 4;
+    this.ipv6 = ipVersion === 6;
     let node = 0;
     if (ipVersion === 6) for (let i = 0; i < 96 && node < nodeCount; i++) node = this.child(node, 0);
     this.start = node;
@@ -44,7 +50,7 @@ export class Ipv4Tree {
    * The data record (a value above nodeCount, the same one mmdb-lib resolves for the address) an
    * IPv4 address given as an unsigned 32-bit number leads to, or NO_RECORD.
    */
-  recordOf(v4: number): number {
+  recordOfIpv4(v4: number): number {
     const nodeCount = this.nodeCount;
     const high = v4 >>> 16;
     let node = this.after16[high]!;
@@ -54,6 +60,25 @@ export class Ipv4Tree {
     }
     if (node < nodeCount) node = this.walk(node, v4 & 0xffff, 16);
     // A tree that ends in a node after 32 bits is damaged; no record either way.
+    return node > nodeCount ? node : NO_RECORD;
+  }
+
+  /**
+   * The data record an IPv6 address given as its eight 16-bit groups leads to, or NO_RECORD (also
+   * from an IPv4-only tree, which has no IPv6 space).
+   */
+  recordOfIpv6(groups: Uint16Array): number {
+    if (!this.ipv6) return NO_RECORD;
+    const nodeCount = this.nodeCount;
+    const after16 = (this.ipv6After16 ??= new Float64Array(65_536).fill(UNWALKED));
+    const high = groups[0]!;
+    let node = after16[high]!;
+    if (node === UNWALKED) {
+      node = this.walk(0, high, 16);
+      after16[high] = node;
+    }
+    for (let g = 1; g < 8 && node < nodeCount; g++) node = this.walk(node, groups[g]!, 16);
+    // A tree that ends in a node after 128 bits is damaged; no record either way.
     return node > nodeCount ? node : NO_RECORD;
   }
 
