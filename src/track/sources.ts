@@ -16,8 +16,9 @@ import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
 import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
-import { addressSlot, ipv4Number, ipv6Network } from '../util/ip.js';
+import { addressSlot, ipv4Number, ipv6Network, parseIPv6 } from '../util/ip.js';
 import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
+import { Network64Index } from '../util/network64-index.js';
 import type { TrackOptions } from './options.js';
 
 /** Slots per window. */
@@ -221,6 +222,10 @@ export class SourceState implements RecorderSlot, CampaignLink {
   address: string;
   /** The address as an IPv4 number when it is one (the table's key then), else NONE. */
   v4: number;
+  /** Whether the table keys this IPv6 source by its network's two words below (not by its text). */
+  net6 = false;
+  net6High = 0;
+  net6Low = 0;
   /** Packets by verdict since the source was first tracked (lifetime, not windowed). */
   allowed = 0;
   blocked = 0;
@@ -408,6 +413,9 @@ export class SourceState implements RecorderSlot, CampaignLink {
   reset(address: string, v4: number, time: number, epoch: number, ring: Uint32Array, base: number, floats: Float64Array, floatBase: number, row: number): this {
     this.address = address;
     this.v4 = v4;
+    this.net6 = false;
+    this.net6High = 0;
+    this.net6Low = 0;
     this.ring = ring;
     this.base = base;
     this.floats = floats;
@@ -695,6 +703,15 @@ export class SourceTable {
    */
   private readonly v4Rows = new Ipv4Index();
   private readonly byRow: (SourceState | null)[] = [];
+  /**
+   * IPv6 sources by their network (ipv6PrefixLength of 64 or less) as two 32-bit words, the same
+   * way: a spoofed IPv6 flood's every packet is a new network, and keyed by text each packet made
+   * that text and missed, inserted and evicted in a Map by it. Longer networks are keyed by text.
+   */
+  private readonly v6Rows = new Network64Index();
+  private readonly net6Indexed: boolean;
+  private readonly net6HighMask: number;
+  private readonly net6LowMask: number;
   private readonly byAddress = new Map<string, SourceState>();
   /**
    * In front of those, direct-mapped by addressSlot(): a source whose key is found here costs
@@ -727,16 +744,24 @@ export class SourceTable {
     this.slotMs = Math.max(1, Math.floor(options.windowMs / SLOTS));
     this.isSshPort = new Uint8Array(65536);
     for (const port of options.sshPorts) this.isSshPort[port] = 1;
+    const bits = options.ipv6PrefixLength;
+    this.net6Indexed = bits <= 64;
+    this.net6HighMask = bits >= 32 ? -1 : ~(0xffffffff >>> bits);
+    this.net6LowMask = bits >= 64 ? -1 : bits <= 32 ? 0 : ~(0xffffffff >>> (bits - 32));
   }
 
   /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */
   private remove(s: SourceState, reason: RemoveReason): void {
-    if (this.frontAside === 0) {
+    // IPv6 sources found by their network's words never go through the front.
+    if (this.frontAside === 0 && !s.net6) {
       const slot = addressSlot(s.address, FRONT_SHIFT);
       if (this.front[slot] === s) this.front[slot] = null;
     }
     if (s.v4 >= 0) {
       this.v4Rows.delete(s.v4);
+      this.byRow[s.row] = null;
+    } else if (s.net6) {
+      this.v6Rows.delete(s.net6High, s.net6Low);
       this.byRow[s.row] = null;
     } else this.byAddress.delete(s.address);
     this.unlink(s);
@@ -782,16 +807,7 @@ export class SourceTable {
   }
 
   get size(): number {
-    return this.v4Rows.size + this.byAddress.size;
-  }
-
-  /** A source by address (an IPv6 address finds its network's source) or by the network itself. */
-  get(address: string): SourceState | undefined {
-    const v4 = ipv4Number(address);
-    if (v4 >= 0) return this.byV4(v4);
-    const direct = this.byAddress.get(address);
-    if (direct !== undefined || this.options.ipv6PrefixLength >= 128 || address.indexOf(':') < 0) return direct;
-    return this.byAddress.get(this.ipv6Source(address));
+    return this.v4Rows.size + this.v6Rows.size + this.byAddress.size;
   }
 
   /** Most recently seen first. */
@@ -807,6 +823,35 @@ export class SourceTable {
   private byV4(v4: number): SourceState | undefined {
     const row = this.v4Rows.get(v4);
     return row === ABSENT ? undefined : (this.byRow[row] ?? undefined);
+  }
+
+  /**
+   * find() for an IPv6 address whose groups are in ipv6Groups (net6Indexed): by its network's
+   * words; the network's text is made only for a new source.
+   */
+  private findIpv6(address: string, time: number, epoch: number): SourceState {
+    const g = this.ipv6Groups;
+    const high = ((g[0]! << 16) | g[1]!) & this.net6HighMask;
+    const low = ((g[2]! << 16) | g[3]!) & this.net6LowMask;
+    const row = this.v6Rows.get(high, low);
+    const known = row === ABSENT ? undefined : this.byRow[row];
+    if (known !== undefined && known !== null) {
+      this.touch(known, time, epoch);
+      return known;
+    }
+    const s = this.create(ipv6Network(address, this.options.ipv6PrefixLength, g) ?? address, NONE, time, epoch);
+    s.net6 = true;
+    s.net6High = high;
+    s.net6Low = low;
+    this.v6Rows.set(high, low, s.row);
+    this.indexRow(s);
+    return s;
+  }
+
+  /** Puts `s` at its row in byRow. */
+  private indexRow(s: SourceState): void {
+    while (this.byRow.length <= s.row) this.byRow.push(null);
+    this.byRow[s.row] = s;
   }
 
   /** The network an IPv6 source address is tracked as (the last answer is kept: packets come in runs). */
@@ -849,8 +894,18 @@ export class SourceTable {
     return s;
   }
 
-  /** A new source's state (the least recently seen one makes room when the table is full). */
+  /** A new source's state, in the table by `key` (or `v4`). */
   private add(key: string, v4: number, time: number, epoch: number): SourceState {
+    const s = this.create(key, v4, time, epoch);
+    if (v4 >= 0) {
+      this.v4Rows.set(v4, s.row);
+      this.indexRow(s);
+    } else this.byAddress.set(key, s);
+    return s;
+  }
+
+  /** A new source's state, the newest, not yet found by key (the least recently seen one makes room when the table is full). */
+  private create(key: string, v4: number, time: number, epoch: number): SourceState {
     if (this.size >= this.options.maxSources && this.oldest !== null) {
       this.evicted++;
       this.remove(this.oldest, 'evicted');
@@ -863,11 +918,6 @@ export class SourceTable {
       spare !== null
         ? spare.reset(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row)
         : new SourceState(key, v4, time, epoch, rows.chunkOf(row), rows.baseOf(row), rows.floatsOf(row), rows.floatBaseOf(row), row);
-    if (v4 >= 0) {
-      this.v4Rows.set(v4, row);
-      while (this.byRow.length <= row) this.byRow.push(null);
-      this.byRow[row] = s;
-    } else this.byAddress.set(key, s);
     this.pushNewest(s);
     return s;
   }
@@ -892,12 +942,15 @@ export class SourceTable {
     const time = e.time;
     const epoch = Math.floor(time / this.slotMs);
     this.packets++;
-    const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
     let s: SourceState;
-    if (this.frontAside > 0) {
-      this.frontAside--;
-      s = this.find(key, time, epoch);
-    } else s = this.findThroughFront(key, time, epoch);
+    if (e.family === 6 && this.net6Indexed && parseIPv6(e.srcIp, this.ipv6Groups)) s = this.findIpv6(e.srcIp, time, epoch);
+    else {
+      const key = e.family === 6 && o.ipv6PrefixLength < 128 ? this.ipv6Source(e.srcIp) : e.srcIp;
+      if (this.frontAside > 0) {
+        this.frontAside--;
+        s = this.find(key, time, epoch);
+      } else s = this.findThroughFront(key, time, epoch);
+    }
     // A late event (epoch before the ring's newest slot) is counted into the newest slot.
     const slot = s.base + (s.epoch % SLOTS) * COUNTERS;
     const totals = s.base + TOTALS_AT;

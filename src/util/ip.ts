@@ -152,27 +152,37 @@ export function ipv6Network(address: string, bits: number, scratch: Uint16Array)
     }
     g = end;
   }
-  const text = runStart < 0 ? groupsText(scratch, 0, 8) : `${groupsText(scratch, 0, runStart)}::${groupsText(scratch, runStart + runLength, 8)}`;
-  return `${text}/${bits}`;
+  const parts = NETWORK_PARTS;
+  parts.length = 0;
+  if (runStart < 0) pushGroups(parts, scratch, 0, 8);
+  else {
+    pushGroups(parts, scratch, 0, runStart);
+    parts.push('::');
+    pushGroups(parts, scratch, runStart + runLength, 8);
+  }
+  parts.push('/', String(bits));
+  // Joined, the text is one flat string: concatenated, it was a tree of a dozen pieces, which a
+  // tracked source keeps as its key (measured: +19 MB over 100,000 IPv6 sources).
+  return parts.join('');
 }
+
+/** The pieces of a network's text being made (ipv6Network). */
+const NETWORK_PARTS: string[] = [];
 
 /** Hex of 0…255 without leading zeros, and with two digits. */
 const HEX_SHORT = Array.from({ length: 256 }, (_, x) => x.toString(16));
 const HEX_FULL = Array.from({ length: 256 }, (_, x) => x.toString(16).padStart(2, '0'));
 
 /**
- * IPv6 groups [from, to) as RFC 5952 text ("2001:db8:0:1"): lower-case hex without leading zeros,
- * from tables (a flow of IPv6 sources makes a network's text for each packet of an address not
- * seen just before).
+ * IPv6 groups [from, to) as RFC 5952 text ("2001:db8:0:1") onto `parts`: lower-case hex without
+ * leading zeros, from tables (a flow of IPv6 sources makes a network's text for each new one).
  */
-function groupsText(groups: Uint16Array, from: number, to: number): string {
-  let text = '';
+function pushGroups(parts: string[], groups: Uint16Array, from: number, to: number): void {
   for (let g = from; g < to; g++) {
     const x = groups[g]!;
-    const hex = x < 256 ? HEX_SHORT[x]! : HEX_SHORT[x >>> 8]! + HEX_FULL[x & 255]!;
-    text = g === from ? hex : `${text}:${hex}`;
+    if (g > from) parts.push(':');
+    parts.push(x < 256 ? HEX_SHORT[x]! : HEX_SHORT[x >>> 8]! + HEX_FULL[x & 255]!);
   }
-  return text;
 }
 
 export interface Cidr {

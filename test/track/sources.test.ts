@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TCP_ACK, TCP_FIN, TCP_SYN } from '../../src/pipeline/types.js';
-import { addressSlot } from '../../src/util/ip.js';
+import { addressSlot, ipv6Network } from '../../src/util/ip.js';
 import { FIREWALL, T0, packet, seqs, tracker } from './helpers.js';
 
 describe('per-source tracking', () => {
@@ -251,5 +251,35 @@ describe('per-source tracking', () => {
     for (let i = 1; i <= 30; i++) perAddress.observe(packet({ time: T0 + i, src: `2001:db8:1:2::${i.toString(16)}`, dport: 1000 + i }));
     expect(perAddress.sources({ limit: 100 })).toHaveLength(30);
     expect(perAddress.sources()[0]?.scan.state).toBe('none');
+  });
+
+  it.each([1, 20, 32, 33, 48, 63, 64, 96])('groups IPv6 sources by their first %i bits, as the network\'s text says', (bits) => {
+    const t = tracker({ ipv6_prefix_length: bits });
+    const next = seqs(bits);
+    const groups = new Uint16Array(8);
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      // Few distinct values per group, so that addresses share networks of every length.
+      const src = Array.from({ length: 8 }, (_, g) => (g === 0 ? 0x2001 + (next() % 2) : next() % 3).toString(16)).join(':');
+      t.observe(packet({ time: T0 + i, src, dport: 80 }));
+      const key = ipv6Network(src, bits, groups)!;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    const rows = t.sources({ limit: 1_000_000 });
+    expect(new Map(rows.map((r) => [r.address, r.packets.total]))).toEqual(expected);
+  });
+
+  it('turns a spoofed IPv6 flood over within max_sources, every packet a new /64, and keeps counting a network seen again', () => {
+    const t = tracker({ max_sources: 1000 });
+    const next = seqs(5);
+    const hex = (): string => (next() >>> 16).toString(16);
+    for (let i = 0; i < 20_000; i++) t.observe(packet({ time: T0 + i, src: `2${(next() & 0xfff).toString(16).padStart(3, '0')}:${hex()}:${hex()}:${hex()}::${hex()}`, dport: 443 }));
+    for (let i = 0; i < 5; i++) t.observe(packet({ time: T0 + 30_000 + i, src: `2001:db8:7:8::${i + 1}`, dport: 22 + i }));
+    const stats = t.stats();
+    expect(stats.tracked).toBe(1000);
+    expect(stats.evicted).toBe(20_001 - 1000);
+    const rows = t.sources({ limit: 1_000_000 });
+    expect(rows).toHaveLength(1000);
+    expect(rows.find((r) => r.address === '2001:db8:7:8::/64')).toMatchObject({ packets: { total: 5 } });
   });
 });
