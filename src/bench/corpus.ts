@@ -4,8 +4,8 @@
 // demo/ulogd-lab-capture.jsonl, plus the truth the daemon's figures are checked against.
 // Pure: no I/O, no clock (the caller passes "now"); the same seed and "now" give the same bytes.
 
-export type CorpusKind = 'normal' | 'normal100k' | 'flood' | 'sources100k';
-export const CORPUS_KINDS: readonly CorpusKind[] = ['normal', 'normal100k', 'flood', 'sources100k'];
+export type CorpusKind = 'normal' | 'normal100k' | 'flood' | 'flood6' | 'sources100k';
+export const CORPUS_KINDS: readonly CorpusKind[] = ['normal', 'normal100k', 'flood', 'flood6', 'sources100k'];
 
 export type Verdict = 'allowed' | 'blocked';
 
@@ -445,6 +445,57 @@ export class FloodTraffic implements Traffic {
   }
 }
 
+/**
+ * The same flood over IPv6: every packet from a new /64 of global unicast space (2000::/3), a
+ * random address in it, as a raw-socket tool spoofing IPv6 sources sends it; all blocked.
+ */
+export class Flood6Traffic implements Traffic {
+  readonly rate = 60_000;
+  private counter: number;
+  private readonly mask: number;
+  private readonly groups = new Uint16Array(8);
+
+  constructor(private readonly rng: Rng) {
+    this.counter = rng.u32();
+    this.mask = rng.u32();
+  }
+
+  next(timeUsec: number): Generated {
+    const rng = this.rng;
+    // A bijection of a counter (as SpreadAddresses): no /64 repeats within 2^32 packets.
+    const x = (Math.imul(this.counter, 0x9e3779b1) ^ this.mask) >>> 0;
+    this.counter = (this.counter + 1) >>> 0;
+    const g = this.groups;
+    g[0] = 0x2000 | (x >>> 19);
+    g[1] = (x >>> 3) & 0xffff;
+    g[2] = ((x & 7) << 13) | rng.int(0, 0x1fff);
+    g[3] = rng.int(0, 0xffff);
+    for (let i = 4; i < 8; i++) g[i] = rng.int(0, 0xffff);
+    const spec: PacketSpec = {
+      timeUsec, prefix: BLOCKED, action: 'blocked', family: 6, src: v6Text(g), dst: OUR_V6, ttl: rng.int(32, 255), df: false,
+      l4: { kind: 'tcp', sport: rng.int(1024, 65535), dport: rng.next() < 0.8 ? 443 : 80, seq: rng.u32(), ackseq: 0, window: rng.int(0, 65535), optionBytes: 0 },
+    };
+    return { spec, source: x };
+  }
+}
+
+/** Eight IPv6 groups as inet_ntop writes them (RFC 5952: the longest run of two or more zero groups as "::"). */
+export function v6Text(g: Uint16Array): string {
+  let runStart = -1;
+  let runLength = 0;
+  for (let i = 0; i < 8; ) {
+    let end = i;
+    while (end < 8 && g[end] === 0) end++;
+    if (end - i >= 2 && end - i > runLength) {
+      runStart = i;
+      runLength = end - i;
+    }
+    i = end === i ? i + 1 : end;
+  }
+  const hex = (from: number, to: number): string => Array.from(g.subarray(from, to), (x) => x.toString(16)).join(':');
+  return runStart < 0 ? hex(0, 8) : `${hex(0, runStart)}::${hex(runStart + runLength, 8)}`;
+}
+
 /** A botnet sweeping telnet/SSH/web ports: 100,000 sources taking turns, all blocked. */
 export class Sources100kTraffic implements Traffic {
   readonly rate = 20_000;
@@ -469,6 +520,7 @@ export function trafficFor(kind: CorpusKind, rng: Rng): Traffic {
   if (kind === 'normal') return new NormalTraffic(rng);
   if (kind === 'normal100k') return new NormalTraffic(rng, 100);
   if (kind === 'flood') return new FloodTraffic(rng);
+  if (kind === 'flood6') return new Flood6Traffic(rng);
   return new Sources100kTraffic(rng);
 }
 

@@ -1,7 +1,7 @@
 // `npm run bench`: the real daemon process, end to end, as users run it, against the floors of
 // reading ulogd's file (split into lines; split and JSON.parse every line).
 //
-//   npm run bench [-- --lines N] [--rounds N] [--corpus normal,normal100k,flood,sources100k] [--seed N] [--json FILE]
+//   npm run bench [-- --lines N] [--rounds N] [--corpus normal,normal100k,flood,flood6,sources100k] [--seed N] [--json FILE]
 //                 [--baseline CLI [--same-core]] [--history-off]
 //   npm run bench -- --live RATE[,RATE...] [--seconds N]
 //

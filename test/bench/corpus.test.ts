@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CORPUS_KINDS, END_AGE_SECONDS, generateCorpus, type CorpusKind, type CorpusTruth } from '../../src/bench/corpus.js';
+import { ipv6Network } from '../../src/util/ip.js';
 
 type Json = Record<string, unknown>;
 
@@ -131,5 +132,22 @@ describe('bench corpora', () => {
     expect(flood.allowed).toBe(0);
     expect(flood.distinctSources).toBe(flood.packets); // a new source for every packet
     expect(samples.get('sources100k')!.truth.distinctSources).toBe(samples.get('sources100k')!.truth.packets);
+  });
+
+  it('make the IPv6 flood from a new /64 of 2000::/3 for every packet, written as inet_ntop writes it', () => {
+    const { lines, truth } = samples.get('flood6')!;
+    expect(truth).toMatchObject({ allowed: 0, ipv6Packets: truth.packets, distinctSources: truth.packets });
+    const groups = new Uint16Array(8);
+    const networks = new Set<string>();
+    const wrong: string[] = [];
+    for (const line of lines) {
+      const r = JSON.parse(line) as Json;
+      if ('sum.name' in r) continue;
+      const src = String(r.src_ip);
+      if (ipv6Network(src, 128, groups) !== `${src}/128` || (groups[0]! & 0xe000) !== 0x2000) wrong.push(src);
+      networks.add(ipv6Network(src, 64, groups)!);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(networks.size).toBe(truth.packets);
   });
 });
