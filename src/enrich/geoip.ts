@@ -368,24 +368,7 @@ export class GeoIpEnricher implements AddressEnricher {
 
   /** lookupIpv4 with one database: the answer cached by the data record the address leads to. */
   private lookupIpv4Record(ip: string, v4: number): GeoInfo {
-    const record = this.databases[0]!.tree.recordOfIpv4(v4);
-    if (record === NO_RECORD) {
-      this.hits++;
-      return GEO_UNKNOWN;
-    }
-    const hit = this.byRecord.get(record);
-    if (hit !== undefined) {
-      this.hits++;
-      return hit;
-    }
-    this.misses++;
-    const { geo, prefixLength } = this.lookupDatabases(ip, false);
-    // 128: the lookup failed (a damaged database); such an answer is for this address only.
-    if (prefixLength <= 32) {
-      if (this.byRecord.size >= this.cacheSize) this.byRecord.clear();
-      this.byRecord.set(record, geo);
-    }
-    return geo;
+    return this.answerOfRecord(this.databases[0]!.tree.recordOfIpv4(v4), ip, false);
   }
 
   /**
@@ -405,7 +388,11 @@ export class GeoIpEnricher implements AddressEnricher {
     if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
       return this.lookupIpv4Record(mappedIpv4(ip), groups[6]! * 0x10000 + groups[7]!);
     }
-    const record = db.tree.recordOfIpv6(groups);
+    return this.answerOfRecord(db.tree.recordOfIpv6(groups), ip, true);
+  }
+
+  /** The one database's answer for a data record the address `key` leads to: kept by record, looked up when new. */
+  private answerOfRecord(record: number, key: string, v6: boolean): GeoInfo {
     if (record === NO_RECORD) {
       this.hits++;
       return GEO_UNKNOWN;
@@ -416,8 +403,8 @@ export class GeoIpEnricher implements AddressEnricher {
       return hit;
     }
     this.misses++;
-    const { geo, prefixLength } = this.lookupDatabases(ip, true);
-    // 128 is also what a failed lookup (a damaged database) reports: such an answer is for this address only.
+    const { geo, prefixLength } = this.lookupDatabases(key, v6);
+    // 128 is what a failed lookup (a damaged database) reports: such an answer is for this address only.
     if (prefixLength < 128) {
       if (this.byRecord.size >= this.cacheSize) this.byRecord.clear();
       this.byRecord.set(record, geo);

@@ -24,10 +24,10 @@
 // many, keep theirs. Every packet is still counted once. Network rows are bounded and do not
 // count towards maxPendingSources: at most 256 IPv4 /8s a batch, and MAX_IPV6_FOLD_NETWORKS
 // IPv6 /32s, past which a new /32 goes into its /12 (at most 4,096): spoofed IPv6 sources are
-// each in a /32 of their own, and a row each would be a row a packet again. While the writer is behind, a source new to
-// the recorder is folded too, whatever the hour's count, rather than turned away (`admitting`);
-// a network's row counts such a source only once (one the filter has seen adds packets, not a
-// source).
+// each in a /32 of their own, and a row each would be a row a packet again. While the writer
+// is behind, a source new to the recorder is folded too, whatever the hour's count, rather than
+// turned away (`admitting`); a network's row counts such a source only once (one the filter has
+// seen adds packets, not a source).
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { ipv4Number, ipv6Network, parseIPv6 } from '../util/ip.js';
 import {

@@ -161,8 +161,8 @@ export function ipv6Network(address: string, bits: number, scratch: Uint16Array)
     pushGroups(parts, scratch, runStart + runLength, 8);
   }
   parts.push('/', String(bits));
-  // Joined, the text is one flat string: concatenated, it was a tree of a dozen pieces, which a
-  // tracked source keeps as its key (measured: +19 MB over 100,000 IPv6 sources).
+  // Joined, the text is one flat string; concatenated, it was a tree of a dozen pieces, and a
+  // tracked source keeps it as its address (100,000 IPv6 sources: 19 MB more heap).
   return parts.join('');
 }
 

@@ -5,6 +5,7 @@ import { Reader, type Response } from 'maxmind';
 import { describe, expect, it } from 'vitest';
 import { bundledCountryDbPath } from '../../src/enrich/geoip.js';
 import { SearchTree, NO_RECORD } from '../../src/enrich/mmdb-tree.js';
+import { ipv4Number } from '../../src/util/ip.js';
 import { writeMmdb } from '../fixtures/geoip/mmdb-writer.js';
 
 const dotted = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
@@ -19,24 +20,31 @@ function treeOf(bytes: Buffer): { tree: SearchTree; reader: Reader<Response> } {
   return { tree: new SearchTree(bytes, m.nodeCount, m.recordSize, m.ipVersion), reader };
 }
 
-/** Addresses with one record have one answer, and an address without a record has none. */
-function expectSameAnswers(tree: SearchTree, reader: Reader<Response>, addresses: Iterable<number>): number {
+/**
+ * Addresses with one record have one answer, and an address without a record has none (`ip`: an
+ * address as text for mmdb-lib; `recordOf`: the record the walk on numbers leads it to).
+ */
+function expectSameAnswers(reader: Reader<Response>, addresses: Iterable<string>, recordOf: (ip: string) => number): number {
   const answerOf = new Map<number, string>();
-  for (const v4 of addresses) {
-    const record = tree.recordOfIpv4(v4);
-    const answer = reader.get(dotted(v4));
+  for (const ip of addresses) {
+    const record = recordOf(ip);
+    const answer = reader.get(ip);
     if (record === NO_RECORD) {
-      expect(answer, dotted(v4)).toBeNull();
+      expect(answer, ip).toBeNull();
       continue;
     }
-    expect(answer, dotted(v4)).not.toBeNull();
+    expect(answer, ip).not.toBeNull();
     const text = JSON.stringify(answer);
     const seen = answerOf.get(record);
     if (seen === undefined) answerOf.set(record, text);
-    else expect(text, dotted(v4)).toBe(seen);
+    else expect(text, ip).toBe(seen);
   }
   return answerOf.size;
 }
+
+/** expectSameAnswers for IPv4 addresses given as numbers. */
+const sameIpv4Answers = (tree: SearchTree, reader: Reader<Response>, addresses: readonly number[]): number =>
+  expectSameAnswers(reader, addresses.map(dotted), (ip) => tree.recordOfIpv4(ipv4Number(ip)));
 
 describe('the IPv4 tree of a MaxMind DB, walked on integers', () => {
   it('leads every address of the bundled database to the record mmdb-lib reads for it', () => {
@@ -45,7 +53,7 @@ describe('the IPv4 tree of a MaxMind DB, walked on integers', () => {
     const addresses = Array.from({ length: 100_000 }, random);
     // Both ends of the space, and around well-known networks.
     addresses.push(0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x08080808, 0x08080400, 0xc1000600);
-    const records = expectSameAnswers(tree, reader, addresses);
+    const records = sameIpv4Answers(tree, reader, addresses);
     // One record per country the addresses fell in: a few hundred, not one per address.
     expect(records).toBeGreaterThan(100);
     expect(records).toBeLessThan(400);
@@ -69,7 +77,7 @@ describe('the IPv4 tree of a MaxMind DB, walked on integers', () => {
       const random = seeded(recordSize * ipVersion);
       const addresses = [...Array.from({ length: 5_000 }, random), 0, 0x08080808, 0x08080404, 0x08080405, 0x40000000, 0x7fffffff, 0xffffffff];
       // zero, google, one address, upper half (two networks, one shared record).
-      expect(expectSameAnswers(tree, reader, addresses)).toBe(4);
+      expect(sameIpv4Answers(tree, reader, addresses)).toBe(4);
       expect(tree.recordOfIpv4(0x0a000001)).toBe(NO_RECORD);
     }
   });
@@ -98,25 +106,6 @@ function groupsOf(text: string): Uint16Array {
   return Uint16Array.from(text.split(':'), (g) => parseInt(g, 16));
 }
 
-/** As expectSameAnswers, for IPv6 addresses written in full. */
-function expectSameIpv6Answers(tree: SearchTree, reader: Reader<Response>, addresses: Iterable<string>): number {
-  const answerOf = new Map<number, string>();
-  for (const ip of addresses) {
-    const record = tree.recordOfIpv6(groupsOf(ip));
-    const answer = reader.get(ip);
-    if (record === NO_RECORD) {
-      expect(answer, ip).toBeNull();
-      continue;
-    }
-    expect(answer, ip).not.toBeNull();
-    const text = JSON.stringify(answer);
-    const seen = answerOf.get(record);
-    if (seen === undefined) answerOf.set(record, text);
-    else expect(text, ip).toBe(seen);
-  }
-  return answerOf.size;
-}
-
 describe('the IPv6 tree of a MaxMind DB, walked on an address\'s groups', () => {
   it('leads every address of the bundled database to the record mmdb-lib reads for it', () => {
     const { tree, reader } = treeOf(readFileSync(bundledCountryDbPath()));
@@ -127,7 +116,7 @@ describe('the IPv6 tree of a MaxMind DB, walked on an address\'s groups', () => 
     const addresses = Array.from({ length: 50_000 }, (_, i) => full(i % 10 === 0 ? group() : (0x2000 + (random() & 0x1fff)).toString(16)));
     addresses.push('0:0:0:0:0:0:0:0', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2001:4860:4860:0:0:0:0:8888', '2a00:1450:4001:0:0:0:0:1', '0:0:0:0:0:ffff:808:808');
     // Random IPv6 addresses mostly fall where nothing is allocated: a few records, not one per address.
-    const records = expectSameIpv6Answers(tree, reader, addresses);
+    const records = expectSameAnswers(reader, addresses, (ip) => tree.recordOfIpv6(groupsOf(ip)));
     expect(records).toBeGreaterThan(10);
     expect(records).toBeLessThan(1000);
   });
@@ -151,7 +140,7 @@ describe('the IPv6 tree of a MaxMind DB, walked on an address\'s groups', () => 
     const addresses = Array.from({ length: 5_000 }, () => Array.from({ length: 8 }, group).join(':'));
     addresses.push('2001:db8:0:0:0:0:0:1', '2001:db9:1:0:0:0:0:1', '2001:db9:1:ffff:0:0:0:1', '2a0f:ffff:0:0:0:0:0:0', '2c0f:f000:0:0:0:0:0:1', 'fe80:0:0:0:0:0:0:1');
     // documentation, a /48, ripe (two networks, one shared record), one address.
-    expect(expectSameIpv6Answers(tree, reader, addresses)).toBe(4);
+    expect(expectSameAnswers(reader, addresses, (ip) => tree.recordOfIpv6(groupsOf(ip)))).toBe(4);
     expect(tree.recordOfIpv6(groupsOf('fe80:0:0:0:0:0:0:2'))).toBe(NO_RECORD);
     expect(tree.recordOfIpv6(groupsOf('2001:db9:2:0:0:0:0:1'))).toBe(NO_RECORD);
     const v4only = treeOf(writeMmdb({ databaseType: 'test', ipVersion: 4, recordSize, networks: [['0.0.0.0/0', { n: 'all' }]] }));
