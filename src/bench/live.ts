@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { CorpusTruth } from './corpus.js';
 import { BenchDaemon, check, graphiteChecks, now, sleep, type Check } from './daemon.js';
 import { median, readCpuSeconds } from './proc.js';
-import type { WriterMessage } from './writer.js';
+import type { LiveFlood, WriterMessage } from './writer.js';
 
 const WRITER = fileURLToPath(new URL('./writer.js', import.meta.url));
 
@@ -62,6 +62,8 @@ export interface LiveResult {
 }
 
 export interface LiveOptions {
+  /** Which flood the writer appends. */
+  kind: LiveFlood;
   rate: number;
   seconds: number;
   seed: number;
@@ -88,7 +90,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     const progress: { written: number; done: Done | null; doneAt: number | null } = { written: 0, done: null, doneAt: null };
     let onReady: (m: Ready) => void = () => undefined;
     const readyMessage = new Promise<Ready>((resolve) => (onReady = resolve));
-    writer = fork(WRITER, [file, String(options.rate), String(options.seconds), String(options.seed)], {
+    writer = fork(WRITER, [file, String(options.rate), String(options.seconds), String(options.seed), options.kind], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: [...process.execArgv, '--expose-gc'],
     });

@@ -3,7 +3,7 @@
 //
 //   npm run bench [-- --lines N] [--rounds N] [--corpus normal,normal100k,flood,flood6,sources100k] [--seed N] [--json FILE]
 //                 [--baseline CLI [--same-core]] [--history-off]
-//   npm run bench -- --live RATE[,RATE...] [--seconds N]
+//   npm run bench -- --live RATE[,RATE...] [--seconds N] [--corpus flood6]
 //
 // Batch mode generates seeded corpora of ulogd 2.0.8 JSON lines (corpus.ts) into a temp dir, then,
 // round after round, runs the floors (floor.ts) and the daemon (daemon.ts) over each, as separate
@@ -24,6 +24,7 @@ import { CORPUS_KINDS, END_AGE_SECONDS, generateCorpus, type CorpusKind, type Co
 import { CLI, STEADY_FRACTION, daemonConfig, firstStart, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
 import type { FloorMode, FloorResult } from './floor.js';
 import { runLive, type LiveResult } from './live.js';
+import type { LiveFlood } from './writer.js';
 import { describeMachine, median } from './proc.js';
 
 const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
@@ -43,7 +44,8 @@ Batch mode (default): the daemon (dist/cli.js) over generated corpora, against t
   --same-core        with --baseline: also run this daemon and the baseline at once, both
                      pinned to the same CPU (taskset; the CPU alternates by round), and compare
                      their CPU seconds: both meet the same minute of a shared machine
-Live mode: the daemon following a file a writer appends flood lines to.
+Live mode: the daemon following a file a writer appends flood lines to (IPv6 ones with
+--corpus flood6).
   --live RATES       lines per second, e.g. 20000,60000
   --seconds N        how long to write at each rate (default 20)
 `;
@@ -450,8 +452,10 @@ async function batch(options: Options, tmp: string): Promise<void> {
 // Live mode
 
 async function live(options: Options, tmp: string): Promise<void> {
-  if (options.corpora.some((c) => c !== 'flood')) note('live mode writes the flood corpus only; --corpus is ignored');
-  out(`live: seed ${options.seed}; flood lines at ${options.live.map(fmtInt).join(', ')} lines/s for ${options.seconds} s each`);
+  // The flood corpus, or the IPv6 one when --corpus names only it.
+  const kind: LiveFlood = options.corpora.length === 1 && options.corpora[0] === 'flood6' ? 'flood6' : 'flood';
+  if (options.corpora.some((c) => c !== kind)) note(`live mode writes the flood or the flood6 corpus only; writing ${kind}`);
+  out(`live: seed ${options.seed}; ${kind} lines at ${options.live.map(fmtInt).join(', ')} lines/s for ${options.seconds} s each`);
   const results: LiveResult[] = [];
   let allPassed = true;
   const { stateFiles } = await firstStart(join(tmp, 'first-start'));
@@ -460,7 +464,7 @@ async function live(options: Options, tmp: string): Promise<void> {
     out(`rate ${fmtInt(rate)} lines/s (+ NFACCT lines once a second):`);
     const dir = join(tmp, `live-${rate}`);
     mkdirSync(dir, { recursive: true });
-    const result = await runLive({ rate, seconds: options.seconds, seed: options.seed, dir, out, stateFiles });
+    const result = await runLive({ kind, rate, seconds: options.seconds, seed: options.seed, dir, out, stateFiles });
     results.push(result);
     const passed = report(`live ${rate}/s`, result.checks);
     allPassed &&= passed;

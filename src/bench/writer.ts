@@ -10,7 +10,7 @@
 // generated while the bench measures. Reports progress after every batch and the totals at the end.
 import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { FloodTraffic, NfacctPoller, Rng, TruthCounter, UlogdClock, corpusSeed, packetLine, type CorpusTruth } from './corpus.js';
+import { Flood6Traffic, FloodTraffic, NfacctPoller, Rng, TruthCounter, UlogdClock, corpusSeed, packetLine, type CorpusTruth } from './corpus.js';
 
 export type WriterMessage =
   | {
@@ -100,10 +100,13 @@ interface Premade {
   truth: CorpusTruth;
 }
 
+/** The floods the writer can write: IPv4 sources, or IPv6 ones (each a new /64). */
+export type LiveFlood = 'flood' | 'flood6';
+
 /** `packets` flood lines at `rate` per second of event time from `t0Usec`, with NFACCT polls between them. */
-function premake(rate: number, packets: number, seed: number, t0Usec: number): Premade {
+function premake(kind: LiveFlood, rate: number, packets: number, seed: number, t0Usec: number): Premade {
   const rng = new Rng(corpusSeed(seed, 'live'));
-  const traffic = new FloodTraffic(rng);
+  const traffic = kind === 'flood6' ? new Flood6Traffic(rng) : new FloodTraffic(rng);
   const poller = new NfacctPoller(rng);
   const clock = new UlogdClock();
   const counter = new TruthCounter('live flood', seed);
@@ -164,16 +167,16 @@ function writeAll(fd: number, pieces: Buffer[]): void {
   }
 }
 
-async function main(file: string, rate: number, seconds: number, seed: number): Promise<void> {
+async function main(file: string, rate: number, seconds: number, seed: number, kind: LiveFlood): Promise<void> {
   const packets = Math.round(rate * seconds);
   // Pre-generation, timed on a throwaway sample first (which also warms up the generator), so T0
   // can be set to when it will be done.
   const pregenStart = performance.now();
   const sample = Math.min(packets, CALIBRATION_PACKETS);
-  premake(rate, sample, seed + 1, Date.now() * 1000);
+  premake(kind, rate, sample, seed + 1, Date.now() * 1000);
   const perPacketMs = (performance.now() - pregenStart) / sample;
   const t0Ms = Math.ceil(Date.now() + packets * perPacketMs * SAFETY + LEAD_MS);
-  const made = premake(rate, packets, seed, t0Ms * 1000);
+  const made = premake(kind, rate, packets, seed, t0Ms * 1000);
   const pregenSeconds = (performance.now() - pregenStart) / 1000;
   const schedule: number[] = [];
   for (let s = 0; s <= seconds; s++) schedule.push(upperBound(made.due, s * 1e6));
@@ -206,9 +209,9 @@ async function main(file: string, rate: number, seconds: number, seed: number): 
   process.disconnect?.();
 }
 
-const [file, rate, seconds, seed] = process.argv.slice(2);
-if (file === undefined || !(Number(rate) > 0) || !(Number(seconds) > 0) || seed === undefined) {
-  process.stderr.write('usage: node dist/bench/writer.js FILE RATE SECONDS SEED\n');
+const [file, rate, seconds, seed, kind = 'flood'] = process.argv.slice(2);
+if (file === undefined || !(Number(rate) > 0) || !(Number(seconds) > 0) || seed === undefined || (kind !== 'flood' && kind !== 'flood6')) {
+  process.stderr.write('usage: node dist/bench/writer.js FILE RATE SECONDS SEED [flood|flood6]\n');
   process.exit(2);
 }
-await main(file, Number(rate), Number(seconds), Number(seed));
+await main(file, Number(rate), Number(seconds), Number(seed), kind);
