@@ -1,10 +1,10 @@
 // GeoIP enrichment: the country (and, with a City or ASN database, city and autonomous system) of
 // each packet's source address, from MaxMind DB (.mmdb) files read with the `maxmind` package.
 //
-// Hot path: an IPv4 address is answered by the data record its walk through the tree leads to
-// (mmdb-tree.ts), other addresses by an LRU cache; the GeoInfo objects are frozen and shared
-// (interned), so a hit allocates nothing. Private and reserved addresses are labelled without a
-// lookup (ip-ranges.ts).
+// Hot path: with one database (the default) an address is answered by the data record its walk
+// through the tree leads to (mmdb-tree.ts); with several, IPv4 by network and IPv6 by an LRU
+// cache of addresses. The GeoInfo objects are frozen and shared (interned), so a hit allocates
+// nothing. Private and reserved addresses are labelled without a lookup (ip-ranges.ts).
 // Database files given in the configuration are watched (watched-files.ts: fs.watch on their
 // directory plus a slow stat poll) and reopened when they change; reload() (SIGHUP) reopens them unconditionally. A new
 // reader replaces the old one only once it opened cleanly, and the cache is cleared with the swap.
