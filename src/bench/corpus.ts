@@ -3,6 +3,7 @@
 // NFACCT,JSON with timestamp=1), in the key order, spacing and `timestamp` style of
 // demo/ulogd-lab-capture.jsonl, plus the truth the daemon's figures are checked against.
 // Pure: no I/O, no clock (the caller passes "now"); the same seed and "now" give the same bytes.
+import { ipv6Text } from '../util/ip.js';
 
 export type CorpusKind = 'normal' | 'normal100k' | 'flood' | 'flood6' | 'sources100k';
 export const CORPUS_KINDS: readonly CorpusKind[] = ['normal', 'normal100k', 'flood', 'flood6', 'sources100k'];
@@ -472,28 +473,11 @@ export class Flood6Traffic implements Traffic {
     g[3] = rng.int(0, 0xffff);
     for (let i = 4; i < 8; i++) g[i] = rng.int(0, 0xffff);
     const spec: PacketSpec = {
-      timeUsec, prefix: BLOCKED, action: 'blocked', family: 6, src: v6Text(g), dst: OUR_V6, ttl: rng.int(32, 255), df: false,
+      timeUsec, prefix: BLOCKED, action: 'blocked', family: 6, src: ipv6Text(g), dst: OUR_V6, ttl: rng.int(32, 255), df: false,
       l4: { kind: 'tcp', sport: rng.int(1024, 65535), dport: rng.next() < 0.8 ? 443 : 80, seq: rng.u32(), ackseq: 0, window: rng.int(0, 65535), optionBytes: 0 },
     };
     return { spec, source: x };
   }
-}
-
-/** Eight IPv6 groups as inet_ntop writes them (RFC 5952: the longest run of two or more zero groups as "::"). */
-export function v6Text(g: Uint16Array): string {
-  let runStart = -1;
-  let runLength = 0;
-  for (let i = 0; i < 8; ) {
-    let end = i;
-    while (end < 8 && g[end] === 0) end++;
-    if (end - i >= 2 && end - i > runLength) {
-      runStart = i;
-      runLength = end - i;
-    }
-    i = end === i ? i + 1 : end;
-  }
-  const hex = (from: number, to: number): string => Array.from(g.subarray(from, to), (x) => x.toString(16)).join(':');
-  return runStart < 0 ? hex(0, 8) : `${hex(0, runStart)}::${hex(runStart + runLength, 8)}`;
 }
 
 /** A botnet sweeping telnet/SSH/web ports: 100,000 sources taking turns, all blocked. */

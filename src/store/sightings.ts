@@ -29,7 +29,7 @@
 // turned away (`admitting`); a network's row counts such a source only once (one the filter has
 // seen adds packets, not a source).
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
-import { ipv4Number, ipv6Network, parseIPv6 } from '../util/ip.js';
+import { ipv4Number, ipv6Network, ipv6NetworkText, parseIPv6 } from '../util/ip.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf,
   type SightingBatch,
@@ -513,14 +513,14 @@ export class Sightings implements EventRecorder {
       const found = this.ipv6Folds.get(network);
       if (found !== undefined) i = found;
       else if (this.ipv6Folds.size < MAX_IPV6_FOLD_NETWORKS) {
-        i = this.startRow(ipv6Network(address, FOLD_IPV6_BITS, groups)!, t);
+        i = this.startRow(ipv6NetworkText(groups, FOLD_IPV6_BITS), t);
         this.ipv6Folds.set(network, i);
         this.foldRows++;
       } else {
         const wide = groups[0]! >>> (16 - FOLD_IPV6_WIDE_BITS);
         i = this.ipv6WideFolds[wide]!;
         if (i === NONE) {
-          i = this.ipv6WideFolds[wide] = this.startRow(ipv6Network(address, FOLD_IPV6_WIDE_BITS, groups)!, t);
+          i = this.ipv6WideFolds[wide] = this.startRow(ipv6NetworkText(groups, FOLD_IPV6_WIDE_BITS), t);
           this.foldRows++;
         }
       }

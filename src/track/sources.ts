@@ -16,7 +16,7 @@ import { NO_SHAPE, keyOfShape } from '../enrich/fingerprint.js';
 import { NO_PORTS, restartLink, type CampaignLink } from './campaigns.js';
 import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js';
 import { pourSsh } from './scans.js';
-import { addressSlot, ipv4Number, ipv6Network, parseIPv6 } from '../util/ip.js';
+import { addressSlot, ipv4Number, ipv6Network, ipv6NetworkText, parseIPv6 } from '../util/ip.js';
 import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
 import { Network64Index } from '../util/network64-index.js';
 import type { TrackOptions } from './options.js';
@@ -839,7 +839,7 @@ export class SourceTable {
       this.touch(known, time, epoch);
       return known;
     }
-    const s = this.create(ipv6Network(address, this.options.ipv6PrefixLength, g) ?? address, NONE, time, epoch);
+    const s = this.create(ipv6NetworkText(g, this.options.ipv6PrefixLength), NONE, time, epoch);
     s.net6 = true;
     s.net6High = high;
     s.net6Low = low;

@@ -132,42 +132,62 @@ export function isLoopbackName(name: string): boolean {
  */
 export function ipv6Network(address: string, bits: number, scratch: Uint16Array): string | null {
   if (address.indexOf(':') < 0 || !parseIPv6(address, scratch)) return null;
+  return ipv6NetworkText(scratch, bits);
+}
+
+/**
+ * ipv6Network for an address already parsed into `groups`, which are masked to the network's
+ * `bits` in place.
+ */
+export function ipv6NetworkText(groups: Uint16Array, bits: number): string {
   for (let g = 0; g < 8; g++) {
     const keep = Math.max(0, Math.min(16, bits - g * 16));
-    scratch[g] = keep === 0 ? 0 : scratch[g]! & (0xffff << (16 - keep)) & 0xffff;
+    groups[g] = keep === 0 ? 0 : groups[g]! & (0xffff << (16 - keep)) & 0xffff;
   }
-  // RFC 5952 text: the longest run of two or more zero groups (the first of equals) becomes "::".
-  let runStart = -1;
-  let runLength = 0;
-  for (let g = 0; g < 8; ) {
-    if (scratch[g] !== 0) {
-      g++;
-      continue;
-    }
-    let end = g;
-    while (end < 8 && scratch[end] === 0) end++;
-    if (end - g > runLength && end - g >= 2) {
-      runStart = g;
-      runLength = end - g;
-    }
-    g = end;
-  }
-  const parts = NETWORK_PARTS;
+  const parts = TEXT_PARTS;
   parts.length = 0;
-  if (runStart < 0) pushGroups(parts, scratch, 0, 8);
-  else {
-    pushGroups(parts, scratch, 0, runStart);
-    parts.push('::');
-    pushGroups(parts, scratch, runStart + runLength, 8);
-  }
+  pushAddress(parts, groups);
   parts.push('/', String(bits));
   // Joined, the text is one flat string; concatenated, it was a tree of a dozen pieces, and a
   // tracked source keeps it as its address (100,000 IPv6 sources: 19 MB more heap).
   return parts.join('');
 }
 
-/** The pieces of a network's text being made (ipv6Network). */
-const NETWORK_PARTS: string[] = [];
+/** Eight IPv6 groups as RFC 5952 text ("2001:db8::1"), as inet_ntop writes them. */
+export function ipv6Text(groups: Uint16Array): string {
+  const parts = TEXT_PARTS;
+  parts.length = 0;
+  pushAddress(parts, groups);
+  return parts.join('');
+}
+
+/** The pieces of an address's or a network's text being made. */
+const TEXT_PARTS: string[] = [];
+
+/** RFC 5952: the longest run of two or more zero groups (the first of equals) becomes "::". */
+function pushAddress(parts: string[], groups: Uint16Array): void {
+  let runStart = -1;
+  let runLength = 0;
+  for (let g = 0; g < 8; ) {
+    if (groups[g] !== 0) {
+      g++;
+      continue;
+    }
+    let end = g;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - g > runLength && end - g >= 2) {
+      runStart = g;
+      runLength = end - g;
+    }
+    g = end;
+  }
+  if (runStart < 0) pushGroups(parts, groups, 0, 8);
+  else {
+    pushGroups(parts, groups, 0, runStart);
+    parts.push('::');
+    pushGroups(parts, groups, runStart + runLength, 8);
+  }
+}
 
 /** Hex of 0…255 without leading zeros, and with two digits. */
 const HEX_SHORT = Array.from({ length: 256 }, (_, x) => x.toString(16));

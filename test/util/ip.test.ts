@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ipv4Number, ipv6Network, parseIPv4, parseIPv6 } from '../../src/util/ip.js';
+import { ipv4Number, ipv6Network, ipv6NetworkText, ipv6Text, parseIPv4, parseIPv6 } from '../../src/util/ip.js';
 
 describe('address text', () => {
   it('reads dotted quads strictly (no leading zeros, four octets 0-255)', () => {
@@ -45,5 +45,19 @@ describe('the network an IPv6 source is tracked as', () => {
   it('answers null for what is not IPv6', () => {
     expect(ipv6Network('198.18.0.1', 64, g)).toBeNull();
     expect(ipv6Network('not:an:address', 64, g)).toBeNull();
+  });
+  it('writes the same network from an address already parsed (ipv6NetworkText), and an address alone (ipv6Text)', () => {
+    for (const address of ['2001:db8:1:2:a:b:c:d', '2001:0:0:1:0:0:0:1', 'fd00:6e66::2', '::1', '1::', '2a00:0:0:1:0:0:2:3']) {
+      for (const bits of [12, 32, 48, 64, 128]) {
+        const parsed = new Uint16Array(8);
+        expect(parseIPv6(address, parsed)).toBe(true);
+        expect(ipv6NetworkText(parsed, bits)).toBe(ipv6Network(address, bits, g));
+      }
+    }
+    const parsed = new Uint16Array(8);
+    for (const [address, text] of [['2001:0db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], ['2a00:0:0:1:0:0:2:3', '2a00::1:0:0:2:3'], ['0:0:0:0:0:0:0:1', '::1'], ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'], ['1:0:2:0:3:0:4:0', '1:0:2:0:3:0:4:0']]) {
+      parseIPv6(address!, parsed);
+      expect(ipv6Text(parsed)).toBe(text);
+    }
   });
 });
