@@ -16,100 +16,14 @@
 //   ''         — a global address: look it up. Registry entries marked "Globally Reachable: True"
 //                (AS112, AMT, PCP/TURN anycast, ORCHIDv2, DET) are global here too.
 //
-// The parsers are hand-written (no regex, no split, no allocation): they run on every GeoIP cache
-// miss. IPv4 text is util/ip's parser (remembering the last address: the owner lookup and the
-// tracker ask for the same one).
-import { ipv4Number, parseIPv4 } from '../util/ip.js';
+// The addresses are read by util/ip's parsers (hand-written, no regex, no allocation, each
+// remembering the last address: the owner lookup, the tracker and the history ask for the same one).
+import { ipv4Number, parseIPv6 } from '../util/ip.js';
 
 export type RangeLabel = 'private' | 'reserved' | '';
 
 /** The 8 groups of the last IPv6 address parsed (reused: not reentrant, and needs not be). */
 const words = new Uint16Array(8);
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** A zone id (`%eth0`) from `start` to the end: one or more of [0-9A-Za-z.:-], as Node's net.isIP takes. */
-function isZone(s: string, start: number): boolean {
-  if (start >= s.length) return false;
-  for (let i = start; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46)) return false;
-  }
-  return true;
-}
-
-/**
- * Parses an IPv6 address (RFC 4291 §2.2 text forms: `::` compression, a trailing dotted IPv4, an
- * optional `%zone` which is ignored) into `words`. False when it is not one.
- */
-function parseIpv6(s: string): boolean {
-  let end = s.length;
-  for (let k = 0; k < end; k++) {
-    if (s.charCodeAt(k) === 37 /* % */) {
-      end = k;
-      break;
-    }
-  }
-  if (end < s.length && !isZone(s, end + 1)) return false;
-  if (end < 2) return false;
-  let groups = 0;
-  let gap = -1; // group index where `::` stands
-  let i = 0;
-  if (s.charCodeAt(0) === 58 /* : */) {
-    if (s.charCodeAt(1) !== 58) return false;
-    gap = 0;
-    i = 2;
-  }
-  while (i < end) {
-    let value = 0;
-    let digits = 0;
-    let j = i;
-    while (j < end) {
-      const d = hexValue(s.charCodeAt(j));
-      if (d < 0) break;
-      if (++digits > 4) return false;
-      value = value * 16 + d;
-      j++;
-    }
-    if (j < end && s.charCodeAt(j) === 46 /* . */) {
-      // Trailing dotted IPv4 (::ffff:192.0.2.1): two groups, and the end of the address.
-      if (groups > 6) return false;
-      const v4 = parseIPv4(s, i, end);
-      if (v4 < 0) return false;
-      words[groups++] = Math.floor(v4 / 65536);
-      words[groups++] = v4 % 65536;
-      i = end;
-      break;
-    }
-    if (digits === 0 || groups === 8) return false;
-    words[groups++] = value;
-    if (j === end) {
-      i = end;
-      break;
-    }
-    if (s.charCodeAt(j) !== 58 /* : */) return false;
-    j++;
-    if (j < end && s.charCodeAt(j) === 58) {
-      if (gap >= 0) return false;
-      gap = groups;
-      j++;
-    } else if (j === end) {
-      return false; // a single trailing colon
-    }
-    i = j;
-  }
-  if (gap < 0) return groups === 8;
-  if (groups === 8) return false; // `::` must stand for at least one group
-  const move = groups - gap;
-  for (let k = 0; k < move; k++) words[7 - k] = words[groups - 1 - k] ?? 0;
-  for (let k = gap; k < 8 - move; k++) words[k] = 0;
-  return true;
-}
 
 /** Label of an IPv4 address given as an unsigned 32-bit number (see ipv4Value; IANA IPv4 special-purpose registry). */
 export function classifyIpv4(a: number): RangeLabel {
@@ -203,7 +117,7 @@ function classifyIpv6(): RangeLabel {
  * `ip` is not an IPv6 address.
  */
 export function classifyIpv6Into(ip: string, groups: Uint16Array): RangeLabel | null {
-  if (!parseIpv6(ip)) return null;
+  if (!parseIPv6(ip, words)) return null;
   groups.set(words);
   return classifyIpv6();
 }
@@ -214,7 +128,7 @@ export function classifyIpv6Into(ip: string, groups: Uint16Array): RangeLabel | 
  */
 export function classifyIp(ip: string): RangeLabel | null {
   for (let i = 0; i < ip.length; i++) {
-    if (ip.charCodeAt(i) === 58 /* : */) return parseIpv6(ip) ? classifyIpv6() : null;
+    if (ip.charCodeAt(i) === 58 /* : */) return parseIPv6(ip, words) ? classifyIpv6() : null;
   }
   const v4 = ipv4Number(ip);
   return v4 < 0 ? null : classifyIpv4(v4);
@@ -226,7 +140,7 @@ export function classifyIp(ip: string): RangeLabel | null {
  * mapped address is looked up as the IPv4 address it carries.
  */
 export function mappedIpv4(ip: string): string {
-  if (!parseIpv6(ip)) return '';
+  if (!parseIPv6(ip, words)) return '';
   if (words[0] !== 0 || words[1] !== 0 || words[2] !== 0 || words[3] !== 0 || words[4] !== 0 || words[5] !== 0xffff) return '';
   const w6 = words[6] ?? 0;
   const w7 = words[7] ?? 0;

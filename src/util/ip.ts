@@ -65,11 +65,42 @@ function hexValue(ch: number): number {
   return -1;
 }
 
-/** RFC 4291 §2.2 text (with "::" and an IPv4 tail; a "%zone" is ignored) → eight groups in `out`. */
+/** The last text parseIPv6() read, whether it is an IPv6 address, and its groups. */
+let lastIpv6Text = '';
+let lastIpv6Valid = false;
+const lastIpv6Groups = new Uint16Array(8);
+
+/**
+ * RFC 4291 §2.2 text (with "::" and an IPv4 tail; a "%zone" of the characters net.isIP takes is
+ * ignored) → eight groups in `out`; false when it is not an IPv6 address. The last answer is
+ * remembered, as ipv4Number's: one packet's source address is asked in turn by GeoIP, the owner
+ * lookup, the tracker and the history, and in a spoofed IPv6 flood each is new.
+ */
 export function parseIPv6(text: string, out: Uint16Array): boolean {
+  if (text !== lastIpv6Text) {
+    lastIpv6Valid = readIPv6(text, lastIpv6Groups);
+    lastIpv6Text = text;
+  }
+  if (!lastIpv6Valid) return false;
+  for (let g = 0; g < 8; g++) out[g] = lastIpv6Groups[g]!;
+  return true;
+}
+
+/** A zone id (`%eth0`) from `start` to the end: one or more of [0-9A-Za-z.:-], as Node's net.isIP takes. */
+function isZone(text: string, start: number): boolean {
+  if (start >= text.length) return false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46)) return false;
+  }
+  return true;
+}
+
+/** parseIPv6 without the memory: writes `out` (partly, for text that is not an address). */
+function readIPv6(text: string, out: Uint16Array): boolean {
   const pct = text.indexOf('%');
   const len = pct < 0 ? text.length : pct;
-  if (len < 2 || len > 45) return false;
+  if (len < 2 || len > 45 || (pct >= 0 && !isZone(text, pct + 1))) return false;
   let n = 0;
   let gap = -1;
   let i = 0;

@@ -22,6 +22,34 @@ describe('address text', () => {
     expect([...g]).toEqual([0, 0, 0, 0, 0, 0xffff, 0xc612, 1]);
     for (const bad of ['2001:db8:::1', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', ':1', 'g::1']) expect(parseIPv6(bad, g), bad).toBe(false);
   });
+  it('takes a zone of the characters net.isIP takes, and ignores it', () => {
+    const g = new Uint16Array(8);
+    expect(parseIPv6('fe80::1%eth0', g)).toBe(true);
+    expect([...g]).toEqual([0xfe80, 0, 0, 0, 0, 0, 0, 1]);
+    for (const bad of ['fe80::1%', 'fe80::1%eth 0', 'fe80::1%et/h0', 'fe80::1%é']) expect(parseIPv6(bad, g), bad).toBe(false);
+  });
+  it('answers every text alike asked in any order and again (it remembers the last one), into each caller\'s own groups', () => {
+    const texts = ['2001:db8::1', '2001:db8::1', '2001:db8::2', '', '2001:db8:::1', '198.18.0.1', '::', '2001:db8::2', 'fe80::1%eth0', '2001:db8::1'];
+    const expected = new Map<string, number[] | null>([
+      ['2001:db8::1', [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]],
+      ['2001:db8::2', [0x2001, 0xdb8, 0, 0, 0, 0, 0, 2]],
+      ['::', [0, 0, 0, 0, 0, 0, 0, 0]],
+      ['fe80::1%eth0', [0xfe80, 0, 0, 0, 0, 0, 0, 1]],
+    ]);
+    for (const text of texts) {
+      const g = new Uint16Array(8).fill(0xabcd);
+      const want = expected.get(text) ?? null;
+      expect(parseIPv6(text, g), text).toBe(want !== null);
+      if (want !== null) expect([...g], text).toEqual(want);
+    }
+    // Groups handed out are the caller's: changing them changes no later answer.
+    const mine = new Uint16Array(8);
+    parseIPv6('2001:db8::1', mine);
+    mine.fill(7);
+    const again = new Uint16Array(8);
+    expect(parseIPv6(['2001', 'db8', '', '1'].join(':'), again)).toBe(true);
+    expect([...again]).toEqual([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]);
+  });
 });
 
 describe('the network an IPv6 source is tracked as', () => {
