@@ -17,6 +17,11 @@ export function hashText(text: string): number {
   return h >>> 0;
 }
 
+/** A hash of two 32-bit words (an IPv6 network's, network64-index.ts). */
+export function hashWords(high: number, low: number): number {
+  return mix32(Math.imul(mix32(high), 0x9e3779b1) ^ low);
+}
+
 /** The three bits of a hash's word. */
 function bitsOf(h: number): number {
   const g = mix32(h ^ 0x5bd1e995);

@@ -1,13 +1,13 @@
 // The hot path of the history store: every packet event is added to its source's row for the
-// hour its event time falls in. One table lookup (address as logged → row number; none at all
-// when the tracker's slot names the row), then a few typed-array updates: strings become
-// dictionary indexes, looked up only when they differ from
-// the previous event's; a row takes the first GeoIP and owner answers of its batch (the writer
-// keeps the latest batch's). A set's first member sits in its column; a
-// row gets a `More` only when a second member comes. A source whose hour changes gets a new row
-// (the old one stays, finished). flush() hands the columns over as the batch and starts new
-// ones; reaching maxPendingSources flushes early. No I/O, no timers: the owner (history.ts)
-// decides when to flush and where batches go.
+// hour its event time falls in. One table lookup (address as logged → row number, an IPv6
+// address by its network's two words; none at all when the tracker's slot names the row), then a
+// few typed-array updates: strings become dictionary indexes, looked up only when they differ
+// from the previous event's; a row takes the first GeoIP and owner answers of its batch (the
+// writer keeps the latest batch's). A set's first member sits in its column; a row gets a `More`
+// only when a second member comes. A source whose hour changes gets a new row (the old one stays,
+// finished). flush() hands the columns over as the batch and starts new ones; reaching
+// maxPendingSources flushes early. No I/O, no timers: the owner (history.ts) decides when to
+// flush and where batches go.
 //
 // Exactly once across restarts: a replaying source (a file resuming at its last checkpoint)
 // passes lines again that were recorded before. The store hands over, by source name, the
@@ -30,13 +30,15 @@
 // seen adds packets, not a source).
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { ipv4Number, ipv6Network, ipv6NetworkText, parseIPv6 } from '../util/ip.js';
+import { ABSENT } from '../util/ipv4-index.js';
+import { Network64Index, network64Masks } from '../util/network64-index.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf,
   type SightingBatch,
 } from './batch.js';
 import { AddressRows } from './address-rows.js';
 import { MAX_ROWS, MAX_VALUE, RowMembers } from './row-members.js';
-import { SeenFilter, hashText } from './seen-filter.js';
+import { SeenFilter, hashText, hashWords } from './seen-filter.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -145,9 +147,23 @@ export class Sightings implements EventRecorder {
   private open = new AddressRows();
   /** The current row of each IPv6 network (and IPv4-mapped address), by its key. */
   private networks = new Map<string, number>();
+  /**
+   * The current row of each IPv6 network of up to 64 bits (net6Of()), by its two words: an IPv6
+   * source is found by its network, not by its address (a spoofed IPv6 flood's every packet is a
+   * new address in a new network, and each made its network's text and missed two Maps with it).
+   */
+  private openNet6 = new Network64Index();
   /** The previous batch's tables: its sources are still admitted while the writer is behind. */
   private known = new AddressRows();
   private knownNetworks = new Map<string, number>();
+  private knownNet6 = new Network64Index();
+  /** Whether IPv6 rows are kept by their network's words (ipv6PrefixLength ≤ 64), and the words' masks. */
+  private readonly net6Indexed: boolean;
+  private readonly net6HighMask: number;
+  private readonly net6LowMask: number;
+  /** The network net6Of() last found, as two words. */
+  private net6High = 0;
+  private net6Low = 0;
   private b!: SightingBatch;
   /** What a RecorderSlot holds for row i of the pending batch: rowBase + i (nextRowBase); 0: slots are not used. */
   private rowBase = 0;
@@ -213,6 +229,10 @@ export class Sightings implements EventRecorder {
     private readonly notice: ((message: string) => void) | null = null,
   ) {
     const names = options.sourceNames;
+    this.net6Indexed = options.ipv6PrefixLength <= 64;
+    const masks = network64Masks(options.ipv6PrefixLength);
+    this.net6HighMask = masks.high;
+    this.net6LowMask = masks.low;
     this.gate = new Float64Array(names.length).fill(-Infinity);
     this.stored = new Float64Array(names.length).fill(NONE);
     this.skippedOf = new Float64Array(names.length);
@@ -238,7 +258,12 @@ export class Sightings implements EventRecorder {
     // The tracker's slot names the source's own row when it was set in this batch; else the open table.
     let i: number | undefined = slot !== null && this.rowBase !== 0 ? slot.recorderRow - this.rowBase : -1;
     let renew = i < 0 || i >= this.b.rows;
-    if (renew) i = this.mayHaveRow(e.srcIp, t) ? this.open.get(e.srcIp) : undefined;
+    if (renew) {
+      if (e.family === 6 && this.net6Of(e)) {
+        const row = this.openNet6.get(this.net6High, this.net6Low);
+        i = row === ABSENT ? undefined : row;
+      } else i = this.mayHaveRow(e.srcIp, t) ? this.open.get(e.srcIp) : undefined;
+    }
     if (i === undefined || t < this.b.hour[i]! || t >= this.b.hour[i]! + HOUR_MS) {
       i = this.admit(e, i);
       if (i < 0) return;
@@ -315,9 +340,11 @@ export class Sightings implements EventRecorder {
     const emptied = this.known;
     this.known = this.open;
     this.knownNetworks = this.networks;
+    this.knownNet6 = this.openNet6;
     emptied.clear();
     this.open = emptied;
     this.networks = new Map();
+    this.openNet6 = new Network64Index();
     b.strings = this.hosts.values;
     b.geos = this.geos.values;
     b.owners = this.owners.values;
@@ -371,6 +398,8 @@ export class Sightings implements EventRecorder {
       i = undefined;
     }
     const address = e.srcIp;
+    if (address === '') return -1;
+    if (this.net6Of(e)) return this.admitNet6(e.time, i);
     if (i !== undefined) {
       const key = keyOf(this.b, i);
       if (key !== address) {
@@ -383,7 +412,6 @@ export class Sightings implements EventRecorder {
       }
       return this.start(key, address, e.time);
     }
-    if (address === '') return -1;
     const key = this.rowKey(e);
     if (key !== address) {
       const shared = this.networks.get(key);
@@ -395,7 +423,8 @@ export class Sightings implements EventRecorder {
     }
     let placed = OWN_ROW_LATE;
     if (this.options.foldAfter > 0) {
-      placed = this.newAndFolded(key, e.time);
+      const v4 = ipv4Number(key);
+      placed = this.newAndFolded(v4 >= 0 ? v4 : hashText(key), v4, e.time);
       if (placed >= -1) return this.foldRow(address, e.time, placed, true);
     }
     if (!this.admitting && !this.known.has(address) && !(key !== address && this.knownNetworks.has(key))) {
@@ -408,7 +437,48 @@ export class Sightings implements EventRecorder {
     return this.start(key, address, e.time);
   }
 
-  /** The key a source's row is kept by: its address, an IPv4-mapped address's IPv4 one, or its IPv6 network. */
+  /**
+   * admit() for an event whose row is its IPv6 network's (net6Of(), the network in net6High and
+   * net6Low): `i` is the network's current row, of another hour (or undefined for none).
+   */
+  private admitNet6(t: number, i: number | undefined): number {
+    if (i === undefined) {
+      let placed = OWN_ROW_LATE;
+      if (this.options.foldAfter > 0) {
+        placed = this.newAndFolded(hashWords(this.net6High, this.net6Low), -1, t);
+        if (placed === -1) return this.foldRow6(t, true);
+      }
+      if (!this.admitting && this.knownNet6.get(this.net6High, this.net6Low) === ABSENT) {
+        // As admit(): folded rather than turned away while the writer is behind.
+        if (placed !== OWN_ROW_LATE) return this.foldRow6(t, placed === OWN_ROW_NEW);
+        this.refused++;
+        return -1;
+      }
+    }
+    // The network's text is made only for its first row (a later hour's row has the same key).
+    const key = i !== undefined ? keyOf(this.b, i) : ipv6NetworkText(this.scratch, this.options.ipv6PrefixLength);
+    const row = this.startRow(key, t);
+    this.openNet6.set(this.net6High, this.net6Low, row);
+    return row;
+  }
+
+  /**
+   * Whether the event's row is kept by its IPv6 network's words: an IPv6 address (not an
+   * IPv4-mapped one in dotted form, kept by its IPv4 address) with ipv6PrefixLength ≤ 64. Its
+   * groups are left in `scratch`, the network's words in net6High and net6Low.
+   */
+  private net6Of(e: PacketEvent): boolean {
+    const address = e.srcIp;
+    if (!this.net6Indexed || e.family === 4 || address.indexOf(':') < 0) return false;
+    if (address.startsWith('::ffff:') && address.indexOf('.') > 0) return false;
+    const g = this.scratch;
+    if (!parseIPv6(address, g)) return false;
+    this.net6High = ((g[0]! << 16) | g[1]!) & this.net6HighMask;
+    this.net6Low = ((g[2]! << 16) | g[3]!) & this.net6LowMask;
+    return true;
+  }
+
+  /** The key a source's row is kept by (but net6Of()'s): its address, an IPv4-mapped address's IPv4 one, or its IPv6 network. */
   private rowKey(e: PacketEvent): string {
     const address = e.srcIp;
     if (e.family === 4 || address.indexOf(':') < 0) return address;
@@ -427,17 +497,26 @@ export class Sightings implements EventRecorder {
   private overflow(e: PacketEvent): number {
     const address = e.srcIp;
     if (address === '') return -1;
+    if (this.net6Of(e)) {
+      const shared = this.openNet6.get(this.net6High, this.net6Low);
+      if (shared !== ABSENT && this.inHour(shared, e.time)) return shared;
+      const placed = this.options.foldAfter > 0 ? this.newAndFolded(hashWords(this.net6High, this.net6Low), -1, e.time) : OWN_ROW_LATE;
+      if (placed !== OWN_ROW_LATE) return this.foldRow6(e.time, placed !== OWN_ROW_SEEN);
+      this.refused++;
+      return -1;
+    }
     const key = this.rowKey(e);
     if (key !== address) {
       const shared = this.networks.get(key);
       if (shared !== undefined && this.inHour(shared, e.time)) return shared;
     }
-    const placed = this.options.foldAfter > 0 ? this.newAndFolded(key, e.time) : OWN_ROW_LATE;
+    const v4 = ipv4Number(key);
+    const placed = this.options.foldAfter > 0 ? this.newAndFolded(v4 >= 0 ? v4 : hashText(key), v4, e.time) : OWN_ROW_LATE;
     if (placed === OWN_ROW_LATE) {
       this.refused++;
       return -1;
     }
-    return this.foldRow(address, e.time, ipv4Number(key), placed !== OWN_ROW_SEEN);
+    return this.foldRow(address, e.time, v4, placed !== OWN_ROW_SEEN);
   }
 
   /**
@@ -459,16 +538,15 @@ export class Sightings implements EventRecorder {
   }
 
   /**
-   * Whether the source `key`, with no row pending, is new to its hour and past the hour's
-   * foldAfter sources (then it goes into its network's row): its IPv4 address as a number (-1 for
-   * IPv6), else one of the OWN_ROW_* reasons. Counts the hour's new sources.
+   * Whether a source with no row pending (`hash`: its IPv4 address `v4` as a number, else a hash of
+   * its key) is new to its hour and past the hour's foldAfter sources (then it goes into its
+   * network's row): `v4` (-1 for IPv6), else one of the OWN_ROW_* reasons. Counts the hour's new sources.
    */
-  private newAndFolded(key: string, t: number): number {
+  private newAndFolded(hash: number, v4: number, t: number): number {
     const hour = hourOf(t);
     if (hour < this.seenHour) return OWN_ROW_LATE;
     if (hour > this.seenHour) this.enterHour(hour);
-    const v4 = ipv4Number(key);
-    const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(v4 >= 0 ? v4 : hashText(key));
+    const seen = (this.seen ??= new SeenFilter(SEEN_FILTER_LOG2_BITS)).testAndAdd(hash);
     if (seen) return OWN_ROW_SEEN;
     this.sourcesThisHour++;
     if (this.sourcesThisHour <= this.options.foldAfter) return OWN_ROW_NEW;
@@ -494,25 +572,30 @@ export class Sightings implements EventRecorder {
    * `refused`) for an IPv6 address that cannot be read, which the decoder does not let through.
    */
   private foldRow(address: string, t: number, v4: number, newSource: boolean): number {
-    let i: number;
-    if (v4 >= 0) {
-      const slot = v4 >>> (32 - FOLD_IPV4_BITS);
-      i = this.ipv4Folds[slot]!;
-      if (i === NONE) {
-        i = this.ipv4Folds[slot] = this.startRow(`${slot}.0.0.0/${FOLD_IPV4_BITS}`, t);
-        this.foldRows++;
-      }
-    } else {
-      const groups = this.scratch;
-      if (!parseIPv6(address, groups)) {
+    if (v4 < 0) {
+      if (!parseIPv6(address, this.scratch)) {
         this.refused++;
         return -1;
       }
-      // By number: no network text is made for a packet, only for a new row.
-      const network = groups[0]! * 0x10000 + groups[1]!;
-      const found = this.ipv6Folds.get(network);
-      if (found !== undefined) i = found;
-      else if (this.ipv6Folds.size < MAX_IPV6_FOLD_NETWORKS) {
+      return this.foldRow6(t, newSource);
+    }
+    const slot = v4 >>> (32 - FOLD_IPV4_BITS);
+    let i = this.ipv4Folds[slot]!;
+    if (i === NONE) {
+      i = this.ipv4Folds[slot] = this.startRow(`${slot}.0.0.0/${FOLD_IPV4_BITS}`, t);
+      this.foldRows++;
+    }
+    return this.countFolded(i, newSource);
+  }
+
+  /** foldRow() of the IPv6 address whose groups are in `scratch`. */
+  private foldRow6(t: number, newSource: boolean): number {
+    const groups = this.scratch;
+    // By number: no network text is made for a packet, only for a new row.
+    const network = groups[0]! * 0x10000 + groups[1]!;
+    let i = this.ipv6Folds.get(network);
+    if (i === undefined) {
+      if (this.ipv6Folds.size < MAX_IPV6_FOLD_NETWORKS) {
         i = this.startRow(ipv6NetworkText(groups, FOLD_IPV6_BITS), t);
         this.ipv6Folds.set(network, i);
         this.foldRows++;
@@ -525,6 +608,11 @@ export class Sightings implements EventRecorder {
         }
       }
     }
+    return this.countFolded(i, newSource);
+  }
+
+  /** Row i, a fold row, with one more source in it when `newSource`. */
+  private countFolded(i: number, newSource: boolean): number {
     if (newSource) {
       this.b.folded[i] = this.b.folded[i]! + 1;
       this.foldedSources++;

@@ -18,7 +18,7 @@ import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js
 import { pourSsh } from './scans.js';
 import { addressSlot, ipv4Number, ipv6Network, ipv6NetworkText, parseIPv6 } from '../util/ip.js';
 import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
-import { Network64Index } from '../util/network64-index.js';
+import { Network64Index, network64Masks } from '../util/network64-index.js';
 import type { TrackOptions } from './options.js';
 
 /** Slots per window. */
@@ -746,8 +746,9 @@ export class SourceTable {
     for (const port of options.sshPorts) this.isSshPort[port] = 1;
     const bits = options.ipv6PrefixLength;
     this.net6Indexed = bits <= 64;
-    this.net6HighMask = bits >= 32 ? -1 : ~(0xffffffff >>> bits);
-    this.net6LowMask = bits >= 64 ? -1 : bits <= 32 ? 0 : ~(0xffffffff >>> (bits - 32));
+    const masks = network64Masks(bits);
+    this.net6HighMask = masks.high;
+    this.net6LowMask = masks.low;
   }
 
   /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */

@@ -9,6 +9,14 @@
 import { mix32 } from './hash.js';
 import { ABSENT } from './ipv4-index.js';
 
+/**
+ * The masks of a /bits network's (bits 0 … 64) two words: of the address's first 32 bits and of
+ * its next 32.
+ */
+export function network64Masks(bits: number): { high: number; low: number } {
+  return { high: bits >= 32 ? -1 : ~(0xffffffff >>> bits), low: bits >= 64 ? -1 : bits <= 32 ? 0 : ~(0xffffffff >>> (bits - 32)) };
+}
+
 /** Slots a new index has; it doubles when half full. */
 const INITIAL_SLOTS = 1024;
 /** Int32s per slot: the key's two words and value + 1 (0: a free slot). */

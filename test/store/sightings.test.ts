@@ -3,6 +3,7 @@ import { NONE, TCP_ACK, TCP_SYN, type PacketEvent, type RecorderSlot } from '../
 import { batchRows, type BatchRow, type SightingBatch } from '../../src/store/batch.js';
 import { historyOptions, type HistoryOptions } from '../../src/store/options.js';
 import { FOLD_IPV4_BITS, FOLD_IPV6_WIDE_BITS, MAX_IPV6_FOLD_NETWORKS, Sightings, hourOf } from '../../src/store/sightings.js';
+import { ipv6Network } from '../../src/util/ip.js';
 import { HOUR, T0, packet } from './helpers.js';
 
 function recorder(overrides: Partial<HistoryOptions> = {}): { s: Sightings; batches: SightingBatch[]; rows: () => BatchRow[] } {
@@ -168,6 +169,36 @@ describe('sightings recorder', () => {
       ['2001:db8::/64', T0, 2],
       ['2001:db8::/64', T0 + HOUR, 2],
     ]);
+  });
+
+  it("keeps an IPv6 network's rows as it keeps an IPv4 source's: over hours, late events, early hand-overs and a writer behind", () => {
+    // Each /64 (any address in it) stands for one IPv4 address: both recorders keep the same rows.
+    const options = { maxPendingSources: 40, foldAfter: 0 };
+    const v6 = recorder(options);
+    const v4 = recorder(options);
+    let seed = 7;
+    const random = (n: number): number => Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * n);
+    for (let k = 0; k < 20_000; k++) {
+      if (k % 1500 === 0) v6.s.admitting = v4.s.admitting = random(3) !== 0;
+      const network = random(120);
+      const half = random(3);
+      const time = T0 + Math.floor(k / 5000) * HOUR + random(1000) - (random(50) === 0 ? HOUR : 0);
+      const spec = { time, dport: random(30), verdict: random(4) === 0 ? ('allowed' as const) : ('blocked' as const) };
+      v6.s.record(packet({ ...spec, src: `2001:db8:${network.toString(16)}:${half}:${random(65536).toString(16)}::${random(9)}` }), NONE);
+      v4.s.record(packet({ ...spec, src: `10.${half}.0.${network}` }), NONE);
+    }
+    v6.s.flush();
+    v4.s.flush();
+    // The IPv4 address of 10.X.0.N is the network 2001:db8:N:X::/64.
+    const named = (r: BatchRow): BatchRow => {
+      const [, x, , n] = r.key.split('.').map(Number);
+      return { ...r, key: ipv6Network(`2001:db8:${n!.toString(16)}:${x!}::`, 64, new Uint16Array(8))! };
+    };
+    expect(v6.s.refused).toBe(v4.s.refused);
+    expect(v6.s.refused).toBeGreaterThan(0);
+    expect(v6.batches.map((b) => b.rows)).toEqual(v4.batches.map((b) => b.rows));
+    expect(v6.batches.length).toBeGreaterThan(5);
+    expect(v6.rows()).toEqual(v4.rows().map(named));
   });
 
   it('keeps IPv4-mapped IPv6 sources as their IPv4 address', () => {
