@@ -28,6 +28,8 @@ const installed = join(prefix, 'lib', 'node_modules', 'nfwatch');
 let tarball = '';
 let files: string[] = [];
 let tarballBytes = 0;
+/** What `npm install -g` of the tarball printed. */
+let installOutput = '';
 const NOBODY = 65534;
 /** Debian's adm group: ulogd's log directory is group adm (the systemd unit's user is in it). */
 const ADM_GID = Number(/^adm:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1] ?? 4);
@@ -66,7 +68,8 @@ beforeAll(() => {
   // The dependencies come from the npm cache where it has them (npm ci filled it), else the registry.
   // better-sqlite3 compiles its SQLite with node-gyp here (no prebuilt binary is fetched): minutes
   // on a busy 2-core machine.
-  run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], tmp, 480_000);
+  const install = run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], tmp, 480_000);
+  installOutput = install.stdout + install.stderr;
 }, 600_000);
 
 describe('npm pack and npm install -g of the tarball', () => {
@@ -95,6 +98,13 @@ describe('npm pack and npm install -g of the tarball', () => {
     expect(files.filter((f) => /^(test|scripts|demo)\/|^src\/.*\.ts$|^dist\/(bench|demo)\//.test(f))).toEqual([]);
     expect(tarballBytes).toBeLessThan(1024 * 1024);
     console.log(`npm pack: ${files.length} files, ${tarballBytes} bytes`);
+  });
+
+  it("installs no package that needs another Node than package.json's (npm's EBADENGINE warning)", () => {
+    // A global install resolves the dependencies afresh (the lockfile is not packed): what the
+    // engines spec checks of the lockfile, checked here of what an admin gets.
+    expect(installOutput).toMatch(/added \d+ packages/);
+    expect(installOutput.split('\n').filter((line) => line.includes('EBADENGINE'))).toEqual([]);
   });
 
   it('installs a working nfwatch bin: --version from another directory', () => {
