@@ -145,7 +145,7 @@ function addTo<T>(set: T[], value: T, cap: number): boolean {
 export class Sightings implements EventRecorder {
   /** Row of each source address as logged; the addresses of one IPv6 network share rows. */
   private open = new AddressRows();
-  /** The current row of each IPv6 network (and IPv4-mapped address), by its key. */
+  /** The current row of each IPv6 network of more than 64 bits (and IPv4-mapped address), by its key. */
   private networks = new Map<string, number>();
   /**
    * The current row of each IPv6 network of up to 64 bits (net6Of()), by its two words: an IPv6
