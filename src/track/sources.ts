@@ -731,8 +731,6 @@ export class SourceTable {
   private readonly isSshPort: Uint8Array;
   private readonly rows = new RowPool();
   private readonly ipv6Groups = new Uint16Array(8);
-  private lastIpv6Address = '';
-  private lastIpv6Source = '';
   /** The last source removed, reused for the next new one (see SourceState.reset). */
   private spare: SourceState | null = null;
 
@@ -855,13 +853,9 @@ export class SourceTable {
     this.byRow[s.row] = s;
   }
 
-  /** The network an IPv6 source address is tracked as (the last answer is kept: packets come in runs). */
+  /** The network an IPv6 source address is tracked as (ipv6Network remembers its last answer: packets come in runs). */
   private ipv6Source(address: string): string {
-    if (address === this.lastIpv6Address) return this.lastIpv6Source;
-    const network = ipv6Network(address, this.options.ipv6PrefixLength, this.ipv6Groups) ?? address;
-    this.lastIpv6Address = address;
-    this.lastIpv6Source = network;
-    return network;
+    return ipv6Network(address, this.options.ipv6PrefixLength, this.ipv6Groups) ?? address;
   }
 
   /** The source of `key`, seen at `time`: a known one touched, else a new one. */

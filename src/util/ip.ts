@@ -157,13 +157,24 @@ export function isLoopbackName(name: string): boolean {
   return v4 >= 0 && v4 >>> 24 === 127;
 }
 
+/** The last address and prefix length ipv6Network() answered, and its answer. */
+let lastNetworkAddress = '';
+let lastNetworkBits = -1;
+let lastNetwork: string | null = null;
+
 /**
  * The /bits network of an IPv6 address as text ("2001:db8:1:2::/64"), or null when `address` is
- * not IPv6. `scratch` holds the parsed groups (8 entries; reused by the caller).
+ * not IPv6. `scratch` is room for the parsed groups (8 entries; reused by the caller, its contents
+ * undefined after). The last answer is remembered: with networks longer than 64 bits the tracker
+ * and the history each ask for a packet's (shorter ones they find by number).
  */
 export function ipv6Network(address: string, bits: number, scratch: Uint16Array): string | null {
-  if (address.indexOf(':') < 0 || !parseIPv6(address, scratch)) return null;
-  return ipv6NetworkText(scratch, bits);
+  if (address === lastNetworkAddress && bits === lastNetworkBits) return lastNetwork;
+  const network = address.indexOf(':') < 0 || !parseIPv6(address, scratch) ? null : ipv6NetworkText(scratch, bits);
+  lastNetworkAddress = address;
+  lastNetworkBits = bits;
+  lastNetwork = network;
+  return network;
 }
 
 /**

@@ -74,6 +74,18 @@ describe('the network an IPv6 source is tracked as', () => {
     expect(ipv6Network('198.18.0.1', 64, g)).toBeNull();
     expect(ipv6Network('not:an:address', 64, g)).toBeNull();
   });
+  it('answers alike asked again, at another prefix length or in any order (it remembers the last answer)', () => {
+    const asked: Array<[string, number, string | null]> = [
+      ['2001:db8:1:2:a:b:c:d', 96, '2001:db8:1:2:a:b::/96'],
+      ['2001:db8:1:2:a:b:c:d', 96, '2001:db8:1:2:a:b::/96'],
+      ['2001:db8:1:2:a:b:c:d', 64, '2001:db8:1:2::/64'],
+      ['198.18.0.1', 64, null],
+      ['2001:db8:1:2:a:b:c:d', 96, '2001:db8:1:2:a:b::/96'],
+      [['2001', 'db8', '1', '2', 'a', 'b', 'c', 'e'].join(':'), 96, '2001:db8:1:2:a:b::/96'],
+      ['2001:db8:1:2:a:c:c:d', 96, '2001:db8:1:2:a:c::/96'],
+    ];
+    for (const [address, bits, network] of asked) expect(ipv6Network(address, bits, g), `${address} /${bits}`).toBe(network);
+  });
   it('writes the same network from an address already parsed (ipv6NetworkText), and an address alone (ipv6Text)', () => {
     for (const address of ['2001:db8:1:2:a:b:c:d', '2001:0:0:1:0:0:0:1', 'fd00:6e66::2', '::1', '1::', '2a00:0:0:1:0:0:2:3']) {
       for (const bits of [12, 32, 48, 64, 128]) {
