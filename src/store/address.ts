@@ -1,7 +1,7 @@
 // A stored source as a number, and a searched address or CIDR as a range of such numbers, so an
 // address filter is one indexed BETWEEN: IPv4 as an unsigned 32-bit integer, an IPv6 network as
 // its 16 bytes (blobs compare bytewise, which is numeric order for equal lengths). Pure.
-import { parseCidr, parseIPv4, parseIPv6 } from '../util/ip.js';
+import { maskIpv6Groups, parseCidr, parseIPv4, parseIPv6 } from '../util/ip.js';
 
 export type AddressValue = number | Buffer;
 
@@ -41,7 +41,7 @@ export function addressRange(text: string, ipv6PrefixLength: number): { low: Add
   if (c.family === 4) return ipv4Range(c.v4, bits);
   if (bits > ipv6PrefixLength) {
     bits = ipv6PrefixLength;
-    v6 = masked(v6, bits);
+    v6 = maskIpv6Groups(v6, bits, new Uint16Array(8));
   }
   const high = new Uint16Array(8);
   for (let g = 0; g < 8; g++) {
@@ -74,11 +74,3 @@ function ipv4Range(network: number, bits: number): { low: number; high: number }
   return { low, high: low + size - 1 };
 }
 
-function masked(v6: Uint16Array, bits: number): Uint16Array {
-  const out = new Uint16Array(8);
-  for (let g = 0; g < 8; g++) {
-    const keep = Math.max(0, Math.min(16, bits - g * 16));
-    out[g] = keep === 0 ? 0 : v6[g]! & (0xffff << (16 - keep)) & 0xffff;
-  }
-  return out;
-}

@@ -182,10 +182,7 @@ export function ipv6Network(address: string, bits: number, scratch: Uint16Array)
  * `bits` in place.
  */
 export function ipv6NetworkText(groups: Uint16Array, bits: number): string {
-  for (let g = 0; g < 8; g++) {
-    const keep = Math.max(0, Math.min(16, bits - g * 16));
-    groups[g] = keep === 0 ? 0 : groups[g]! & (0xffff << (16 - keep)) & 0xffff;
-  }
+  maskIpv6Groups(groups, bits, groups);
   const parts = TEXT_PARTS;
   parts.length = 0;
   pushAddress(parts, groups);
@@ -193,6 +190,15 @@ export function ipv6NetworkText(groups: Uint16Array, bits: number): string {
   // Joined, the text is one flat string; concatenated, it was a tree of a dozen pieces, and a
   // tracked source keeps it as its address (100,000 IPv6 sources: 19 MB more heap).
   return parts.join('');
+}
+
+/** Eight IPv6 groups with all but their first `bits` bits zero, into `out` (which may be `groups`); returns `out`. */
+export function maskIpv6Groups(groups: Uint16Array, bits: number, out: Uint16Array): Uint16Array {
+  for (let g = 0; g < 8; g++) {
+    const keep = Math.max(0, Math.min(16, bits - g * 16));
+    out[g] = keep === 0 ? 0 : groups[g]! & (0xffff << (16 - keep)) & 0xffff;
+  }
+  return out;
 }
 
 /** Eight IPv6 groups as RFC 5952 text ("2001:db8::1"), as inet_ntop writes them. */
@@ -286,10 +292,7 @@ export function parseCidr(text: string): Cidr | null {
   if (!parseIPv6(addr, v6)) return null;
   if (bits > 128) return null;
   if (bits < 0) bits = 128;
-  for (let g = 0; g < 8; g++) {
-    const keep = Math.max(0, Math.min(16, bits - g * 16));
-    v6[g] = keep === 0 ? 0 : (v6[g]! & (0xffff << (16 - keep))) & 0xffff;
-  }
+  maskIpv6Groups(v6, bits, v6);
   return { family: 6, v4: 0, v6, bits, text: `${Array.from(v6, (x) => x.toString(16)).join(':')}/${bits}` };
 }
 
