@@ -31,7 +31,7 @@
 import { NONE, type EventRecorder, type GeoInfo, type OwnerInfo, type PacketEvent, type RecorderSlot } from '../pipeline/types.js';
 import { ipv4Number, ipv6Network, ipv6NetworkText, parseIPv6 } from '../util/ip.js';
 import { ABSENT } from '../util/ipv4-index.js';
-import { Network64Index, network64Masks } from '../util/network64-index.js';
+import { Network64Index, Network64Key } from '../util/network64-index.js';
 import {
   F_FINGERPRINTS_FULL, F_HOSTS_CAPPED, F_OS_FULL, F_OWN_ROW, F_PORTS_CAPPED, F_TOOLS_FULL, F_WINDOWS_FULL, KEY_CHUNK, More, emptyBatch, grow, keyOf,
   type SightingBatch,
@@ -157,13 +157,10 @@ export class Sightings implements EventRecorder {
   private known = new AddressRows();
   private knownNetworks = new Map<string, number>();
   private knownNet6 = new Network64Index();
-  /** Whether IPv6 rows are kept by their network's words (ipv6PrefixLength ≤ 64), and the words' masks. */
+  /** Whether IPv6 rows are kept by their network's words (ipv6PrefixLength ≤ 64). */
   private readonly net6Indexed: boolean;
-  private readonly net6HighMask: number;
-  private readonly net6LowMask: number;
   /** The network net6Of() last found, as two words. */
-  private net6High = 0;
-  private net6Low = 0;
+  private readonly net6: Network64Key;
   private b!: SightingBatch;
   /** What a RecorderSlot holds for row i of the pending batch: rowBase + i (nextRowBase); 0: slots are not used. */
   private rowBase = 0;
@@ -230,9 +227,7 @@ export class Sightings implements EventRecorder {
   ) {
     const names = options.sourceNames;
     this.net6Indexed = options.ipv6PrefixLength <= 64;
-    const masks = network64Masks(options.ipv6PrefixLength);
-    this.net6HighMask = masks.high;
-    this.net6LowMask = masks.low;
+    this.net6 = new Network64Key(options.ipv6PrefixLength);
     this.gate = new Float64Array(names.length).fill(-Infinity);
     this.stored = new Float64Array(names.length).fill(NONE);
     this.skippedOf = new Float64Array(names.length);
@@ -260,7 +255,7 @@ export class Sightings implements EventRecorder {
     let renew = i < 0 || i >= this.b.rows;
     if (renew) {
       if (e.family === 6 && this.net6Of(e)) {
-        const row = this.openNet6.get(this.net6High, this.net6Low);
+        const row = this.openNet6.get(this.net6.high, this.net6.low);
         i = row === ABSENT ? undefined : row;
       } else i = this.mayHaveRow(e.srcIp, t) ? this.open.get(e.srcIp) : undefined;
     }
@@ -438,17 +433,17 @@ export class Sightings implements EventRecorder {
   }
 
   /**
-   * admit() for an event whose row is its IPv6 network's (net6Of(), the network in net6High and
-   * net6Low): `i` is the network's current row, of another hour (or undefined for none).
+   * admit() for an event whose row is its IPv6 network's (net6Of(), the network in `net6`): `i`
+   * is the network's current row, of another hour (or undefined for none).
    */
   private admitNet6(t: number, i: number | undefined): number {
     if (i === undefined) {
       let placed = OWN_ROW_LATE;
       if (this.options.foldAfter > 0) {
-        placed = this.newAndFolded(hashWords(this.net6High, this.net6Low), -1, t);
+        placed = this.newAndFolded(hashWords(this.net6.high, this.net6.low), -1, t);
         if (placed === -1) return this.foldRow6(t, true);
       }
-      if (!this.admitting && this.knownNet6.get(this.net6High, this.net6Low) === ABSENT) {
+      if (!this.admitting && this.knownNet6.get(this.net6.high, this.net6.low) === ABSENT) {
         // As admit(): folded rather than turned away while the writer is behind.
         if (placed !== OWN_ROW_LATE) return this.foldRow6(t, placed === OWN_ROW_NEW);
         this.refused++;
@@ -458,14 +453,14 @@ export class Sightings implements EventRecorder {
     // The network's text is made only for its first row (a later hour's row has the same key).
     const key = i !== undefined ? keyOf(this.b, i) : ipv6NetworkText(this.scratch, this.options.ipv6PrefixLength);
     const row = this.startRow(key, t);
-    this.openNet6.set(this.net6High, this.net6Low, row);
+    this.openNet6.set(this.net6.high, this.net6.low, row);
     return row;
   }
 
   /**
    * Whether the event's row is kept by its IPv6 network's words: an IPv6 address (not an
    * IPv4-mapped one in dotted form, kept by its IPv4 address) with ipv6PrefixLength ≤ 64. Its
-   * groups are left in `scratch`, the network's words in net6High and net6Low.
+   * groups are left in `scratch`, the network's words in `net6`.
    */
   private net6Of(e: PacketEvent): boolean {
     const address = e.srcIp;
@@ -473,8 +468,7 @@ export class Sightings implements EventRecorder {
     if (address.startsWith('::ffff:') && address.indexOf('.') > 0) return false;
     const g = this.scratch;
     if (!parseIPv6(address, g)) return false;
-    this.net6High = ((g[0]! << 16) | g[1]!) & this.net6HighMask;
-    this.net6Low = ((g[2]! << 16) | g[3]!) & this.net6LowMask;
+    this.net6.take(g);
     return true;
   }
 
@@ -498,9 +492,9 @@ export class Sightings implements EventRecorder {
     const address = e.srcIp;
     if (address === '') return -1;
     if (this.net6Of(e)) {
-      const shared = this.openNet6.get(this.net6High, this.net6Low);
+      const shared = this.openNet6.get(this.net6.high, this.net6.low);
       if (shared !== ABSENT && this.inHour(shared, e.time)) return shared;
-      const placed = this.options.foldAfter > 0 ? this.newAndFolded(hashWords(this.net6High, this.net6Low), -1, e.time) : OWN_ROW_LATE;
+      const placed = this.options.foldAfter > 0 ? this.newAndFolded(hashWords(this.net6.high, this.net6.low), -1, e.time) : OWN_ROW_LATE;
       if (placed !== OWN_ROW_LATE) return this.foldRow6(e.time, placed !== OWN_ROW_SEEN);
       this.refused++;
       return -1;

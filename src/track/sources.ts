@@ -18,7 +18,7 @@ import { NO_FULL_EPOCH, NO_MIN_EPOCH, PortWindowSet } from './port-window-set.js
 import { pourSsh } from './scans.js';
 import { addressSlot, ipv4Number, ipv6Network, ipv6NetworkText, parseIPv6 } from '../util/ip.js';
 import { ABSENT, Ipv4Index } from '../util/ipv4-index.js';
-import { Network64Index, network64Masks } from '../util/network64-index.js';
+import { Network64Index, Network64Key } from '../util/network64-index.js';
 import type { TrackOptions } from './options.js';
 
 /** Slots per window. */
@@ -710,8 +710,7 @@ export class SourceTable {
    */
   private readonly v6Rows = new Network64Index();
   private readonly net6Indexed: boolean;
-  private readonly net6HighMask: number;
-  private readonly net6LowMask: number;
+  private readonly net6Key: Network64Key;
   private readonly byAddress = new Map<string, SourceState>();
   /**
    * In front of those, direct-mapped by addressSlot(): a source whose key is found here costs
@@ -744,9 +743,7 @@ export class SourceTable {
     for (const port of options.sshPorts) this.isSshPort[port] = 1;
     const bits = options.ipv6PrefixLength;
     this.net6Indexed = bits <= 64;
-    const masks = network64Masks(bits);
-    this.net6HighMask = masks.high;
-    this.net6LowMask = masks.low;
+    this.net6Key = new Network64Key(bits);
   }
 
   /** Takes a source out of the table, gives its row back and keeps its object for the next new source. */
@@ -830,8 +827,9 @@ export class SourceTable {
    */
   private findIpv6(address: string, time: number, epoch: number): SourceState {
     const g = this.ipv6Groups;
-    const high = ((g[0]! << 16) | g[1]!) & this.net6HighMask;
-    const low = ((g[2]! << 16) | g[3]!) & this.net6LowMask;
+    this.net6Key.take(g);
+    const high = this.net6Key.high;
+    const low = this.net6Key.low;
     const row = this.v6Rows.get(high, low);
     const known = row === ABSENT ? undefined : this.byRow[row];
     if (known !== undefined && known !== null) {

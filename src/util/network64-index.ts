@@ -10,11 +10,24 @@ import { mix32 } from './hash.js';
 import { ABSENT } from './ipv4-index.js';
 
 /**
- * The masks of a /bits network's (bits 0 … 64) two words: of the address's first 32 bits and of
- * its next 32.
+ * The network an IPv6 address is in, of `bits` (64 or fewer), as this index's key: take() sets
+ * `high` and `low` from the address's eight groups (the tracker's and the history's IPv6 sources).
  */
-export function network64Masks(bits: number): { high: number; low: number } {
-  return { high: bits >= 32 ? -1 : ~(0xffffffff >>> bits), low: bits >= 64 ? -1 : bits <= 32 ? 0 : ~(0xffffffff >>> (bits - 32)) };
+export class Network64Key {
+  high = 0;
+  low = 0;
+  private readonly highMask: number;
+  private readonly lowMask: number;
+
+  constructor(bits: number) {
+    this.highMask = bits >= 32 ? -1 : ~(0xffffffff >>> bits);
+    this.lowMask = bits >= 64 ? -1 : bits <= 32 ? 0 : ~(0xffffffff >>> (bits - 32));
+  }
+
+  take(groups: Uint16Array): void {
+    this.high = ((groups[0]! << 16) | groups[1]!) & this.highMask;
+    this.low = ((groups[2]! << 16) | groups[3]!) & this.lowMask;
+  }
 }
 
 /** Slots a new index has; it doubles when half full. */
