@@ -14,7 +14,9 @@
 //
 // ulogd writes its keys in the same order on every line of a kind, so each key is first compared
 // with the one that followed the previous key last time (or the time before: lines of two kinds
-// interleave), four bytes at a time together with its `": `; only a miss looks the key up by name.
+// interleave), four or eight bytes at a time together with the `": ` ulogd writes after it (or
+// the `":` of compact JSON, as `jq -c` writes it, once a line had it); only a miss looks the key up
+// by name.
 // A string value is first compared with the key's previous one, four bytes at a time: when it is
 // that one again its bytes need no other look. Else they are checked four at a time, then looked up
 // among the key's values seen before; only a value not seen lately becomes a new string (and only
@@ -87,8 +89,8 @@ const MAX_KEYS = FIELD_NAMES.length + MAX_LEARNED_KEYS;
 // The decoder keys a line set are kept as the bits of two 32-bit numbers (LineScanner.heldLow).
 if (FIELD_NAMES.length > 64) throw new Error('the line scanner holds at most 64 decoder keys');
 /**
- * Bytes a remembered key spans with its closing quote and `: ` at most (the keys of ulogd's own
- * plugins are under 32 bytes); a longer one is looked up by name each time.
+ * Bytes a remembered key spans with its closing quote, colon and space at most (the keys of ulogd's
+ * own plugins are under 32 bytes); a longer one is looked up by name each time.
  */
 const MAX_KEY_SPAN = 64;
 const KEY_WORDS = MAX_KEY_SPAN / 8;
@@ -141,7 +143,7 @@ export class LineScanner {
    */
   private readonly keyWords = new Float64Array(MAX_KEYS * KEY_WORDS);
   private readonly keyShortWords = new Int32Array(MAX_KEYS * 2);
-  /** Per key id, its length with its closing quote and ulogd's `: ` after it. */
+  /** Per key id, its length with its closing quote, the colon after it and the space after that, if any. */
   private readonly keySpans = new Int32Array(MAX_KEYS);
   /**
    * The decoder keys `into` holds from the last line read, as bits by id (FIELD_NAMES has at most
@@ -154,7 +156,7 @@ export class LineScanner {
   private tidy: Fields | null = null;
 
   constructor() {
-    for (const name of FIELD_NAMES) this.remember(Buffer.from(name, 'latin1'));
+    for (const name of FIELD_NAMES) this.remember(Buffer.from(name, 'latin1'), true, this.keys++);
     // A line in another buffer than the last one's (the line that spans two reads is handed over
     // in a buffer of its own) takes the `viewed` branch of scan(). Its first call takes it before
     // V8 keeps feedback for the function, and V8 compiles scan() within the first read: the first
@@ -165,26 +167,30 @@ export class LineScanner {
   }
 
   /**
-   * Gives the next id to a key and keeps the words that predict it: its bytes, its closing quote
-   * and ulogd's `: ` after it as little-endian words, one per whole eight bytes, then the last
-   * eight, read as doubles; a key spanning fewer than eight bytes as its first and last four. The
-   * empty key's word starts at its opening quote.
+   * Keeps the words that predict key `id`: its bytes, its closing quote, the colon after it and
+   * (`spaced`) the space after that, as little-endian words, one per whole eight bytes, then the
+   * last eight, read as doubles; a key spanning fewer than eight bytes as its first and last four
+   * (a one-byte key's last four may start at its opening quote), the empty key without a space as
+   * its `":`.
    *
    * Comparing doubles is comparing their bits here: the words are of printable ASCII, so none is a
    * NaN (its top byte would be 0x7f or over) or a zero (which −0 would equal).
    */
-  private remember(key: Buffer): number {
-    const id = this.keys++;
-    const span = key.length + 3;
+  private remember(key: Buffer, spaced: boolean, id: number): number {
+    const end = spaced ? SPACED_KEY_END : KEY_END;
+    const span = key.length + end.length;
     this.keySpans[id] = span;
-    const quoted = key.length > 0 ? Buffer.concat([key, KEY_END]) : Buffer.from('"": ');
+    // From the opening quote: `"key": `.
+    const opened = Buffer.concat([KEY_START, key, end]);
     if (span >= 8) {
       const last = (span - 1) >> 3;
-      for (let w = 0; w < last; w++) this.keyWords[id * KEY_WORDS + w] = quoted.readDoubleLE(8 * w);
-      this.keyWords[id * KEY_WORDS + last] = quoted.readDoubleLE(quoted.length - 8);
+      for (let w = 0; w < last; w++) this.keyWords[id * KEY_WORDS + w] = opened.readDoubleLE(1 + 8 * w);
+      this.keyWords[id * KEY_WORDS + last] = opened.readDoubleLE(opened.length - 8);
+    } else if (span >= 3) {
+      this.keyShortWords[id * 2] = span >= 4 ? opened.readInt32LE(1) : 0;
+      this.keyShortWords[id * 2 + 1] = opened.readInt32LE(opened.length - 4);
     } else {
-      this.keyShortWords[id * 2] = quoted.readInt32LE(0);
-      this.keyShortWords[id * 2 + 1] = quoted.readInt32LE(quoted.length - 4);
+      this.keyShortWords[id * 2 + 1] = opened.readUInt16LE(1);
     }
     return id;
   }
@@ -225,7 +231,7 @@ export class LineScanner {
       const keyStart = i + 1;
       let id = this.predicted(view, keyStart, to, previous);
       if (id !== NO_KEY) {
-        // The key, its closing quote and ulogd's own `: ` after it.
+        // The key, its closing quote, its colon and the space ulogd writes after it (or none).
         i = keyStart + this.keySpans[id]!;
       } else {
         let keyEnd = keyStart;
@@ -333,6 +339,11 @@ export class LineScanner {
         i += 2;
         continue;
       }
+      if (i + 1 < to && s[i] === COMMA && s[i + 1] === QUOTE) {
+        // Compact JSON's `,"`.
+        i += 1;
+        continue;
+      }
       while (i < to && isSpace(s[i]!)) i++;
       if (i >= to) return false;
       if (s[i] === COMMA) {
@@ -425,7 +436,8 @@ export class LineScanner {
 
   /**
    * The key that followed `previous` last time, or the time before, if the bytes at keyStart are
-   * it, its closing quote and ulogd's `: ` after it (any other spacing goes the slow way).
+   * it, its closing quote, its colon and the spacing after that it had last time (any other
+   * spacing goes the slow way).
    */
   private predicted(view: DataView, keyStart: number, to: number, previous: number): number {
     const at = previous + 1;
@@ -438,11 +450,11 @@ export class LineScanner {
     return before;
   }
 
-  /** Whether the bytes at keyStart are key `id`, its closing quote and `: `. */
+  /** Whether the bytes at keyStart are key `id`, its closing quote, colon and the space after it if remembered with one. */
   private keyAt(view: DataView, keyStart: number, to: number, id: number): boolean {
     const length = this.keySpans[id]!;
     if (keyStart + length > to) return false;
-    // Whole words, the last one ending at the space (it may overlap the one before).
+    // Whole words, the last one ending at the colon or space (it may overlap the one before).
     if (length >= 8) {
       const words = this.keyWords;
       const at = id * KEY_WORDS;
@@ -450,19 +462,26 @@ export class LineScanner {
       for (let w = 0; w < last; w++) if (view.getFloat64(keyStart + 8 * w, true) !== words[at + w]) return false;
       return view.getFloat64(keyStart + length - 8, true) === words[at + last];
     }
-    // The empty key's word starts at its opening quote.
     const words = this.keyShortWords;
-    return view.getInt32(keyStart + length - 4, true) === words[2 * id + 1] && (length <= 4 || view.getInt32(keyStart, true) === words[2 * id]);
+    // A one-byte key's word starts at its opening quote (scan() found one there).
+    if (length >= 3) return view.getInt32(keyStart + length - 4, true) === words[2 * id + 1] && (length <= 4 || view.getInt32(keyStart, true) === words[2 * id]);
+    return view.getUint16(keyStart, true) === words[2 * id + 1];
   }
 
-  /** A key's id by name, learning a new one while there is room; remembers it as the successor of `previous`. */
+  /**
+   * A key's id by name, learning a new one while there is room; remembers it as the successor of
+   * `previous`, and to be predicted with the spacing after its colon this time (`: ` or `:`).
+   */
   private identify(s: Buffer, keyStart: number, keyEnd: number, previous: number): number {
     const name = latin1(s, keyStart, keyEnd);
     let id = this.idByName.get(name);
+    const spaced = s[keyEnd + 2] === SPACE;
     if (id === undefined) {
-      if (this.keys >= MAX_KEYS || name.length + 3 > MAX_KEY_SPAN) return NO_KEY;
-      id = this.remember(Buffer.from(name, 'latin1'));
+      if (this.keys >= MAX_KEYS || name.length + SPACED_KEY_END.length > MAX_KEY_SPAN) return NO_KEY;
+      id = this.remember(Buffer.from(name, 'latin1'), spaced, this.keys++);
       this.idByName.set(name, id);
+    } else if (s[keyEnd + 1] === COLON && this.keySpans[id] !== name.length + (spaced ? SPACED_KEY_END : KEY_END).length) {
+      this.remember(Buffer.from(name, 'latin1'), spaced, id);
     }
     if (this.next[previous + 1] !== id) {
       this.nextBefore[previous + 1] = this.next[previous + 1]!;
@@ -593,7 +612,9 @@ class StringTable {
   }
 }
 
-const KEY_END = Buffer.from('": ');
+const KEY_START = Buffer.from('"');
+const KEY_END = Buffer.from('":');
+const SPACED_KEY_END = Buffer.from('": ');
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 const NULL = Buffer.from('null');

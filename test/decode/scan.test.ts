@@ -325,6 +325,30 @@ describe('the line scanner', () => {
     expect(byName.mock.calls.length).toBeGreaterThan(learned);
   });
 
+  it('predicts the keys of compact JSON (as `jq -c` writes it) as it predicts ulogd\'s, after either spacing, and reads both as JSON.parse does', () => {
+    const scanner = new LineScanner();
+    const byName = vi.spyOn(scanner as unknown as { identify: (...args: unknown[]) => number }, 'identify');
+    const read = readsWith(scanner);
+    // Every real line, as ulogd spaced it and compacted; keys of every length, the empty one too.
+    const spacedLines = [...REAL_LINES.slice(0, 40), ...['', 'k', 'kk', 'kkkkk', 'kkkkkk', 'kkkkkkkkkkkkk'].map((key) => `{"${key}": 1, "src_ip": "198.51.100.7", "oob.time.sec": 1795986323}`)];
+    const compact = (text: string): string => JSON.stringify(JSON.parse(text));
+    for (const line of spacedLines) {
+      expect(compact(line)).not.toContain('": ');
+      for (const style of [compact, (text: string) => text, compact]) {
+        const text = style(line);
+        const fields = read(text);
+        expect(fields, text).not.toBeNull();
+        expect(viaBytes(Buffer.from(text)), text).toEqual(viaJson(Buffer.from(text)));
+        // The same line again: every key predicted, none looked up by name.
+        const before = byName.mock.calls.length;
+        expect(read(text), text).toEqual(fields);
+        expect(byName.mock.calls.length, text).toBe(before);
+      }
+      // Compact and spaced, the same fields.
+      expect(read(compact(line))).toEqual(read(line));
+    }
+  });
+
   it('agrees with JSON.parse on 20,000 seeded mutations of real lines', () => {
     const rng = new Rng(15);
     const pick = <T>(items: readonly T[]): T => items[rng.int(0, items.length - 1)]!;
