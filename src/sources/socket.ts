@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import type { SocketSourceConfig } from '../config/schema.js';
 import { NONE, type Checkpoint, type LineReceiver, type LineSource } from '../pipeline/types.js';
 import type { Logger } from '../util/log.js';
+import { readIntoBuffer } from './buffered-connection.js';
 import { LineSplitter } from './lines.js';
 import { errorCode, errorText } from '../util/errors.js';
 
@@ -27,6 +28,9 @@ interface Connection {
   splitter: LineSplitter;
   transport: Transport;
 }
+
+/** Bytes each connection reads into at most at a time (its own buffer, reused read after read). */
+const READ_BYTES = 256 * 1024;
 
 /** Refusals and evictions are logged at most this often (a hostile client may cause thousands). */
 const WARN_EVERY_MS = 60_000;
@@ -262,15 +266,16 @@ export class SocketSource implements LineSource {
   }
 
   private makeServer(transport: Transport): Server {
-    const server = createServer((socket) => this.accept(socket, transport));
+    // Paused until accept() reads it into a buffer of its own (readIntoBuffer).
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket, transport));
     server.on('error', (error) => this.logger.error(`listener error: ${errorText(error)}`));
     return server;
   }
 
-  private accept(socket: Socket, transport: Transport): void {
+  private accept(accepted: Socket, transport: Transport): void {
     const receiver = this.receiver;
     if (this.stopping || !receiver) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
     const limit = transport === 'unix' ? this.config.unix_max_connections : this.config.max_connections;
@@ -281,7 +286,7 @@ export class SocketSource implements LineSource {
       if (!victim) {
         this.counters.refused++;
         this.warnSometimes('refused', `refusing ${transport} connections: ${limitName} (${limit}) are open and every one has delivered lines`);
-        socket.destroy();
+        accepted.destroy();
         return;
       }
       this.counters.evicted++;
@@ -289,14 +294,15 @@ export class SocketSource implements LineSource {
       this.closeConnection(victim);
     }
     this.counters.accepted++;
-    const connection: Connection = { socket, splitter: new LineSplitter(receiver, this.index, this.options.maxLineBytes), transport };
-    this.connections.add(connection);
-    this.logger.debug(`${transport} connection accepted (${this.connections.size} open)`);
-    socket.on('data', (chunk: Buffer) => {
+    const splitter = new LineSplitter(receiver, this.index, this.options.maxLineBytes);
+    const socket = readIntoBuffer(accepted, Buffer.allocUnsafe(READ_BYTES), (chunk) => {
       if (this.stopping) return;
       this.counters.bytesRead += chunk.length;
-      connection.splitter.push(chunk, NONE);
+      splitter.push(chunk, NONE);
     });
+    const connection: Connection = { socket, splitter, transport };
+    this.connections.add(connection);
+    this.logger.debug(`${transport} connection accepted (${this.connections.size} open)`);
     socket.on('error', (error) => this.logger.debug(`connection error: ${errorText(error)}`));
     socket.on('close', () => this.closeConnection(connection));
   }
