@@ -2,11 +2,12 @@
 // Graphite listener; exact counts per verdict at their event times, the summary, the daemon's state
 // left alone.
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHUNK_BYTES } from '../../src/sources/file.js';
 import { CLI, ensureStopped, requireBuild } from '../e2e/nfwatch.js';
 import { followConfig, graphiteListener, packetLineAt, startNfwatch, tempDir, waitFor, type GraphiteListener, type Nfwatch } from '../faults/harness.js';
 
@@ -128,21 +129,22 @@ describe('nfwatch replay writes what the live daemon wrote for the same file', (
     requireBuild();
     live = await graphiteListener();
     replayed = await graphiteListener();
-    // 400 lines over 40 s of six kinds, a tenth of them up to 0.8 s out of order (NFLOG batching).
+    // 4,000 lines over 200 s of six kinds, a tenth of them up to 0.8 s out of order (NFLOG
+    // batching): ~3.5 MiB, so the replay reads the file in several chunks into its one buffer.
     const lines: string[] = [];
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 4000; i++) {
       const jitter = i % 10 === 3 ? -800 : 0;
-      lines.push(packetLineAt(base + i * 100 + jitter, FIXTURES[i % FIXTURES.length]));
+      lines.push(packetLineAt(base + i * 50 + jitter, FIXTURES[i % FIXTURES.length]));
     }
     const file = join(tmp.dir, 'ulogd.json');
     writeFileSync(file, `${lines.join('\n')}\n`);
     daemon = await startNfwatch(tmp.dir, followConfig(tmp.dir, file, live.port));
-    await waitFor('400 events from the daemon', () => (live.carbonSum(/^nfw\.events\.(allowed|blocked|unknown)\.count$/) >= 400 ? true : undefined), 20_000);
+    await waitFor('4,000 events from the daemon', () => (live.carbonSum(/^nfw\.events\.(allowed|blocked|unknown)\.count$/) >= 4000 ? true : undefined), 20_000);
     await daemon.stop();
     const config = join(tmp.dir, 'replay.toml');
     writeFileSync(config, followConfig(tmp.dir, file, replayed.port));
     await run(process.execPath, [CLI, 'replay', '--config', config, file], { timeout: 60_000 });
-    await waitFor('400 events from the replay', () => (replayed.carbonSum(/^nfw\.events\.(allowed|blocked|unknown)\.count$/) >= 400 ? true : undefined), 10_000);
+    await waitFor('4,000 events from the replay', () => (replayed.carbonSum(/^nfw\.events\.(allowed|blocked|unknown)\.count$/) >= 4000 ? true : undefined), 10_000);
   }, 90_000);
 
   afterAll(async () => {
@@ -153,6 +155,7 @@ describe('nfwatch replay writes what the live daemon wrote for the same file', (
   });
 
   it('the same value for every metric path and timestamp', () => {
+    expect(statSync(join(tmp.dir, 'ulogd.json')).size).toBeGreaterThan(2 * CHUNK_BYTES);
     const fromLive = held(live);
     expect(Object.keys(fromLive).length).toBeGreaterThan(40);
     expect(held(replayed)).toEqual(fromLive);
