@@ -2,7 +2,7 @@
 // reading ulogd's file (split into lines; split and JSON.parse every line).
 //
 //   npm run bench [-- --lines N] [--rounds N] [--corpus normal,normal100k,flood,flood6,sources100k] [--seed N] [--json FILE]
-//                 [--baseline CLI [--same-core]] [--history-off]
+//                 [--baseline CLI [--same-core]] [--history-off] [--input socket]
 //   npm run bench -- --live RATE[,RATE...] [--seconds N] [--corpus flood6]
 //
 // Batch mode generates seeded corpora of ulogd 2.0.8 JSON lines (corpus.ts) into a temp dir, then,
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CORPUS_KINDS, END_AGE_SECONDS, generateCorpus, type CorpusKind, type CorpusTruth } from './corpus.js';
-import { CLI, STEADY_FRACTION, daemonConfig, firstStart, measureDaemon, measureStartup, now, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
+import { CLI, STEADY_FRACTION, daemonConfig, firstStart, measureDaemon, measureStartup, now, type BenchInput, type Check, type DaemonMeasurement, type StartupMeasurement } from './daemon.js';
 import type { FloorMode, FloorResult } from './floor.js';
 import { runLive, type LiveResult } from './live.js';
 import type { LiveFlood } from './writer.js';
@@ -44,6 +44,9 @@ Batch mode (default): the daemon (dist/cli.js) over generated corpora, against t
   --same-core        with --baseline: also run this daemon and the baseline at once, both
                      pinned to the same CPU (taskset; the CPU alternates by round), and compare
                      their CPU seconds: both meet the same minute of a shared machine
+  --input socket     give the daemons each corpus as ulogd's socket mode does (a unix socket the
+                     daemon listens on, the corpus streamed into it) instead of the file to
+                     follow (--input file, the default); the floors read the file either way
 Live mode: the daemon following a file a writer appends flood lines to (IPv6 ones with
 --corpus flood6).
   --live RATES       lines per second, e.g. 20000,60000
@@ -63,6 +66,7 @@ interface Options {
   baseline: string | null;
   historyOff: boolean;
   sameCore: boolean;
+  input: BenchInput;
   live: number[];
   seconds: number;
 }
@@ -79,6 +83,7 @@ function parseOptions(argv: string[]): Options {
       baseline: { type: 'string' },
       'history-off': { type: 'boolean' },
       'same-core': { type: 'boolean' },
+      input: { type: 'string' },
       live: { type: 'string' },
       seconds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -99,6 +104,9 @@ function parseOptions(argv: string[]): Options {
   const corpora = (values.corpus ?? 'normal,flood').split(',').map((c) => c.trim()).filter((c) => c !== '');
   for (const c of corpora) if (!(CORPUS_KINDS as readonly string[]).includes(c)) throw new Error(`unknown corpus "${c}" (${CORPUS_KINDS.join(', ')})`);
   if (values['same-core'] && values.baseline === undefined) throw new Error('--same-core compares this build with --baseline CLI: give both');
+  const input = values.input ?? 'file';
+  if (input !== 'file' && input !== 'socket') throw new Error(`--input is file or socket, not "${input}"`);
+  if (input === 'socket' && values.live !== undefined) throw new Error('--live follows a file: --input socket is for batch mode');
   return {
     lines: int(values.lines ?? process.env.BENCH_LINES, 1_000_000, '--lines', 1000),
     rounds: int(values.rounds, 3, '--rounds', 1),
@@ -108,6 +116,7 @@ function parseOptions(argv: string[]): Options {
     baseline: values.baseline ?? null,
     historyOff: values['history-off'] ?? false,
     sameCore: values['same-core'] ?? false,
+    input,
     live: values.live === undefined ? [] : values.live.split(',').map((r) => int(r.trim(), 0, '--live rate', 1)),
     seconds: int(values.seconds, 20, '--seconds', 1),
   };
@@ -281,7 +290,7 @@ function checkConfig(dir: string): void {
 }
 
 async function batch(options: Options, tmp: string): Promise<void> {
-  out(`seed ${options.seed}; ${fmtInt(options.lines)} lines per corpus; ${options.rounds} round(s); corpora: ${options.corpora.join(', ')}`);
+  out(`seed ${options.seed}; ${fmtInt(options.lines)} lines per corpus; ${options.rounds} round(s); corpora: ${options.corpora.join(', ')}; the daemons ${options.input === 'socket' ? "read each corpus from a unix socket it is streamed into, as ulogd's socket mode writes" : 'follow each corpus file from its beginning'}`);
   checkConfig(join(tmp, 'check'));
   out('corpora (ulogd 2.0.8 JSON, Debian stacks; truth counted while generating):');
   const truths = new Map<CorpusKind, { truth: CorpusTruth; file: string }>();
@@ -306,20 +315,21 @@ async function batch(options: Options, tmp: string): Promise<void> {
   const pairs: SameCorePair[] = [];
   let allPassed = true;
 
-  const first = await firstStart(join(tmp, 'first-start'));
+  const input = options.input;
+  const first = await firstStart(join(tmp, 'first-start'), undefined, input);
   const { stateFiles } = first;
   // The baseline keeps what its own first start made (another build may keep its AS table elsewhere),
   // and its own start-up is what is subtracted from its runs.
-  const baselineFirst = options.baseline === null ? null : await firstStart(join(tmp, 'baseline-first-start'), options.baseline);
+  const baselineFirst = options.baseline === null ? null : await firstStart(join(tmp, 'baseline-first-start'), options.baseline, input);
   const baselineStartups: StartupMeasurement[] = [];
   note(`first start on an empty file and state_dir (reads the build's AS table; where it has none, parses the CSV and keeps the table in state_dir, and every run below starts with it): ready after ${fmt(first.startup.readySeconds, 2)} s, ${fmt(first.startup.cpuSeconds, 2)} s CPU, ${fmt(first.startup.peakRssKiB / 1024, 0)} MiB`);
   for (let round = 1; round <= options.rounds; round++) {
     const tag = `round ${round}/${options.rounds}`;
-    const startup = await measureStartup({ dir: join(tmp, `r${round}-startup`), file: join(tmp, `r${round}-empty.json`), stateFiles });
+    const startup = await measureStartup({ dir: join(tmp, `r${round}-startup`), file: join(tmp, `r${round}-empty.json`), input, stateFiles });
     startups.push(startup);
     note(`${tag} startup on an empty file: ready after ${fmt(startup.readySeconds, 2)} s, ${fmt(startup.cpuSeconds, 2)} s CPU, ${fmt(startup.peakRssKiB / 1024, 0)} MiB`);
     if (options.baseline !== null) {
-      const b = await measureStartup({ dir: join(tmp, `r${round}-baseline-startup`), file: join(tmp, `r${round}-baseline-empty.json`), cli: options.baseline, stateFiles: baselineFirst!.stateFiles });
+      const b = await measureStartup({ dir: join(tmp, `r${round}-baseline-startup`), file: join(tmp, `r${round}-baseline-empty.json`), input, cli: options.baseline, stateFiles: baselineFirst!.stateFiles });
       baselineStartups.push(b);
       note(`${tag} baseline startup on an empty file: ready after ${fmt(b.readySeconds, 2)} s, ${fmt(b.cpuSeconds, 2)} s CPU`);
     }
@@ -345,7 +355,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
       // Each round starts with another of them: whatever the minute after the floors favours is shared.
       const turn = (round - 1) % daemons.length;
       for (const [what, cli, extraToml, files] of [...daemons.slice(turn), ...daemons.slice(0, turn)]) {
-        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, cli, extraToml, stateFiles: files }, truth);
+        const d = await measureDaemon({ dir: join(tmp, `r${round}-${kind}-${what.replace(/\W+/g, '-')}`), file, input, cli, extraToml, stateFiles: files }, truth);
         daemonRuns.push({ corpus: kind, round, run: d });
         const r = row(kind, what);
         r.linesPerSecond.push(d.linesPerSecond);
@@ -365,8 +375,8 @@ async function batch(options: Options, tmp: string): Promise<void> {
         const cpu = (round - 1) % availableParallelism();
         const at = (what: string) => join(tmp, `r${round}-${kind}-same-core-${what}`);
         const [own, base] = await Promise.all([
-          measureDaemon({ dir: at('this'), file, stateFiles, cpu }, truth),
-          measureDaemon({ dir: at('baseline'), file, cli: options.baseline!, stateFiles: baselineFirst!.stateFiles, cpu }, truth),
+          measureDaemon({ dir: at('this'), file, input, stateFiles, cpu }, truth),
+          measureDaemon({ dir: at('baseline'), file, input, cli: options.baseline!, stateFiles: baselineFirst!.stateFiles, cpu }, truth),
         ]);
         const ownPassed = report(`${tag} ${kind} same-core this build`, own.checks);
         const passed = report(`${tag} ${kind} same-core baseline`, base.checks) && ownPassed;
@@ -437,6 +447,7 @@ async function batch(options: Options, tmp: string): Promise<void> {
     seed: options.seed,
     lines: options.lines,
     rounds: options.rounds,
+    input: options.input,
     corpora: Object.fromEntries([...truths].map(([k, v]) => [k, v.truth])),
     startup: { readySeconds: median(startups.map((s) => s.readySeconds)), cpuSeconds: startupCpu, peakRssMiB: median(startups.map((s) => s.peakRssKiB)) / 1024, runs: startups, first: first.startup },
     ...(baselineFirst === null ? {} : { baselineStartup: { cpuSeconds: baselineStartupCpu, runs: baselineStartups, first: baselineFirst.startup } }),

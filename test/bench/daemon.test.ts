@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exitCpuOf, nextPollMs } from '../../src/bench/daemon.js';
+import { daemonConfig, exitCpuOf, nextPollMs, socketPathOf } from '../../src/bench/daemon.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { stoppedLine } from '../../src/main.js';
 
 describe('the CPU of a daemon run to its exit', () => {
@@ -30,5 +31,25 @@ describe('how often the bench asks the daemon for /metrics', () => {
   it('polls at a fixed pace before any line gave a rate', () => {
     expect(nextPollMs(0, 1_000_000, 0, 500)).toBe(100);
     expect(nextPollMs(5, 1_000_000, 0, 0)).toBe(100);
+  });
+});
+
+describe("the bench daemon's configuration", () => {
+  const setup = { dir: '/tmp/bench-run', file: '/tmp/bench-run/corpus.json' };
+
+  it('follows the corpus file from its beginning by default', () => {
+    const config = parseConfigText(daemonConfig(setup, 2003, 8080));
+    expect(config.sources.file.map((f) => [f.path, f.from])).toEqual([['/tmp/bench-run/corpus.json', 'beginning']]);
+    expect(config.sources.socket).toEqual([]);
+  });
+
+  it("with input socket, listens on a unix socket in the run's directory as ulogd's socket mode needs, and follows no file", () => {
+    const socketSetup = { ...setup, input: 'socket' as const };
+    const config = parseConfigText(daemonConfig(socketSetup, 2003, 8080));
+    expect(config.sources.socket.map((s) => s.unix_path)).toEqual([socketPathOf(socketSetup)]);
+    expect(socketPathOf(socketSetup).startsWith('/tmp/bench-run/')).toBe(true);
+    expect(config.sources.file).toEqual([]);
+    // The same names as the file run: its events count under the same source.
+    expect(config.sources.socket[0]!.name).toBe('bench');
   });
 });
