@@ -286,12 +286,12 @@ export class BenchDaemon {
   }
 }
 
-/** The shipped defaults apart from paths and ports; Graphite series creation not paced (the listener is no carbon). */
 /** Where a daemon of input "socket" listens: in its run's directory. */
 export function socketPathOf(setup: DaemonSetup): string {
   return join(setup.dir, 'ulogd.sock');
 }
 
+/** The shipped defaults apart from paths and ports; Graphite series creation not paced (the listener is no carbon). */
 export function daemonConfig(setup: DaemonSetup, graphitePort: number, webPort: number): string {
   const source =
     setup.input === 'socket'
