@@ -29,8 +29,12 @@ interface Connection {
   transport: Transport;
 }
 
-/** Bytes each connection reads into at most at a time (its own buffer, reused read after read). */
-const READ_BYTES = 256 * 1024;
+/**
+ * Bytes each connection reads into at most at a time: its own buffer, reused read after read, made
+ * when it is accepted. Node's own reads are of 64 KiB: no connection holds more than before, however
+ * many a client opens up to the limits.
+ */
+const READ_BYTES = 64 * 1024;
 
 /** Refusals and evictions are logged at most this often (a hostile client may cause thousands). */
 const WARN_EVERY_MS = 60_000;
