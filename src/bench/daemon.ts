@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ASN_CACHE_FILE } from '../enrich/asn-cache.js';
 import { HISTORY_FILE } from '../store/options.js';
+import { errorCode } from '../util/errors.js';
 import type { CorpusTruth } from './corpus.js';
 import { readCpuSeconds, readPeakRssKiB } from './proc.js';
 
@@ -409,7 +410,7 @@ async function streamInto(socketPath: string, file: string): Promise<void> {
       });
     } catch (error) {
       socket.destroy();
-      const code = (error as NodeJS.ErrnoException).code;
+      const code = errorCode(error);
       if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || now() > until) throw error;
       await sleep(20);
       continue;
