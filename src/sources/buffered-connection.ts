@@ -21,10 +21,11 @@ function isStreamHandle(handle: unknown): handle is StreamHandle {
 
 /**
  * The socket to read `accepted` (paused, from a server made with `pauseOnConnect`) through: its
- * bytes go to `onBytes` as a view of `buffer`, valid until the next call. Listen for 'error' and
- * 'close', and destroy, on the socket returned.
+ * bytes go to `onBytes` as a view of the buffer `makeBuffer` gives (asked for only where the
+ * connection is read into it, not when read through 'data'), valid until the next call. Listen for
+ * 'error' and 'close', and destroy, on the socket returned.
  */
-export function readIntoBuffer(accepted: Socket, buffer: Buffer, onBytes: (bytes: Buffer) => void): Socket {
+export function readIntoBuffer(accepted: Socket, makeBuffer: () => Buffer, onBytes: (bytes: Buffer) => void): Socket {
   const holder = accepted as unknown as { _handle?: unknown };
   const handle = holder._handle;
   if (!isStreamHandle(handle)) {
@@ -33,6 +34,7 @@ export function readIntoBuffer(accepted: Socket, buffer: Buffer, onBytes: (bytes
     return accepted;
   }
   holder._handle = null;
+  const buffer = makeBuffer();
   // `handle` is how Node's own server hands an accepted handle to a Socket; `onread` is typed on connect's options.
   const options: SocketConstructorOpts & Pick<ConnectOpts, 'onread'> & { handle: StreamHandle } = {
     handle,

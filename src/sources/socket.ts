@@ -299,7 +299,7 @@ export class SocketSource implements LineSource {
     }
     this.counters.accepted++;
     const splitter = new LineSplitter(receiver, this.index, this.options.maxLineBytes);
-    const socket = readIntoBuffer(accepted, Buffer.allocUnsafe(READ_BYTES), (chunk) => {
+    const socket = readIntoBuffer(accepted, () => Buffer.allocUnsafe(READ_BYTES), (chunk) => {
       if (this.stopping) return;
       this.counters.bytesRead += chunk.length;
       splitter.push(chunk, NONE);

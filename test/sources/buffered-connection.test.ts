@@ -38,7 +38,7 @@ describe('a connection read into a buffer of its own', () => {
     let ended!: () => void;
     const end = new Promise<void>((resolve) => (ended = resolve));
     const server = createServer({ pauseOnConnect: true }, (accepted) => {
-      const socket = readIntoBuffer(accepted, buffer, (bytes) => {
+      const socket = readIntoBuffer(accepted, () => buffer, (bytes) => {
         views.push(bytes);
         // A copy: the view is valid only until the next read.
         received.push(Buffer.from(bytes));
@@ -74,7 +74,7 @@ describe('a connection read into a buffer of its own', () => {
   it('can be destroyed by its reader, which ends the connection for the client too', async () => {
     const path = socketPath();
     const server = createServer({ pauseOnConnect: true }, (accepted) => {
-      const socket = readIntoBuffer(accepted, Buffer.alloc(64), () => socket.destroy());
+      const socket = readIntoBuffer(accepted, () => Buffer.alloc(64), () => socket.destroy());
     });
     await listening(server, path);
     const client = createConnection(path);
@@ -88,8 +88,18 @@ describe('a connection read into a buffer of its own', () => {
   it("reads through 'data' as before where the accepted socket has no stream handle of Node's", () => {
     const accepted = new Socket();
     const seen: string[] = [];
-    const socket = readIntoBuffer(accepted, Buffer.alloc(64), (bytes) => seen.push(bytes.toString()));
+    let buffersMade = 0;
+    const socket = readIntoBuffer(
+      accepted,
+      () => {
+        buffersMade++;
+        return Buffer.alloc(64);
+      },
+      (bytes) => seen.push(bytes.toString()),
+    );
     expect(socket).toBe(accepted);
+    // Read through 'data': no buffer of its own is made for it.
+    expect(buffersMade).toBe(0);
     accepted.emit('data', Buffer.from('a line\n'));
     expect(seen).toEqual(['a line\n']);
     accepted.destroy();
