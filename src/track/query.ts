@@ -191,7 +191,10 @@ export class Tracker {
       }
     } else if (s.announced !== 0) s.announced = 0;
     if (e.fingerprint !== null) {
-      this.campaignTable.observe(s, e);
+      // A SYN the firewall accepted from an OS's own stack is a client of its services, in no
+      // campaign (a network's Windows clients of its web server share a fingerprint and ports): as
+      // for scans, an accepted SYN joins one only when crafted or with scan_count_allowed.
+      if (this.sourceTable.lastCounted) this.campaignTable.observe(s, e);
       this.fingerprintStats.observe(e, s.epoch);
     }
     return s;

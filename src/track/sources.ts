@@ -928,6 +928,8 @@ export class SourceTable {
 
   /** The probe technique of the packet observe() saw last (TECHNIQUES index), −1: no probe. */
   lastTechnique = -1;
+  /** Whether that packet was a probe that counted towards scans (not accepted, or crafted, or a ping; see observe()). */
+  lastCounted = false;
 
   /** Counts one packet; returns its source's state. */
   observe(e: PacketEvent): SourceState {
@@ -983,6 +985,7 @@ export class SourceTable {
 
     const technique = probeTechnique(e);
     this.lastTechnique = technique;
+    this.lastCounted = false;
     if (technique < 0) return s;
     ring[s.base + TECHNIQUES_AT + technique]!++;
     const useEpoch = s.epoch;
@@ -991,6 +994,7 @@ export class SourceTable {
     // is a sweep, a client browsing many web servers through its own TCP stack is not.
     const counts =
       verdictCounter !== C_ALLOWED || o.scanCountAllowed || technique === T_ICMP || s.tools !== null || s.sportReused(o.reuseMinTargets) || s.seqReused(o.reuseMinTargets);
+    this.lastCounted = counts;
     if (counts) {
       ring[slot + C_PROBES]!++;
       ring[totals + C_PROBES]!++;

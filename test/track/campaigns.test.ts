@@ -5,9 +5,12 @@ import { T0, packet, seqs, tracker } from './helpers.js';
 
 const SCANNER = 'ittl=128,win=16384,olen=0,df=0';
 
-/** The raw-socket SSH scanner of the port-6000 case: win 16384, no options, no DF, TTL ~103, sport 6000. */
+/**
+ * The raw-socket SSH scanner of the port-6000 case: win 16384, no options, no DF, TTL ~103, sport
+ * 6000, accepted (the SSH port is open), named by the bundled signature as the enricher names it.
+ */
 function scannerSyn(i: number, time: number, country: string) {
-  return packet({ time, src: `218.2.${i >> 8}.${(i & 255) + 1}`, sport: 6000, dport: 22, window: 16384, olen: 0, df: 0, ttl: 103, seq: 9764864, verdict: 'allowed', country });
+  return packet({ time, src: `218.2.${i >> 8}.${(i & 255) + 1}`, sport: 6000, dport: 22, window: 16384, olen: 0, df: 0, ttl: 103, seq: 9764864, verdict: 'allowed', country, tool: 'port6000-ssh-scanner' });
 }
 
 describe('campaigns', () => {
@@ -42,6 +45,37 @@ describe('campaigns', () => {
     expect(t.summary().campaigns.active).toBe(1);
     // None of the scanners did enough alone to be a scan: the campaign is what shows them.
     expect(t.summary().scans.detected).toBe(0);
+  });
+
+  it("leaves out the SYNs the firewall accepted from an OS's own stack (its services' clients), and takes the same SYNs dropped", () => {
+    // 30 Linux clients of the web server: one fingerprint, one port, every SYN accepted.
+    const client = (i: number, verdict: 'allowed' | 'blocked') =>
+      packet({ time: T0 + i * 1000, src: `203.0.${i >> 8}.${(i & 255) + 1}`, dport: 443, sport: 40000 + i, window: 64240, olen: 20, ttl: 60, verdict, os: 'linux' });
+    const accepted = tracker();
+    for (let i = 0; i < 30; i++) accepted.observe(client(i, 'allowed'));
+    expect(accepted.campaigns()).toEqual([]);
+    expect(accepted.summary().campaigns.groups).toBe(0);
+    // Their SYN window histogram still counts every SYN.
+    expect(accepted.fingerprints().byWindow).toEqual([{ window: 64240, count: 30 }]);
+
+    // The same 30 sources with their SYNs dropped: a campaign.
+    const dropped = tracker();
+    for (let i = 0; i < 30; i++) dropped.observe(client(i, 'blocked'));
+    expect(dropped.campaigns().map((c) => [c.fingerprint, c.ports, c.sources])).toEqual([['ittl=64,win=64240,olen=20,df=1', [443], 30]]);
+
+    // Accepted, with scan_count_allowed: a campaign too, as every accepted packet then counts.
+    const counted = tracker({ scan_count_allowed: true });
+    for (let i = 0; i < 30; i++) counted.observe(client(i, 'allowed'));
+    expect(counted.campaigns().map((c) => c.sources)).toEqual([30]);
+  });
+
+  it('takes an accepted SYN once its source is crafted: a source port reused across targets', () => {
+    const t = tracker({ campaign_min_sources: 2, reuse_min_targets: 3 });
+    // Two sources, each SYNs to four hosts from one source port, accepted: from the third target on
+    // the source reuses its port, and its SYNs join the group of its fingerprint and port.
+    for (const src of ['192.0.2.10', '192.0.2.11'])
+      for (let h = 1; h <= 4; h++) t.observe(packet({ time: T0 + h, src, dst: `198.51.100.${h}`, dport: 22, sport: 31337, window: 1024, olen: 0, df: 0, ttl: 250, verdict: 'allowed' }));
+    expect(t.campaigns().map((c) => [c.fingerprint, c.ports, c.sources, c.sharedSourcePort])).toEqual([['ittl=255,win=1024,olen=0,df=0', [22], 2, 31337]]);
   });
 
   it('does not report a group below campaign_min_sources', () => {
