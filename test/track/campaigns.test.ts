@@ -71,11 +71,11 @@ describe('campaigns', () => {
 
   it('takes an accepted SYN once its source is crafted: a source port reused across targets', () => {
     const t = tracker({ campaign_min_sources: 2, reuse_min_targets: 3 });
-    // Two sources, each SYNs to four hosts from one source port, accepted: from the third target on
-    // the source reuses its port, and its SYNs join the group of its fingerprint and port.
+    // Two sources, each SYNs to four hosts from one source port, accepted: three targets shared the
+    // port before the fourth SYN, which is crafted and joins; the first three stay out.
     for (const src of ['192.0.2.10', '192.0.2.11'])
       for (let h = 1; h <= 4; h++) t.observe(packet({ time: T0 + h, src, dst: `198.51.100.${h}`, dport: 22, sport: 31337, window: 1024, olen: 0, df: 0, ttl: 250, verdict: 'allowed' }));
-    expect(t.campaigns().map((c) => [c.fingerprint, c.ports, c.sources, c.sharedSourcePort])).toEqual([['ittl=255,win=1024,olen=0,df=0', [22], 2, 31337]]);
+    expect(t.campaigns().map((c) => [c.fingerprint, c.ports, c.sources, c.sharedSourcePort, c.syns])).toEqual([['ittl=255,win=1024,olen=0,df=0', [22], 2, 31337, 2]]);
   });
 
   it('does not report a group below campaign_min_sources', () => {
