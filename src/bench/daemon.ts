@@ -455,14 +455,15 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
   let stopped = false;
   try {
     const ready = await daemon.waitReady();
+    // A socket source is live: the corpus's events, minutes old, are late for it (see the checks below).
+    const live = setup.input === 'socket';
     // As ulogd's JSON plugin in socket mode writes: one connection, the lines as fast as it takes them.
     let feedError: unknown = null;
-    const feeding =
-      setup.input === 'socket'
-        ? streamInto(socketPathOf(setup), setup.file).catch((error: unknown) => {
-            feedError = error;
-          })
-        : null;
+    const feeding = live
+      ? streamInto(socketPathOf(setup), setup.file).catch((error: unknown) => {
+          feedError = error;
+        })
+      : null;
     const linesAtReady = ready.scrape.get('nfwatch_lines_total');
     let last = ready.scrape;
     let lastProgress = now();
@@ -493,10 +494,8 @@ export async function measureDaemon(setup: DaemonSetup, truth: CorpusTruth): Pro
     const health = await daemon.health();
 
     // Packets are counted into nfwatch_events_total when their interval closes: give the last ones a moment.
-    // A socket source is live: the corpus's events, minutes old, are late for it and counted into
-    // the interval open at the time, which closes at the daemon's stop (the Graphite checks below
-    // cover them, per verdict).
-    const live = setup.input === 'socket';
+    // For a live source those late events are counted into the interval open at the time, which
+    // closes at the daemon's stop (the Graphite checks below cover them, per verdict).
     const closeUntil = live ? now() : now() + CLOSE_WAIT_MS;
     const closedPackets = (s: Scrape) => s.get('nfwatch_events_total{verdict="allowed"}') + s.get('nfwatch_events_total{verdict="blocked"}');
     while (closedPackets(last) < truth.packets && now() < closeUntil) {

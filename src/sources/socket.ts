@@ -31,8 +31,8 @@ interface Connection {
 
 /**
  * Bytes each connection reads into at most at a time: its own buffer, reused read after read, made
- * when it is accepted. Node's own reads are of 64 KiB: no connection holds more than before, however
- * many a client opens up to the limits.
+ * when it is accepted (none where it is read through 'data'; see readIntoBuffer). Node's own reads
+ * are of 64 KiB: no connection holds more than before, however many a client opens up to the limits.
  */
 const READ_BYTES = 64 * 1024;
 
