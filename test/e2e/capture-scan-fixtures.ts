@@ -118,7 +118,9 @@ export async function sendScan(lab: L.Lab, tool: ScanTool, tmpDir: string): Prom
       mkdirSync(tmpDir, { recursive: true });
       const empty = join(tmpDir, 'zmap-blacklist-empty.conf');
       writeFileSync(empty, '');
-      return x('zmap', ['-p', '22', '-i', ifc, '-S', src, '-G', L.LAB_ADDR.fwMac, '-r', '200', '-c', '2', '-b', empty, '-q', SWEEP_CIDR]);
+      const r = await L.execZmap(lab, ['-p', '22', '-i', ifc, '-S', src, '-G', L.LAB_ADDR.fwMac, '-r', '200', '-c', '2', '-b', empty, '-q', SWEEP_CIDR], 120_000);
+      if (r.code !== 0) throw new Error(`zmap failed (code ${r.code}):\n${r.stderr}${r.stdout}`);
+      return;
     }
   }
 }

@@ -40,7 +40,7 @@ async function send(lab: L.Lab, tmp: string): Promise<void> {
   await x('masscan', [fw, '-p1-200', '--rate', '500', '--wait', '2', '--adapter', ifc, '--adapter-ip', '198.18.0.30', '--adapter-mac', L.LAB_ADDR.clientMac, '--router-mac', L.LAB_ADDR.fwMac]);
   const empty = join(tmp, 'zmap-blacklist-empty.conf');
   writeFileSync(empty, '');
-  await x('zmap', ['-p', '22', '-i', ifc, '-S', '198.18.0.41', '-G', L.LAB_ADDR.fwMac, '-r', '200', '-c', '2', '-b', empty, '-q', '198.18.0.96/27']);
+  await L.execZmap(lab, ['-p', '22', '-i', ifc, '-S', '198.18.0.41', '-G', L.LAB_ADDR.fwMac, '-r', '200', '-c', '2', '-b', empty, '-q', '198.18.0.96/27'], 180_000);
   for (const host of SWEEP_HOSTS) await x('hping3', ['-a', '198.18.0.15', '-S', '-s', '6000', '-k', '-w', '16384', '-t', '103', '-p', '22', '-c', '1', host]);
   await x('hping3', ['-a', '198.18.0.11', '-i', 'u20000', '-S', '-p', '22', '-c', '3', fw]);
   for (let i = 0; i < 60; i++) {
