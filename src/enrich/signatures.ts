@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseToml, TomlError } from '../deps.js';
 import { NONE, type Classification, type Enricher, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
 import { errorText } from '../util/errors.js';
-import { MAX_OPTIONS_LENGTH, shapeSlot, synFingerprint } from './fingerprint.js';
+import { MAX_OPTIONS_LENGTH, synFingerprint } from './fingerprint.js';
 
 /**
  * "crafted": a tool that writes the fields an OS guess reads (TTL, window, options) itself, so its
@@ -404,8 +404,10 @@ export const UNCLASSIFIED: Classification = Object.freeze({
 
 /** Bound of the result cache (cleared when full; refilled from the next events). */
 export const CLASSIFY_CACHE_MAX = 16_384;
-/** Slots of the shape cache. */
+/** Slots of the shape cache at most (one a shape class where there are fewer classes). */
 const SHAPE_CACHE_SLOTS = 65_536;
+/** DF's classes in a shape class: unknown (IPv6), clear, set, anything else. */
+const DF_CLASSES = 4;
 /** Words a shape cache slot takes: code, answer, candidates and one unused (16 bytes: a slot is not split across cache lines). */
 const SHAPE_SLOT_WORDS = 4;
 /** Slots of the direct-mapped front of the result cache. */
@@ -427,14 +429,26 @@ export class SignatureSet {
   private readonly perPacket: readonly Conditions[];
   private readonly shapeOnly: readonly Conditions[];
   /**
-   * shape code → best shape-only tool index * 2^16 + best shape-only OS index (each +1, 0 = none),
-   * direct-mapped by code (a shape on a taken slot replaces it): a flood of random windows has
-   * more shapes than a cache should hold, and a slot costs no rehash or sweep. A slot is
-   * SHAPE_SLOT_WORDS words side by side, so a flood's lookup misses the cache once, not per array:
-   * the code (-1: none), the answer, and the bits of the per-packet signatures whose shape
-   * conditions hold (bit i for signature i < SHAPE_CANDIDATE_BITS).
+   * Per shape condition, the values the signatures name, each a class (from 1); any other value is
+   * class 0, as every signature judges all such values alike (shapeMatches()). A SYN's shape class
+   * (shapeClass()) is what the shape cache is keyed by: a flood of random windows has one class for
+   * all the windows no signature names, where by its shape code nearly every SYN missed.
    */
-  private readonly shapeCache = new Int32Array(SHAPE_CACHE_SLOTS * SHAPE_SLOT_WORDS).fill(-1);
+  private readonly windowClasses: Map<number, number>;
+  private readonly ttlClasses: Map<number, number>;
+  private readonly optionsClasses: Map<number, number>;
+  private readonly ttlClassCount: number;
+  private readonly optionsClassCount: number;
+  /** Whether shape classes are the shape cache's slots (fewer than SHAPE_CACHE_SLOTS of them), else hashed to one. */
+  private readonly denseShapes: boolean;
+  /**
+   * shape class → best shape-only tool index * 2^16 + best shape-only OS index (each +1, 0 = none).
+   * Direct-mapped by class (with more classes than slots, a class on a taken slot replaces it). A
+   * slot is SHAPE_SLOT_WORDS words side by side: the class (-1: none), the answer, and the bits of
+   * the per-packet signatures whose shape conditions hold (bit i for signature i <
+   * SHAPE_CANDIDATE_BITS).
+   */
+  private readonly shapeCache: Int32Array;
   /** (shape, ttl, tool, os) → the shared Classification. */
   private readonly resultCache = new Map<number, Classification>();
   /**
@@ -452,6 +466,29 @@ export class SignatureSet {
     this.perPacket = this.conditions.filter((c) => !signatures[c.index]!.shapeOnly);
     this.shapeOnly = this.conditions.filter((c) => signatures[c.index]!.shapeOnly);
     this.slots = signatures.length + 1;
+    const all = this.conditions;
+    this.windowClasses = classesOf(all.flatMap((c) => [...(c.window === NONE ? [] : [c.window]), ...(c.windowIn ?? [])]));
+    this.ttlClasses = classesOf(all.flatMap((c) => (c.initialTtl === NONE ? [] : [c.initialTtl])));
+    this.optionsClasses = classesOf(all.flatMap((c) => [...(c.optionsLength === NONE ? [] : [c.optionsLength]), ...(c.optionsLengthIn ?? [])]));
+    this.ttlClassCount = this.ttlClasses.size + 1;
+    this.optionsClassCount = this.optionsClasses.size + 1;
+    const shapeClasses = (this.windowClasses.size + 1) * this.ttlClassCount * this.optionsClassCount * DF_CLASSES;
+    this.denseShapes = shapeClasses <= SHAPE_CACHE_SLOTS;
+    this.shapeCache = new Int32Array((this.denseShapes ? shapeClasses : SHAPE_CACHE_SLOTS) * SHAPE_SLOT_WORDS).fill(-1);
+  }
+
+  /**
+   * The class of a SYN's shape: equal for two shapes every signature's shape conditions judge
+   * alike (a value no signature names is class 0 in its dimension). Fewer than 65,537 · 5 · 12 · 4
+   * classes (windows, initial TTLs, options lengths as the list's checks allow them; DF_CLASSES).
+   */
+  private shapeClass(fp: SynFingerprint): number {
+    const window = this.windowClasses.get(fp.window) ?? 0;
+    const ttl = this.ttlClasses.get(fp.initialTtl) ?? 0;
+    const options = this.optionsClasses.get(fp.optionsLength) ?? 0;
+    // DF: unknown (IPv6) never speaks against a condition, so it is a class of its own.
+    const df = fp.df === NONE ? 0 : fp.df === 0 ? 1 : fp.df === 1 ? 2 : 3;
+    return ((window * this.ttlClassCount + ttl) * this.optionsClassCount + options) * DF_CLASSES + df;
   }
 
   get(id: string): Signature | undefined {
@@ -470,8 +507,8 @@ export class SignatureSet {
    * every OS; among tools (and among OSes) the highest confidence wins, then file order.
    */
   classify(fp: SynFingerprint, event: PacketEvent): Classification {
-    const code = fp.code;
-    const slot = shapeSlot(code, fp.window, SHAPE_CACHE_SLOTS);
+    const code = this.shapeClass(fp);
+    const slot = this.denseShapes ? code : shapeClassSlot(code);
     let packed: number;
     let candidates: number;
     const cache = this.shapeCache;
@@ -588,6 +625,19 @@ export class SignatureSet {
       signature: winner.id,
     });
   }
+}
+
+/** Each distinct value its class, from 1 in order of first mention (0 is every value not named). */
+function classesOf(values: readonly number[]): Map<number, number> {
+  const classes = new Map<number, number>();
+  for (const v of values) if (!classes.has(v)) classes.set(v, classes.size + 1);
+  return classes;
+}
+
+/** A shape class's slot when there are more classes than slots. */
+function shapeClassSlot(shapeClass: number): number {
+  const h = Math.imul(shapeClass, 0x9e3779b1);
+  return (h ^ (h >>> 16)) & (SHAPE_CACHE_SLOTS - 1);
 }
 
 /** A result key's slot in the direct-mapped front of the result cache (keys are integers below 2^53). */

@@ -12,7 +12,7 @@ import {
   resolveSignaturesPath,
   SignatureError,
   UNCLASSIFIED,
-  type SignatureSet,
+  SignatureSet,
 } from '../../src/enrich/signatures.js';
 import { NONE, TCP_CWR, TCP_ECE, TCP_SYN, type Classification, type PacketEvent } from '../../src/pipeline/types.js';
 import { fixturePackets, synEvent } from './fixtures.js';
@@ -195,6 +195,48 @@ initial_ttl = 255
     // One result per TTL quoted, not one per window.
     expect(seen.size).toBe(50);
     expect(set.cacheSizes().results).toBe(50);
+  });
+});
+
+describe('shape classes', () => {
+  it('answers every SYN as a list with empty caches would, named windows and others, v4 and v6 mixed', () => {
+    // A small seeded generator: the same SYNs on every run.
+    let state = 12345;
+    const next = (n: number): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return (state >>> 8) % n;
+    };
+    const named = [1, 3, 4, 16, 63, 256, 512, 1024, 2048, 4096, 5840, 8192, 14600, 16384, 29200, 31337, 64240, 65535];
+    const warm = new SignatureSet(bundled.signatures);
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const v6 = next(8) === 0;
+      const event = synEvent({
+        family: v6 ? 6 : 4,
+        srcIp: v6 ? '2001:db8::7' : '198.18.0.7',
+        dstIp: v6 ? '2001:db8::1' : '198.18.0.1',
+        tcpWindow: next(2) === 0 ? named[next(named.length)]! : next(65536),
+        ttl: 1 + next(255),
+        df: v6 ? NONE : next(2),
+        ipTotalLength: (v6 ? 20 : 40) + 4 * next(11),
+        srcPort: next(3) === 0 ? 6000 : 1024 + next(60000),
+        dstPort: [22, 23, 80, 443][next(4)]!,
+        ipId: next(3) === 0 ? 0 : next(65536),
+        tcpFlags: next(10) === 0 ? TCP_SYN | 0x01 : TCP_SYN,
+      });
+      const answer = classified(event, warm);
+      expect(answer).toEqual(classified(event, new SignatureSet(bundled.signatures)));
+      seen.add(answer.signature);
+    }
+    // The mix reaches several signatures and none.
+    expect(seen.size).toBeGreaterThan(5);
+    expect(seen.has('')).toBe(true);
+  });
+
+  it('keeps one shape entry for a flood of windows no signature names', () => {
+    const set = new SignatureSet(bundled.signatures);
+    for (let i = 0; i < 20_000; i++) classified(synEvent({ tcpWindow: 40_000 + (i % 20_000), ttl: 50, df: 0, ipTotalLength: 40 }), set);
+    expect(set.cacheSizes().shapes).toBe(1);
   });
 });
 
