@@ -408,7 +408,7 @@ export const CLASSIFY_CACHE_MAX = 16_384;
 const SHAPE_CACHE_SLOTS = 65_536;
 /** DF's classes in a shape class: unknown (IPv6), clear, set, anything else. */
 const DF_CLASSES = 4;
-/** Words a shape cache slot takes: code, answer, candidates and one unused (16 bytes: a slot is not split across cache lines). */
+/** Words a shape cache slot takes: class, answer, candidates and one unused (16 bytes: a slot is not split across cache lines). */
 const SHAPE_SLOT_WORDS = 4;
 /** Slots of the direct-mapped front of the result cache. */
 const RESULT_SLOTS = 4096;
@@ -507,19 +507,19 @@ export class SignatureSet {
    * every OS; among tools (and among OSes) the highest confidence wins, then file order.
    */
   classify(fp: SynFingerprint, event: PacketEvent): Classification {
-    const code = this.shapeClass(fp);
-    const slot = this.denseShapes ? code : shapeClassSlot(code);
+    const shape = this.shapeClass(fp);
+    const slot = this.denseShapes ? shape : shapeClassSlot(shape);
     let packed: number;
     let candidates: number;
     const cache = this.shapeCache;
     const at = slot * SHAPE_SLOT_WORDS;
-    if (cache[at] === code) {
+    if (cache[at] === shape) {
       packed = cache[at + 1]!;
       candidates = cache[at + 2]!;
     } else {
       packed = this.evaluateShape(fp);
       candidates = this.candidatesOf(fp);
-      cache[at] = code;
+      cache[at] = shape;
       cache[at + 1] = packed;
       cache[at + 2] = candidates;
     }
