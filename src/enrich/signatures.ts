@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseToml, TomlError } from '../deps.js';
 import { NONE, type Classification, type Enricher, type PacketEvent, type SynFingerprint } from '../pipeline/types.js';
 import { errorText } from '../util/errors.js';
+import { mix32 } from '../util/hash.js';
 import { MAX_OPTIONS_LENGTH, synFingerprint } from './fingerprint.js';
 
 /**
@@ -508,7 +509,7 @@ export class SignatureSet {
    */
   classify(fp: SynFingerprint, event: PacketEvent): Classification {
     const shape = this.shapeClass(fp);
-    const slot = this.denseShapes ? shape : shapeClassSlot(shape);
+    const slot = this.denseShapes ? shape : mix32(shape) & (SHAPE_CACHE_SLOTS - 1);
     let packed: number;
     let candidates: number;
     const cache = this.shapeCache;
@@ -632,12 +633,6 @@ function classesOf(values: readonly number[]): Map<number, number> {
   const classes = new Map<number, number>();
   for (const v of values) if (!classes.has(v)) classes.set(v, classes.size + 1);
   return classes;
-}
-
-/** A shape class's slot when there are more classes than slots. */
-function shapeClassSlot(shapeClass: number): number {
-  const h = Math.imul(shapeClass, 0x9e3779b1);
-  return (h ^ (h >>> 16)) & (SHAPE_CACHE_SLOTS - 1);
 }
 
 /** A result key's slot in the direct-mapped front of the result cache (keys are integers below 2^53). */

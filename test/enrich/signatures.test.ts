@@ -233,6 +233,24 @@ describe('shape classes', () => {
     expect(seen.has('')).toBe(true);
   });
 
+  it('with more classes than the shape cache has slots (a list naming 16,384 windows), still answers each SYN by its own window', () => {
+    const set = parseSignatures(`
+[[signature]]
+id = "low-windows"
+name = "low windows"
+kind = "os"
+os = "network-device"
+confidence = 0.5
+references = ["test"]
+[signature.match]
+window_in = [${Array.from({ length: 16_384 }, (_, w) => w).join(', ')}]
+`);
+    for (let i = 0; i < 4_000; i++) {
+      const window = (i * 7919) & 0x7fff;
+      expect(classified(synEvent({ tcpWindow: window }), set).signature).toBe(window < 16_384 ? 'low-windows' : '');
+    }
+  });
+
   it('keeps one shape entry for a flood of windows no signature names', () => {
     const set = new SignatureSet(bundled.signatures);
     for (let i = 0; i < 20_000; i++) classified(synEvent({ tcpWindow: 40_000 + (i % 20_000), ttl: 50, df: 0, ipTotalLength: 40 }), set);
