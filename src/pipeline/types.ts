@@ -243,6 +243,11 @@ export interface LineReceiver {
   line(source: number, bytes: Buffer, from: number, to: number, start: number, end: number): void;
   /** A line longer than the configured limit was skipped (never buffered whole). */
   oversized(source: number, bytes: number): void;
+  /**
+   * The lines handed over so far are all that one read brought: the receiver delivers any it holds
+   * back (the pipeline runs its stages over lines in batches), so none waits for the next read.
+   */
+  flush(): void;
   /** The source has read all there is for now: its watermark may follow the wall clock. */
   caughtUp(source: number, atEnd: boolean): void;
 }

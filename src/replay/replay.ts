@@ -147,6 +147,7 @@ export async function inspectFiles(paths: readonly string[], config: Config): Pr
         if (r.kind !== 'error') firstTime = r.time;
       },
       oversized() {},
+      flush() {},
       caughtUp() {},
     };
     const splitter = new LineSplitter(receiver, 0, config.general.max_line_bytes);
@@ -237,6 +238,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       pipeline.line(s, bytes, from, to, start, end);
     },
     oversized: (s, bytes) => pipeline.oversized(s, bytes),
+    flush: () => pipeline.flush(),
     caughtUp: (s, atEnd) => pipeline.caughtUp(s, atEnd),
   };
   // Reading a backlog: intervals close by event time (lateness), never by the wall clock.

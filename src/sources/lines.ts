@@ -48,9 +48,15 @@ export class LineSplitter {
   /**
    * Feeds the next chunk of the stream. `chunkStart` is the position of its first byte; positions
    * of lines are `chunkStart` plus byte offsets. Pass NONE for a stream without positions (then
-   * every line is reported with NONE, NONE). The chunk may be reused by the caller afterwards.
+   * every line is reported with NONE, NONE). The chunk may be reused by the caller afterwards. The
+   * receiver is told (flush) once the chunk's lines are handed over.
    */
   push(chunk: Buffer, chunkStart: number): void {
+    this.split(chunk, chunkStart);
+    this.receiver.flush();
+  }
+
+  private split(chunk: Buffer, chunkStart: number): void {
     const positions = chunkStart >= 0;
     const length = chunk.length;
     let pos = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Pipeline, type PipelineOptions } from '../../src/pipeline/pipeline.js';
-import { NONE, type Checkpoint, type HealthSnapshot, type IntervalAggregate, type LineReceiver, type LineSource, type Sink, type SinkHealth } from '../../src/pipeline/types.js';
+import { BATCH_LINES, Pipeline, type PipelineOptions } from '../../src/pipeline/pipeline.js';
+import { NONE, type Checkpoint, type HealthSnapshot, type IntervalAggregate, type LineReceiver, type LineSource, type PacketEvent, type Sink, type SinkHealth } from '../../src/pipeline/types.js';
 import { memoryLogger } from '../../src/util/log.js';
 
 const T0 = Date.UTC(2026, 10, 24, 6, 0, 0);
@@ -186,5 +186,73 @@ describe('pipeline', () => {
     expect(sink.written).toHaveLength(1);
     expect(sink.written[0]!.verdicts.blocked.count).toBe(1);
     expect(sink.health_.length).toBeGreaterThan(0);
+  });
+
+  it('runs each stage over a batch of lines in turn, each in line order, and delivers a batch when flushed, at its last line, or before a bad line', async () => {
+    const source = new FakeSource('ulogd', true);
+    const sink = new FakeSink();
+    const seen: string[] = [];
+    const stage = (name: string) => (e: PacketEvent) => void seen.push(`${name}:${e.dstPort}`);
+    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger(), {
+      enrichers: [
+        { name: 'a', enrich: stage('a') },
+        { name: 'b', enrich: stage('b') },
+      ],
+      tracker: null,
+      recorder: { record: stage('recorder') },
+      live: { publish: stage('live') },
+    });
+    await pipeline.start();
+    const rx = source.receiver!;
+    const packet = (port: number) => JSON.stringify({ 'oob.time.sec': T0 / 1000 + 1, 'oob.time.usec': 0, 'oob.prefix': 'x', src_ip: '198.18.0.2', 'ip.protocol': 6, dest_port: port, action: 'blocked' });
+    const stagesOver = (ports: number[]) => ['a', 'b', 'recorder', 'live'].flatMap((name) => ports.map((port) => `${name}:${port}`));
+
+    // Held until the source says its read is handed over.
+    for (const port of [1, 2, 3]) send(rx, packet(port), port * 100, port * 100 + 100);
+    expect(seen).toEqual([]);
+    rx.flush();
+    expect(seen).toEqual(stagesOver([1, 2, 3]));
+
+    // A full batch goes at its last line.
+    seen.length = 0;
+    const full = Array.from({ length: BATCH_LINES }, (_, i) => 1000 + i);
+    for (const port of full.slice(0, -1)) send(rx, packet(port), port * 100, port * 100 + 100);
+    expect(seen).toEqual([]);
+    send(rx, packet(full.at(-1)!), 0, 100);
+    expect(seen).toEqual(stagesOver(full));
+
+    // A bad line: the lines before it first, so the aggregator meets every line in its order.
+    seen.length = 0;
+    send(rx, packet(7), 700, 800);
+    send(rx, 'garbage', 800, 900);
+    expect(seen).toEqual(stagesOver([7]));
+    expect(pipeline.health().decodeErrors.not_json).toBe(1);
+
+    // The aggregator counted every packet, batched or not, once the interval closed.
+    send(rx, packet(8), 900, 1000);
+    rx.caughtUp(0, true);
+    pipeline.tick(T0 + 12_500);
+    expect(sink.written.map((a) => a.verdicts.blocked.count)).toEqual([3 + BATCH_LINES + 2]);
+    await pipeline.stop(10);
+  });
+
+  it('delivers lines still in a batch before a tick closes intervals and before it stops', async () => {
+    const source = new FakeSource('ulogd', true);
+    const sink = new FakeSink();
+    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
+    await pipeline.start();
+    const rx = source.receiver!;
+    // Lines read before an await of the source (no flush yet): the tick delivers them first.
+    send(rx, line(T0 / 1000 + 1), 0, 100);
+    send(rx, line(T0 / 1000 + 21), 100, 200);
+    pipeline.tick(T0 + 22_500);
+    expect(sink.written.map((a) => [a.start, a.verdicts.blocked.count])).toEqual([[T0, 1]]);
+    send(rx, line(T0 / 1000 + 31), 200, 300);
+    await pipeline.stop(10);
+    expect(sink.written.map((a) => [a.start, a.verdicts.blocked.count])).toEqual([
+      [T0, 1],
+      [T0 + 20_000, 1],
+      [T0 + 30_000, 1],
+    ]);
   });
 });

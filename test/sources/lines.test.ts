@@ -27,6 +27,22 @@ describe('line splitter', () => {
     expect(splitter.lines).toBe(4);
   });
 
+  it('tells the receiver after each chunk that its lines are all handed over, once a chunk and after them', () => {
+    const { splitter, receiver } = splitterFor();
+    const seenAtFlush: number[] = [];
+    const flush = receiver.flush.bind(receiver);
+    receiver.flush = () => {
+      seenAtFlush.push(receiver.lines.length);
+      flush();
+    };
+    splitter.push(Buffer.from('a\nb\npar'), 0);
+    splitter.push(Buffer.from('tial'), 7);
+    splitter.push(Buffer.from('\nc\n'), 11);
+    expect(receiver.texts).toEqual(['a', 'b', 'partial', 'c']);
+    expect(seenAtFlush).toEqual([2, 2, 4]);
+    expect(receiver.flushes).toBe(3);
+  });
+
   it('strips a trailing carriage return', () => {
     const { splitter, receiver } = splitterFor();
     splitter.push(Buffer.from('one\r\ntwo\r'), 0);

@@ -12,11 +12,15 @@ export class RecordingReceiver implements LineReceiver {
   lines: SeenLine[] = [];
   oversizedLines: number[] = [];
   caughtUpCalls: Array<[number, boolean]> = [];
+  flushes = 0;
   line(source: number, bytes: Buffer, from: number, to: number, start: number, end: number): void {
     this.lines.push({ source, text: bytes.toString('utf8', from, to), start, end });
   }
   oversized(_source: number, bytes: number): void {
     this.oversizedLines.push(bytes);
+  }
+  flush(): void {
+    this.flushes++;
   }
   caughtUp(source: number, atEnd: boolean): void {
     this.caughtUpCalls.push([source, atEnd]);
