@@ -285,7 +285,10 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     }
     // A last line without its newline is still a line (as the file source reads a rotated file).
     const partial = splitter.flushPartial();
-    if (partial) counting.line(0, partial.bytes, 0, partial.bytes.length, NONE, NONE);
+    if (partial) {
+      counting.line(0, partial.bytes, 0, partial.bytes.length, NONE, NONE);
+      counting.flush();
+    }
   }
   pipeline.aggregator.closeAll();
   report();
