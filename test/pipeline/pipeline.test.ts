@@ -55,6 +55,15 @@ const options = (): PipelineOptions => ({
   tickMs: 1_000_000,
 });
 
+/** A started pipeline with one replayable source and one sink, and the source's receiver. */
+async function started(): Promise<{ source: FakeSource; sink: FakeSink; pipeline: Pipeline; rx: LineReceiver }> {
+  const source = new FakeSource('ulogd', true);
+  const sink = new FakeSink();
+  const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
+  await pipeline.start();
+  return { source, sink, pipeline, rx: source.receiver! };
+}
+
 /** Hands `text` to the receiver as a source does: as bytes. */
 function send(receiver: LineReceiver, text: string, start: number, end: number): void {
   const bytes = Buffer.from(text);
@@ -65,11 +74,7 @@ const line = (sec: number) => JSON.stringify({ 'oob.time.sec': sec, 'oob.time.us
 
 describe('pipeline', () => {
   it('commits a read position only once the sink has delivered the intervals before it', async () => {
-    const source = new FakeSource('ulogd', true);
-    const sink = new FakeSink();
-    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
-    await pipeline.start();
-    const rx = source.receiver!;
+    const { source, sink, pipeline, rx } = await started();
     send(rx, line(T0 / 1000 + 1), 0, 100);
     send(rx, line(T0 / 1000 + 11), 100, 200);
     rx.caughtUp(0, true);
@@ -104,11 +109,7 @@ describe('pipeline', () => {
   });
 
   it('refuses an event dated beyond the clock bound (year 2100): counted as future_timestamp, later events close on time', async () => {
-    const source = new FakeSource('ulogd', true);
-    const sink = new FakeSink();
-    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
-    await pipeline.start();
-    const rx = source.receiver!;
+    const { sink, pipeline, rx } = await started();
     pipeline.tick(T0); // the wall clock: T0, so the bound is T0 + 300 s
     send(rx, line(T0 / 1000 + 1), 0, 100);
     send(rx, line(4_102_444_800), 100, 200);
@@ -237,11 +238,7 @@ describe('pipeline', () => {
   });
 
   it('delivers lines still in a batch before a tick closes intervals and before it stops', async () => {
-    const source = new FakeSource('ulogd', true);
-    const sink = new FakeSink();
-    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
-    await pipeline.start();
-    const rx = source.receiver!;
+    const { sink, pipeline, rx } = await started();
     // Lines read before an await of the source (no flush yet): the tick delivers them first.
     send(rx, line(T0 / 1000 + 1), 0, 100);
     send(rx, line(T0 / 1000 + 21), 100, 200);
