@@ -238,7 +238,6 @@ export class Pipeline implements LineReceiver {
   }
 
   oversized(source: number, bytes: number): void {
-    this.flush();
     this.oversizedLines++;
     this.sampleError(source, 'oversized', `line of ${bytes} bytes is over general.max_line_bytes, skipped`, null, 0, 0, -1);
   }

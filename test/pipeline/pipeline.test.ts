@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_LINES, Pipeline, type PipelineOptions } from '../../src/pipeline/pipeline.js';
+import { BATCH_LINES, Pipeline, type PipelineOptions, type PipelineStages } from '../../src/pipeline/pipeline.js';
 import { NONE, type Checkpoint, type HealthSnapshot, type IntervalAggregate, type LineReceiver, type LineSource, type PacketEvent, type Sink, type SinkHealth } from '../../src/pipeline/types.js';
 import { memoryLogger } from '../../src/util/log.js';
 
@@ -55,11 +55,11 @@ const options = (): PipelineOptions => ({
   tickMs: 1_000_000,
 });
 
-/** A started pipeline with one replayable source and one sink, and the source's receiver. */
-async function started(): Promise<{ source: FakeSource; sink: FakeSink; pipeline: Pipeline; rx: LineReceiver }> {
+/** A started pipeline with one replayable source, one sink and `stages` (none if not given), and the source's receiver. */
+async function started(stages?: PipelineStages): Promise<{ source: FakeSource; sink: FakeSink; pipeline: Pipeline; rx: LineReceiver }> {
   const source = new FakeSource('ulogd', true);
   const sink = new FakeSink();
-  const pipeline = new Pipeline(options(), [source], [sink], memoryLogger());
+  const pipeline = new Pipeline(options(), [source], [sink], memoryLogger(), stages);
   await pipeline.start();
   return { source, sink, pipeline, rx: source.receiver! };
 }
@@ -70,7 +70,7 @@ function send(receiver: LineReceiver, text: string, start: number, end: number):
   receiver.line(0, bytes, 0, bytes.length, start, end);
 }
 
-const line = (sec: number) => JSON.stringify({ 'oob.time.sec': sec, 'oob.time.usec': 0, 'oob.prefix': 'x', src_ip: '198.18.0.2', 'ip.protocol': 6, dest_port: 22, action: 'blocked' });
+const line = (sec: number, port = 22) => JSON.stringify({ 'oob.time.sec': sec, 'oob.time.usec': 0, 'oob.prefix': 'x', src_ip: '198.18.0.2', 'ip.protocol': 6, dest_port: port, action: 'blocked' });
 
 describe('pipeline', () => {
   it('commits a read position only once the sink has delivered the intervals before it', async () => {
@@ -190,11 +190,9 @@ describe('pipeline', () => {
   });
 
   it('runs each stage over a batch of lines in turn, each in line order, and delivers a batch when flushed, at its last line, or before a bad line', async () => {
-    const source = new FakeSource('ulogd', true);
-    const sink = new FakeSink();
     const seen: string[] = [];
     const stage = (name: string) => (e: PacketEvent) => void seen.push(`${name}:${e.dstPort}`);
-    const pipeline = new Pipeline(options(), [source], [sink], memoryLogger(), {
+    const { sink, pipeline, rx } = await started({
       enrichers: [
         { name: 'a', enrich: stage('a') },
         { name: 'b', enrich: stage('b') },
@@ -203,9 +201,7 @@ describe('pipeline', () => {
       recorder: { record: stage('recorder') },
       live: { publish: stage('live') },
     });
-    await pipeline.start();
-    const rx = source.receiver!;
-    const packet = (port: number) => JSON.stringify({ 'oob.time.sec': T0 / 1000 + 1, 'oob.time.usec': 0, 'oob.prefix': 'x', src_ip: '198.18.0.2', 'ip.protocol': 6, dest_port: port, action: 'blocked' });
+    const packet = (port: number) => line(T0 / 1000 + 1, port);
     const stagesOver = (ports: number[]) => ['a', 'b', 'recorder', 'live'].flatMap((name) => ports.map((port) => `${name}:${port}`));
 
     // Held until the source says its read is handed over.
