@@ -284,11 +284,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       throw new Error(`${file.path}: ${(err as Error).message}`);
     }
     // A last line without its newline is still a line (as the file source reads a rotated file).
-    const partial = splitter.flushPartial();
-    if (partial) {
-      counting.line(0, partial.bytes, 0, partial.bytes.length, NONE, NONE);
-      counting.flush();
-    }
+    splitter.deliverPartial();
   }
   pipeline.aggregator.closeAll();
   report();

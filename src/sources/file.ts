@@ -656,11 +656,7 @@ export class FileSource implements LineSource {
 
   /** A partial line at the end of a file that is left behind is still a line (it will not decode). */
   private deliverPartial(): void {
-    const partial = this.splitter?.flushPartial();
-    if (partial && this.receiver) {
-      this.receiver.line(this.index, partial.bytes, 0, partial.bytes.length, partial.start, partial.end);
-      this.receiver.flush();
-    }
+    this.splitter?.deliverPartial();
   }
 
   private sleep(ms: number): Promise<void> {

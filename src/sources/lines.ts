@@ -120,6 +120,18 @@ export class LineSplitter {
     return { bytes: copy, start, end: start >= 0 ? start + bytes : NONE };
   }
 
+  /**
+   * Hands the held partial line to the receiver as a line, then flushes it, as push() does a
+   * chunk's lines: for a stream that ended without a last newline (a rotated file, a replayed
+   * one). A partial line past the limit is reported as oversized instead (flushPartial).
+   */
+  deliverPartial(): void {
+    const partial = this.flushPartial();
+    if (partial === undefined) return;
+    this.receiver.line(this.source, partial.bytes, 0, partial.bytes.length, partial.start, partial.end);
+    this.receiver.flush();
+  }
+
   /** Forgets any held partial line (the holding buffer is kept for reuse). */
   reset(): void {
     this.heldLength = 0;

@@ -134,6 +134,26 @@ describe('line splitter', () => {
     expect(receiver.oversizedLines).toEqual([13]);
   });
 
+  it('deliverPartial hands the held partial line over as a line with its positions, then flushes', () => {
+    const { splitter, receiver } = splitterFor();
+    splitter.push(Buffer.from('done\nunfinished\r'), 50);
+    const flushesBefore = receiver.flushes;
+    splitter.deliverPartial();
+    expect(receiver.lines.at(-1)).toEqual({ source: 3, text: 'unfinished', start: 55, end: 66 });
+    expect(receiver.flushes).toBe(flushesBefore + 1);
+    splitter.deliverPartial();
+    expect(receiver.texts).toEqual(['done', 'unfinished']);
+    expect(receiver.flushes).toBe(flushesBefore + 1);
+  });
+
+  it('deliverPartial reports an oversize partial line as oversized, not as a line', () => {
+    const { splitter, receiver } = splitterFor(8);
+    splitter.push(Buffer.from('0123456789abc'), 0);
+    splitter.deliverPartial();
+    expect(receiver.texts).toEqual([]);
+    expect(receiver.oversizedLines).toEqual([13]);
+  });
+
   it('reset forgets a partial line', () => {
     const { splitter, receiver } = splitterFor();
     splitter.push(Buffer.from('partial'), 0);
